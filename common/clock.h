@@ -1,0 +1,51 @@
+// Clock: the one way sagaworks code reads the time, so that policies and
+// schedulers can be tested with simulated time instead of sleeps.
+#ifndef SAGAWORKS_COMMON_CLOCK_H_
+#define SAGAWORKS_COMMON_CLOCK_H_
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace sagaworks {
+
+// Clock is an injectable source of the current time.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual absl::Time Now() const = 0;
+};
+
+// RealClock reads the system clock.
+class RealClock final : public Clock {
+ public:
+  absl::Time Now() const override { return absl::Now(); }
+  // Default returns a process-wide instance.
+  static Clock& Default() {
+    static RealClock* const kClock = new RealClock();
+    return *kClock;
+  }
+};
+
+// SimulatedClock only moves when told to. Thread-safe.
+class SimulatedClock final : public Clock {
+ public:
+  explicit SimulatedClock(absl::Time start = absl::UnixEpoch()) : now_(start) {}
+  absl::Time Now() const override {
+    absl::MutexLock lock(&mu_);
+    return now_;
+  }
+  void Advance(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    now_ += d;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::Time now_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace sagaworks
+
+#endif  // SAGAWORKS_COMMON_CLOCK_H_

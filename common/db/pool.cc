@@ -1,0 +1,192 @@
+#include "common/db/pool.h"
+
+#include <exception>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "pqxx/except"
+#include "pqxx/nontransaction"
+
+namespace sagaworks::db {
+namespace {
+
+// Hides the password, if any, when a URL shows up in an error message.
+std::string RedactUrl(const std::string& url) {
+  const size_t scheme = url.find("://");
+  const size_t at = url.find('@');
+  if (scheme == std::string::npos || at == std::string::npos) return url;
+  const size_t colon = url.find(':', scheme + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return absl::StrCat(url.substr(0, colon + 1), "****", url.substr(at));
+}
+
+}  // namespace
+
+absl::Status PoolConfig::Validate() const {
+  if (url.empty()) {
+    return absl::InvalidArgumentError("database url is empty");
+  }
+  if (size < 1 || size > 1000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("db pool size ", size, " is outside [1, 1000]"));
+  }
+  if (acquire_timeout <= absl::ZeroDuration() ||
+      connect_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("db timeouts must be positive");
+  }
+  if (max_tx_attempts < 1) {
+    return absl::InvalidArgumentError("max_tx_attempts must be at least 1");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MapCurrentDbException(absl::string_view what_failed) {
+  try {
+    throw;
+  } catch (const pqxx::in_doubt_error& e) {
+    // The connection died during COMMIT: the outcome is unknown, so the
+    // caller must retry with the same idempotency key, never blindly.
+    return absl::UnavailableError(absl::StrCat(
+        what_failed, ": connection lost during commit, outcome unknown"));
+  } catch (const pqxx::broken_connection& e) {
+    return absl::UnavailableError(
+        absl::StrCat(what_failed, ": database unavailable: ", e.what()));
+  } catch (const pqxx::transaction_rollback& e) {
+    return absl::AbortedError(
+        absl::StrCat(what_failed, ": transaction conflict: ", e.what()));
+  } catch (const pqxx::unique_violation& e) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(what_failed, ": already exists: ", e.what()));
+  } catch (const pqxx::integrity_constraint_violation& e) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(what_failed, ": constraint violated: ", e.what()));
+  } catch (const pqxx::data_exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what_failed, ": invalid data: ", e.what()));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat(what_failed, ": ", e.what()));
+  } catch (...) {
+    return absl::InternalError(
+        absl::StrCat(what_failed, ": unknown exception"));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Pool>> Pool::Create(PoolConfig config) {
+  if (absl::Status s = config.Validate(); !s.ok()) return s;
+  std::unique_ptr<Pool> pool(new Pool(std::move(config)));
+  const absl::Time deadline = absl::Now() + pool->config_.connect_timeout;
+  absl::Duration backoff = absl::Milliseconds(100);
+  for (int attempt = 1;; ++attempt) {
+    absl::Status s = pool->Ping();
+    if (s.ok()) return pool;
+    if (absl::Now() + backoff > deadline) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot connect to ", RedactUrl(pool->config_.url),
+                       " after ", attempt, " attempts: ", s.message()));
+    }
+    if (attempt == 1) {
+      LogWarning(
+          absl::StrCat("database not reachable yet, retrying: ", s.message()));
+    }
+    // Start-up only, before any request is served.
+    std::this_thread::sleep_for(absl::ToChronoNanoseconds(backoff));
+    backoff = std::min(backoff * 2, absl::Seconds(2));
+  }
+}
+
+Pool::~Pool() { Close(); }
+
+absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Acquire() {
+  {
+    absl::MutexLock lock(&mu_);
+    auto can_proceed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return closed_ || !idle_.empty() || open_ < config_.size;
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&can_proceed),
+                              config_.acquire_timeout)) {
+      return absl::UnavailableError(
+          absl::StrCat("database connection pool exhausted (", config_.size,
+                       " connections busy)"));
+    }
+    if (closed_) return absl::UnavailableError("database pool is closed");
+    if (!idle_.empty()) {
+      std::unique_ptr<pqxx::connection> conn = std::move(idle_.back());
+      idle_.pop_back();
+      return conn;
+    }
+    ++open_;  // reserve a slot; connect outside the lock
+  }
+  try {
+    return std::make_unique<pqxx::connection>(config_.url);
+  } catch (...) {
+    absl::MutexLock lock(&mu_);
+    --open_;
+    return MapCurrentDbException("connect");
+  }
+}
+
+void Pool::Release(std::unique_ptr<pqxx::connection> conn) {
+  absl::MutexLock lock(&mu_);
+  if (closed_ || conn == nullptr || !conn->is_open()) {
+    --open_;
+    return;  // conn closes as it goes out of scope
+  }
+  idle_.push_back(std::move(conn));
+}
+
+absl::Status Pool::Transact(absl::string_view name,
+                            absl::FunctionRef<absl::Status(pqxx::work&)> fn) {
+  absl::Status status;
+  for (int attempt = 1; attempt <= config_.max_tx_attempts; ++attempt) {
+    absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    try {
+      pqxx::work tx(**conn, std::string(name));
+      status = fn(tx);
+      if (status.ok()) {
+        tx.commit();
+      } else {
+        tx.abort();
+      }
+    } catch (...) {
+      status = MapCurrentDbException(name);
+    }
+    if (absl::IsUnavailable(status)) {
+      (*conn)
+          ->disconnect();  // do not hand a dead connection to the next caller
+    }
+    Release(*std::move(conn));
+    if (!absl::IsAborted(status)) return status;
+  }
+  return status;
+}
+
+absl::Status Pool::Ping() {
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Acquire();
+  if (!conn.ok()) return conn.status();
+  absl::Status status;
+  try {
+    pqxx::nontransaction tx(**conn);
+    tx.exec("SELECT 1");
+  } catch (...) {
+    status = MapCurrentDbException("ping");
+    (*conn)->disconnect();
+  }
+  Release(*std::move(conn));
+  return status;
+}
+
+void Pool::Close() {
+  std::vector<std::unique_ptr<pqxx::connection>> idle;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    open_ -= static_cast<int>(idle_.size());
+    idle.swap(idle_);
+  }
+  // Connections close as `idle` goes out of scope, outside the lock.
+}
+
+}  // namespace sagaworks::db

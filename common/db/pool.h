@@ -1,0 +1,98 @@
+// Pool: a bounded set of PostgreSQL connections (libpqxx), and Transact(), the
+// one way sagaworks code runs SQL. libpqxx exceptions stop here and become
+// absl::Status codes a caller can act on.
+#ifndef SAGAWORKS_COMMON_DB_POOL_H_
+#define SAGAWORKS_COMMON_DB_POOL_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "pqxx/pqxx"
+
+namespace sagaworks::db {
+
+// PoolConfig sizes the pool and bounds how long callers wait.
+struct PoolConfig {
+  // libpq connection URI, "postgresql://user@host:port/dbname".
+  std::string url;
+  int size = 8;
+  // How long a caller waits for a free connection before UNAVAILABLE.
+  absl::Duration acquire_timeout = absl::Seconds(5);
+  // How long Create() keeps trying to reach the database at start-up.
+  absl::Duration connect_timeout = absl::Seconds(30);
+  // Serialization failures and deadlocks are retried this many times in all.
+  int max_tx_attempts = 3;
+
+  absl::Status Validate() const;
+};
+
+// MapDbException converts the exception in flight (call inside a catch block)
+// into a Status: broken connection -> UNAVAILABLE, serialization failure or
+// deadlock -> ABORTED, unique violation -> ALREADY_EXISTS.
+absl::Status MapCurrentDbException(absl::string_view what_failed);
+
+class Pool {
+ public:
+  // Create connects once to prove the database answers, retrying until
+  // config.connect_timeout.
+  static absl::StatusOr<std::unique_ptr<Pool>> Create(PoolConfig config);
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // Transact runs `fn` in one READ COMMITTED transaction and commits it when
+  // `fn` returns OK; otherwise, or on any exception, rolls back. `fn` may run
+  // again when the database reports a serialization failure or deadlock, so it
+  // must not have effects outside the transaction.
+  absl::Status Transact(absl::string_view name,
+                        absl::FunctionRef<absl::Status(pqxx::work&)> fn);
+
+  // Transact variant that returns a value produced inside the transaction.
+  template <typename T>
+  absl::StatusOr<T> TransactOr(
+      absl::string_view name,
+      absl::FunctionRef<absl::StatusOr<T>(pqxx::work&)> fn) {
+    std::optional<T> value;
+    absl::Status status = Transact(name, [&](pqxx::work& tx) -> absl::Status {
+      absl::StatusOr<T> result = fn(tx);
+      if (!result.ok()) return result.status();
+      value = *std::move(result);
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    return *std::move(value);
+  }
+
+  // Ping answers OK when the database accepts a query.
+  absl::Status Ping();
+
+  // Close drops idle connections and makes further calls fail; connections in
+  // use close when returned.
+  void Close();
+
+  const PoolConfig& config() const { return config_; }
+
+ private:
+  explicit Pool(PoolConfig config) : config_(std::move(config)) {}
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
+  void Release(std::unique_ptr<pqxx::connection> conn);
+
+  const PoolConfig config_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
+  int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + in use
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace sagaworks::db
+
+#endif  // SAGAWORKS_COMMON_DB_POOL_H_

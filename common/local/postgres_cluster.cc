@@ -1,0 +1,154 @@
+#include "common/local/postgres_cluster.h"
+
+#include <glob.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/local/subprocess.h"
+#include "pqxx/pqxx"
+
+namespace sagaworks::local {
+namespace {
+
+std::string DefaultBinDir() {
+  if (const char* env = std::getenv("SAGAWORKS_PG_BINDIR"); env && *env) {
+    return env;
+  }
+  glob_t g;
+  std::string best = "/usr/lib/postgresql/15/bin";
+  if (glob("/usr/lib/postgresql/*/bin/initdb", 0, nullptr, &g) == 0) {
+    std::vector<std::string> found(g.gl_pathv, g.gl_pathv + g.gl_pathc);
+    // Numeric order, so 15 beats 9.6.
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+      return std::atof(a.c_str() + 19) < std::atof(b.c_str() + 19);
+    });
+    best = found.back().substr(0, found.back().rfind('/'));
+  }
+  globfree(&g);
+  return best;
+}
+
+// Hands a path to the postgres user when running as root.
+absl::Status ChownToPostgres(const std::string& path) {
+  if (!RunningAsRoot()) return absl::OkStatus();
+  const passwd* pw = getpwnam("postgres");
+  if (pw == nullptr) {
+    return absl::FailedPreconditionError(
+        "running as root, but there is no 'postgres' system user to run "
+        "PostgreSQL as (install the postgresql package)");
+  }
+  if (chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+    return absl::InternalError(absl::StrCat("cannot chown ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+PostgresCluster::PostgresCluster(ClusterOptions options)
+    : options_(std::move(options)) {
+  if (options_.bin_dir.empty()) options_.bin_dir = DefaultBinDir();
+  if (options_.log_file.empty()) {
+    options_.log_file = options_.data_dir + "/postgres.log";
+  }
+}
+
+std::string PostgresCluster::Bin(const std::string& tool) const {
+  return absl::StrCat(options_.bin_dir, "/", tool);
+}
+
+std::vector<std::string> PostgresCluster::AsPostgres(
+    std::vector<std::string> argv) const {
+  if (!RunningAsRoot()) return argv;
+  std::vector<std::string> out = {"/usr/sbin/runuser", "-u", "postgres", "--"};
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
+bool PostgresCluster::Initialized() const {
+  struct stat st;
+  return stat((options_.data_dir + "/PG_VERSION").c_str(), &st) == 0;
+}
+
+absl::Status PostgresCluster::Init() {
+  mkdir(options_.data_dir.c_str(), 0700);
+  if (absl::Status s = ChownToPostgres(options_.data_dir); !s.ok()) return s;
+  std::string out;
+  absl::Status s = Run(AsPostgres({Bin("initdb"), "-D", options_.data_dir, "-U",
+                                   options_.superuser, "--auth=trust",
+                                   "--encoding=UTF8", "--locale=C"}),
+                       &out);
+  if (!s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("initdb: ", s.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PostgresCluster::Start() {
+  // The log file may live outside the data directory, in a folder the
+  // postgres user cannot create files in: create it for them.
+  { std::ofstream touch(options_.log_file, std::ios::app); }
+  if (absl::Status s = ChownToPostgres(options_.log_file); !s.ok()) return s;
+  std::string server_opts =
+      absl::StrCat("-c listen_addresses=127.0.0.1 -p ", options_.port, " -k ",
+                   options_.data_dir, " -c max_connections=200");
+  if (!options_.durable) {
+    absl::StrAppend(&server_opts,
+                    " -c fsync=off -c synchronous_commit=off "
+                    "-c full_page_writes=off");
+  }
+  std::string out;
+  absl::Status s = Run(AsPostgres({Bin("pg_ctl"), "-D", options_.data_dir, "-l",
+                                   options_.log_file, "-o", server_opts, "-w",
+                                   "-t", "60", "start"}),
+                       &out);
+  if (!s.ok()) {
+    return absl::Status(s.code(),
+                        absl::StrCat("pg_ctl start: ", s.message(), " (see ",
+                                     options_.log_file, ")"));
+  }
+  return absl::OkStatus();
+}
+
+bool PostgresCluster::Running() const {
+  try {
+    pqxx::connection conn(Url("postgres"));
+    return conn.is_open();
+  } catch (...) {
+    return false;
+  }
+}
+
+absl::Status PostgresCluster::Stop(bool immediate) {
+  std::string out;
+  return Run(AsPostgres({Bin("pg_ctl"), "-D", options_.data_dir, "-m",
+                         immediate ? "immediate" : "fast", "-w", "stop"}),
+             &out);
+}
+
+absl::Status PostgresCluster::CreateDatabase(const std::string& name) const {
+  try {
+    pqxx::connection conn(Url("postgres"));
+    pqxx::nontransaction tx(conn);
+    pqxx::result r =
+        tx.exec_params("SELECT 1 FROM pg_database WHERE datname = $1", name);
+    if (r.empty()) tx.exec("CREATE DATABASE " + tx.quote_name(name));
+    return absl::OkStatus();
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("create database ", name, ": ", e.what()));
+  }
+}
+
+std::string PostgresCluster::Url(const std::string& database) const {
+  return absl::StrCat("postgresql://", options_.superuser,
+                      "@127.0.0.1:", options_.port, "/", database);
+}
+
+}  // namespace sagaworks::local

@@ -1,0 +1,91 @@
+#include "common/server/grpc_server.h"
+
+#include <signal.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace sagaworks::server {
+
+absl::Status ServerConfig::Validate() const {
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "listen address '", listen, "' is not host:port (port 0-65535)"));
+  }
+  if (shutdown_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("shutdown grace must not be negative");
+  }
+  if (max_message_bytes < 1024) {
+    return absl::InvalidArgumentError("max message size below 1 KiB");
+  }
+  return absl::OkStatus();
+}
+
+GrpcServer::GrpcServer(ServerConfig config) : config_(std::move(config)) {}
+
+GrpcServer::~GrpcServer() {
+  if (server_ != nullptr) Shutdown();
+}
+
+void GrpcServer::Register(grpc::Service* service, std::string full_name) {
+  services_.emplace_back(service, std::move(full_name));
+}
+
+absl::Status GrpcServer::Start() {
+  if (absl::Status s = config_.Validate(); !s.ok()) return s;
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(),
+                           &port_);
+  builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
+  builder.SetMaxSendMessageSize(config_.max_message_bytes);
+  builder.RegisterService(&health_);
+  for (auto& [service, name] : services_) builder.RegisterService(service);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    server_.reset();
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", config_.listen, " (address in use or invalid)"));
+  }
+  for (auto& [service, name] : services_) {
+    health_.SetStatus(name, grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  health_.SetStatus("", grpc::health::v1::HealthCheckResponse::SERVING);
+  return absl::OkStatus();
+}
+
+void GrpcServer::Shutdown() {
+  if (server_ == nullptr) return;
+  health_.Shutdown();
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + config_.shutdown_grace));
+  server_->Wait();
+  server_.reset();
+}
+
+void BlockTerminationSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForTerminationSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  return sig;
+}
+
+}  // namespace sagaworks::server

@@ -1,0 +1,137 @@
+#include "common/server/process.h"
+
+#include <iostream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status.h"
+
+namespace sagaworks::server {
+
+std::string DefaultDatabaseUrl(const std::string& database) {
+  return absl::StrCat("postgresql://sagaworks@127.0.0.1:54329/", database);
+}
+
+CLI::Validator HostPortValidator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        ServerConfig probe;
+        probe.listen = value;
+        absl::Status s = probe.Validate();
+        return s.ok() ? "" : std::string(s.message());
+      },
+      "HOST:PORT");
+}
+
+std::string DescribeFlagError(const CLI::App& app, const std::string& error) {
+  std::string out = error;
+  for (const CLI::Option* opt : app.get_options()) {
+    const std::string name = opt->get_name();  // "--db-pool-size"
+    if (name.empty() || !absl::StrContains(error, name)) continue;
+    if (!opt->get_envname().empty()) {
+      absl::StrAppend(&out, " (set by ", name, " or environment variable ",
+                      opt->get_envname(), ")");
+    }
+    break;
+  }
+  return out;
+}
+
+Process::Process(ProcessInfo info) : info_(std::move(info)), app_(info_.name) {
+  BlockTerminationSignals();
+  SetLogService(info_.name);
+  server_config_.listen = absl::StrCat("127.0.0.1:", info_.default_port);
+
+  app_.add_option("--listen", server_config_.listen,
+                  "gRPC listen address, host:port (port 0 picks one)")
+      ->envname("SAGAWORKS_LISTEN")
+      ->check(HostPortValidator())
+      ->capture_default_str();
+  app_.add_option("--shutdown-grace-seconds", shutdown_grace_seconds_,
+                  "time in-flight calls get to finish on SIGTERM")
+      ->envname("SAGAWORKS_SHUTDOWN_GRACE_SECONDS")
+      ->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
+  app_.add_option("--log-level", log_level_, "debug, info, warning or error")
+      ->envname("SAGAWORKS_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}))
+      ->capture_default_str();
+  if (!info_.database.empty()) {
+    pool_config_.url = DefaultDatabaseUrl(info_.database);
+    app_.add_option("--database-url", pool_config_.url,
+                    "PostgreSQL connection URI of this service's database")
+        ->envname("SAGAWORKS_DATABASE_URL")
+        ->capture_default_str();
+    app_.add_option("--db-pool-size", pool_config_.size,
+                    "PostgreSQL connections kept at most")
+        ->envname("SAGAWORKS_DB_POOL_SIZE")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    app_.add_option("--db-connect-timeout-seconds", db_connect_timeout_seconds_,
+                    "how long start-up waits for the database")
+        ->envname("SAGAWORKS_DB_CONNECT_TIMEOUT_SECONDS")
+        ->check(CLI::Range(0.0, 3600.0))
+        ->capture_default_str();
+  }
+}
+
+Process::~Process() = default;
+
+std::optional<int> Process::ParseFlags(int argc, char** argv) {
+  try {
+    app_.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app_.exit(e);  // --help
+  } catch (const CLI::ParseError& e) {
+    std::cerr << info_.name << ": invalid configuration: "
+              << DescribeFlagError(app_, e.what()) << "\n";
+    return 2;
+  }
+  LogLevel level;
+  ParseLogLevel(log_level_, &level);  // validated by IsMember above
+  SetLogLevel(level);
+  server_config_.shutdown_grace = absl::Seconds(shutdown_grace_seconds_);
+  pool_config_.connect_timeout = absl::Seconds(db_connect_timeout_seconds_);
+  if (!info_.database.empty()) {
+    if (absl::Status s = pool_config_.Validate(); !s.ok()) {
+      std::cerr << info_.name << ": invalid configuration: " << s.message()
+                << "\n";
+      return 2;
+    }
+  }
+  server_ = std::make_unique<GrpcServer>(server_config_);
+  return std::nullopt;
+}
+
+absl::StatusOr<db::Pool*> Process::OpenDatabase(
+    const std::vector<db::SqlFile>& files) {
+  absl::StatusOr<std::unique_ptr<db::Pool>> pool =
+      db::Pool::Create(pool_config_);
+  if (!pool.ok()) return pool.status();
+  pool_ = *std::move(pool);
+  if (absl::Status s = db::ApplyMigrations(*pool_, files); !s.ok()) return s;
+  return pool_.get();
+}
+
+int Process::Serve() {
+  if (absl::Status s = server_->Start(); !s.ok()) return Fail(s);
+  LogInfo(absl::StrCat(info_.name, " serving on port ", server_->port()));
+  const int sig = WaitForTerminationSignal();
+  LogInfo(absl::StrCat("signal ", sig, ": draining in-flight calls"));
+  for (auto& fn : before_drain_) fn();
+  server_->Shutdown();
+  for (auto it = on_shutdown_.rbegin(); it != on_shutdown_.rend(); ++it) {
+    (*it)();
+  }
+  if (pool_ != nullptr) pool_->Close();
+  LogInfo("stopped");
+  return 0;
+}
+
+int Process::Fail(const absl::Status& status) {
+  LogError(absl::StrCat("cannot start: ", DescribeStatus(status)));
+  return 1;
+}
+
+}  // namespace sagaworks::server

@@ -1,0 +1,102 @@
+// Process: the start-up and shutdown sequence every sagaworks service shares,
+// so each main.cc only wires its own parts:
+//
+//   Process process({"inventory-service", 50053, "inventory"});
+//   if (auto code = process.ParseFlags(argc, argv)) return *code;
+//   auto pool = process.OpenDatabase(InventoryMigrations());
+//   if (!pool.ok()) return process.Fail(pool.status());
+//   ... build the service, process.server().Register(...) ...
+//   return process.Serve();
+//
+// Settings come from flags, then environment variables, then defaults; a bad
+// value stops the process with a message naming the setting.
+#ifndef SAGAWORKS_COMMON_SERVER_PROCESS_H_
+#define SAGAWORKS_COMMON_SERVER_PROCESS_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/db/migrate.h"
+#include "common/db/pool.h"
+#include "common/server/grpc_server.h"
+
+namespace sagaworks::server {
+
+struct ProcessInfo {
+  std::string name;      // "order-service"
+  int default_port;      // 50051
+  std::string database;  // "orders"; empty for processes without one
+};
+
+// DefaultDatabaseUrl is the local cluster that `sagactl up` runs.
+std::string DefaultDatabaseUrl(const std::string& database);
+
+// HostPortValidator checks a "host:port" flag value.
+CLI::Validator HostPortValidator();
+
+// DescribeFlagError appends which flag and environment variable set the option
+// a CLI11 error message names, so the user can find where the bad value came
+// from.
+std::string DescribeFlagError(const CLI::App& app, const std::string& error);
+
+class Process {
+ public:
+  explicit Process(ProcessInfo info);
+  ~Process();
+
+  // app is where a service adds its own flags before ParseFlags().
+  CLI::App& app() { return app_; }
+
+  // ParseFlags returns an exit code when the process should stop now (--help,
+  // or a bad setting, which it reports), nullopt to go on.
+  std::optional<int> ParseFlags(int argc, char** argv);
+
+  // OpenDatabase connects the pool and applies the migrations.
+  absl::StatusOr<db::Pool*> OpenDatabase(const std::vector<db::SqlFile>& files);
+
+  GrpcServer& server() { return *server_; }
+
+  // BeforeDrain registers work to run when a stop signal arrives, before
+  // in-flight calls drain (ending long-lived streams).
+  void BeforeDrain(std::function<void()> fn) {
+    before_drain_.push_back(std::move(fn));
+  }
+
+  // OnShutdown registers work to stop after the server has drained and before
+  // the pool closes (background workers), run in reverse order of
+  // registration.
+  void OnShutdown(std::function<void()> fn) {
+    on_shutdown_.push_back(std::move(fn));
+  }
+
+  // Serve starts the server, blocks until SIGTERM/SIGINT, then shuts down in
+  // order: stop accepting, drain in-flight calls, stop background work, close
+  // the pool. Returns the exit code.
+  int Serve();
+
+  // Fail logs a start-up error and returns the exit code to return from main.
+  int Fail(const absl::Status& status);
+
+ private:
+  ProcessInfo info_;
+  CLI::App app_;
+  ServerConfig server_config_;
+  db::PoolConfig pool_config_;
+  double shutdown_grace_seconds_ = 10;
+  double db_connect_timeout_seconds_ = 30;
+  std::string log_level_ = "info";
+  std::unique_ptr<GrpcServer> server_;
+  std::unique_ptr<db::Pool> pool_;
+  std::vector<std::function<void()>> before_drain_;
+  std::vector<std::function<void()>> on_shutdown_;
+};
+
+}  // namespace sagaworks::server
+
+#endif  // SAGAWORKS_COMMON_SERVER_PROCESS_H_

@@ -1,0 +1,28 @@
+// Conversions between absl::Status (used everywhere inside sagaworks) and
+// grpc::Status (used only at the edge: service adapters and clients).
+#ifndef SAGAWORKS_COMMON_STATUS_H_
+#define SAGAWORKS_COMMON_STATUS_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "grpcpp/support/status.h"
+
+namespace sagaworks {
+
+// ToGrpcStatus converts at a service adapter's return.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// FromGrpcStatus converts a downstream call's result into a Status.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// StatusCodeName returns "NOT_FOUND", "UNAVAILABLE", ... for a code.
+std::string StatusCodeName(absl::StatusCode code);
+
+// DescribeStatus returns "CODE: message", the form errors take in logs and in
+// the saga step log.
+std::string DescribeStatus(const absl::Status& status);
+
+}  // namespace sagaworks
+
+#endif  // SAGAWORKS_COMMON_STATUS_H_

@@ -1,0 +1,43 @@
+// Input checks shared by every service's adapter. Each returns
+// INVALID_ARGUMENT naming the field, so a caller knows what to fix.
+#ifndef SAGAWORKS_COMMON_VALIDATION_H_
+#define SAGAWORKS_COMMON_VALIDATION_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/repeated_ptr_field.h"
+#include "sagaworks/v1/common.pb.h"
+
+namespace sagaworks {
+
+// Limits shared by every service; an order larger than this is refused
+// everywhere alike.
+inline constexpr int kMaxOrderItems = 100;
+inline constexpr int kMaxItemQuantity = 10000;
+inline constexpr size_t kMaxIdLength = 64;
+inline constexpr size_t kMaxTextLength = 200;
+
+// ValidateUuid checks an id the platform issued (order, saga, ...).
+absl::Status ValidateUuid(absl::string_view field, absl::string_view value);
+
+// ValidateName checks a caller-chosen identifier (customer id, SKU):
+// 1-64 characters of [A-Za-z0-9._-].
+absl::Status ValidateName(absl::string_view field, absl::string_view value);
+
+// ValidateText checks free text: at most kMaxTextLength bytes of valid UTF-8
+// without control characters; `required` also refuses empty text.
+absl::Status ValidateText(absl::string_view field, absl::string_view value,
+                          bool required);
+
+// ValidateItems checks an order's lines: 1-100 lines, distinct SKUs,
+// quantities 1-10000.
+absl::Status ValidateItems(
+    const google::protobuf::RepeatedPtrField<v1::OrderItem>& items);
+
+// ValidateAddress checks a delivery address: name, line1, city and postal
+// code present, country a two-letter upper-case code.
+absl::Status ValidateAddress(const v1::Address& address);
+
+}  // namespace sagaworks
+
+#endif  // SAGAWORKS_COMMON_VALIDATION_H_

@@ -1,0 +1,6 @@
+-- Demo catalog. Safe to run again: existing stock is left as it is.
+INSERT INTO stock (sku, price_cents, available) VALUES
+  ('widget', 1999, 1000000),
+  ('gadget', 4999, 10),
+  ('gizmo', 999, 0)
+ON CONFLICT (sku) DO NOTHING;

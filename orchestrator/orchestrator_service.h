@@ -1,0 +1,36 @@
+// OrchestratorServiceImpl: the gRPC adapter of the saga orchestrator.
+#ifndef SAGAWORKS_ORCHESTRATOR_ORCHESTRATOR_SERVICE_H_
+#define SAGAWORKS_ORCHESTRATOR_ORCHESTRATOR_SERVICE_H_
+
+#include "orchestrator/saga_runner.h"
+#include "orchestrator/saga_store.h"
+#include "sagaworks/v1/orchestrator.grpc.pb.h"
+
+namespace sagaworks::orchestrator {
+
+// ValidateStartSaga checks a StartSaga request before anything is stored.
+absl::Status ValidateStartSaga(const v1::StartSagaRequest& request);
+
+class OrchestratorServiceImpl final : public v1::SagaOrchestrator::Service {
+ public:
+  OrchestratorServiceImpl(SagaStore& store, SagaRunner& runner)
+      : store_(store), runner_(runner) {}
+
+  grpc::Status StartSaga(grpc::ServerContext* context,
+                         const v1::StartSagaRequest* request,
+                         v1::Saga* response) override;
+  grpc::Status GetSaga(grpc::ServerContext* context,
+                       const v1::GetSagaRequest* request,
+                       v1::Saga* response) override;
+  grpc::Status ListSagas(grpc::ServerContext* context,
+                         const v1::ListSagasRequest* request,
+                         v1::ListSagasResponse* response) override;
+
+ private:
+  SagaStore& store_;
+  SagaRunner& runner_;
+};
+
+}  // namespace sagaworks::orchestrator
+
+#endif  // SAGAWORKS_ORCHESTRATOR_ORCHESTRATOR_SERVICE_H_

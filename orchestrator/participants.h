@@ -1,0 +1,55 @@
+// Participants: the calls the order saga makes to the other services, behind
+// an interface so the runner can be driven by anything that answers them.
+#ifndef SAGAWORKS_ORCHESTRATOR_PARTICIPANTS_H_
+#define SAGAWORKS_ORCHESTRATOR_PARTICIPANTS_H_
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "orchestrator/order_saga.h"
+#include "sagaworks/v1/inventory.grpc.pb.h"
+#include "sagaworks/v1/orchestrator.pb.h"
+#include "sagaworks/v1/order.grpc.pb.h"
+#include "sagaworks/v1/payment.grpc.pb.h"
+#include "sagaworks/v1/shipping.grpc.pb.h"
+
+namespace sagaworks::orchestrator {
+
+struct CallResult {
+  absl::Status status;
+  // reserve_stock: the priced total.
+  int64_t total_cents = 0;
+};
+
+class Participants {
+ public:
+  virtual ~Participants() = default;
+  // Invoke makes `call` for the saga's order; it must return by `deadline`.
+  virtual CallResult Invoke(const SagaCall& call,
+                            const v1::StartSagaRequest& order,
+                            const SagaState& state, absl::Time deadline) = 0;
+};
+
+struct ParticipantStubs {
+  std::unique_ptr<v1::InventoryService::StubInterface> inventory;
+  std::unique_ptr<v1::PaymentService::StubInterface> payment;
+  std::unique_ptr<v1::ShippingService::StubInterface> shipping;
+  std::unique_ptr<v1::OrderService::StubInterface> order;
+};
+
+// GrpcParticipants makes the calls over gRPC.
+class GrpcParticipants final : public Participants {
+ public:
+  explicit GrpcParticipants(ParticipantStubs stubs)
+      : stubs_(std::move(stubs)) {}
+  CallResult Invoke(const SagaCall& call, const v1::StartSagaRequest& order,
+                    const SagaState& state, absl::Time deadline) override;
+
+ private:
+  ParticipantStubs stubs_;
+};
+
+}  // namespace sagaworks::orchestrator
+
+#endif  // SAGAWORKS_ORCHESTRATOR_PARTICIPANTS_H_

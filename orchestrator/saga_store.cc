@@ -1,0 +1,291 @@
+#include "orchestrator/saga_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/page_token.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace sagaworks::orchestrator {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr char kSagaType[] = "order";
+
+constexpr char kRecordColumns[] =
+    "saga_id, order_id, status, current_step, attempt, "
+    "(extract(epoch FROM step_deadline) * 1000000)::bigint, failure_reason, "
+    "total_cents, payload::text, version";
+
+constexpr char kSummaryColumns[] =
+    "saga_id, saga_type, order_id, status, current_step, failure_reason, "
+    "total_cents, (extract(epoch FROM created_at) * 1000000)::bigint, "
+    "(extract(epoch FROM updated_at) * 1000000)::bigint";
+
+absl::StatusOr<SagaRecord> RecordFromRow(const pqxx::row& row) {
+  SagaRecord r;
+  r.saga_id = row[0].as<std::string>();
+  r.order_id = row[1].as<std::string>();
+  std::optional<SagaStatus> status = ParseSagaStatus(row[2].as<std::string>());
+  if (!status.has_value()) {
+    return absl::InternalError(absl::StrCat(
+        "saga ", r.saga_id, " has unknown status ", row[2].as<std::string>()));
+  }
+  r.state.status = *status;
+  r.state.current_step = row[3].as<int>();
+  r.state.attempt = row[4].as<int>();
+  if (!row[5].is_null()) {
+    r.state.step_deadline = absl::FromUnixMicros(row[5].as<int64_t>());
+  }
+  r.state.failure_reason = row[6].as<std::string>();
+  r.state.total_cents = row[7].as<int64_t>();
+  auto parsed = google::protobuf::util::JsonStringToMessage(
+      row[8].as<std::string>(), &r.request);
+  if (!parsed.ok()) {
+    return absl::InternalError(
+        absl::StrCat("saga ", r.saga_id, " has an unreadable payload"));
+  }
+  r.version = row[9].as<int64_t>();
+  return r;
+}
+
+v1::Saga SummaryFromRow(const pqxx::row& row) {
+  v1::Saga s;
+  s.set_saga_id(row[0].as<std::string>());
+  s.set_saga_type(row[1].as<std::string>());
+  s.set_order_id(row[2].as<std::string>());
+  s.set_status(ToProtoStatus(
+      ParseSagaStatus(row[3].as<std::string>()).value_or(SagaStatus::kFailed)));
+  s.set_current_step(row[4].as<int>());
+  s.set_failure_reason(row[5].as<std::string>());
+  s.set_total_cents(row[6].as<int64_t>());
+  *s.mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(row[7].as<int64_t>());
+  *s.mutable_update_time() =
+      TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
+  return s;
+}
+
+v1::StepOutcome OutcomeFromDb(const std::string& s) {
+  if (s == "started") return v1::STEP_OUTCOME_STARTED;
+  if (s == "succeeded") return v1::STEP_OUTCOME_SUCCEEDED;
+  if (s == "failed") return v1::STEP_OUTCOME_FAILED;
+  if (s == "retrying") return v1::STEP_OUTCOME_RETRYING;
+  return v1::STEP_OUTCOME_UNSPECIFIED;
+}
+
+std::string StatusToDb(v1::SagaStatus status) {
+  switch (status) {
+    case v1::SAGA_STATUS_RUNNING:
+      return "running";
+    case v1::SAGA_STATUS_COMPLETED:
+      return "completed";
+    case v1::SAGA_STATUS_COMPENSATING:
+      return "compensating";
+    case v1::SAGA_STATUS_COMPENSATED:
+      return "compensated";
+    case v1::SAGA_STATUS_FAILED:
+      return "failed";
+    default:
+      return "";
+  }
+}
+
+}  // namespace
+
+v1::SagaStatus ToProtoStatus(SagaStatus status) {
+  switch (status) {
+    case SagaStatus::kRunning:
+      return v1::SAGA_STATUS_RUNNING;
+    case SagaStatus::kCompleted:
+      return v1::SAGA_STATUS_COMPLETED;
+    case SagaStatus::kCompensating:
+      return v1::SAGA_STATUS_COMPENSATING;
+    case SagaStatus::kCompensated:
+      return v1::SAGA_STATUS_COMPENSATED;
+    case SagaStatus::kFailed:
+      return v1::SAGA_STATUS_FAILED;
+  }
+  return v1::SAGA_STATUS_UNSPECIFIED;
+}
+
+absl::StatusOr<SagaRecord> SagaStore::Create(
+    const v1::StartSagaRequest& request, bool* created) {
+  std::string payload;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(request, &payload, options)
+           .ok()) {
+    return absl::InternalError("cannot encode saga payload");
+  }
+  return pool_.TransactOr<SagaRecord>(
+      "create_saga", [&](pqxx::work& tx) -> absl::StatusOr<SagaRecord> {
+        pqxx::result inserted = tx.exec_params(
+            "INSERT INTO saga_instances "
+            "(saga_type, order_id, status, current_step, payload) "
+            "VALUES ($1, $2, 'running', $3, $4::jsonb) "
+            "ON CONFLICT (saga_type, order_id) DO NOTHING RETURNING saga_id",
+            kSagaType, request.order_id(), kReserveStock, payload);
+        *created = !inserted.empty();
+        pqxx::result r = tx.exec_params(
+            absl::StrCat("SELECT ", kRecordColumns,
+                         " FROM saga_instances "
+                         "WHERE saga_type = $1 AND order_id = $2"),
+            kSagaType, request.order_id());
+        return RecordFromRow(r[0]);
+      });
+}
+
+absl::StatusOr<SagaRecord> SagaStore::Load(const std::string& saga_id) {
+  return pool_.TransactOr<SagaRecord>(
+      "load_saga", [&](pqxx::work& tx) -> absl::StatusOr<SagaRecord> {
+        pqxx::result r = tx.exec_params(
+            absl::StrCat("SELECT ", kRecordColumns,
+                         " FROM saga_instances WHERE saga_id = $1"),
+            saga_id);
+        if (r.empty()) {
+          return absl::NotFoundError(absl::StrCat("no saga ", saga_id));
+        }
+        return RecordFromRow(r[0]);
+      });
+}
+
+absl::StatusOr<int64_t> SagaStore::Commit(const SagaRecord& record,
+                                          const SagaState& next,
+                                          const StepLogEntry& entry,
+                                          absl::Time next_attempt_at) {
+  const bool has_deadline = next.step_deadline.has_value();
+  const int64_t deadline_micros =
+      has_deadline ? absl::ToUnixMicros(*next.step_deadline) : 0;
+  return pool_.TransactOr<int64_t>(
+      "commit_saga", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+        pqxx::result r = tx.exec_params(
+            "UPDATE saga_instances SET status = $3, current_step = $4, "
+            "attempt = $5, "
+            "step_deadline = CASE WHEN $6 THEN 'epoch'::timestamptz + "
+            "  $7 * interval '1 microsecond' END, "
+            "failure_reason = $8, total_cents = $9, "
+            "next_attempt_at = 'epoch'::timestamptz + "
+            "  $10 * interval '1 microsecond', "
+            "version = version + 1, updated_at = now() "
+            "WHERE saga_id = $1 AND version = $2 RETURNING version",
+            record.saga_id, record.version,
+            std::string(SagaStatusName(next.status)), next.current_step,
+            next.attempt, has_deadline, deadline_micros, next.failure_reason,
+            next.total_cents, absl::ToUnixMicros(next_attempt_at));
+        if (r.empty()) {
+          return absl::AbortedError(absl::StrCat("saga ", record.saga_id,
+                                                 " moved on since version ",
+                                                 record.version));
+        }
+        tx.exec_params(
+            "INSERT INTO saga_steps "
+            "(saga_id, step, name, kind, attempt, outcome, error) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            record.saga_id, entry.step, entry.name,
+            entry.kind == CallKind::kAction ? "action" : "compensation",
+            entry.attempt, entry.outcome, entry.error);
+        return r[0][0].as<int64_t>();
+      });
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, absl::Time>>>
+SagaStore::Unfinished() {
+  using Due = std::vector<std::pair<std::string, absl::Time>>;
+  return pool_.TransactOr<Due>(
+      "unfinished_sagas", [&](pqxx::work& tx) -> absl::StatusOr<Due> {
+        pqxx::result r = tx.exec(
+            "SELECT saga_id, "
+            "(extract(epoch FROM next_attempt_at) * 1000000)::bigint "
+            "FROM saga_instances WHERE status IN ('running', 'compensating') "
+            "ORDER BY next_attempt_at");
+        Due out;
+        for (const auto& row : r) {
+          out.emplace_back(row[0].as<std::string>(),
+                           absl::FromUnixMicros(row[1].as<int64_t>()));
+        }
+        return out;
+      });
+}
+
+absl::StatusOr<v1::Saga> SagaStore::Describe(const std::string& saga_id,
+                                             const std::string& order_id) {
+  return pool_.TransactOr<v1::Saga>(
+      "describe_saga", [&](pqxx::work& tx) -> absl::StatusOr<v1::Saga> {
+        pqxx::result r =
+            saga_id.empty()
+                ? tx.exec_params(
+                      absl::StrCat("SELECT ", kSummaryColumns,
+                                   " FROM saga_instances WHERE "
+                                   "saga_type = $1 AND order_id = $2"),
+                      kSagaType, order_id)
+                : tx.exec_params(absl::StrCat("SELECT ", kSummaryColumns,
+                                              " FROM saga_instances "
+                                              "WHERE saga_id = $1"),
+                                 saga_id);
+        if (r.empty()) {
+          return absl::NotFoundError(
+              saga_id.empty() ? absl::StrCat("no saga for order ", order_id)
+                              : absl::StrCat("no saga ", saga_id));
+        }
+        v1::Saga saga = SummaryFromRow(r[0]);
+        pqxx::result steps = tx.exec_params(
+            "SELECT step, name, kind, attempt, outcome, error, "
+            "(extract(epoch FROM at) * 1000000)::bigint "
+            "FROM saga_steps WHERE saga_id = $1 ORDER BY id",
+            saga.saga_id());
+        for (const auto& row : steps) {
+          v1::SagaStepEvent* e = saga.add_steps();
+          e->set_step(row[0].as<int>());
+          e->set_name(row[1].as<std::string>());
+          e->set_kind(row[2].as<std::string>() == "action"
+                          ? v1::STEP_KIND_ACTION
+                          : v1::STEP_KIND_COMPENSATION);
+          e->set_attempt(row[3].as<int>());
+          e->set_outcome(OutcomeFromDb(row[4].as<std::string>()));
+          e->set_error(row[5].as<std::string>());
+          *e->mutable_time() =
+              TimeUtil::MicrosecondsToTimestamp(row[6].as<int64_t>());
+        }
+        return saga;
+      });
+}
+
+absl::StatusOr<v1::ListSagasResponse> SagaStore::List(
+    const v1::ListSagasRequest& request, int page_size) {
+  PageCursor cursor{0, "00000000-0000-0000-0000-000000000000"};
+  bool has_cursor = false;
+  if (!request.page_token().empty()) {
+    absl::StatusOr<PageCursor> decoded = DecodePageToken(request.page_token());
+    if (!decoded.ok()) return decoded.status();
+    cursor = *decoded;
+    has_cursor = true;
+  }
+  return pool_.TransactOr<v1::ListSagasResponse>(
+      "list_sagas",
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListSagasResponse> {
+        pqxx::result r = tx.exec_params(
+            absl::StrCat(
+                "SELECT ", kSummaryColumns,
+                " FROM saga_instances WHERE ($1 = '' OR status = $1) "
+                "AND (NOT $2 OR (created_at, saga_id) < "
+                "('epoch'::timestamptz + $3 * interval '1 microsecond', "
+                "$4::uuid)) "
+                "ORDER BY created_at DESC, saga_id DESC LIMIT $5"),
+            StatusToDb(request.status()), has_cursor, cursor.created_at_micros,
+            cursor.id, page_size + 1);
+        v1::ListSagasResponse response;
+        for (int i = 0; i < static_cast<int>(r.size()) && i < page_size; ++i) {
+          *response.add_sagas() = SummaryFromRow(r[i]);
+        }
+        if (static_cast<int>(r.size()) > page_size) {
+          const v1::Saga& last = response.sagas(page_size - 1);
+          response.set_next_page_token(EncodePageToken(
+              {TimeUtil::TimestampToMicroseconds(last.create_time()),
+               last.saga_id()}));
+        }
+        return response;
+      });
+}
+
+}  // namespace sagaworks::orchestrator

@@ -1,0 +1,42 @@
+#include "services/inventory/inventory_service.h"
+
+#include "common/grpc_reply.h"
+#include "common/validation.h"
+
+namespace sagaworks::inventory {
+
+absl::Status ValidateReserveStock(const v1::ReserveStockRequest& request) {
+  if (absl::Status s = ValidateUuid("order_id", request.order_id()); !s.ok()) {
+    return s;
+  }
+  return ValidateItems(request.items());
+}
+
+grpc::Status InventoryServiceImpl::ReserveStock(
+    grpc::ServerContext*, const v1::ReserveStockRequest* request,
+    v1::Reservation* response) {
+  if (absl::Status s = ValidateReserveStock(*request); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return Reply(store_.Reserve(request->order_id(), request->items()), response);
+}
+
+grpc::Status InventoryServiceImpl::ReleaseStock(
+    grpc::ServerContext*, const v1::ReleaseStockRequest* request,
+    v1::Reservation* response) {
+  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return Reply(store_.Release(request->order_id()), response);
+}
+
+grpc::Status InventoryServiceImpl::GetStock(grpc::ServerContext*,
+                                            const v1::GetStockRequest* request,
+                                            v1::Stock* response) {
+  if (absl::Status s = ValidateName("sku", request->sku()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return Reply(store_.GetStock(request->sku()), response);
+}
+
+}  // namespace sagaworks::inventory

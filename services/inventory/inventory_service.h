@@ -1,0 +1,34 @@
+// InventoryServiceImpl: the gRPC adapter of the inventory service. Validates
+// requests, calls the store, and converts statuses at the edge.
+#ifndef SAGAWORKS_SERVICES_INVENTORY_INVENTORY_SERVICE_H_
+#define SAGAWORKS_SERVICES_INVENTORY_INVENTORY_SERVICE_H_
+
+#include "sagaworks/v1/inventory.grpc.pb.h"
+#include "services/inventory/inventory_store.h"
+
+namespace sagaworks::inventory {
+
+// ValidateReserveStock checks a ReserveStock request before any work.
+absl::Status ValidateReserveStock(const v1::ReserveStockRequest& request);
+
+class InventoryServiceImpl final : public v1::InventoryService::Service {
+ public:
+  explicit InventoryServiceImpl(InventoryStore& store) : store_(store) {}
+
+  grpc::Status ReserveStock(grpc::ServerContext* context,
+                            const v1::ReserveStockRequest* request,
+                            v1::Reservation* response) override;
+  grpc::Status ReleaseStock(grpc::ServerContext* context,
+                            const v1::ReleaseStockRequest* request,
+                            v1::Reservation* response) override;
+  grpc::Status GetStock(grpc::ServerContext* context,
+                        const v1::GetStockRequest* request,
+                        v1::Stock* response) override;
+
+ private:
+  InventoryStore& store_;
+};
+
+}  // namespace sagaworks::inventory
+
+#endif  // SAGAWORKS_SERVICES_INVENTORY_INVENTORY_SERVICE_H_

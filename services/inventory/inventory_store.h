@@ -1,0 +1,39 @@
+// InventoryStore: the inventory database (stock levels and per-order
+// reservations). The only inventory code that speaks SQL.
+#ifndef SAGAWORKS_SERVICES_INVENTORY_INVENTORY_STORE_H_
+#define SAGAWORKS_SERVICES_INVENTORY_INVENTORY_STORE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/db/pool.h"
+#include "sagaworks/v1/inventory.pb.h"
+
+namespace sagaworks::inventory {
+
+class InventoryStore {
+ public:
+  explicit InventoryStore(db::Pool& pool) : pool_(pool) {}
+
+  // Reserve holds every item for the order, priced from the catalog, or
+  // nothing: NOT_FOUND for an unknown SKU, FAILED_PRECONDITION when stock is
+  // short. Reserving again with the same items returns the reservation that
+  // exists; with other items, or after a release, FAILED_PRECONDITION.
+  absl::StatusOr<v1::Reservation> Reserve(
+      const std::string& order_id,
+      const google::protobuf::RepeatedPtrField<v1::OrderItem>& items);
+
+  // Release returns the order's reserved stock. With no reservation it
+  // records a released tombstone, so a late Reserve is refused.
+  absl::StatusOr<v1::Reservation> Release(const std::string& order_id);
+
+  // GetStock reads one SKU; NOT_FOUND when unknown.
+  absl::StatusOr<v1::Stock> GetStock(const std::string& sku);
+
+ private:
+  db::Pool& pool_;
+};
+
+}  // namespace sagaworks::inventory
+
+#endif  // SAGAWORKS_SERVICES_INVENTORY_INVENTORY_STORE_H_

@@ -1,0 +1,17 @@
+// inventory-service: the catalog, stock levels and per-order reservations.
+#include "common/server/process.h"
+#include "migrations/embedded.h"
+#include "services/inventory/inventory_service.h"
+
+int main(int argc, char** argv) {
+  using namespace sagaworks;
+  server::Process process({"inventory-service", 50053, "inventory"});
+  if (auto code = process.ParseFlags(argc, argv)) return *code;
+  auto pool = process.OpenDatabase(migrations::inventory());
+  if (!pool.ok()) return process.Fail(pool.status());
+
+  inventory::InventoryStore store(**pool);
+  inventory::InventoryServiceImpl service(store);
+  process.server().Register(&service, "sagaworks.v1.InventoryService");
+  return process.Serve();
+}

@@ -1,0 +1,181 @@
+#include "services/order/order_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "common/grpc_reply.h"
+#include "common/log.h"
+#include "common/page_token.h"
+#include "common/status.h"
+#include "common/validation.h"
+
+namespace sagaworks::order {
+namespace {
+
+bool IsFinal(v1::OrderStatus status) {
+  return status == v1::ORDER_STATUS_APPROVED ||
+         status == v1::ORDER_STATUS_REJECTED ||
+         status == v1::ORDER_STATUS_CANCELLED;
+}
+
+// A lookup that did not answer (down, slow, shedding load) proves nothing.
+bool IsInconclusive(const absl::Status& status) {
+  return !status.ok() && !absl::IsNotFound(status) &&
+         !absl::IsInvalidArgument(status);
+}
+
+}  // namespace
+
+absl::Status ValidateCreateOrder(const v1::CreateOrderRequest& request) {
+  if (absl::Status s = ValidateName("customer_id", request.customer_id());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateItems(request.items()); !s.ok()) return s;
+  if (!request.has_shipping_address()) {
+    return absl::InvalidArgumentError("shipping_address is required");
+  }
+  return ValidateAddress(request.shipping_address());
+}
+
+absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request) {
+  const auto deadline = absl::ToChronoTime(absl::Now() + timeout_);
+  {
+    grpc::ClientContext context;
+    context.set_deadline(deadline);
+    v1::GetBalanceRequest lookup;
+    lookup.set_customer_id(request.customer_id());
+    v1::Balance balance;
+    absl::Status s =
+        FromGrpcStatus(payment_->GetBalance(&context, lookup, &balance));
+    if (absl::IsNotFound(s)) return s;
+    if (IsInconclusive(s)) {
+      LogWarning(absl::StrCat("customer check skipped: ", DescribeStatus(s)));
+      return absl::OkStatus();
+    }
+  }
+  for (const v1::OrderItem& item : request.items()) {
+    grpc::ClientContext context;
+    context.set_deadline(deadline);
+    v1::GetStockRequest lookup;
+    lookup.set_sku(item.sku());
+    v1::Stock stock;
+    absl::Status s =
+        FromGrpcStatus(inventory_->GetStock(&context, lookup, &stock));
+    if (absl::IsNotFound(s)) return s;
+    if (IsInconclusive(s)) {
+      LogWarning(absl::StrCat("sku check skipped: ", DescribeStatus(s)));
+      return absl::OkStatus();
+    }
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status OrderServiceImpl::CreateOrder(
+    grpc::ServerContext*, const v1::CreateOrderRequest* request,
+    v1::Order* response) {
+  if (absl::Status s = ValidateCreateOrder(*request); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (absl::Status s = catalog_.Check(*request); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  absl::StatusOr<v1::Order> order = store_.Create(*request);
+  if (order.ok()) relay_.Notify();
+  return Reply(std::move(order), response);
+}
+
+grpc::Status OrderServiceImpl::GetOrder(grpc::ServerContext*,
+                                        const v1::GetOrderRequest* request,
+                                        v1::Order* response) {
+  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return Reply(store_.Get(request->order_id()), response);
+}
+
+grpc::Status OrderServiceImpl::ListOrders(grpc::ServerContext*,
+                                          const v1::ListOrdersRequest* request,
+                                          v1::ListOrdersResponse* response) {
+  if (!request->customer_id().empty()) {
+    if (absl::Status s = ValidateName("customer_id", request->customer_id());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+  }
+  if (!v1::OrderStatus_IsValid(request->status())) {
+    return ToGrpcStatus(absl::InvalidArgumentError("status is not valid"));
+  }
+  absl::StatusOr<int> page_size = ClampPageSize(request->page_size());
+  if (!page_size.ok()) return ToGrpcStatus(page_size.status());
+  return Reply(store_.List(*request, *page_size), response);
+}
+
+grpc::Status OrderServiceImpl::CancelOrder(grpc::ServerContext*,
+                                           const v1::CancelOrderRequest*,
+                                           v1::Order*) {
+  return ToGrpcStatus(absl::UnimplementedError(
+      "CancelOrder is not available yet: cancelling needs the saga to "
+      "compensate, which the orchestrator does not offer yet"));
+}
+
+grpc::Status OrderServiceImpl::WatchOrder(
+    grpc::ServerContext* context, const v1::WatchOrderRequest* request,
+    grpc::ServerWriter<v1::Order>* writer) {
+  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  v1::OrderStatus sent = v1::ORDER_STATUS_UNSPECIFIED;
+  while (true) {
+    absl::StatusOr<v1::Order> order = store_.Get(request->order_id());
+    if (!order.ok()) return ToGrpcStatus(order.status());
+    if (order->status() != sent) {
+      sent = order->status();
+      if (!writer->Write(*order)) return grpc::Status::OK;  // client left
+    }
+    if (IsFinal(sent)) return grpc::Status::OK;
+    if (context->IsCancelled()) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
+    }
+    if (stopping_) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "order service is shutting down; watch again");
+    }
+    // Polling keeps watches independent of which replica changed the order.
+    absl::Notification never;
+    never.WaitForNotificationWithTimeout(watch_poll_interval_);
+  }
+}
+
+grpc::Status OrderServiceImpl::ApproveOrder(
+    grpc::ServerContext*, const v1::ApproveOrderRequest* request,
+    v1::Order* response) {
+  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (request->total_cents() < 0) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("total_cents must not be negative"));
+  }
+  return Reply(store_.Approve(request->order_id(), request->total_cents()),
+               response);
+}
+
+grpc::Status OrderServiceImpl::RejectOrder(
+    grpc::ServerContext*, const v1::RejectOrderRequest* request,
+    v1::Order* response) {
+  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  if (request->total_cents() < 0) {
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("total_cents must not be negative"));
+  }
+  // Reasons come from downstream errors; keep them bounded, not refused.
+  std::string reason = request->reason().substr(0, 1000);
+  if (reason.empty()) reason = "rejected";
+  return Reply(
+      store_.Reject(request->order_id(), reason, request->total_cents()),
+      response);
+}
+
+}  // namespace sagaworks::order

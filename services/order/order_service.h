@@ -1,0 +1,88 @@
+// OrderServiceImpl: the gRPC adapter of the order service, the platform's
+// public entry point.
+#ifndef SAGAWORKS_SERVICES_ORDER_ORDER_SERVICE_H_
+#define SAGAWORKS_SERVICES_ORDER_ORDER_SERVICE_H_
+
+#include <atomic>
+#include <memory>
+
+#include "absl/time/time.h"
+#include "sagaworks/v1/inventory.grpc.pb.h"
+#include "sagaworks/v1/order.grpc.pb.h"
+#include "sagaworks/v1/payment.grpc.pb.h"
+#include "services/order/order_store.h"
+#include "services/order/outbox_relay.h"
+
+namespace sagaworks::order {
+
+// ValidateCreateOrder checks the shape of a CreateOrder request.
+absl::Status ValidateCreateOrder(const v1::CreateOrderRequest& request);
+
+// CatalogCheck refuses, before anything is stored, an order naming a SKU or
+// customer that does not exist. It fails open: when inventory or payment does
+// not answer, the order is accepted and the saga decides, so CreateOrder stays
+// available while they are down.
+class CatalogCheck {
+ public:
+  CatalogCheck(std::unique_ptr<v1::InventoryService::StubInterface> inventory,
+               std::unique_ptr<v1::PaymentService::StubInterface> payment,
+               absl::Duration timeout)
+      : inventory_(std::move(inventory)),
+        payment_(std::move(payment)),
+        timeout_(timeout) {}
+
+  // Check answers NOT_FOUND for an unknown SKU or customer, else OK.
+  absl::Status Check(const v1::CreateOrderRequest& request);
+
+ private:
+  std::unique_ptr<v1::InventoryService::StubInterface> inventory_;
+  std::unique_ptr<v1::PaymentService::StubInterface> payment_;
+  const absl::Duration timeout_;
+};
+
+class OrderServiceImpl final : public v1::OrderService::Service {
+ public:
+  OrderServiceImpl(OrderStore& store, OutboxRelay& relay, CatalogCheck& catalog,
+                   absl::Duration watch_poll_interval)
+      : store_(store),
+        relay_(relay),
+        catalog_(catalog),
+        watch_poll_interval_(watch_poll_interval) {}
+
+  // StopWatches ends every WatchOrder stream, so shutdown need not wait for
+  // them.
+  void StopWatches() { stopping_ = true; }
+
+  grpc::Status CreateOrder(grpc::ServerContext* context,
+                           const v1::CreateOrderRequest* request,
+                           v1::Order* response) override;
+  grpc::Status GetOrder(grpc::ServerContext* context,
+                        const v1::GetOrderRequest* request,
+                        v1::Order* response) override;
+  grpc::Status ListOrders(grpc::ServerContext* context,
+                          const v1::ListOrdersRequest* request,
+                          v1::ListOrdersResponse* response) override;
+  grpc::Status CancelOrder(grpc::ServerContext* context,
+                           const v1::CancelOrderRequest* request,
+                           v1::Order* response) override;
+  grpc::Status WatchOrder(grpc::ServerContext* context,
+                          const v1::WatchOrderRequest* request,
+                          grpc::ServerWriter<v1::Order>* writer) override;
+  grpc::Status ApproveOrder(grpc::ServerContext* context,
+                            const v1::ApproveOrderRequest* request,
+                            v1::Order* response) override;
+  grpc::Status RejectOrder(grpc::ServerContext* context,
+                           const v1::RejectOrderRequest* request,
+                           v1::Order* response) override;
+
+ private:
+  OrderStore& store_;
+  OutboxRelay& relay_;
+  CatalogCheck& catalog_;
+  const absl::Duration watch_poll_interval_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace sagaworks::order
+
+#endif  // SAGAWORKS_SERVICES_ORDER_ORDER_SERVICE_H_

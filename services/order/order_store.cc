@@ -1,0 +1,270 @@
+#include "services/order/order_store.h"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/page_token.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace sagaworks::order {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr char kOrderColumns[] =
+    "order_id, customer_id, status, total_cents, coalesce(saga_id::text, ''), "
+    "failure_reason, ship_name, ship_line1, ship_city, ship_postal_code, "
+    "ship_country, (extract(epoch FROM created_at) * 1000000)::bigint, "
+    "(extract(epoch FROM updated_at) * 1000000)::bigint";
+
+v1::OrderStatus StatusFromDb(const std::string& s) {
+  if (s == "pending") return v1::ORDER_STATUS_PENDING;
+  if (s == "approved") return v1::ORDER_STATUS_APPROVED;
+  if (s == "rejected") return v1::ORDER_STATUS_REJECTED;
+  if (s == "cancelled") return v1::ORDER_STATUS_CANCELLED;
+  return v1::ORDER_STATUS_UNSPECIFIED;
+}
+
+std::string StatusToDb(v1::OrderStatus s) {
+  switch (s) {
+    case v1::ORDER_STATUS_PENDING:
+      return "pending";
+    case v1::ORDER_STATUS_APPROVED:
+      return "approved";
+    case v1::ORDER_STATUS_REJECTED:
+      return "rejected";
+    case v1::ORDER_STATUS_CANCELLED:
+      return "cancelled";
+    default:
+      return "";
+  }
+}
+
+v1::Order OrderFromRow(const pqxx::row& row) {
+  v1::Order o;
+  o.set_order_id(row[0].as<std::string>());
+  o.set_customer_id(row[1].as<std::string>());
+  o.set_status(StatusFromDb(row[2].as<std::string>()));
+  o.set_total_cents(row[3].as<int64_t>());
+  o.set_saga_id(row[4].as<std::string>());
+  o.set_failure_reason(row[5].as<std::string>());
+  v1::Address* a = o.mutable_shipping_address();
+  a->set_name(row[6].as<std::string>());
+  a->set_line1(row[7].as<std::string>());
+  a->set_city(row[8].as<std::string>());
+  a->set_postal_code(row[9].as<std::string>());
+  a->set_country(row[10].as<std::string>());
+  *o.mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(row[11].as<int64_t>());
+  *o.mutable_update_time() =
+      TimeUtil::MicrosecondsToTimestamp(row[12].as<int64_t>());
+  return o;
+}
+
+// Fills in the items of the given orders with one query.
+void LoadItems(pqxx::work& tx, std::vector<v1::Order*> orders) {
+  if (orders.empty()) return;
+  std::map<std::string, v1::Order*> by_id;
+  std::vector<std::string> ids;
+  for (v1::Order* o : orders) {
+    by_id[o->order_id()] = o;
+    ids.push_back(o->order_id());
+  }
+  // UUIDs need no quoting inside an array literal.
+  pqxx::result r = tx.exec_params(
+      "SELECT order_id, sku, quantity FROM order_items "
+      "WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line",
+      absl::StrCat("{", absl::StrJoin(ids, ","), "}"));
+  for (const auto& row : r) {
+    v1::OrderItem* item = by_id[row[0].as<std::string>()]->add_items();
+    item->set_sku(row[1].as<std::string>());
+    item->set_quantity(row[2].as<int>());
+  }
+}
+
+std::optional<v1::Order> LoadOrder(pqxx::work& tx,
+                                   const std::string& order_id) {
+  pqxx::result r =
+      tx.exec_params(absl::StrCat("SELECT ", kOrderColumns,
+                                  " FROM orders WHERE order_id = $1"),
+                     order_id);
+  if (r.empty()) return std::nullopt;
+  v1::Order order = OrderFromRow(r[0]);
+  LoadItems(tx, {&order});
+  return order;
+}
+
+absl::Status NotFound(const std::string& order_id) {
+  return absl::NotFoundError(absl::StrCat("no order ", order_id));
+}
+
+// Moves a PENDING order to `to`, or returns it unchanged when it is already
+// there; any other state is FAILED_PRECONDITION.
+absl::StatusOr<v1::Order> Finish(pqxx::work& tx, const std::string& order_id,
+                                 v1::OrderStatus to, const std::string& reason,
+                                 int64_t total_cents) {
+  pqxx::result r = tx.exec_params(
+      "SELECT status FROM orders WHERE order_id = $1 FOR UPDATE", order_id);
+  if (r.empty()) return NotFound(order_id);
+  const v1::OrderStatus from = StatusFromDb(r[0][0].as<std::string>());
+  if (from == v1::ORDER_STATUS_PENDING) {
+    tx.exec_params(
+        "UPDATE orders SET status = $2, failure_reason = $3, "
+        "total_cents = $4, updated_at = now() WHERE order_id = $1",
+        order_id, StatusToDb(to), reason, total_cents);
+  } else if (from != to) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("order ", order_id, " is ", StatusToDb(from),
+                     "; it cannot become ", StatusToDb(to)));
+  }
+  return *LoadOrder(tx, order_id);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Order> OrderStore::Create(
+    const v1::CreateOrderRequest& request) {
+  return pool_.TransactOr<v1::Order>(
+      "create_order", [&](pqxx::work& tx) -> absl::StatusOr<v1::Order> {
+        const v1::Address& a = request.shipping_address();
+        pqxx::result r = tx.exec_params(
+            "INSERT INTO orders (customer_id, status, ship_name, ship_line1, "
+            "ship_city, ship_postal_code, ship_country) "
+            "VALUES ($1, 'pending', $2, $3, $4, $5, $6) RETURNING order_id",
+            request.customer_id(), a.name(), a.line1(), a.city(),
+            a.postal_code(), a.country());
+        const std::string order_id = r[0][0].as<std::string>();
+        for (int i = 0; i < request.items_size(); ++i) {
+          tx.exec_params(
+              "INSERT INTO order_items (order_id, line, sku, quantity) "
+              "VALUES ($1, $2, $3, $4)",
+              order_id, i, request.items(i).sku(), request.items(i).quantity());
+        }
+        tx.exec_params("INSERT INTO outbox (order_id) VALUES ($1)", order_id);
+        return *LoadOrder(tx, order_id);
+      });
+}
+
+absl::StatusOr<v1::Order> OrderStore::Get(const std::string& order_id) {
+  return pool_.TransactOr<v1::Order>(
+      "get_order", [&](pqxx::work& tx) -> absl::StatusOr<v1::Order> {
+        std::optional<v1::Order> order = LoadOrder(tx, order_id);
+        if (!order.has_value()) return NotFound(order_id);
+        return *order;
+      });
+}
+
+absl::StatusOr<v1::ListOrdersResponse> OrderStore::List(
+    const v1::ListOrdersRequest& request, int page_size) {
+  PageCursor cursor;
+  bool has_cursor = false;
+  if (!request.page_token().empty()) {
+    absl::StatusOr<PageCursor> decoded = DecodePageToken(request.page_token());
+    if (!decoded.ok()) return decoded.status();
+    cursor = *decoded;
+    has_cursor = true;
+  } else {
+    cursor.id = "00000000-0000-0000-0000-000000000000";
+  }
+  return pool_.TransactOr<v1::ListOrdersResponse>(
+      "list_orders",
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListOrdersResponse> {
+        // One row more than the page tells whether another page follows.
+        pqxx::result r = tx.exec_params(
+            absl::StrCat(
+                "SELECT ", kOrderColumns,
+                " FROM orders WHERE ($1 = '' OR customer_id = $1) "
+                "AND ($2 = '' OR status = $2) "
+                "AND (NOT $3 OR (created_at, order_id) < "
+                "('epoch'::timestamptz + $4 * interval '1 microsecond', "
+                "$5::uuid)) "
+                "ORDER BY created_at DESC, order_id DESC LIMIT $6"),
+            request.customer_id(), StatusToDb(request.status()), has_cursor,
+            cursor.created_at_micros, cursor.id, page_size + 1);
+        v1::ListOrdersResponse response;
+        std::vector<v1::Order*> orders;
+        for (int i = 0; i < static_cast<int>(r.size()) && i < page_size; ++i) {
+          v1::Order* o = response.add_orders();
+          *o = OrderFromRow(r[i]);
+          orders.push_back(o);
+        }
+        LoadItems(tx, orders);
+        if (static_cast<int>(r.size()) > page_size) {
+          const v1::Order& last = response.orders(page_size - 1);
+          response.set_next_page_token(EncodePageToken(
+              {TimeUtil::TimestampToMicroseconds(last.create_time()),
+               last.order_id()}));
+        }
+        return response;
+      });
+}
+
+absl::StatusOr<v1::Order> OrderStore::Approve(const std::string& order_id,
+                                              int64_t total_cents) {
+  return pool_.TransactOr<v1::Order>("approve_order", [&](pqxx::work& tx) {
+    return Finish(tx, order_id, v1::ORDER_STATUS_APPROVED, "", total_cents);
+  });
+}
+
+absl::StatusOr<v1::Order> OrderStore::Reject(const std::string& order_id,
+                                             const std::string& reason,
+                                             int64_t total_cents) {
+  return pool_.TransactOr<v1::Order>("reject_order", [&](pqxx::work& tx) {
+    return Finish(tx, order_id, v1::ORDER_STATUS_REJECTED, reason, total_cents);
+  });
+}
+
+absl::StatusOr<std::vector<OutboxEntry>> OrderStore::DueOutbox(int limit) {
+  return pool_.TransactOr<std::vector<OutboxEntry>>(
+      "due_outbox",
+      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<OutboxEntry>> {
+        pqxx::result r = tx.exec_params(
+            "SELECT id, order_id, attempts FROM outbox "
+            "WHERE delivered_at IS NULL AND next_attempt_at <= now() "
+            "ORDER BY id LIMIT $1",
+            limit);
+        std::vector<OutboxEntry> out;
+        for (const auto& row : r) {
+          OutboxEntry entry;
+          entry.id = row[0].as<int64_t>();
+          entry.attempts = row[2].as<int>();
+          std::optional<v1::Order> order =
+              LoadOrder(tx, row[1].as<std::string>());
+          if (!order.has_value()) continue;
+          entry.order = *std::move(order);
+          out.push_back(std::move(entry));
+        }
+        return out;
+      });
+}
+
+absl::Status OrderStore::MarkDelivered(const OutboxEntry& entry,
+                                       const std::string& saga_id) {
+  return pool_.Transact("outbox_delivered", [&](pqxx::work& tx) {
+    tx.exec_params(
+        "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, "
+        "last_error = '' WHERE id = $1",
+        entry.id);
+    tx.exec_params(
+        "UPDATE orders SET saga_id = $2, updated_at = now() "
+        "WHERE order_id = $1 AND saga_id IS NULL",
+        entry.order.order_id(), saga_id);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status OrderStore::MarkAttemptFailed(const OutboxEntry& entry,
+                                           const std::string& error,
+                                           absl::Duration retry_after) {
+  return pool_.Transact("outbox_failed", [&](pqxx::work& tx) {
+    tx.exec_params(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2, "
+        "next_attempt_at = now() + $3 * interval '1 millisecond' "
+        "WHERE id = $1",
+        entry.id, error, absl::ToInt64Milliseconds(retry_after));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace sagaworks::order

@@ -1,0 +1,71 @@
+// OrderStore: the orders database (orders, their items, and the outbox that
+// hands each new order to the saga orchestrator). The only order code that
+// speaks SQL.
+#ifndef SAGAWORKS_SERVICES_ORDER_ORDER_STORE_H_
+#define SAGAWORKS_SERVICES_ORDER_ORDER_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/db/pool.h"
+#include "sagaworks/v1/order.pb.h"
+
+namespace sagaworks::order {
+
+// An order waiting to be handed to the orchestrator.
+struct OutboxEntry {
+  int64_t id = 0;
+  int attempts = 0;
+  v1::Order order;
+};
+
+class OrderStore {
+ public:
+  explicit OrderStore(db::Pool& pool) : pool_(pool) {}
+
+  // Create stores a PENDING order and its outbox entry in one transaction.
+  absl::StatusOr<v1::Order> Create(const v1::CreateOrderRequest& request);
+
+  // Get reads one order; NOT_FOUND when unknown.
+  absl::StatusOr<v1::Order> Get(const std::string& order_id);
+
+  // List pages through orders newest first. `page_size` is already clamped.
+  absl::StatusOr<v1::ListOrdersResponse> List(
+      const v1::ListOrdersRequest& request, int page_size);
+
+  // Approve moves a PENDING order to APPROVED; approving an APPROVED order
+  // again returns it. A REJECTED or CANCELLED order: FAILED_PRECONDITION.
+  absl::StatusOr<v1::Order> Approve(const std::string& order_id,
+                                    int64_t total_cents);
+
+  // Reject moves a PENDING order to REJECTED with a reason; rejecting a
+  // REJECTED order again returns it. An APPROVED or CANCELLED order:
+  // FAILED_PRECONDITION.
+  absl::StatusOr<v1::Order> Reject(const std::string& order_id,
+                                   const std::string& reason,
+                                   int64_t total_cents);
+
+  // DueOutbox returns up to `limit` undelivered entries whose next attempt is
+  // due, oldest first.
+  absl::StatusOr<std::vector<OutboxEntry>> DueOutbox(int limit);
+
+  // MarkDelivered records that the orchestrator accepted the entry, and the
+  // saga id on the order.
+  absl::Status MarkDelivered(const OutboxEntry& entry,
+                             const std::string& saga_id);
+
+  // MarkAttemptFailed records a failed delivery and when to try again.
+  absl::Status MarkAttemptFailed(const OutboxEntry& entry,
+                                 const std::string& error,
+                                 absl::Duration retry_after);
+
+ private:
+  db::Pool& pool_;
+};
+
+}  // namespace sagaworks::order
+
+#endif  // SAGAWORKS_SERVICES_ORDER_ORDER_STORE_H_

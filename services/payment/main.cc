@@ -1,0 +1,17 @@
+// payment-service: customer balances, one charge per order, refunds.
+#include "common/server/process.h"
+#include "migrations/embedded.h"
+#include "services/payment/payment_service.h"
+
+int main(int argc, char** argv) {
+  using namespace sagaworks;
+  server::Process process({"payment-service", 50052, "payments"});
+  if (auto code = process.ParseFlags(argc, argv)) return *code;
+  auto pool = process.OpenDatabase(migrations::payment());
+  if (!pool.ok()) return process.Fail(pool.status());
+
+  payment::PaymentStore store(**pool);
+  payment::PaymentServiceImpl service(store);
+  process.server().Register(&service, "sagaworks.v1.PaymentService");
+  return process.Serve();
+}

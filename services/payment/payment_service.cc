@@ -1,0 +1,55 @@
+#include "services/payment/payment_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_reply.h"
+#include "common/validation.h"
+
+namespace sagaworks::payment {
+
+absl::Status ValidateCharge(const v1::ChargeRequest& request) {
+  if (absl::Status s = ValidateUuid("order_id", request.order_id()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateName("customer_id", request.customer_id());
+      !s.ok()) {
+    return s;
+  }
+  if (request.amount_cents() <= 0 || request.amount_cents() > kMaxChargeCents) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("amount_cents is ", request.amount_cents(),
+                     "; it must be between 1 and ", kMaxChargeCents));
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status PaymentServiceImpl::Charge(grpc::ServerContext*,
+                                        const v1::ChargeRequest* request,
+                                        v1::Charge* response) {
+  if (absl::Status s = ValidateCharge(*request); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return Reply(store_.Charge(request->order_id(), request->customer_id(),
+                             request->amount_cents()),
+               response);
+}
+
+grpc::Status PaymentServiceImpl::Refund(grpc::ServerContext*,
+                                        const v1::RefundRequest* request,
+                                        v1::Charge* response) {
+  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return Reply(store_.Refund(request->order_id()), response);
+}
+
+grpc::Status PaymentServiceImpl::GetBalance(
+    grpc::ServerContext*, const v1::GetBalanceRequest* request,
+    v1::Balance* response) {
+  if (absl::Status s = ValidateName("customer_id", request->customer_id());
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return Reply(store_.GetBalance(request->customer_id()), response);
+}
+
+}  // namespace sagaworks::payment

@@ -1,0 +1,39 @@
+// PaymentStore: the payments database (balances and one charge per order).
+// The only payment code that speaks SQL.
+#ifndef SAGAWORKS_SERVICES_PAYMENT_PAYMENT_STORE_H_
+#define SAGAWORKS_SERVICES_PAYMENT_PAYMENT_STORE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/db/pool.h"
+#include "sagaworks/v1/payment.pb.h"
+
+namespace sagaworks::payment {
+
+class PaymentStore {
+ public:
+  explicit PaymentStore(db::Pool& pool) : pool_(pool) {}
+
+  // Charge takes amount_cents from the customer for the order: NOT_FOUND for
+  // an unknown customer, FAILED_PRECONDITION when the balance is short.
+  // Charging the same order again with the same customer and amount returns
+  // the charge that exists; otherwise, or after a refund,
+  // FAILED_PRECONDITION.
+  absl::StatusOr<v1::Charge> Charge(const std::string& order_id,
+                                    const std::string& customer_id,
+                                    int64_t amount_cents);
+
+  // Refund returns the order's charge. With no charge it records a refunded
+  // tombstone, so a late Charge is refused.
+  absl::StatusOr<v1::Charge> Refund(const std::string& order_id);
+
+  absl::StatusOr<v1::Balance> GetBalance(const std::string& customer_id);
+
+ private:
+  db::Pool& pool_;
+};
+
+}  // namespace sagaworks::payment
+
+#endif  // SAGAWORKS_SERVICES_PAYMENT_PAYMENT_STORE_H_

@@ -1,0 +1,53 @@
+#include "services/shipping/shipping_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_reply.h"
+#include "common/validation.h"
+
+namespace sagaworks::shipping {
+
+absl::Status ShippingRules::Check(
+    const v1::CreateShipmentRequest& request) const {
+  if (absl::Status s = ValidateUuid("order_id", request.order_id()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateItems(request.items()); !s.ok()) return s;
+  // The request says "address"; the shared validator names fields as an
+  // order does.
+  if (absl::Status s = ValidateAddress(request.address()); !s.ok()) return s;
+  if (undeliverable_countries.count(request.address().country()) > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("undeliverable: no shipping to country '",
+                     request.address().country(), "'"));
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status ShippingServiceImpl::CreateShipment(
+    grpc::ServerContext*, const v1::CreateShipmentRequest* request,
+    v1::Shipment* response) {
+  if (absl::Status s = rules_.Check(*request); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return Reply(store_.Create(*request), response);
+}
+
+grpc::Status ShippingServiceImpl::CancelShipment(
+    grpc::ServerContext*, const v1::CancelShipmentRequest* request,
+    v1::Shipment* response) {
+  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return Reply(store_.Cancel(request->order_id()), response);
+}
+
+grpc::Status ShippingServiceImpl::GetShipment(
+    grpc::ServerContext*, const v1::GetShipmentRequest* request,
+    v1::Shipment* response) {
+  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  return Reply(store_.Get(request->order_id()), response);
+}
+
+}  // namespace sagaworks::shipping

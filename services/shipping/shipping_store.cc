@@ -1,0 +1,132 @@
+#include "services/shipping/shipping_store.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "google/protobuf/util/message_differencer.h"
+
+namespace sagaworks::shipping {
+namespace {
+
+// Returns nullopt when the order has no shipment row.
+std::optional<v1::Shipment> LoadShipment(pqxx::work& tx,
+                                         const std::string& order_id) {
+  pqxx::result r = tx.exec_params(
+      "SELECT shipment_id, status, name, line1, city, postal_code, country, "
+      "tracking_number FROM shipments WHERE order_id = $1",
+      order_id);
+  if (r.empty()) return std::nullopt;
+  v1::Shipment out;
+  out.set_shipment_id(r[0][0].as<std::string>());
+  out.set_order_id(order_id);
+  out.set_status(r[0][1].as<std::string>() == "created"
+                     ? v1::SHIPMENT_STATUS_CREATED
+                     : v1::SHIPMENT_STATUS_CANCELLED);
+  v1::Address* a = out.mutable_address();
+  a->set_name(r[0][2].as<std::string>());
+  a->set_line1(r[0][3].as<std::string>());
+  a->set_city(r[0][4].as<std::string>());
+  a->set_postal_code(r[0][5].as<std::string>());
+  a->set_country(r[0][6].as<std::string>());
+  out.set_tracking_number(r[0][7].as<std::string>());
+  pqxx::result items = tx.exec_params(
+      "SELECT sku, quantity FROM shipment_items WHERE shipment_id = $1 "
+      "ORDER BY line",
+      out.shipment_id());
+  for (const auto& row : items) {
+    v1::OrderItem* item = out.add_items();
+    item->set_sku(row[0].as<std::string>());
+    item->set_quantity(row[1].as<int>());
+  }
+  return out;
+}
+
+bool SameShipment(const v1::Shipment& existing,
+                  const v1::CreateShipmentRequest& request) {
+  using google::protobuf::util::MessageDifferencer;
+  if (!MessageDifferencer::Equals(existing.address(), request.address())) {
+    return false;
+  }
+  if (existing.items_size() != request.items_size()) return false;
+  for (int i = 0; i < request.items_size(); ++i) {
+    if (!MessageDifferencer::Equals(existing.items(i), request.items(i))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Shipment> ShippingStore::Create(
+    const v1::CreateShipmentRequest& request) {
+  return pool_.TransactOr<v1::Shipment>(
+      "create_shipment", [&](pqxx::work& tx) -> absl::StatusOr<v1::Shipment> {
+        const v1::Address& a = request.address();
+        pqxx::result claimed = tx.exec_params(
+            "INSERT INTO shipments "
+            "(order_id, status, name, line1, city, postal_code, country) "
+            "VALUES ($1, 'created', $2, $3, $4, $5, $6) "
+            "ON CONFLICT (order_id) DO NOTHING RETURNING shipment_id",
+            request.order_id(), a.name(), a.line1(), a.city(), a.postal_code(),
+            a.country());
+        if (claimed.empty()) {
+          v1::Shipment existing = *LoadShipment(tx, request.order_id());
+          if (existing.status() == v1::SHIPMENT_STATUS_CANCELLED) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "shipment for order ", request.order_id(),
+                " was already cancelled; it cannot be created again"));
+          }
+          if (!SameShipment(existing, request)) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("order ", request.order_id(),
+                             " already has a shipment with other details"));
+          }
+          return existing;
+        }
+        const std::string shipment_id = claimed[0][0].as<std::string>();
+        // A tracking number a person can read out: derived from the id, so it
+        // is unique without another sequence.
+        const std::string tracking =
+            absl::StrCat("SW", absl::AsciiStrToUpper(absl::StrReplaceAll(
+                                   shipment_id.substr(0, 13), {{"-", ""}})));
+        tx.exec_params(
+            "UPDATE shipments SET tracking_number = $2 WHERE shipment_id = $1",
+            shipment_id, tracking);
+        for (int i = 0; i < request.items_size(); ++i) {
+          tx.exec_params(
+              "INSERT INTO shipment_items (shipment_id, line, sku, quantity) "
+              "VALUES ($1, $2, $3, $4)",
+              shipment_id, i, request.items(i).sku(),
+              request.items(i).quantity());
+        }
+        return *LoadShipment(tx, request.order_id());
+      });
+}
+
+absl::StatusOr<v1::Shipment> ShippingStore::Cancel(
+    const std::string& order_id) {
+  return pool_.TransactOr<v1::Shipment>(
+      "cancel_shipment", [&](pqxx::work& tx) -> absl::StatusOr<v1::Shipment> {
+        tx.exec_params(
+            "INSERT INTO shipments (order_id, status) VALUES ($1, 'cancelled') "
+            "ON CONFLICT (order_id) DO UPDATE SET status = 'cancelled', "
+            "updated_at = now() WHERE shipments.status <> 'cancelled'",
+            order_id);
+        return *LoadShipment(tx, order_id);
+      });
+}
+
+absl::StatusOr<v1::Shipment> ShippingStore::Get(const std::string& order_id) {
+  return pool_.TransactOr<v1::Shipment>(
+      "get_shipment", [&](pqxx::work& tx) -> absl::StatusOr<v1::Shipment> {
+        std::optional<v1::Shipment> shipment = LoadShipment(tx, order_id);
+        if (!shipment.has_value()) {
+          return absl::NotFoundError(
+              absl::StrCat("no shipment for order ", order_id));
+        }
+        return *shipment;
+      });
+}
+
+}  // namespace sagaworks::shipping

@@ -1,0 +1,36 @@
+// ShippingStore: the shipping database (one shipment per order). The only
+// shipping code that speaks SQL.
+#ifndef SAGAWORKS_SERVICES_SHIPPING_SHIPPING_STORE_H_
+#define SAGAWORKS_SERVICES_SHIPPING_SHIPPING_STORE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/db/pool.h"
+#include "sagaworks/v1/shipping.pb.h"
+
+namespace sagaworks::shipping {
+
+class ShippingStore {
+ public:
+  explicit ShippingStore(db::Pool& pool) : pool_(pool) {}
+
+  // Create records the order's shipment. Creating again with the same
+  // address and items returns the shipment that exists; otherwise, or after a
+  // cancellation, FAILED_PRECONDITION.
+  absl::StatusOr<v1::Shipment> Create(const v1::CreateShipmentRequest& request);
+
+  // Cancel cancels the order's shipment. With no shipment it records a
+  // cancelled tombstone, so a late Create is refused.
+  absl::StatusOr<v1::Shipment> Cancel(const std::string& order_id);
+
+  // Get reads the order's shipment; NOT_FOUND when there is none.
+  absl::StatusOr<v1::Shipment> Get(const std::string& order_id);
+
+ private:
+  db::Pool& pool_;
+};
+
+}  // namespace sagaworks::shipping
+
+#endif  // SAGAWORKS_SERVICES_SHIPPING_SHIPPING_STORE_H_

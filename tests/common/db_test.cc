@@ -1,0 +1,115 @@
+// The connection pool and migrations against a real PostgreSQL.
+#include <thread>
+#include <vector>
+
+#include "common/db/migrate.h"
+#include "common/db/pool.h"
+#include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_postgres.h"
+
+namespace sagaworks::db {
+namespace {
+
+using testing::TestPostgres;
+
+std::unique_ptr<Pool> NewPool(int size) {
+  PoolConfig config;
+  config.url = TestPostgres::Get().NewDatabase();
+  config.size = size;
+  config.acquire_timeout = absl::Milliseconds(300);
+  return *Pool::Create(config);
+}
+
+TEST(MigrateTest, AppliesEachFileOnceEvenWithConcurrentStarters) {
+  std::unique_ptr<Pool> pool = NewPool(8);
+  const std::vector<SqlFile> files = {
+      {"0001_t.sql", "CREATE TABLE t (x int)"},
+      {"0002_u.sql", "INSERT INTO t VALUES (1)"}};
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&] {
+      if (!ApplyMigrations(*pool, files).ok()) ++failures;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(testing::QueryInt(*pool, "SELECT count(*) FROM t"), 1);
+  EXPECT_EQ(testing::QueryInt(*pool, "SELECT count(*) FROM schema_migrations"),
+            2);
+}
+
+TEST(MigrateTest, RefusesAnAppliedFileThatChanged) {
+  std::unique_ptr<Pool> pool = NewPool(2);
+  SW_ASSERT_OK(
+      ApplyMigrations(*pool, {{"0001_t.sql", "CREATE TABLE t (x int)"}}));
+  absl::Status s =
+      ApplyMigrations(*pool, {{"0001_t.sql", "CREATE TABLE t (y int)"}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("0001_t.sql"), absl::string_view::npos);
+}
+
+TEST(MigrateTest, ABrokenFileLeavesNothingHalfApplied) {
+  std::unique_ptr<Pool> pool = NewPool(2);
+  absl::Status s = ApplyMigrations(
+      *pool, {{"0001_bad.sql", "CREATE TABLE a (x int); SELECT nonsense"}});
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(testing::QueryInt(
+                *pool, "SELECT count(*) FROM pg_tables WHERE tablename = 'a'"),
+            0);
+  EXPECT_EQ(testing::QueryInt(*pool, "SELECT count(*) FROM schema_migrations"),
+            0);
+}
+
+TEST(PoolTest, MapsDatabaseErrorsToStatusCodes) {
+  std::unique_ptr<Pool> pool = NewPool(2);
+  testing::Exec(*pool, "CREATE TABLE k (id int PRIMARY KEY)");
+  testing::Exec(*pool, "INSERT INTO k VALUES (1)");
+  absl::Status dup = pool->Transact("dup", [](pqxx::work& tx) {
+    tx.exec("INSERT INTO k VALUES (1)");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists);
+  absl::Status bad = pool->Transact("bad", [](pqxx::work& tx) {
+    tx.exec("SELECT 'x'::uuid");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PoolTest, AnErrorStatusRollsBackTheTransaction) {
+  std::unique_ptr<Pool> pool = NewPool(2);
+  testing::Exec(*pool, "CREATE TABLE k (id int)");
+  absl::Status s = pool->Transact("rollback", [](pqxx::work& tx) {
+    tx.exec("INSERT INTO k VALUES (1)");
+    return absl::FailedPreconditionError("changed my mind");
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(testing::QueryInt(*pool, "SELECT count(*) FROM k"), 0);
+}
+
+TEST(PoolTest, ExhaustedPoolAnswersUnavailableInsteadOfHanging) {
+  std::unique_ptr<Pool> pool = NewPool(1);
+  absl::Status inner;
+  absl::Status outer = pool->Transact("hold", [&](pqxx::work&) {
+    inner = pool->Ping();  // needs a second connection
+    return absl::OkStatus();
+  });
+  SW_EXPECT_OK(outer);
+  EXPECT_EQ(inner.code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(inner.message().find("pool exhausted"), absl::string_view::npos);
+}
+
+TEST(PoolTest, UnreachableDatabaseFailsCreateWithTheReason) {
+  PoolConfig config;
+  config.url = "postgresql://nobody:secret@127.0.0.1:1/none";
+  config.connect_timeout = absl::Milliseconds(300);
+  absl::StatusOr<std::unique_ptr<Pool>> pool = Pool::Create(config);
+  EXPECT_EQ(pool.status().code(), absl::StatusCode::kUnavailable);
+  // The password never shows up in messages.
+  EXPECT_EQ(pool.status().message().find("secret"), absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace sagaworks::db

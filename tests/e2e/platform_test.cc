@@ -1,0 +1,329 @@
+// End to end: the five real binaries on free ports, a real PostgreSQL, the
+// demo data, and the four demo orders placed through the order service.
+#include "tools/sagactl/platform.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/local/subprocess.h"
+#include "grpcpp/create_channel.h"
+#include "gtest/gtest.h"
+#include "sagaworks/v1/inventory.grpc.pb.h"
+#include "sagaworks/v1/orchestrator.grpc.pb.h"
+#include "sagaworks/v1/order.grpc.pb.h"
+#include "sagaworks/v1/payment.grpc.pb.h"
+#include "sagaworks/v1/shipping.grpc.pb.h"
+
+namespace sagaworks {
+namespace {
+
+using sagactl::FindService;
+using sagactl::Platform;
+using sagactl::Services;
+
+std::string g_home;
+Platform* g_platform = nullptr;
+
+std::shared_ptr<grpc::Channel> ChannelTo(const std::string& service) {
+  return grpc::CreateChannel(g_platform->Address(*FindService(service)),
+                             grpc::InsecureChannelCredentials());
+}
+
+bool Listening(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok =
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
+
+class PlatformTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/sagaworks-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    g_home = tmpl;
+    chmod(g_home.c_str(), 0755);
+    sagactl::PlatformOptions options;
+    options.home = g_home;
+    options.bin_dir = SAGAWORKS_BIN_DIR;
+    options.pg_port = *local::FreePort();
+    for (const auto& spec : Services()) {
+      options.ports[spec.name] = *local::FreePort();
+    }
+    options.durable_db = false;
+    g_platform = new Platform(options);
+    absl::Status s = g_platform->StartDatabase();
+    ASSERT_TRUE(s.ok()) << s;
+    std::vector<const sagactl::ServiceSpec*> all;
+    for (const auto& spec : Services()) {
+      absl::StatusOr<pid_t> pid = g_platform->StartService(spec);
+      ASSERT_TRUE(pid.ok()) << pid.status();
+      all.push_back(&spec);
+    }
+    s = g_platform->WaitServing(all);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  static void TearDownTestSuite() {
+    if (g_platform != nullptr) {
+      for (const auto& spec : Services())
+        (void)g_platform->StopService(spec, false);
+      (void)g_platform->StopDatabase();
+      delete g_platform;
+      g_platform = nullptr;
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(g_home, ignored);
+  }
+
+  void SetUp() override {
+    if (g_platform == nullptr) GTEST_SKIP() << "platform did not start";
+    orders_ = v1::OrderService::NewStub(ChannelTo("order"));
+    payment_ = v1::PaymentService::NewStub(ChannelTo("payment"));
+    inventory_ = v1::InventoryService::NewStub(ChannelTo("inventory"));
+    shipping_ = v1::ShippingService::NewStub(ChannelTo("shipping"));
+    sagas_ = v1::SagaOrchestrator::NewStub(ChannelTo("orchestrator"));
+  }
+
+  static void Deadline(grpc::ClientContext* c) {
+    c->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  }
+
+  grpc::Status Create(const std::string& customer, const std::string& sku,
+                      int qty, const std::string& country, v1::Order* out) {
+    v1::CreateOrderRequest r;
+    r.set_customer_id(customer);
+    v1::OrderItem* item = r.add_items();
+    item->set_sku(sku);
+    item->set_quantity(qty);
+    v1::Address* a = r.mutable_shipping_address();
+    a->set_name("Alice Example");
+    a->set_line1("1 Main St");
+    a->set_city("Berlin");
+    a->set_postal_code("10115");
+    a->set_country(country);
+    grpc::ClientContext c;
+    Deadline(&c);
+    return orders_->CreateOrder(&c, r, out);
+  }
+
+  // Polls GetOrder until the order leaves PENDING, for at most 30 s.
+  v1::Order AwaitFinal(const std::string& order_id) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    v1::Order order;
+    while (absl::Now() < deadline) {
+      grpc::ClientContext c;
+      Deadline(&c);
+      v1::GetOrderRequest r;
+      r.set_order_id(order_id);
+      if (orders_->GetOrder(&c, r, &order).ok() &&
+          order.status() != v1::ORDER_STATUS_PENDING) {
+        return order;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    ADD_FAILURE() << "order " << order_id << " still pending after 30 s";
+    return order;
+  }
+
+  int64_t Balance(const std::string& customer) {
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::GetBalanceRequest r;
+    r.set_customer_id(customer);
+    v1::Balance b;
+    EXPECT_TRUE(payment_->GetBalance(&c, r, &b).ok());
+    return b.balance_cents();
+  }
+
+  v1::Stock Stock(const std::string& sku) {
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::GetStockRequest r;
+    r.set_sku(sku);
+    v1::Stock s;
+    EXPECT_TRUE(inventory_->GetStock(&c, r, &s).ok());
+    return s;
+  }
+
+  int CountOrders() {
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::ListOrdersRequest r;
+    r.set_page_size(500);
+    v1::ListOrdersResponse resp;
+    EXPECT_TRUE(orders_->ListOrders(&c, r, &resp).ok());
+    return resp.orders_size();
+  }
+
+  v1::Saga SagaOf(const std::string& order_id) {
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::GetSagaRequest r;
+    r.set_order_id(order_id);
+    v1::Saga saga;
+    EXPECT_TRUE(sagas_->GetSaga(&c, r, &saga).ok());
+    return saga;
+  }
+
+  std::unique_ptr<v1::OrderService::Stub> orders_;
+  std::unique_ptr<v1::PaymentService::Stub> payment_;
+  std::unique_ptr<v1::InventoryService::Stub> inventory_;
+  std::unique_ptr<v1::ShippingService::Stub> shipping_;
+  std::unique_ptr<v1::SagaOrchestrator::Stub> sagas_;
+};
+
+TEST_F(PlatformTest, AliceBuysTwoWidgetsForExactly3998Cents) {
+  const int64_t balance = Balance("alice");
+  const v1::Stock widget = Stock("widget");
+
+  v1::Order order;
+  ASSERT_TRUE(Create("alice", "widget", 2, "DE", &order).ok());
+  EXPECT_EQ(order.status(), v1::ORDER_STATUS_PENDING);  // answered at once
+
+  // WatchOrder streams the change to APPROVED, then ends.
+  grpc::ClientContext watch;
+  Deadline(&watch);
+  v1::WatchOrderRequest w;
+  w.set_order_id(order.order_id());
+  auto stream = orders_->WatchOrder(&watch, w);
+  v1::Order seen;
+  v1::OrderStatus last = v1::ORDER_STATUS_UNSPECIFIED;
+  while (stream->Read(&seen)) last = seen.status();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(last, v1::ORDER_STATUS_APPROVED);
+
+  v1::Order done = AwaitFinal(order.order_id());
+  EXPECT_EQ(done.status(), v1::ORDER_STATUS_APPROVED);
+  EXPECT_EQ(done.total_cents(), 3998);
+  EXPECT_FALSE(done.saga_id().empty());
+  EXPECT_EQ(Balance("alice"), balance - 3998);
+  EXPECT_EQ(Stock("widget").available(), widget.available() - 2);
+  EXPECT_EQ(Stock("widget").reserved(), widget.reserved() + 2);
+
+  grpc::ClientContext c;
+  Deadline(&c);
+  v1::GetShipmentRequest sr;
+  sr.set_order_id(order.order_id());
+  v1::Shipment shipment;
+  ASSERT_TRUE(shipping_->GetShipment(&c, sr, &shipment).ok());
+  EXPECT_EQ(shipment.status(), v1::SHIPMENT_STATUS_CREATED);
+
+  v1::Saga saga = SagaOf(order.order_id());
+  EXPECT_EQ(saga.status(), v1::SAGA_STATUS_COMPLETED);
+  EXPECT_EQ(saga.saga_id(), done.saga_id());
+}
+
+TEST_F(PlatformTest, DemoFailuresAreRejectedAndLeaveEverythingAsItWas) {
+  const int64_t alice = Balance("alice"), bob = Balance("bob");
+  const v1::Stock widget = Stock("widget"), gizmo = Stock("gizmo");
+
+  struct Case {
+    std::string customer, sku, country, reason, compensations;
+  };
+  const std::vector<Case> cases = {
+      {"bob", "widget", "DE", "insufficient funds", "release_stock"},
+      {"alice", "gizmo", "DE", "out of stock", ""},
+      {"alice", "widget", "ZZ", "undeliverable",
+       "refund_payment,release_stock"},
+  };
+  for (const Case& tc : cases) {
+    SCOPED_TRACE(tc.reason);
+    v1::Order order;
+    grpc::Status s = Create(tc.customer, tc.sku, 1, tc.country, &order);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    v1::Order done = AwaitFinal(order.order_id());
+    EXPECT_EQ(done.status(), v1::ORDER_STATUS_REJECTED);
+    EXPECT_NE(done.failure_reason().find(tc.reason), std::string::npos)
+        << done.failure_reason();
+
+    // The saga undid exactly the steps that had happened, newest first.
+    v1::Saga saga = SagaOf(order.order_id());
+    EXPECT_EQ(saga.status(), v1::SAGA_STATUS_COMPENSATED);
+    std::string undone;
+    for (const auto& e : saga.steps()) {
+      if (e.kind() == v1::STEP_KIND_COMPENSATION &&
+          e.outcome() == v1::STEP_OUTCOME_SUCCEEDED &&
+          e.name() != "reject_order") {
+        absl::StrAppend(&undone, undone.empty() ? "" : ",", e.name());
+      }
+    }
+    EXPECT_EQ(undone, tc.compensations);
+  }
+  EXPECT_EQ(Balance("alice"), alice);
+  EXPECT_EQ(Balance("bob"), bob);
+  EXPECT_EQ(Stock("widget").available(), widget.available());
+  EXPECT_EQ(Stock("widget").reserved(), widget.reserved());
+  EXPECT_EQ(Stock("gizmo").available(), gizmo.available());
+}
+
+TEST_F(PlatformTest, BadOrdersAreRefusedWithAReasonAndCreateNothing) {
+  const int before = CountOrders();
+  v1::Order order;
+  grpc::Status negative = Create("alice", "widget", -1, "DE", &order);
+  EXPECT_EQ(negative.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(negative.error_message().find("quantity"), std::string::npos);
+
+  grpc::Status unknown_sku = Create("alice", "doohickey", 1, "DE", &order);
+  EXPECT_EQ(unknown_sku.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(unknown_sku.error_message().find("doohickey"), std::string::npos);
+
+  grpc::Status empty_customer = Create("", "widget", 1, "DE", &order);
+  EXPECT_EQ(empty_customer.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(empty_customer.error_message(), "customer_id is required");
+
+  grpc::Status unknown_customer = Create("mallory", "widget", 1, "DE", &order);
+  EXPECT_EQ(unknown_customer.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  grpc::ClientContext c;
+  Deadline(&c);
+  v1::GetOrderRequest bad_id;
+  bad_id.set_order_id("42");
+  EXPECT_EQ(orders_->GetOrder(&c, bad_id, &order).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CountOrders(), before);
+}
+
+TEST_F(PlatformTest, BadConfigurationStopsStartUpNamingTheSetting) {
+  const std::string bin = absl::StrCat(SAGAWORKS_BIN_DIR, "/payment-service");
+  std::string out;
+  EXPECT_FALSE(local::Run({bin, "--db-pool-size=0"}, &out).ok());
+  EXPECT_NE(out.find("--db-pool-size"), std::string::npos) << out;
+  EXPECT_FALSE(local::Run({bin, "--listen=nowhere"}, &out).ok());
+  EXPECT_NE(out.find("--listen"), std::string::npos) << out;
+  EXPECT_FALSE(local::Run({bin, "--no-such-flag"}, &out).ok());
+  EXPECT_NE(out.find("--no-such-flag"), std::string::npos) << out;
+  setenv("SAGAWORKS_DB_POOL_SIZE", "lots", 1);
+  EXPECT_FALSE(local::Run({bin}, &out).ok());
+  unsetenv("SAGAWORKS_DB_POOL_SIZE");
+  EXPECT_NE(out.find("SAGAWORKS_DB_POOL_SIZE"), std::string::npos) << out;
+}
+
+// Runs last (gtest runs tests in declaration order): the real `sagactl down`
+// stops everything it started, and nothing is left listening.
+TEST_F(PlatformTest, ZzSagactlDownLeavesNothingListening) {
+  std::string out;
+  absl::Status s = local::Run(
+      {absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl"), "--home", g_home, "down"},
+      &out);
+  ASSERT_TRUE(s.ok()) << s << out;
+  for (const auto& spec : Services()) {
+    EXPECT_FALSE(Listening(g_platform->Port(spec))) << spec.binary;
+  }
+  EXPECT_FALSE(g_platform->DatabaseRunning());
+}
+
+}  // namespace
+}  // namespace sagaworks

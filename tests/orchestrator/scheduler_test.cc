@@ -1,0 +1,102 @@
+// Scheduler: due-time order, no concurrent runs of one id, bounded workers.
+#include "orchestrator/scheduler.h"
+
+#include <atomic>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "gtest/gtest.h"
+
+namespace sagaworks::orchestrator {
+namespace {
+
+// Waits (polling) until `done` holds or 10 s pass.
+template <typename F>
+bool Eventually(F done) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return done();
+}
+
+TEST(SchedulerTest, RunsDueTasksInDueOrderAndHoldsFutureOnes) {
+  SimulatedClock clock(absl::FromUnixSeconds(1000));
+  absl::Mutex mu;
+  std::vector<std::string> ran;
+  Scheduler scheduler(1, clock, [&](const std::string& id) {
+    absl::MutexLock lock(&mu);
+    ran.push_back(id);
+  });
+  const absl::Time now = clock.Now();
+  scheduler.Schedule("c", now + absl::Seconds(5));
+  scheduler.Schedule("b", now - absl::Seconds(1));
+  scheduler.Schedule("a", now - absl::Seconds(2));
+  scheduler.Start();
+  ASSERT_TRUE(Eventually([&] {
+    absl::MutexLock lock(&mu);
+    return ran.size() == 2;
+  }));
+  EXPECT_EQ(scheduler.queued(), 1u);  // "c" is not due on the simulated clock
+  clock.Advance(absl::Seconds(5));
+  ASSERT_TRUE(Eventually([&] {
+    absl::MutexLock lock(&mu);
+    return ran.size() == 3;
+  }));
+  scheduler.Stop();
+  EXPECT_EQ(ran, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(SchedulerTest, NeverRunsOneIdTwiceAtOnceAndReRunsWhenAsked) {
+  std::atomic<int> running{0}, max_running{0}, runs{0};
+  std::atomic<bool> release{false};
+  Scheduler* self = nullptr;
+  Scheduler scheduler(4, RealClock::Default(), [&](const std::string& id) {
+    const int now = ++running;
+    int seen = max_running.load();
+    while (now > seen && !max_running.compare_exchange_weak(seen, now)) {
+    }
+    if (++runs == 1) {
+      // While the first run is in progress, ask for the same id again.
+      for (int i = 0; i < 10; ++i) self->Schedule(id, absl::Now());
+      while (!release) absl::SleepFor(absl::Milliseconds(1));
+    }
+    --running;
+  });
+  self = &scheduler;
+  scheduler.Start();
+  scheduler.Schedule("saga", absl::Now());
+  ASSERT_TRUE(Eventually([&] { return runs.load() == 1; }));
+  release = true;
+  ASSERT_TRUE(Eventually([&] { return runs.load() == 2; }));
+  scheduler.Stop();
+  EXPECT_EQ(max_running.load(), 1);
+  EXPECT_EQ(runs.load(), 2);  // ten requests while running fold into one re-run
+}
+
+TEST(SchedulerTest, UsesNoMoreThanItsWorkers) {
+  std::atomic<int> running{0}, max_running{0}, done{0};
+  std::atomic<bool> release{false};
+  Scheduler scheduler(3, RealClock::Default(), [&](const std::string&) {
+    const int now = ++running;
+    int seen = max_running.load();
+    while (now > seen && !max_running.compare_exchange_weak(seen, now)) {
+    }
+    while (!release) absl::SleepFor(absl::Milliseconds(1));
+    --running;
+    ++done;
+  });
+  scheduler.Start();
+  for (int i = 0; i < 30; ++i) {
+    scheduler.Schedule("s" + std::to_string(i), absl::Now());
+  }
+  ASSERT_TRUE(Eventually([&] { return running.load() == 3; }));
+  release = true;
+  ASSERT_TRUE(Eventually([&] { return done.load() == 30; }));
+  scheduler.Stop();
+  EXPECT_EQ(max_running.load(), 3);
+}
+
+}  // namespace
+}  // namespace sagaworks::orchestrator

@@ -1,0 +1,120 @@
+// OrderStore against a real PostgreSQL: orders, their outbox, transitions and
+// paging.
+#include "services/order/order_store.h"
+
+#include "gtest/gtest.h"
+#include "migrations/embedded.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_postgres.h"
+
+namespace sagaworks::order {
+namespace {
+
+v1::CreateOrderRequest Request(const std::string& customer) {
+  v1::CreateOrderRequest r;
+  r.set_customer_id(customer);
+  v1::OrderItem* item = r.add_items();
+  item->set_sku("widget");
+  item->set_quantity(2);
+  item = r.add_items();
+  item->set_sku("gadget");
+  item->set_quantity(1);
+  v1::Address* a = r.mutable_shipping_address();
+  a->set_name("Alice");
+  a->set_line1("1 Main St");
+  a->set_city("Berlin");
+  a->set_postal_code("10115");
+  a->set_country("DE");
+  return r;
+}
+
+class OrderStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pool_ = testing::TestPostgres::Get().NewPool(migrations::order());
+    store_ = std::make_unique<OrderStore>(*pool_);
+  }
+  std::unique_ptr<db::Pool> pool_;
+  std::unique_ptr<OrderStore> store_;
+};
+
+TEST_F(OrderStoreTest, CreateStoresPendingOrderWithItemsAndOutboxEntry) {
+  auto order = store_->Create(Request("alice"));
+  SW_ASSERT_OK(order.status());
+  EXPECT_EQ(order->status(), v1::ORDER_STATUS_PENDING);
+  ASSERT_EQ(order->items_size(), 2);
+  EXPECT_EQ(order->items(0).sku(), "widget");
+  EXPECT_EQ(order->shipping_address().country(), "DE");
+
+  auto due = store_->DueOutbox(10);
+  SW_ASSERT_OK(due.status());
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].order.order_id(), order->order_id());
+
+  SW_ASSERT_OK(
+      store_->MarkDelivered((*due)[0], "33333333-3333-3333-3333-333333333333"));
+  EXPECT_TRUE(store_->DueOutbox(10)->empty());
+  EXPECT_EQ(store_->Get(order->order_id())->saga_id(),
+            "33333333-3333-3333-3333-333333333333");
+}
+
+TEST_F(OrderStoreTest, FailedDeliveryIsRetriedLater) {
+  auto order = store_->Create(Request("alice"));
+  SW_ASSERT_OK(order.status());
+  auto due = store_->DueOutbox(10);
+  ASSERT_EQ(due->size(), 1u);
+  SW_ASSERT_OK(store_->MarkAttemptFailed((*due)[0], "UNAVAILABLE: down",
+                                         absl::Hours(1)));
+  EXPECT_TRUE(store_->DueOutbox(10)->empty());
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT attempts FROM outbox LIMIT 1"),
+            1);
+}
+
+TEST_F(OrderStoreTest, ApproveAndRejectAreFinalAndRepeatable) {
+  auto a = store_->Create(Request("alice"));
+  auto b = store_->Create(Request("bob"));
+  auto approved = store_->Approve(a->order_id(), 8997);
+  SW_ASSERT_OK(approved.status());
+  EXPECT_EQ(approved->status(), v1::ORDER_STATUS_APPROVED);
+  EXPECT_EQ(approved->total_cents(), 8997);
+  SW_EXPECT_OK(store_->Approve(a->order_id(), 8997).status());
+  EXPECT_EQ(store_->Reject(a->order_id(), "late", 0).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  auto rejected = store_->Reject(b->order_id(), "insufficient funds", 0);
+  SW_ASSERT_OK(rejected.status());
+  EXPECT_EQ(rejected->failure_reason(), "insufficient funds");
+  EXPECT_EQ(store_->Approve(b->order_id(), 1).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store_->Get("44444444-4444-4444-4444-444444444444").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(OrderStoreTest, ListPagesNewestFirstWithoutGapsOrRepeats) {
+  std::vector<std::string> created;
+  for (int i = 0; i < 7; ++i) {
+    created.push_back(
+        store_->Create(Request(i % 2 ? "bob" : "alice"))->order_id());
+  }
+  std::vector<std::string> seen;
+  v1::ListOrdersRequest request;
+  do {
+    auto page = store_->List(request, 3);
+    SW_ASSERT_OK(page.status());
+    for (const auto& o : page->orders()) seen.push_back(o.order_id());
+    request.set_page_token(page->next_page_token());
+  } while (!request.page_token().empty());
+  std::vector<std::string> expected(created.rbegin(), created.rend());
+  EXPECT_EQ(seen, expected);
+
+  v1::ListOrdersRequest bobs;
+  bobs.set_customer_id("bob");
+  EXPECT_EQ(store_->List(bobs, 50)->orders_size(), 3);
+  v1::ListOrdersRequest bad;
+  bad.set_page_token("not-a-token");
+  EXPECT_EQ(store_->List(bad, 50).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace sagaworks::order

@@ -1,0 +1,76 @@
+// ShippingStore and the shipping rules, against a real PostgreSQL.
+#include "services/shipping/shipping_store.h"
+
+#include "gtest/gtest.h"
+#include "migrations/embedded.h"
+#include "services/shipping/shipping_service.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/test_postgres.h"
+
+namespace sagaworks::shipping {
+namespace {
+
+constexpr char kOrder1[] = "11111111-1111-1111-1111-111111111111";
+
+v1::CreateShipmentRequest Request(const std::string& country) {
+  v1::CreateShipmentRequest r;
+  r.set_order_id(kOrder1);
+  v1::Address* a = r.mutable_address();
+  a->set_name("Alice");
+  a->set_line1("1 Main St");
+  a->set_city("Berlin");
+  a->set_postal_code("10115");
+  a->set_country(country);
+  v1::OrderItem* item = r.add_items();
+  item->set_sku("widget");
+  item->set_quantity(2);
+  return r;
+}
+
+class ShippingStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pool_ = testing::TestPostgres::Get().NewPool(migrations::shipping());
+    store_ = std::make_unique<ShippingStore>(*pool_);
+  }
+  std::unique_ptr<db::Pool> pool_;
+  std::unique_ptr<ShippingStore> store_;
+};
+
+TEST_F(ShippingStoreTest, CreateIsIdempotentPerOrderAndHasATrackingNumber) {
+  auto first = store_->Create(Request("DE"));
+  auto again = store_->Create(Request("DE"));
+  SW_ASSERT_OK(first.status());
+  SW_ASSERT_OK(again.status());
+  EXPECT_EQ(first->shipment_id(), again->shipment_id());
+  EXPECT_EQ(first->tracking_number().substr(0, 2), "SW");
+  EXPECT_EQ(first->items_size(), 1);
+  EXPECT_EQ(store_->Create(Request("FR")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ShippingStoreTest, CancelThenLateCreateIsRefused) {
+  SW_ASSERT_OK(store_->Create(Request("DE")).status());
+  auto cancelled = store_->Cancel(kOrder1);
+  SW_ASSERT_OK(cancelled.status());
+  EXPECT_EQ(cancelled->status(), v1::SHIPMENT_STATUS_CANCELLED);
+  EXPECT_EQ(store_->Create(Request("DE")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ShippingStoreTest, GetUnknownOrderIsNotFound) {
+  EXPECT_EQ(store_->Get(kOrder1).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(ShippingRulesTest, RefusesUndeliverableCountryAsBusinessFailure) {
+  ShippingRules rules;
+  absl::Status s = rules.Check(Request("ZZ"));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("undeliverable"), absl::string_view::npos);
+  SW_EXPECT_OK(rules.Check(Request("DE")));
+  EXPECT_EQ(rules.Check(Request("de")).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace sagaworks::shipping

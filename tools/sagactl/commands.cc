@@ -1,0 +1,242 @@
+#include "tools/sagactl/commands.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/server/grpc_server.h"
+#include "common/validation.h"
+#include "google/protobuf/util/time_util.h"
+#include "grpcpp/create_channel.h"
+#include "sagaworks/v1/orchestrator.grpc.pb.h"
+
+namespace sagaworks::sagactl {
+namespace {
+
+int Error(const std::string& what, const absl::Status& status) {
+  std::cerr << "sagactl: " << what << ": " << status.message() << "\n";
+  return 1;
+}
+
+const char* HealthName(Health h) {
+  switch (h) {
+    case Health::kServing:
+      return "SERVING";
+    case Health::kNotServing:
+      return "NOT_SERVING";
+    case Health::kDown:
+      return "DOWN";
+  }
+  return "DOWN";
+}
+
+std::string EnumSuffix(const std::string& full, const std::string& prefix) {
+  return full.rfind(prefix, 0) == 0 ? full.substr(prefix.size()) : full;
+}
+
+std::unique_ptr<v1::SagaOrchestrator::Stub> OrchestratorStub(
+    const std::string& address) {
+  return v1::SagaOrchestrator::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& t) {
+  return google::protobuf::util::TimeUtil::ToString(t);
+}
+
+}  // namespace
+
+std::string DefaultHome() {
+  if (const char* env = std::getenv("SAGAWORKS_HOME"); env && *env) return env;
+  return SAGAWORKS_DEFAULT_HOME;
+}
+
+int Up(Platform& platform, bool detach) {
+  std::cout << "postgresql: starting on 127.0.0.1:"
+            << platform.cluster().options().port << " (data in "
+            << platform.cluster().options().data_dir << ")" << std::endl;
+  if (absl::Status s = platform.StartDatabase(); !s.ok()) {
+    return Error("database", s);
+  }
+  std::vector<const ServiceSpec*> started;
+  for (const ServiceSpec& spec : Services()) {
+    absl::StatusOr<pid_t> pid = platform.StartService(spec);
+    if (!pid.ok()) return Error(spec.binary, pid.status());
+    started.push_back(&spec);
+  }
+  std::cout << "waiting for the services to report SERVING..." << std::endl;
+  if (absl::Status s = platform.WaitServing(started); !s.ok()) {
+    return Error("up", s);
+  }
+  PrintStatus(platform);
+  std::cout << "logs: " << platform.state_dir() << "/logs/" << std::endl;
+  if (detach) return 0;
+  std::cout << "running; press Ctrl-C to stop everything" << std::endl;
+  server::WaitForTerminationSignal();
+  std::cout << "\nstopping..." << std::endl;
+  return Down(platform);
+}
+
+int Down(Platform& platform) {
+  int code = 0;
+  // Reverse start order: the entry point first, the database last.
+  for (auto it = Services().rbegin(); it != Services().rend(); ++it) {
+    if (absl::Status s = platform.StopService(*it, /*hard=*/false); !s.ok()) {
+      code = Error(it->binary, s);
+    }
+  }
+  if (absl::Status s = platform.StopDatabase(); !s.ok()) {
+    code = Error("postgresql", s);
+  }
+  if (code == 0) std::cout << "stopped" << std::endl;
+  return code;
+}
+
+int PrintStatus(Platform& platform) {
+  std::printf("%-20s %-12s %-8s %s\n", "PROCESS", "HEALTH", "PID", "PORT");
+  int down = 0;
+  for (const ServiceSpec& spec : Services()) {
+    ServiceStatus st = platform.Status(spec);
+    if (st.health != Health::kServing) ++down;
+    std::printf(
+        "%-20s %-12s %-8s %d\n", spec.binary.c_str(), HealthName(st.health),
+        st.pid ? std::to_string(*st.pid).c_str() : "-", platform.Port(spec));
+  }
+  std::printf("%-20s %-12s %-8s %d\n", "postgresql",
+              platform.DatabaseRunning() ? "UP" : "DOWN", "-",
+              platform.cluster().options().port);
+  return down == 0 ? 0 : 3;
+}
+
+int KillService(Platform& platform, const std::string& name) {
+  const ServiceSpec* spec = FindService(name);
+  if (spec == nullptr) {
+    std::cerr << "sagactl: unknown service '" << name
+              << "' (order, payment, inventory, shipping, orchestrator)\n";
+    return 2;
+  }
+  ServiceStatus st = platform.Status(*spec);
+  if (!st.pid.has_value()) {
+    std::cerr << "sagactl: " << spec->binary << " is not running\n";
+    return 1;
+  }
+  if (absl::Status s = platform.StopService(*spec, /*hard=*/true); !s.ok()) {
+    return Error(spec->binary, s);
+  }
+  std::cout << "killed " << spec->binary << " (pid " << *st.pid
+            << ") with SIGKILL" << std::endl;
+  return 0;
+}
+
+int StartService(Platform& platform, const std::string& name) {
+  const ServiceSpec* spec = FindService(name);
+  if (spec == nullptr) {
+    std::cerr << "sagactl: unknown service '" << name
+              << "' (order, payment, inventory, shipping, orchestrator)\n";
+    return 2;
+  }
+  if (!platform.DatabaseRunning()) {
+    std::cerr << "sagactl: postgresql is not running; use 'sagactl up'\n";
+    return 1;
+  }
+  absl::StatusOr<pid_t> pid = platform.StartService(*spec);
+  if (!pid.ok()) return Error(spec->binary, pid.status());
+  if (absl::Status s = platform.WaitServing({spec}); !s.ok()) {
+    return Error(spec->binary, s);
+  }
+  std::cout << spec->binary << " SERVING (pid " << *pid << ")" << std::endl;
+  return 0;
+}
+
+int ListSagas(const std::string& orchestrator, const std::string& status,
+              int limit) {
+  v1::ListSagasRequest request;
+  if (!status.empty()) {
+    v1::SagaStatus parsed;
+    if (!v1::SagaStatus_Parse("SAGA_STATUS_" + absl::AsciiStrToUpper(status),
+                              &parsed)) {
+      std::cerr << "sagactl: unknown status '" << status
+                << "' (running, completed, compensating, compensated, "
+                   "failed)\n";
+      return 2;
+    }
+    request.set_status(parsed);
+  }
+  request.set_page_size(limit);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  v1::ListSagasResponse response;
+  grpc::Status s =
+      OrchestratorStub(orchestrator)->ListSagas(&context, request, &response);
+  if (!s.ok()) {
+    std::cerr << "sagactl: " << orchestrator << ": " << s.error_message()
+              << "\n";
+    return 1;
+  }
+  std::printf("%-36s  %-36s  %-12s  %4s  %s\n", "SAGA", "ORDER", "STATUS",
+              "STEP", "REASON");
+  for (const v1::Saga& saga : response.sagas()) {
+    std::printf(
+        "%-36s  %-36s  %-12s  %4d  %s\n", saga.saga_id().c_str(),
+        saga.order_id().c_str(),
+        absl::AsciiStrToLower(
+            EnumSuffix(v1::SagaStatus_Name(saga.status()), "SAGA_STATUS_"))
+            .c_str(),
+        saga.current_step(), saga.failure_reason().c_str());
+  }
+  return 0;
+}
+
+int ShowSaga(const std::string& orchestrator, const std::string& id) {
+  v1::GetSagaRequest request;
+  request.set_saga_id(id);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  v1::Saga saga;
+  grpc::Status s =
+      OrchestratorStub(orchestrator)->GetSaga(&context, request, &saga);
+  if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+    // Accept an order id too: that is what a user has in hand.
+    grpc::ClientContext retry;
+    retry.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    request.clear_saga_id();
+    request.set_order_id(id);
+    s = OrchestratorStub(orchestrator)->GetSaga(&retry, request, &saga);
+  }
+  if (!s.ok()) {
+    std::cerr << "sagactl: " << s.error_message() << "\n";
+    return 1;
+  }
+  std::cout << "saga    " << saga.saga_id() << "\n"
+            << "order   " << saga.order_id() << "\n"
+            << "status  "
+            << absl::AsciiStrToLower(EnumSuffix(
+                   v1::SagaStatus_Name(saga.status()), "SAGA_STATUS_"))
+            << "\n"
+            << "total   " << saga.total_cents() << " cents\n";
+  if (!saga.failure_reason().empty()) {
+    std::cout << "reason  " << saga.failure_reason() << "\n";
+  }
+  std::cout << "\n";
+  std::printf("%-27s  %4s  %-12s  %-16s  %7s  %-9s  %s\n", "TIME", "STEP",
+              "KIND", "CALL", "ATTEMPT", "OUTCOME", "ERROR");
+  for (const v1::SagaStepEvent& e : saga.steps()) {
+    std::printf(
+        "%-27s  %4d  %-12s  %-16s  %7d  %-9s  %s\n",
+        FormatTime(e.time()).c_str(), e.step(),
+        absl::AsciiStrToLower(
+            EnumSuffix(v1::StepKind_Name(e.kind()), "STEP_KIND_"))
+            .c_str(),
+        e.name().c_str(), e.attempt(),
+        absl::AsciiStrToLower(
+            EnumSuffix(v1::StepOutcome_Name(e.outcome()), "STEP_OUTCOME_"))
+            .c_str(),
+        e.error().c_str());
+  }
+  return 0;
+}
+
+}  // namespace sagaworks::sagactl

@@ -1,0 +1,25 @@
+// The sagactl commands, each returning the process exit code.
+#ifndef SAGAWORKS_TOOLS_SAGACTL_COMMANDS_H_
+#define SAGAWORKS_TOOLS_SAGACTL_COMMANDS_H_
+
+#include <string>
+
+#include "tools/sagactl/platform.h"
+
+namespace sagaworks::sagactl {
+
+// DefaultHome: $SAGAWORKS_HOME, else the checkout sagactl was built from.
+std::string DefaultHome();
+
+int Up(Platform& platform, bool detach);
+int Down(Platform& platform);
+int PrintStatus(Platform& platform);
+int KillService(Platform& platform, const std::string& name);
+int StartService(Platform& platform, const std::string& name);
+int ListSagas(const std::string& orchestrator, const std::string& status,
+              int limit);
+int ShowSaga(const std::string& orchestrator, const std::string& id);
+
+}  // namespace sagaworks::sagactl
+
+#endif  // SAGAWORKS_TOOLS_SAGACTL_COMMANDS_H_

@@ -1,0 +1,78 @@
+// sagactl: runs and inspects a local sagaworks platform.
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "common/local/subprocess.h"
+#include "common/log.h"
+#include "common/server/grpc_server.h"
+#include "common/server/process.h"
+#include "tools/sagactl/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace sagaworks::sagactl;
+  // Ctrl-C during `up` is handled by a clean `down`, not by dying.
+  sagaworks::server::BlockTerminationSignals();
+  sagaworks::SetLogService("sagactl");
+
+  CLI::App app("sagactl: run and inspect a local sagaworks platform");
+  app.require_subcommand(1);
+  PlatformOptions options;
+  options.home = DefaultHome();
+  options.bin_dir = sagaworks::local::ExecutableDir();
+  app.add_option("--home", options.home,
+                 "checkout whose .sagaworks/ holds the cluster, logs, pids")
+      ->envname("SAGAWORKS_HOME")
+      ->capture_default_str();
+  std::string orchestrator = "127.0.0.1:50055";
+  app.add_option("--orchestrator", orchestrator, "saga orchestrator address")
+      ->envname("SAGAWORKS_ORCHESTRATOR_ADDRESS")
+      ->check(sagaworks::server::HostPortValidator())
+      ->capture_default_str();
+
+  bool detach = false;
+  CLI::App* up = app.add_subcommand(
+      "up", "start PostgreSQL and the five services, wait until all SERVE");
+  up->add_flag("--detach", detach, "return once everything is healthy");
+  CLI::App* down =
+      app.add_subcommand("down", "stop the services and PostgreSQL");
+  CLI::App* status =
+      app.add_subcommand("status", "health, pid and port of each process");
+  std::string service;
+  CLI::App* kill = app.add_subcommand("kill", "SIGKILL one service");
+  kill->add_option("SERVICE", service,
+                   "order, payment, inventory, shipping or orchestrator")
+      ->required();
+  CLI::App* start = app.add_subcommand("start", "start one service again");
+  start
+      ->add_option("SERVICE", service,
+                   "order, payment, inventory, shipping or orchestrator")
+      ->required();
+  CLI::App* sagas = app.add_subcommand("sagas", "list sagas or show one");
+  sagas->require_subcommand(1);
+  std::string saga_status;
+  int limit = 20;
+  CLI::App* list = sagas->add_subcommand("list", "newest sagas first");
+  list->add_option("--status", saga_status,
+                   "running, completed, compensating, compensated or failed");
+  list->add_option("--limit", limit, "how many")->check(CLI::Range(1, 500));
+  std::string saga_id;
+  CLI::App* show =
+      sagas->add_subcommand("show", "one saga with its step timeline");
+  show->add_option("ID", saga_id, "saga id or order id")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  Platform platform(options);
+  if (*up) return Up(platform, detach);
+  if (*down) return Down(platform);
+  if (*status) return PrintStatus(platform);
+  if (*kill) return KillService(platform, service);
+  if (*start) return StartService(platform, service);
+  if (*list) return ListSagas(orchestrator, saga_status, limit);
+  if (*show) return ShowSaga(orchestrator, saga_id);
+  return 2;
+}

@@ -1,0 +1,225 @@
+#include "tools/sagactl/platform.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/db/migrate.h"
+#include "common/db/pool.h"
+#include "common/local/subprocess.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "migrations/embedded.h"
+
+namespace sagaworks::sagactl {
+namespace {
+
+const migrations::Files& MigrationsFor(const std::string& service) {
+  if (service == "order") return migrations::order();
+  if (service == "payment") return migrations::payment();
+  if (service == "inventory") return migrations::inventory();
+  if (service == "shipping") return migrations::shipping();
+  return migrations::orchestrator();
+}
+
+std::string Tail(const std::string& path, int lines) {
+  std::ifstream in(path);
+  std::vector<std::string> all;
+  for (std::string line; std::getline(in, line);) all.push_back(line);
+  const size_t from = all.size() > static_cast<size_t>(lines)
+                          ? all.size() - static_cast<size_t>(lines)
+                          : 0;
+  return absl::StrJoin(all.begin() + static_cast<long>(from), all.end(), "\n");
+}
+
+}  // namespace
+
+const std::vector<ServiceSpec>& Services() {
+  static const auto* const kServices = new std::vector<ServiceSpec>{
+      {"inventory", "inventory-service", 50053, "inventory", {}},
+      {"payment", "payment-service", 50052, "payments", {}},
+      {"shipping", "shipping-service", 50054, "shipping", {}},
+      {"orchestrator",
+       "saga-orchestrator",
+       50055,
+       "orchestrator",
+       {"order", "payment", "inventory", "shipping"}},
+      {"order",
+       "order-service",
+       50051,
+       "orders",
+       {"orchestrator", "inventory", "payment"}},
+  };
+  return *kServices;
+}
+
+const ServiceSpec* FindService(const std::string& name) {
+  for (const ServiceSpec& s : Services()) {
+    if (s.name == name || s.binary == name) return &s;
+  }
+  return nullptr;
+}
+
+Health CheckHealth(const std::string& address, absl::Duration timeout) {
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status s = stub->Check(&context, request, &response);
+  if (!s.ok()) return Health::kDown;
+  return response.status() == grpc::health::v1::HealthCheckResponse::SERVING
+             ? Health::kServing
+             : Health::kNotServing;
+}
+
+Platform::Platform(PlatformOptions options)
+    : options_(std::move(options)),
+      state_dir_(options_.home + "/.sagaworks"),
+      cluster_(local::ClusterOptions{
+          state_dir_ + "/pgdata", options_.pg_port, "sagaworks",
+          state_dir_ + "/logs/postgres.log", "", options_.durable_db}) {}
+
+int Platform::Port(const ServiceSpec& spec) const {
+  auto it = options_.ports.find(spec.name);
+  return it == options_.ports.end() ? spec.port : it->second;
+}
+
+std::string Platform::Address(const ServiceSpec& spec) const {
+  return absl::StrCat("127.0.0.1:", Port(spec));
+}
+
+std::string Platform::LogPath(const std::string& name) const {
+  return absl::StrCat(state_dir_, "/logs/", name, ".log");
+}
+
+std::string Platform::PidPath(const ServiceSpec& spec) const {
+  return absl::StrCat(state_dir_, "/run/", spec.name, ".pid");
+}
+
+absl::Status Platform::StartDatabase() {
+  for (const std::string& dir :
+       {state_dir_, state_dir_ + "/logs", state_dir_ + "/run"}) {
+    mkdir(dir.c_str(), 0755);
+  }
+  if (!cluster_.Initialized()) {
+    if (absl::Status s = cluster_.Init(); !s.ok()) return s;
+  }
+  if (!cluster_.Running()) {
+    if (absl::Status s = cluster_.Start(); !s.ok()) return s;
+  }
+  for (const ServiceSpec& spec : Services()) {
+    if (absl::Status s = cluster_.CreateDatabase(spec.database); !s.ok()) {
+      return s;
+    }
+    db::PoolConfig config;
+    config.url = cluster_.Url(spec.database);
+    config.size = 1;
+    auto pool = db::Pool::Create(config);
+    if (!pool.ok()) return pool.status();
+    if (absl::Status s = db::ApplyMigrations(**pool, MigrationsFor(spec.name));
+        !s.ok()) {
+      return s;
+    }
+    // Demo data files are named after the service whose database they fill.
+    for (const auto& file : migrations::demo()) {
+      if (file.first == spec.name + ".sql") {
+        if (absl::Status s = db::ApplySeed(**pool, file); !s.ok()) return s;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Platform::StopDatabase() {
+  if (!cluster_.Running()) return absl::OkStatus();
+  return cluster_.Stop();
+}
+
+std::optional<pid_t> Platform::ReadPid(const ServiceSpec& spec) const {
+  std::ifstream in(PidPath(spec));
+  std::string text;
+  int pid = 0;
+  if (!std::getline(in, text) || !absl::SimpleAtoi(text, &pid) || pid <= 0 ||
+      !local::IsAlive(pid)) {
+    return std::nullopt;
+  }
+  return pid;
+}
+
+absl::StatusOr<pid_t> Platform::StartService(const ServiceSpec& spec) {
+  if (std::optional<pid_t> pid = ReadPid(spec)) return *pid;
+  local::SpawnOptions spawn;
+  spawn.argv = {absl::StrCat(options_.bin_dir, "/", spec.binary),
+                absl::StrCat("--listen=", Address(spec)),
+                absl::StrCat("--database-url=", cluster_.Url(spec.database))};
+  for (const std::string& peer : spec.peers) {
+    spawn.argv.push_back(
+        absl::StrCat("--", peer, "-address=", Address(*FindService(peer))));
+  }
+  if (auto it = options_.extra_args.find(spec.name);
+      it != options_.extra_args.end()) {
+    spawn.argv.insert(spawn.argv.end(), it->second.begin(), it->second.end());
+  }
+  spawn.log_file = LogPath(spec.name);
+  absl::StatusOr<pid_t> pid = local::Spawn(spawn);
+  if (!pid.ok()) return pid.status();
+  std::ofstream(PidPath(spec)) << *pid << "\n";
+  return pid;
+}
+
+absl::Status Platform::WaitServing(
+    const std::vector<const ServiceSpec*>& specs) {
+  const absl::Time deadline = absl::Now() + options_.ready_timeout;
+  std::vector<const ServiceSpec*> waiting = specs;
+  while (!waiting.empty()) {
+    std::vector<const ServiceSpec*> still;
+    for (const ServiceSpec* spec : waiting) {
+      if (!ReadPid(*spec).has_value()) {
+        return absl::UnavailableError(absl::StrCat(
+            spec->binary, " exited during start-up. End of ",
+            LogPath(spec->name), ":\n", Tail(LogPath(spec->name), 15)));
+      }
+      if (CheckHealth(Address(*spec), absl::Milliseconds(500)) !=
+          Health::kServing) {
+        still.push_back(spec);
+      }
+    }
+    waiting.swap(still);
+    if (waiting.empty()) break;
+    if (absl::Now() > deadline) {
+      std::vector<std::string> names;
+      for (const ServiceSpec* s : waiting) names.push_back(s->binary);
+      return absl::DeadlineExceededError(absl::StrCat(
+          "not SERVING after ", absl::FormatDuration(options_.ready_timeout),
+          ": ", absl::StrJoin(names, ", "), " (see ", state_dir_, "/logs/)"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Platform::StopService(const ServiceSpec& spec, bool hard) {
+  std::optional<pid_t> pid = ReadPid(spec);
+  absl::Status s = absl::OkStatus();
+  if (pid.has_value()) {
+    s = hard ? local::Kill(*pid) : local::Terminate(*pid, absl::Seconds(15));
+  }
+  if (s.ok()) unlink(PidPath(spec).c_str());
+  return s;
+}
+
+ServiceStatus Platform::Status(const ServiceSpec& spec) const {
+  ServiceStatus status{&spec, ReadPid(spec), Health::kDown};
+  status.health = CheckHealth(Address(spec), absl::Milliseconds(500));
+  return status;
+}
+
+}  // namespace sagaworks::sagactl

@@ -1,0 +1,101 @@
+// Platform: the local sagaworks stack that sagactl manages: one PostgreSQL
+// cluster under <home>/.sagaworks and the five processes, each with a pid file
+// and a log there.
+#ifndef SAGAWORKS_TOOLS_SAGACTL_PLATFORM_H_
+#define SAGAWORKS_TOOLS_SAGACTL_PLATFORM_H_
+
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/local/postgres_cluster.h"
+
+namespace sagaworks::sagactl {
+
+// ServiceSpec: one process of the platform.
+struct ServiceSpec {
+  std::string name;      // "payment": what users type
+  std::string binary;    // "payment-service"
+  int port;              // gRPC, by default
+  std::string database;  // its database
+  // Services it calls, each passed as --<peer>-address.
+  std::vector<std::string> peers;
+};
+
+// Services lists the five processes in start order.
+const std::vector<ServiceSpec>& Services();
+// FindService maps "payment" (or "payment-service") to its spec.
+const ServiceSpec* FindService(const std::string& name);
+
+struct PlatformOptions {
+  // The checkout; state lives in <home>/.sagaworks.
+  std::string home;
+  // Directory holding the service binaries.
+  std::string bin_dir;
+  int pg_port = 54329;
+  // gRPC port per service name, where not the default.
+  std::map<std::string, int> ports;
+  // Extra flags per service name.
+  std::map<std::string, std::vector<std::string>> extra_args;
+  // Off for throw-away test clusters only.
+  bool durable_db = true;
+  absl::Duration ready_timeout = absl::Seconds(60);
+};
+
+enum class Health { kServing, kNotServing, kDown };
+
+struct ServiceStatus {
+  const ServiceSpec* spec;
+  std::optional<pid_t> pid;  // from the pid file, if that process lives
+  Health health;
+};
+
+class Platform {
+ public:
+  explicit Platform(PlatformOptions options);
+
+  // StartDatabase initialises the cluster if missing, starts it if stopped,
+  // creates the databases, applies every migration and loads the demo data.
+  absl::Status StartDatabase();
+  absl::Status StopDatabase();
+  bool DatabaseRunning() const { return cluster_.Running(); }
+
+  // StartService starts a service unless it already runs; returns its pid.
+  absl::StatusOr<pid_t> StartService(const ServiceSpec& spec);
+  // WaitServing polls each service's health until all are SERVING, or fails
+  // naming those that are not (and the end of their logs).
+  absl::Status WaitServing(const std::vector<const ServiceSpec*>& specs);
+  // StopService sends SIGTERM (SIGKILL when `hard`) and waits for the exit.
+  absl::Status StopService(const ServiceSpec& spec, bool hard);
+
+  ServiceStatus Status(const ServiceSpec& spec) const;
+
+  // Port is the service's gRPC port; Address is 127.0.0.1:<port>.
+  int Port(const ServiceSpec& spec) const;
+  std::string Address(const ServiceSpec& spec) const;
+
+  std::string LogPath(const std::string& name) const;
+  std::string state_dir() const { return state_dir_; }
+  const local::PostgresCluster& cluster() const { return cluster_; }
+
+ private:
+  std::optional<pid_t> ReadPid(const ServiceSpec& spec) const;
+  std::string PidPath(const ServiceSpec& spec) const;
+
+  PlatformOptions options_;
+  std::string state_dir_;
+  local::PostgresCluster cluster_;
+};
+
+// CheckHealth asks a gRPC server for grpc.health.v1 status.
+Health CheckHealth(const std::string& address, absl::Duration timeout);
+
+}  // namespace sagaworks::sagactl
+
+#endif  // SAGAWORKS_TOOLS_SAGACTL_PLATFORM_H_
