@@ -1,15 +1,13 @@
 // End to end: the five real binaries on free ports, a real PostgreSQL, the
 // demo data, and the four demo orders placed through the order service.
-#include "tools/sagactl/platform.h"
+#include "tests/testing/test_platform.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "common/local/subprocess.h"
@@ -24,15 +22,12 @@
 namespace sagaworks {
 namespace {
 
-using sagactl::FindService;
-using sagactl::Platform;
 using sagactl::Services;
 
-std::string g_home;
-Platform* g_platform = nullptr;
+testing::TestPlatform* g_platform = nullptr;
 
 std::shared_ptr<grpc::Channel> ChannelTo(const std::string& service) {
-  return grpc::CreateChannel(g_platform->Address(*FindService(service)),
+  return grpc::CreateChannel(g_platform->Address(service),
                              grpc::InsecureChannelCredentials());
 }
 
@@ -51,41 +46,15 @@ bool Listening(int port) {
 class PlatformTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/sagaworks-e2e-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    g_home = tmpl;
-    chmod(g_home.c_str(), 0755);
-    sagactl::PlatformOptions options;
-    options.home = g_home;
-    options.bin_dir = SAGAWORKS_BIN_DIR;
-    options.pg_port = *local::FreePort();
-    for (const auto& spec : Services()) {
-      options.ports[spec.name] = *local::FreePort();
-    }
-    options.durable_db = false;
-    g_platform = new Platform(options);
-    absl::Status s = g_platform->StartDatabase();
-    ASSERT_TRUE(s.ok()) << s;
-    std::vector<const sagactl::ServiceSpec*> all;
-    for (const auto& spec : Services()) {
-      absl::StatusOr<pid_t> pid = g_platform->StartService(spec);
-      ASSERT_TRUE(pid.ok()) << pid.status();
-      all.push_back(&spec);
-    }
-    s = g_platform->WaitServing(all);
-    ASSERT_TRUE(s.ok()) << s;
+    absl::StatusOr<std::unique_ptr<testing::TestPlatform>> started =
+        testing::TestPlatform::Start();
+    ASSERT_TRUE(started.ok()) << started.status();
+    g_platform = started->release();
   }
 
   static void TearDownTestSuite() {
-    if (g_platform != nullptr) {
-      for (const auto& spec : Services())
-        (void)g_platform->StopService(spec, false);
-      (void)g_platform->StopDatabase();
-      delete g_platform;
-      g_platform = nullptr;
-    }
-    std::error_code ignored;
-    std::filesystem::remove_all(g_home, ignored);
+    delete g_platform;
+    g_platform = nullptr;
   }
 
   void SetUp() override {
@@ -316,13 +285,14 @@ TEST_F(PlatformTest, BadConfigurationStopsStartUpNamingTheSetting) {
 TEST_F(PlatformTest, ZzSagactlDownLeavesNothingListening) {
   std::string out;
   absl::Status s = local::Run(
-      {absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl"), "--home", g_home, "down"},
+      {absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl"), "--home",
+       g_platform->home(), "down"},
       &out);
   ASSERT_TRUE(s.ok()) << s << out;
   for (const auto& spec : Services()) {
-    EXPECT_FALSE(Listening(g_platform->Port(spec))) << spec.binary;
+    EXPECT_FALSE(Listening(g_platform->Port(spec.name))) << spec.binary;
   }
-  EXPECT_FALSE(g_platform->DatabaseRunning());
+  EXPECT_FALSE(g_platform->platform().DatabaseRunning());
 }
 
 }  // namespace

@@ -1,0 +1,61 @@
+#include "tests/testing/test_platform.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "common/local/subprocess.h"
+
+namespace sagaworks::testing {
+
+absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Start() {
+  std::unique_ptr<TestPlatform> p(new TestPlatform());
+  char tmpl[] = "/tmp/sagaworks-e2e-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return absl::InternalError("mkdtemp failed");
+  p->home_ = tmpl;
+  chmod(p->home_.c_str(), 0755);  // the postgres user must reach its data
+  sagactl::PlatformOptions options;
+  options.home = p->home_;
+  options.bin_dir = SAGAWORKS_BIN_DIR;
+  absl::StatusOr<int> port = local::FreePort();
+  if (!port.ok()) return port.status();
+  options.pg_port = *port;
+  for (const auto& spec : sagactl::Services()) {
+    port = local::FreePort();
+    if (!port.ok()) return port.status();
+    options.ports[spec.name] = *port;
+  }
+  options.durable_db = false;
+  p->platform_ = std::make_unique<sagactl::Platform>(options);
+  if (absl::Status s = p->platform_->StartDatabase(); !s.ok()) return s;
+  std::vector<const sagactl::ServiceSpec*> all;
+  for (const auto& spec : sagactl::Services()) {
+    absl::StatusOr<pid_t> pid = p->platform_->StartService(spec);
+    if (!pid.ok()) return pid.status();
+    all.push_back(&spec);
+  }
+  if (absl::Status s = p->platform_->WaitServing(all); !s.ok()) return s;
+  return p;
+}
+
+TestPlatform::~TestPlatform() {
+  if (platform_ != nullptr) {
+    for (const auto& spec : sagactl::Services()) {
+      (void)platform_->StopService(spec, /*hard=*/false);
+    }
+    (void)platform_->StopDatabase();
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(home_, ignored);
+}
+
+std::string TestPlatform::Address(const std::string& service) const {
+  return platform_->Address(*sagactl::FindService(service));
+}
+
+int TestPlatform::Port(const std::string& service) const {
+  return platform_->Port(*sagactl::FindService(service));
+}
+
+}  // namespace sagaworks::testing

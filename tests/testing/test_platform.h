@@ -1,0 +1,36 @@
+// TestPlatform: the whole platform for end-to-end tests: the five real
+// binaries on free loopback ports with a throw-away PostgreSQL and the demo
+// data, set up by the same code `sagactl up` runs.
+#ifndef SAGAWORKS_TESTS_TESTING_TEST_PLATFORM_H_
+#define SAGAWORKS_TESTS_TESTING_TEST_PLATFORM_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "tools/sagactl/platform.h"
+
+namespace sagaworks::testing {
+
+class TestPlatform {
+ public:
+  // Start brings everything up and waits until all five report SERVING.
+  static absl::StatusOr<std::unique_ptr<TestPlatform>> Start();
+  // Stops whatever still runs and removes the temp directory.
+  ~TestPlatform();
+
+  sagactl::Platform& platform() { return *platform_; }
+  const std::string& home() const { return home_; }
+  // Address of a service by name ("order").
+  std::string Address(const std::string& service) const;
+  int Port(const std::string& service) const;
+
+ private:
+  TestPlatform() = default;
+  std::string home_;
+  std::unique_ptr<sagactl::Platform> platform_;
+};
+
+}  // namespace sagaworks::testing
+
+#endif  // SAGAWORKS_TESTS_TESTING_TEST_PLATFORM_H_
