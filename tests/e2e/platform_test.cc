@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/local/subprocess.h"
@@ -291,6 +292,15 @@ TEST_F(PlatformTest, ZzSagactlDownLeavesNothingListening) {
   ASSERT_TRUE(s.ok()) << s << out;
   for (const auto& spec : Services()) {
     EXPECT_FALSE(Listening(g_platform->Port(spec.name))) << spec.binary;
+    // SIGTERM took the graceful path (drain, stop workers, close the pool)
+    // rather than ending in the SIGKILL that follows a timeout.
+    std::ifstream log(g_platform->platform().LogPath(spec.name));
+    std::string line, last;
+    while (std::getline(log, line)) {
+      if (!line.empty()) last = line;
+    }
+    EXPECT_NE(last.find("\"message\":\"stopped\""), std::string::npos)
+        << spec.binary << " log ends with: " << last;
   }
   EXPECT_FALSE(g_platform->platform().DatabaseRunning());
 }
