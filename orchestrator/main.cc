@@ -1,7 +1,7 @@
 // saga-orchestrator: runs the order saga for each order, persisting every
 // transition, and compensates when a step fails.
+#include "common/client/channel.h"
 #include "common/server/process.h"
-#include "grpcpp/create_channel.h"
 #include "migrations/embedded.h"
 #include "orchestrator/orchestrator_service.h"
 
@@ -58,14 +58,11 @@ int main(int argc, char** argv) {
   auto pool = process.OpenDatabase(migrations::orchestrator());
   if (!pool.ok()) return process.Fail(pool.status());
 
-  auto channel = [](const std::string& address) {
-    return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  };
   orchestrator::GrpcParticipants participants(
-      {v1::InventoryService::NewStub(channel(inventory_address)),
-       v1::PaymentService::NewStub(channel(payment_address)),
-       v1::ShippingService::NewStub(channel(shipping_address)),
-       v1::OrderService::NewStub(channel(order_address))});
+      {v1::InventoryService::NewStub(Dial(inventory_address)),
+       v1::PaymentService::NewStub(Dial(payment_address)),
+       v1::ShippingService::NewStub(Dial(shipping_address)),
+       v1::OrderService::NewStub(Dial(order_address))});
   orchestrator::SagaStore store(**pool);
   orchestrator::SagaRunner runner(store, participants, RealClock::Default(),
                                   config);

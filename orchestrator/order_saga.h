@@ -69,7 +69,7 @@ struct SagaPolicy {
   BackoffConfig action_backoff{absl::Milliseconds(100), absl::Seconds(2), 2.0};
   // Compensations, approve and reject retry until they succeed, this far
   // apart at most.
-  BackoffConfig compensation_backoff{absl::Milliseconds(200), absl::Seconds(10),
+  BackoffConfig compensation_backoff{absl::Milliseconds(200), absl::Seconds(5),
                                      2.0};
 
   absl::Status Validate() const;

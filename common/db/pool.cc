@@ -73,7 +73,8 @@ absl::Status MapCurrentDbException(absl::string_view what_failed) {
   }
 }
 
-absl::StatusOr<std::unique_ptr<Pool>> Pool::Create(PoolConfig config) {
+absl::StatusOr<std::unique_ptr<Pool>> Pool::Create(
+    PoolConfig config, std::function<bool()> cancelled) {
   if (absl::Status s = config.Validate(); !s.ok()) return s;
   std::unique_ptr<Pool> pool(new Pool(std::move(config)));
   const absl::Time deadline = absl::Now() + pool->config_.connect_timeout;
@@ -85,6 +86,9 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Create(PoolConfig config) {
       return absl::UnavailableError(
           absl::StrCat("cannot connect to ", RedactUrl(pool->config_.url),
                        " after ", attempt, " attempts: ", s.message()));
+    }
+    if (cancelled && cancelled()) {
+      return absl::CancelledError("stopped while waiting for the database");
     }
     if (attempt == 1) {
       LogWarning(

@@ -4,6 +4,7 @@
 #ifndef SAGAWORKS_COMMON_DB_POOL_H_
 #define SAGAWORKS_COMMON_DB_POOL_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,8 +44,9 @@ absl::Status MapCurrentDbException(absl::string_view what_failed);
 class Pool {
  public:
   // Create connects once to prove the database answers, retrying until
-  // config.connect_timeout.
-  static absl::StatusOr<std::unique_ptr<Pool>> Create(PoolConfig config);
+  // config.connect_timeout, or until `cancelled` (when given) returns true.
+  static absl::StatusOr<std::unique_ptr<Pool>> Create(
+      PoolConfig config, std::function<bool()> cancelled = nullptr);
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;

@@ -60,6 +60,10 @@ class GrpcServer {
 // WaitForTerminationSignal() receives them.
 void BlockTerminationSignals();
 
+// TerminationSignalPending tells, without consuming it, whether SIGTERM or
+// SIGINT arrived while blocked: start-up loops use it to give up early.
+bool TerminationSignalPending();
+
 // WaitForTerminationSignal blocks until SIGTERM or SIGINT arrives and returns
 // its number.
 int WaitForTerminationSignal();

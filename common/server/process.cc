@@ -107,7 +107,7 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
 absl::StatusOr<db::Pool*> Process::OpenDatabase(
     const std::vector<db::SqlFile>& files) {
   absl::StatusOr<std::unique_ptr<db::Pool>> pool =
-      db::Pool::Create(pool_config_);
+      db::Pool::Create(pool_config_, TerminationSignalPending);
   if (!pool.ok()) return pool.status();
   pool_ = *std::move(pool);
   if (absl::Status s = db::ApplyMigrations(*pool_, files); !s.ok()) return s;

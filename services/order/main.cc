@@ -1,7 +1,7 @@
 // order-service: stores orders and hands each to the saga orchestrator
 // through a transactional outbox.
+#include "common/client/channel.h"
 #include "common/server/process.h"
-#include "grpcpp/create_channel.h"
 #include "migrations/embedded.h"
 #include "services/order/order_service.h"
 
@@ -32,15 +32,12 @@ int main(int argc, char** argv) {
   auto pool = process.OpenDatabase(migrations::order());
   if (!pool.ok()) return process.Fail(pool.status());
 
-  auto channel = [](const std::string& address) {
-    return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
-  };
   order::OrderStore store(**pool);
   order::OutboxRelay relay(
-      store, v1::SagaOrchestrator::NewStub(channel(orchestrator_address)), {});
+      store, v1::SagaOrchestrator::NewStub(Dial(orchestrator_address)), {});
   order::CatalogCheck catalog(
-      v1::InventoryService::NewStub(channel(inventory_address)),
-      v1::PaymentService::NewStub(channel(payment_address)), absl::Seconds(1));
+      v1::InventoryService::NewStub(Dial(inventory_address)),
+      v1::PaymentService::NewStub(Dial(payment_address)), absl::Seconds(1));
   order::OrderServiceImpl service(store, relay, catalog,
                                   absl::Milliseconds(200));
   process.server().Register(&service, "sagaworks.v1.OrderService");

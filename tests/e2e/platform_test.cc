@@ -1,7 +1,5 @@
 // End to end: the five real binaries on free ports, a real PostgreSQL, the
 // demo data, and the four demo orders placed through the order service.
-#include "tests/testing/test_platform.h"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -19,6 +17,7 @@
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
 #include "sagaworks/v1/shipping.grpc.pb.h"
+#include "tests/testing/test_platform.h"
 
 namespace sagaworks {
 namespace {
@@ -285,10 +284,9 @@ TEST_F(PlatformTest, BadConfigurationStopsStartUpNamingTheSetting) {
 // stops everything it started, and nothing is left listening.
 TEST_F(PlatformTest, ZzSagactlDownLeavesNothingListening) {
   std::string out;
-  absl::Status s = local::Run(
-      {absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl"), "--home",
-       g_platform->home(), "down"},
-      &out);
+  absl::Status s = local::Run({absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl"),
+                               "--home", g_platform->home(), "down"},
+                              &out);
   ASSERT_TRUE(s.ok()) << s << out;
   for (const auto& spec : Services()) {
     EXPECT_FALSE(Listening(g_platform->Port(spec.name))) << spec.binary;

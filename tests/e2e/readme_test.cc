@@ -43,7 +43,8 @@ std::vector<Step> ParseReadme(const std::string& path) {
         if (fence != "sh" && !output_taken && !steps.empty()) {
           // An output block directly after a command block.
           output_taken = true;
-          for (size_t j = i + 1; j < lines.size() && !absl::StartsWith(lines[j], "```"); ++j) {
+          for (size_t j = i + 1;
+               j < lines.size() && !absl::StartsWith(lines[j], "```"); ++j) {
             std::string t(absl::StripAsciiWhitespace(lines[j]));
             if (!t.empty()) steps.back().want.push_back(t);
           }
@@ -57,7 +58,8 @@ std::vector<Step> ParseReadme(const std::string& path) {
       Step step{static_cast<int>(i + 1), l, {}};
       while (absl::EndsWith(step.command, "\\") && i + 1 < lines.size()) {
         step.command.pop_back();
-        step.command += " " + std::string(absl::StripAsciiWhitespace(lines[++i]));
+        step.command +=
+            " " + std::string(absl::StripAsciiWhitespace(lines[++i]));
       }
       steps.push_back(step);
       output_taken = false;
@@ -105,7 +107,8 @@ TEST(ReadmeTest, GrpcurlWalkThroughWorksAsPrinted) {
   ASSERT_TRUE(started.ok()) << started.status();
   testing::TestPlatform& platform = **started;
 
-  const std::string client = absl::StrCat(SAGAWORKS_TESTS_DIR, "/reflect_client");
+  const std::string client =
+      absl::StrCat(SAGAWORKS_TESTS_DIR, "/reflect_client");
   std::vector<std::pair<std::string, std::string>> ports;
   for (const auto& spec : sagactl::Services()) {
     ports.emplace_back(absl::StrCat("localhost:", spec.port),
@@ -118,7 +121,8 @@ TEST(ReadmeTest, GrpcurlWalkThroughWorksAsPrinted) {
     SCOPED_TRACE(absl::StrCat("README.md:", step.line, ": ", step.command));
     std::string command = absl::StrReplaceAll(
         step.command, {{"<orderId from above>", last_order_id}});
-    command = absl::StrCat(client, command.substr(std::string("grpcurl").size()));
+    command =
+        absl::StrCat(client, command.substr(std::string("grpcurl").size()));
     for (const auto& [from, to] : ports) {
       command = absl::StrReplaceAll(command, {{from, to}});
     }
@@ -136,7 +140,8 @@ TEST(ReadmeTest, GrpcurlWalkThroughWorksAsPrinted) {
     }
     EXPECT_TRUE(missing.empty())
         << "output lacks:\n  " << absl::StrJoin(missing, "\n  ")
-        << "\nfull output:\n" << out;
+        << "\nfull output:\n"
+        << out;
     std::smatch m;
     if (absl::StrContains(step.command, "/CreateOrder") &&
         std::regex_search(out, m, order_id_re)) {

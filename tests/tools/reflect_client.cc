@@ -3,7 +3,8 @@
 // commands run through it in the tests, with "grpcurl" replaced by its path.
 //
 //   reflect_client -plaintext [-d JSON] [-H 'key: value']... ADDR list
-//   reflect_client -plaintext [-d JSON] [-H 'key: value']... ADDR pkg.Service/Method
+//   reflect_client -plaintext [-d JSON] [-H 'key: value']... ADDR
+//   pkg.Service/Method
 //
 // Prints each response as JSON; on an error prints the code and message and
 // exits with 64 + the status code, as grpcurl does.
@@ -29,12 +30,23 @@ namespace {
 namespace refl = grpc::reflection::v1alpha;
 using google::protobuf::FileDescriptorProto;
 
-const char* const kCodeNames[] = {
-    "OK",       "Canceled",          "Unknown",          "InvalidArgument",
-    "DeadlineExceeded", "NotFound",  "AlreadyExists",    "PermissionDenied",
-    "ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange",
-    "Unimplemented", "Internal",     "Unavailable",      "DataLoss",
-    "Unauthenticated"};
+const char* const kCodeNames[] = {"OK",
+                                  "Canceled",
+                                  "Unknown",
+                                  "InvalidArgument",
+                                  "DeadlineExceeded",
+                                  "NotFound",
+                                  "AlreadyExists",
+                                  "PermissionDenied",
+                                  "ResourceExhausted",
+                                  "FailedPrecondition",
+                                  "Aborted",
+                                  "OutOfRange",
+                                  "Unimplemented",
+                                  "Internal",
+                                  "Unavailable",
+                                  "DataLoss",
+                                  "Unauthenticated"};
 
 int Fail(const grpc::Status& s) {
   std::printf("ERROR:\n  Code: %s\n  Message: %s\n",
@@ -193,8 +205,8 @@ int main(int argc, char** argv) {
     }
   }
   if (positional.size() != 2) return Usage("want ADDRESS and list|METHOD");
-  auto channel = grpc::CreateChannel(positional[0],
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(positional[0], grpc::InsecureChannelCredentials());
   Reflection reflection(channel);
   grpc::Status status;
 
@@ -226,12 +238,14 @@ int main(int argc, char** argv) {
   google::protobuf::DynamicMessageFactory factory(&pool);
   std::unique_ptr<google::protobuf::Message> request(
       factory.GetPrototype(method->input_type())->New());
-  auto parsed = google::protobuf::util::JsonStringToMessage(data, request.get());
+  auto parsed =
+      google::protobuf::util::JsonStringToMessage(data, request.get());
   if (!parsed.ok()) return Usage("bad -d JSON: " + parsed.ToString());
 
   grpc::GenericStub stub(channel);
   grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(60));
   for (const auto& [k, v] : headers) context.AddMetadata(k, v);
   grpc::CompletionQueue cq;
   const std::string path = "/" + service + "/" + method->name();

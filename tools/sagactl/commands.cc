@@ -7,10 +7,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/client/channel.h"
 #include "common/server/grpc_server.h"
 #include "common/validation.h"
 #include "google/protobuf/util/time_util.h"
-#include "grpcpp/create_channel.h"
 #include "sagaworks/v1/orchestrator.grpc.pb.h"
 
 namespace sagaworks::sagactl {
@@ -39,8 +39,7 @@ std::string EnumSuffix(const std::string& full, const std::string& prefix) {
 
 std::unique_ptr<v1::SagaOrchestrator::Stub> OrchestratorStub(
     const std::string& address) {
-  return v1::SagaOrchestrator::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  return v1::SagaOrchestrator::NewStub(Dial(address));
 }
 
 std::string FormatTime(const google::protobuf::Timestamp& t) {

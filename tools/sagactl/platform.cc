@@ -10,11 +10,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/client/channel.h"
 #include "common/db/migrate.h"
 #include "common/db/pool.h"
 #include "common/local/subprocess.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "grpcpp/create_channel.h"
 #include "migrations/embedded.h"
 
 namespace sagaworks::sagactl {
@@ -67,8 +67,7 @@ const ServiceSpec* FindService(const std::string& name) {
 }
 
 Health CheckHealth(const std::string& address, absl::Duration timeout) {
-  auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  auto stub = grpc::health::v1::Health::NewStub(Dial(address));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   grpc::health::v1::HealthCheckRequest request;
