@@ -117,12 +117,13 @@ absl::Status PostgresCluster::Start() {
 }
 
 bool PostgresCluster::Running() const {
-  try {
-    pqxx::connection conn(Url("postgres"));
-    return conn.is_open();
-  } catch (...) {
-    return false;
-  }
+  // Asks about this data directory, not the port: another cluster may listen
+  // there.
+  if (!Initialized()) return false;
+  std::string out;
+  return Run(AsPostgres({Bin("pg_ctl"), "-D", options_.data_dir, "status"}),
+             &out)
+      .ok();
 }
 
 absl::Status PostgresCluster::Stop(bool immediate) {

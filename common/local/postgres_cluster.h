@@ -39,7 +39,7 @@ class PostgresCluster {
   absl::Status Init();
   // Start starts the server and waits until it accepts connections.
   absl::Status Start();
-  // Running: the server answers on its port.
+  // Running: a server runs on this data directory.
   bool Running() const;
   // Stop stops the server; `immediate` skips the clean shutdown (tests).
   absl::Status Stop(bool immediate = false);
