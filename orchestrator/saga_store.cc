@@ -1,6 +1,7 @@
 #include "orchestrator/saga_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/enum_names.h"
 #include "common/page_token.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -67,28 +68,14 @@ v1::Saga SummaryFromRow(const pqxx::row& row) {
 }
 
 v1::StepOutcome OutcomeFromDb(const std::string& s) {
-  if (s == "started") return v1::STEP_OUTCOME_STARTED;
-  if (s == "succeeded") return v1::STEP_OUTCOME_SUCCEEDED;
-  if (s == "failed") return v1::STEP_OUTCOME_FAILED;
-  if (s == "retrying") return v1::STEP_OUTCOME_RETRYING;
-  return v1::STEP_OUTCOME_UNSPECIFIED;
+  v1::StepOutcome outcome = v1::STEP_OUTCOME_UNSPECIFIED;
+  ParseShortEnumName(s, v1::StepOutcome_Parse, "STEP_OUTCOME_", &outcome);
+  return outcome;
 }
 
 std::string StatusToDb(v1::SagaStatus status) {
-  switch (status) {
-    case v1::SAGA_STATUS_RUNNING:
-      return "running";
-    case v1::SAGA_STATUS_COMPLETED:
-      return "completed";
-    case v1::SAGA_STATUS_COMPENSATING:
-      return "compensating";
-    case v1::SAGA_STATUS_COMPENSATED:
-      return "compensated";
-    case v1::SAGA_STATUS_FAILED:
-      return "failed";
-    default:
-      return "";
-  }
+  return ShortEnumName(status, v1::SagaStatus_Name<v1::SagaStatus>,
+                       "SAGA_STATUS_");
 }
 
 }  // namespace

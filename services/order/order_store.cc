@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/enum_names.h"
 #include "common/page_token.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -19,26 +20,14 @@ constexpr char kOrderColumns[] =
     "(extract(epoch FROM updated_at) * 1000000)::bigint";
 
 v1::OrderStatus StatusFromDb(const std::string& s) {
-  if (s == "pending") return v1::ORDER_STATUS_PENDING;
-  if (s == "approved") return v1::ORDER_STATUS_APPROVED;
-  if (s == "rejected") return v1::ORDER_STATUS_REJECTED;
-  if (s == "cancelled") return v1::ORDER_STATUS_CANCELLED;
-  return v1::ORDER_STATUS_UNSPECIFIED;
+  v1::OrderStatus status = v1::ORDER_STATUS_UNSPECIFIED;
+  ParseShortEnumName(s, v1::OrderStatus_Parse, "ORDER_STATUS_", &status);
+  return status;
 }
 
 std::string StatusToDb(v1::OrderStatus s) {
-  switch (s) {
-    case v1::ORDER_STATUS_PENDING:
-      return "pending";
-    case v1::ORDER_STATUS_APPROVED:
-      return "approved";
-    case v1::ORDER_STATUS_REJECTED:
-      return "rejected";
-    case v1::ORDER_STATUS_CANCELLED:
-      return "cancelled";
-    default:
-      return "";
-  }
+  return ShortEnumName(s, v1::OrderStatus_Name<v1::OrderStatus>,
+                       "ORDER_STATUS_");
 }
 
 v1::Order OrderFromRow(const pqxx::row& row) {

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/local/subprocess.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
@@ -230,6 +231,23 @@ TEST_F(PlatformTest, DemoFailuresAreRejectedAndLeaveEverythingAsItWas) {
       }
     }
     EXPECT_EQ(undone, tc.compensations);
+
+    // The operator's view of the same saga, through sagactl.
+    std::string shown;
+    absl::Status ran =
+        local::Run({absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl"),
+                    "--orchestrator", g_platform->Address("orchestrator"),
+                    "sagas", "show", order.order_id()},
+                   &shown);
+    ASSERT_TRUE(ran.ok()) << ran;
+    EXPECT_NE(shown.find("status  compensated"), std::string::npos) << shown;
+    size_t at = 0;
+    for (absl::string_view call :
+         absl::StrSplit(tc.compensations, ',', absl::SkipEmpty())) {
+      at = shown.find(absl::StrCat("compensation  ", call), at);
+      EXPECT_NE(at, std::string::npos) << call << " missing or out of order:\n"
+                                       << shown;
+    }
   }
   EXPECT_EQ(Balance("alice"), alice);
   EXPECT_EQ(Balance("bob"), bob);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/client/channel.h"
+#include "common/enum_names.h"
 #include "common/server/grpc_server.h"
 #include "common/validation.h"
 #include "google/protobuf/util/time_util.h"
@@ -31,10 +32,6 @@ const char* HealthName(Health h) {
       return "DOWN";
   }
   return "DOWN";
-}
-
-std::string EnumSuffix(const std::string& full, const std::string& prefix) {
-  return full.rfind(prefix, 0) == 0 ? full.substr(prefix.size()) : full;
 }
 
 std::unique_ptr<v1::SagaOrchestrator::Stub> OrchestratorStub(
@@ -181,8 +178,8 @@ int ListSagas(const std::string& orchestrator, const std::string& status,
     std::printf(
         "%-36s  %-36s  %-12s  %4d  %s\n", saga.saga_id().c_str(),
         saga.order_id().c_str(),
-        absl::AsciiStrToLower(
-            EnumSuffix(v1::SagaStatus_Name(saga.status()), "SAGA_STATUS_"))
+        ShortEnumName(saga.status(), v1::SagaStatus_Name<v1::SagaStatus>,
+                      "SAGA_STATUS_")
             .c_str(),
         saga.current_step(), saga.failure_reason().c_str());
   }
@@ -212,8 +209,8 @@ int ShowSaga(const std::string& orchestrator, const std::string& id) {
   std::cout << "saga    " << saga.saga_id() << "\n"
             << "order   " << saga.order_id() << "\n"
             << "status  "
-            << absl::AsciiStrToLower(EnumSuffix(
-                   v1::SagaStatus_Name(saga.status()), "SAGA_STATUS_"))
+            << ShortEnumName(saga.status(), v1::SagaStatus_Name<v1::SagaStatus>,
+                             "SAGA_STATUS_")
             << "\n"
             << "total   " << saga.total_cents() << " cents\n";
   if (!saga.failure_reason().empty()) {
@@ -226,12 +223,11 @@ int ShowSaga(const std::string& orchestrator, const std::string& id) {
     std::printf(
         "%-27s  %4d  %-12s  %-16s  %7d  %-9s  %s\n",
         FormatTime(e.time()).c_str(), e.step(),
-        absl::AsciiStrToLower(
-            EnumSuffix(v1::StepKind_Name(e.kind()), "STEP_KIND_"))
+        ShortEnumName(e.kind(), v1::StepKind_Name<v1::StepKind>, "STEP_KIND_")
             .c_str(),
         e.name().c_str(), e.attempt(),
-        absl::AsciiStrToLower(
-            EnumSuffix(v1::StepOutcome_Name(e.outcome()), "STEP_OUTCOME_"))
+        ShortEnumName(e.outcome(), v1::StepOutcome_Name<v1::StepOutcome>,
+                      "STEP_OUTCOME_")
             .c_str(),
         e.error().c_str());
   }
