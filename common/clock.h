@@ -15,12 +15,15 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual absl::Time Now() const = 0;
+  // SleepFor blocks the caller for `d` of this clock's time.
+  virtual void SleepFor(absl::Duration d) = 0;
 };
 
 // RealClock reads the system clock.
 class RealClock final : public Clock {
  public:
   absl::Time Now() const override { return absl::Now(); }
+  void SleepFor(absl::Duration d) override { absl::SleepFor(d); }
   // Default returns a process-wide instance.
   static Clock& Default() {
     static RealClock* const kClock = new RealClock();
@@ -39,6 +42,11 @@ class SimulatedClock final : public Clock {
   void Advance(absl::Duration d) {
     absl::MutexLock lock(&mu_);
     now_ += d;
+  }
+  // SleepFor returns at once, having moved the clock: code that backs off
+  // runs in simulated time.
+  void SleepFor(absl::Duration d) override {
+    if (d > absl::ZeroDuration()) Advance(d);
   }
 
  private:
