@@ -1,0 +1,198 @@
+#include "common/resilience/downstream.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace sagaworks::resilience {
+namespace {
+
+constexpr char kAllMethods[] = "*";
+
+std::optional<absl::string_view> PushbackTrailer(
+    const grpc::ClientContext& context) {
+  const auto& trailers = context.GetServerTrailingMetadata();
+  auto it = trailers.find("grpc-retry-pushback-ms");
+  if (it == trailers.end()) return std::nullopt;
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+absl::Status CallPolicy::Validate() const {
+  if (attempt_timeout <= absl::ZeroDuration() ||
+      total_timeout < attempt_timeout) {
+    return absl::InvalidArgumentError(
+        "attempt_timeout must be positive and at most total_timeout");
+  }
+  return retry.Validate();
+}
+
+absl::Status DownstreamConfig::Validate() const {
+  if (absl::Status s = call.Validate(); !s.ok()) return s;
+  for (const auto& [method, policy] : methods) {
+    if (absl::Status s = policy.Validate(); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("method ", method, ": ", s.message()));
+    }
+  }
+  if (absl::Status s = breaker.Validate(); !s.ok()) return s;
+  if (absl::Status s = bulkhead.Validate(); !s.ok()) return s;
+  return retry_budget.Validate();
+}
+
+absl::Time InboundDeadline(const grpc::ServerContext& context) {
+  const auto deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) {
+    return absl::InfiniteFuture();
+  }
+  return absl::FromChrono(deadline);
+}
+
+bool CountsAgainstHealth(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kDataLoss:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Downstream::Downstream(std::string name, DownstreamConfig config, Clock& clock,
+                       uint64_t seed)
+    : name_(std::move(name)),
+      config_(std::move(config)),
+      clock_(clock),
+      bulkhead_(config_.bulkhead),
+      budget_(config_.retry_budget, clock),
+      rng_(seed) {}
+
+const CallPolicy& Downstream::PolicyFor(const std::string& method) const {
+  auto it = config_.methods.find(method);
+  return it == config_.methods.end() ? config_.call : it->second;
+}
+
+CircuitBreaker& Downstream::BreakerFor(const std::string& method) {
+  const std::string key = config_.breaker_per_method ? method : kAllMethods;
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<CircuitBreaker>& breaker = breakers_[key];
+  if (breaker == nullptr) {
+    breaker = std::make_unique<CircuitBreaker>(
+        key == kAllMethods ? name_ : absl::StrCat(name_, "/", key),
+        config_.breaker, clock_);
+  }
+  return *breaker;
+}
+
+std::vector<std::pair<std::string, BreakerSnapshot>> Downstream::Breakers() {
+  std::vector<std::pair<std::string, CircuitBreaker*>> all;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [key, breaker] : breakers_) all.emplace_back(key, breaker.get());
+  }
+  std::vector<std::pair<std::string, BreakerSnapshot>> out;
+  for (auto& [key, breaker] : all) out.emplace_back(key, breaker->Snapshot());
+  return out;
+}
+
+double Downstream::Draw() {
+  absl::MutexLock lock(&mu_);
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+}
+
+absl::Status Downstream::Finish(const CallOptions& options,
+                                absl::Status status) {
+  if (status.ok()) return status;
+  ++stats_.failures;
+  if (options.fallback) {
+    ++stats_.fallbacks;
+    return options.fallback(status);
+  }
+  return status;
+}
+
+absl::Status Downstream::Call(const std::string& method,
+                              const CallOptions& options, Attempt attempt) {
+  ++stats_.calls;
+  if (!bulkhead_.TryEnter()) {
+    ++stats_.bulkhead_rejections;
+    return Finish(options,
+                  absl::ResourceExhaustedError(absl::StrCat(
+                      name_, ": bulkhead full (",
+                      config_.bulkhead.max_concurrent, " calls in flight)")));
+  }
+  struct LeaveOnExit {
+    Bulkhead& b;
+    ~LeaveOnExit() { b.Leave(); }
+  } leave{bulkhead_};
+
+  const CallPolicy& policy = PolicyFor(method);
+  CircuitBreaker& breaker = BreakerFor(method);
+  RetryBackoff backoff(policy.retry);
+  budget_.RecordCall();
+  const absl::Time start = clock_.Now();
+  const absl::Time overall =
+      std::min(start + policy.total_timeout, options.deadline);
+  absl::Status last;
+  for (int n = 1;; ++n) {
+    if (!breaker.TryAcquire()) {
+      ++stats_.breaker_rejections;
+      // Failing fast is the point: no retry against an open breaker.
+      return Finish(
+          options,
+          absl::UnavailableError(absl::StrCat(
+              name_, ": circuit breaker open, not calling ", method,
+              last.ok()
+                  ? ""
+                  : absl::StrCat(" (last error: ", last.message(), ")"))));
+    }
+    const absl::Time now = clock_.Now();
+    const absl::Time deadline = std::min(now + policy.attempt_timeout, overall);
+    if (deadline <= now) {
+      breaker.OnIgnored();
+      return Finish(options,
+                    last.ok() ? absl::DeadlineExceededError(absl::StrCat(
+                                    name_, ": no time left to call ", method))
+                              : last);
+    }
+    // A fresh context per attempt: a ClientContext cannot be reused.
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(deadline));
+    ++stats_.attempts;
+    last = FromGrpcStatus(attempt(context));
+    const absl::Duration took = clock_.Now() - now;
+    if (last.code() == absl::StatusCode::kCancelled) {
+      breaker.OnIgnored();
+    } else if (CountsAgainstHealth(last.code())) {
+      breaker.OnFailure(took);
+    } else {
+      breaker.OnSuccess(took);
+    }
+    if (last.ok() || !IsRetryable(last.code(), options.idempotent) ||
+        n >= policy.retry.max_attempts) {
+      return Finish(options, last);
+    }
+    const Pushback pushback = policy.retry.honor_pushback
+                                  ? ParsePushback(PushbackTrailer(context))
+                                  : Pushback{};
+    if (pushback.kind == Pushback::Kind::kStop) return Finish(options, last);
+    const absl::Duration wait = pushback.kind == Pushback::Kind::kDelay
+                                    ? pushback.delay
+                                    : backoff.Next(Draw());
+    if (clock_.Now() + wait >= overall) return Finish(options, last);
+    if (!budget_.TryRetry()) {
+      ++stats_.budget_exhausted;
+      return Finish(options, last);
+    }
+    ++stats_.retries;
+    clock_.SleepFor(wait);
+  }
+}
+
+}  // namespace sagaworks::resilience
