@@ -4,12 +4,28 @@
 
 namespace sagaworks::orchestrator {
 
+namespace {
+
+// Every saga call is idempotent (each service keeps one effect per order), so
+// the pipeline may retry timeouts too.
+resilience::CallOptions SagaCallOptions(absl::Time deadline) {
+  resilience::CallOptions options;
+  options.idempotent = true;
+  options.deadline = deadline;
+  return options;
+}
+
+}  // namespace
+
+std::vector<resilience::Downstream*> GrpcParticipants::Downstreams() {
+  return {stubs_.inventory.downstream.get(), stubs_.payment.downstream.get(),
+          stubs_.shipping.downstream.get(), stubs_.order.downstream.get()};
+}
+
 CallResult GrpcParticipants::Invoke(const SagaCall& call,
                                     const v1::StartSagaRequest& order,
                                     const SagaState& state,
                                     absl::Time deadline) {
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(deadline));
   const std::string& order_id = order.order_id();
   CallResult result;
   if (call.kind == CallKind::kAction) {
@@ -19,8 +35,10 @@ CallResult GrpcParticipants::Invoke(const SagaCall& call,
         request.set_order_id(order_id);
         *request.mutable_items() = order.items();
         v1::Reservation reservation;
-        result.status = FromGrpcStatus(
-            stubs_.inventory->ReserveStock(&context, request, &reservation));
+        result.status = stubs_.inventory.Call(
+            "ReserveStock", SagaCallOptions(deadline),
+            &v1::InventoryService::StubInterface::ReserveStock, request,
+            &reservation);
         result.total_cents = reservation.total_cents();
         return result;
       }
@@ -30,8 +48,9 @@ CallResult GrpcParticipants::Invoke(const SagaCall& call,
         request.set_customer_id(order.customer_id());
         request.set_amount_cents(state.total_cents);
         v1::Charge charge;
-        result.status =
-            FromGrpcStatus(stubs_.payment->Charge(&context, request, &charge));
+        result.status = stubs_.payment.Call(
+            "Charge", SagaCallOptions(deadline),
+            &v1::PaymentService::StubInterface::Charge, request, &charge);
         return result;
       }
       case kCreateShipment: {
@@ -40,8 +59,10 @@ CallResult GrpcParticipants::Invoke(const SagaCall& call,
         *request.mutable_address() = order.shipping_address();
         *request.mutable_items() = order.items();
         v1::Shipment shipment;
-        result.status = FromGrpcStatus(
-            stubs_.shipping->CreateShipment(&context, request, &shipment));
+        result.status = stubs_.shipping.Call(
+            "CreateShipment", SagaCallOptions(deadline),
+            &v1::ShippingService::StubInterface::CreateShipment, request,
+            &shipment);
         return result;
       }
       case kApproveOrder: {
@@ -49,8 +70,9 @@ CallResult GrpcParticipants::Invoke(const SagaCall& call,
         request.set_order_id(order_id);
         request.set_total_cents(state.total_cents);
         v1::Order approved;
-        result.status = FromGrpcStatus(
-            stubs_.order->ApproveOrder(&context, request, &approved));
+        result.status = stubs_.order.Call(
+            "ApproveOrder", SagaCallOptions(deadline),
+            &v1::OrderService::StubInterface::ApproveOrder, request, &approved);
         return result;
       }
     }
@@ -62,32 +84,38 @@ CallResult GrpcParticipants::Invoke(const SagaCall& call,
         request.set_reason(state.failure_reason);
         request.set_total_cents(state.total_cents);
         v1::Order rejected;
-        result.status = FromGrpcStatus(
-            stubs_.order->RejectOrder(&context, request, &rejected));
+        result.status = stubs_.order.Call(
+            "RejectOrder", SagaCallOptions(deadline),
+            &v1::OrderService::StubInterface::RejectOrder, request, &rejected);
         return result;
       }
       case kReserveStock: {
         v1::ReleaseStockRequest request;
         request.set_order_id(order_id);
         v1::Reservation released;
-        result.status = FromGrpcStatus(
-            stubs_.inventory->ReleaseStock(&context, request, &released));
+        result.status = stubs_.inventory.Call(
+            "ReleaseStock", SagaCallOptions(deadline),
+            &v1::InventoryService::StubInterface::ReleaseStock, request,
+            &released);
         return result;
       }
       case kChargePayment: {
         v1::RefundRequest request;
         request.set_order_id(order_id);
         v1::Charge refunded;
-        result.status = FromGrpcStatus(
-            stubs_.payment->Refund(&context, request, &refunded));
+        result.status = stubs_.payment.Call(
+            "Refund", SagaCallOptions(deadline),
+            &v1::PaymentService::StubInterface::Refund, request, &refunded);
         return result;
       }
       case kCreateShipment: {
         v1::CancelShipmentRequest request;
         request.set_order_id(order_id);
         v1::Shipment cancelled;
-        result.status = FromGrpcStatus(
-            stubs_.shipping->CancelShipment(&context, request, &cancelled));
+        result.status = stubs_.shipping.Call(
+            "CancelShipment", SagaCallOptions(deadline),
+            &v1::ShippingService::StubInterface::CancelShipment, request,
+            &cancelled);
         return result;
       }
     }

@@ -4,9 +4,11 @@
 #define SAGAWORKS_ORCHESTRATOR_PARTICIPANTS_H_
 
 #include <memory>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/resilience/client.h"
 #include "orchestrator/order_saga.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
 #include "sagaworks/v1/orchestrator.pb.h"
@@ -25,26 +27,31 @@ struct CallResult {
 class Participants {
  public:
   virtual ~Participants() = default;
-  // Invoke makes `call` for the saga's order; it must return by `deadline`.
+  // Invoke makes `call` for the saga's order; no attempt outlives
+  // `deadline` (the step's deadline, or InfiniteFuture).
   virtual CallResult Invoke(const SagaCall& call,
                             const v1::StartSagaRequest& order,
                             const SagaState& state, absl::Time deadline) = 0;
 };
 
 struct ParticipantStubs {
-  std::unique_ptr<v1::InventoryService::StubInterface> inventory;
-  std::unique_ptr<v1::PaymentService::StubInterface> payment;
-  std::unique_ptr<v1::ShippingService::StubInterface> shipping;
-  std::unique_ptr<v1::OrderService::StubInterface> order;
+  resilience::Client<v1::InventoryService::StubInterface> inventory;
+  resilience::Client<v1::PaymentService::StubInterface> payment;
+  resilience::Client<v1::ShippingService::StubInterface> shipping;
+  resilience::Client<v1::OrderService::StubInterface> order;
 };
 
-// GrpcParticipants makes the calls over gRPC.
+// GrpcParticipants makes the calls over gRPC, each through its service's
+// resilience pipeline.
 class GrpcParticipants final : public Participants {
  public:
   explicit GrpcParticipants(ParticipantStubs stubs)
       : stubs_(std::move(stubs)) {}
   CallResult Invoke(const SagaCall& call, const v1::StartSagaRequest& order,
                     const SagaState& state, absl::Time deadline) override;
+
+  // Downstreams lists the pipelines, for status and metrics.
+  std::vector<resilience::Downstream*> Downstreams();
 
  private:
   ParticipantStubs stubs_;

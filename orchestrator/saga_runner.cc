@@ -13,9 +13,6 @@ absl::Status SagaRunnerConfig::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("workers ", workers, " is outside [1, 1024]"));
   }
-  if (call_timeout <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("call timeout must be positive");
-  }
   return policy.Validate();
 }
 
@@ -88,10 +85,10 @@ void SagaRunner::Drive(const std::string& saga_id) {
     record.state = begun;
     record.version = *version;
 
-    absl::Time deadline = start + config_.call_timeout;
-    if (begun.step_deadline.has_value()) {
-      deadline = std::min(deadline, *begun.step_deadline);
-    }
+    // Past the pivot there is no step deadline: the downstream's own call
+    // budget bounds each attempt, and the saga retries until it succeeds.
+    const absl::Time deadline =
+        begun.step_deadline.value_or(absl::InfiniteFuture());
     const CallResult result =
         participants_.Invoke(*call, record.request, record.state, deadline);
 

@@ -24,8 +24,6 @@ namespace sagaworks::orchestrator {
 struct SagaRunnerConfig {
   // Sagas driven at once; each blocks a thread only while its call is out.
   int workers = 8;
-  // Longest one call may take.
-  absl::Duration call_timeout = absl::Seconds(3);
   // Wait before retrying after the orchestrator's own database failed.
   absl::Duration store_retry = absl::Seconds(1);
   SagaPolicy policy;

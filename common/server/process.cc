@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -77,6 +78,20 @@ Process::Process(ProcessInfo info) : info_(std::move(info)), app_(info_.name) {
 }
 
 Process::~Process() = default;
+
+const std::string& Process::AddPeer(const std::string& name,
+                                    const std::string& default_address,
+                                    const std::string& what) {
+  std::string& value = peers_[name];
+  value = default_address;
+  app_.add_option(absl::StrCat("--", name, "-address"), value,
+                  absl::StrCat(what, ", host:port"))
+      ->envname(
+          absl::StrCat("SAGAWORKS_", absl::AsciiStrToUpper(name), "_ADDRESS"))
+      ->check(HostPortValidator())
+      ->capture_default_str();
+  return value;
+}
 
 std::optional<int> Process::ParseFlags(int argc, char** argv) {
   try {

@@ -14,6 +14,7 @@
 #define SAGAWORKS_COMMON_SERVER_PROCESS_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +53,13 @@ class Process {
 
   // app is where a service adds its own flags before ParseFlags().
   CLI::App& app() { return app_; }
+
+  // AddPeer declares the address of a service this process calls:
+  // --<name>-address / SAGAWORKS_<NAME>_ADDRESS. The returned string holds the
+  // value once ParseFlags() has run.
+  const std::string& AddPeer(const std::string& name,
+                             const std::string& default_address,
+                             const std::string& what);
 
   // ParseFlags returns an exit code when the process should stop now (--help,
   // or a bad setting, which it reports), nullopt to go on.
@@ -93,6 +101,7 @@ class Process {
   std::string log_level_ = "info";
   std::unique_ptr<GrpcServer> server_;
   std::unique_ptr<db::Pool> pool_;
+  std::map<std::string, std::string> peers_;
   std::vector<std::function<void()>> before_drain_;
   std::vector<std::function<void()>> on_shutdown_;
 };

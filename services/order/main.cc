@@ -8,36 +8,29 @@
 int main(int argc, char** argv) {
   using namespace sagaworks;
   server::Process process({"order-service", 50051, "orders"});
-  std::string orchestrator_address = "127.0.0.1:50055";
-  std::string inventory_address = "127.0.0.1:50053";
-  std::string payment_address = "127.0.0.1:50052";
-  CLI::App& app = process.app();
-  const auto address = server::HostPortValidator();
-  app.add_option("--orchestrator-address", orchestrator_address,
-                 "saga orchestrator, host:port")
-      ->envname("SAGAWORKS_ORCHESTRATOR_ADDRESS")
-      ->check(address)
-      ->capture_default_str();
-  app.add_option("--inventory-address", inventory_address,
-                 "inventory service, host:port (SKU check)")
-      ->envname("SAGAWORKS_INVENTORY_ADDRESS")
-      ->check(address)
-      ->capture_default_str();
-  app.add_option("--payment-address", payment_address,
-                 "payment service, host:port (customer check)")
-      ->envname("SAGAWORKS_PAYMENT_ADDRESS")
-      ->check(address)
-      ->capture_default_str();
+  const std::string& orchestrator = process.AddPeer(
+      "orchestrator", "127.0.0.1:50055", "saga orchestrator (outbox relay)");
+  const std::string& inventory = process.AddPeer(
+      "inventory", "127.0.0.1:50053", "inventory service (SKU check)");
+  const std::string& payment = process.AddPeer(
+      "payment", "127.0.0.1:50052", "payment service (customer check)");
   if (auto code = process.ParseFlags(argc, argv)) return *code;
   auto pool = process.OpenDatabase(migrations::order());
   if (!pool.ok()) return process.Fail(pool.status());
 
+  auto downstream = [](const char* name) {
+    return std::make_unique<resilience::Downstream>(
+        name, resilience::DownstreamConfig{}, RealClock::Default());
+  };
   order::OrderStore store(**pool);
-  order::OutboxRelay relay(
-      store, v1::SagaOrchestrator::NewStub(Dial(orchestrator_address)), {});
+  order::OutboxRelay relay(store,
+                           {v1::SagaOrchestrator::NewStub(Dial(orchestrator)),
+                            downstream("orchestrator")},
+                           {});
   order::CatalogCheck catalog(
-      v1::InventoryService::NewStub(Dial(inventory_address)),
-      v1::PaymentService::NewStub(Dial(payment_address)), absl::Seconds(1));
+      {v1::InventoryService::NewStub(Dial(inventory)), downstream("inventory")},
+      {v1::PaymentService::NewStub(Dial(payment)), downstream("payment")},
+      absl::Seconds(1));
   order::OrderServiceImpl service(store, relay, catalog,
                                   absl::Milliseconds(200));
   process.server().Register(&service, "sagaworks.v1.OrderService");

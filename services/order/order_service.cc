@@ -37,30 +37,29 @@ absl::Status ValidateCreateOrder(const v1::CreateOrderRequest& request) {
   return ValidateAddress(request.shipping_address());
 }
 
-absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request) {
-  const auto deadline = absl::ToChronoTime(absl::Now() + timeout_);
-  {
-    grpc::ClientContext context;
-    context.set_deadline(deadline);
-    v1::GetBalanceRequest lookup;
-    lookup.set_customer_id(request.customer_id());
-    v1::Balance balance;
-    absl::Status s =
-        FromGrpcStatus(payment_->GetBalance(&context, lookup, &balance));
-    if (absl::IsNotFound(s)) return s;
-    if (IsInconclusive(s)) {
-      LogWarning(absl::StrCat("customer check skipped: ", DescribeStatus(s)));
-      return absl::OkStatus();
-    }
+absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request,
+                                 absl::Time inbound_deadline) {
+  resilience::CallOptions options;
+  options.idempotent = true;  // reads
+  options.deadline = std::min(absl::Now() + timeout_, inbound_deadline);
+  v1::GetBalanceRequest customer;
+  customer.set_customer_id(request.customer_id());
+  v1::Balance balance;
+  absl::Status s = payment_.Call("GetBalance", options,
+                                 &v1::PaymentService::StubInterface::GetBalance,
+                                 customer, &balance);
+  if (absl::IsNotFound(s)) return s;
+  if (IsInconclusive(s)) {
+    LogWarning(absl::StrCat("customer check skipped: ", DescribeStatus(s)));
+    return absl::OkStatus();
   }
   for (const v1::OrderItem& item : request.items()) {
-    grpc::ClientContext context;
-    context.set_deadline(deadline);
-    v1::GetStockRequest lookup;
-    lookup.set_sku(item.sku());
+    v1::GetStockRequest sku;
+    sku.set_sku(item.sku());
     v1::Stock stock;
-    absl::Status s =
-        FromGrpcStatus(inventory_->GetStock(&context, lookup, &stock));
+    s = inventory_.Call("GetStock", options,
+                        &v1::InventoryService::StubInterface::GetStock, sku,
+                        &stock);
     if (absl::IsNotFound(s)) return s;
     if (IsInconclusive(s)) {
       LogWarning(absl::StrCat("sku check skipped: ", DescribeStatus(s)));
@@ -71,12 +70,14 @@ absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request) {
 }
 
 grpc::Status OrderServiceImpl::CreateOrder(
-    grpc::ServerContext*, const v1::CreateOrderRequest* request,
+    grpc::ServerContext* context, const v1::CreateOrderRequest* request,
     v1::Order* response) {
   if (absl::Status s = ValidateCreateOrder(*request); !s.ok()) {
     return ToGrpcStatus(s);
   }
-  if (absl::Status s = catalog_.Check(*request); !s.ok()) {
+  if (absl::Status s =
+          catalog_.Check(*request, resilience::InboundDeadline(*context));
+      !s.ok()) {
     return ToGrpcStatus(s);
   }
   absl::StatusOr<v1::Order> order = store_.Create(*request);

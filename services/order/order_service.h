@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "absl/time/time.h"
+#include "common/resilience/client.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
@@ -24,19 +25,22 @@ absl::Status ValidateCreateOrder(const v1::CreateOrderRequest& request);
 // available while they are down.
 class CatalogCheck {
  public:
-  CatalogCheck(std::unique_ptr<v1::InventoryService::StubInterface> inventory,
-               std::unique_ptr<v1::PaymentService::StubInterface> payment,
-               absl::Duration timeout)
+  CatalogCheck(
+      resilience::Client<v1::InventoryService::StubInterface> inventory,
+      resilience::Client<v1::PaymentService::StubInterface> payment,
+      absl::Duration timeout)
       : inventory_(std::move(inventory)),
         payment_(std::move(payment)),
         timeout_(timeout) {}
 
-  // Check answers NOT_FOUND for an unknown SKU or customer, else OK.
-  absl::Status Check(const v1::CreateOrderRequest& request);
+  // Check answers NOT_FOUND for an unknown SKU or customer, else OK. It
+  // finishes before `inbound_deadline`.
+  absl::Status Check(const v1::CreateOrderRequest& request,
+                     absl::Time inbound_deadline);
 
  private:
-  std::unique_ptr<v1::InventoryService::StubInterface> inventory_;
-  std::unique_ptr<v1::PaymentService::StubInterface> payment_;
+  resilience::Client<v1::InventoryService::StubInterface> inventory_;
+  resilience::Client<v1::PaymentService::StubInterface> payment_;
   const absl::Duration timeout_;
 };
 

@@ -8,7 +8,7 @@ namespace sagaworks::order {
 
 OutboxRelay::OutboxRelay(
     OrderStore& store,
-    std::unique_ptr<v1::SagaOrchestrator::StubInterface> orchestrator,
+    resilience::Client<v1::SagaOrchestrator::StubInterface> orchestrator,
     OutboxRelayConfig config)
     : store_(store),
       orchestrator_(std::move(orchestrator)),
@@ -64,12 +64,14 @@ int OutboxRelay::DeliverDue() {
     request.set_customer_id(entry.order.customer_id());
     *request.mutable_items() = entry.order.items();
     *request.mutable_shipping_address() = entry.order.shipping_address();
-    grpc::ClientContext context;
-    context.set_deadline(
-        absl::ToChronoTime(absl::Now() + config_.call_timeout));
+    // StartSaga is keyed by order id: a repeat starts no second saga.
+    resilience::CallOptions options;
+    options.idempotent = true;
+    options.deadline = absl::Now() + config_.call_timeout;
     v1::Saga saga;
-    const absl::Status status =
-        FromGrpcStatus(orchestrator_->StartSaga(&context, request, &saga));
+    const absl::Status status = orchestrator_.Call(
+        "StartSaga", options, &v1::SagaOrchestrator::StubInterface::StartSaga,
+        request, &saga);
     absl::Status recorded;
     if (status.ok()) {
       recorded = store_.MarkDelivered(entry, saga.saga_id());

@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/backoff.h"
+#include "common/resilience/client.h"
 #include "sagaworks/v1/orchestrator.grpc.pb.h"
 #include "services/order/order_store.h"
 
@@ -28,9 +29,10 @@ struct OutboxRelayConfig {
 
 class OutboxRelay {
  public:
-  OutboxRelay(OrderStore& store,
-              std::unique_ptr<v1::SagaOrchestrator::StubInterface> orchestrator,
-              OutboxRelayConfig config);
+  OutboxRelay(
+      OrderStore& store,
+      resilience::Client<v1::SagaOrchestrator::StubInterface> orchestrator,
+      OutboxRelayConfig config);
   ~OutboxRelay();
 
   void Start();
@@ -45,7 +47,7 @@ class OutboxRelay {
   int DeliverDue();
 
   OrderStore& store_;
-  std::unique_ptr<v1::SagaOrchestrator::StubInterface> orchestrator_;
+  resilience::Client<v1::SagaOrchestrator::StubInterface> orchestrator_;
   const OutboxRelayConfig config_;
   std::mt19937_64 rng_;  // used by the relay thread only
   absl::Mutex mu_;
