@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   orchestrator::SagaStore store(**pool);
   orchestrator::SagaRunner runner(store, participants, RealClock::Default(),
                                   config);
-  orchestrator::OrchestratorServiceImpl service(store, runner);
+  orchestrator::OrchestratorServiceImpl service(store, runner, process.guard());
   process.server().Register(&service, "sagaworks.v1.SagaOrchestrator");
   process.OnShutdown([&runner] { runner.Stop(); });
   if (absl::Status s = runner.Start(); !s.ok()) return process.Fail(s);

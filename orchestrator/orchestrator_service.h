@@ -2,6 +2,7 @@
 #ifndef SAGAWORKS_ORCHESTRATOR_ORCHESTRATOR_SERVICE_H_
 #define SAGAWORKS_ORCHESTRATOR_ORCHESTRATOR_SERVICE_H_
 
+#include "common/server/guard.h"
 #include "orchestrator/saga_runner.h"
 #include "orchestrator/saga_store.h"
 #include "sagaworks/v1/orchestrator.grpc.pb.h"
@@ -13,8 +14,11 @@ absl::Status ValidateStartSaga(const v1::StartSagaRequest& request);
 
 class OrchestratorServiceImpl final : public v1::SagaOrchestrator::Service {
  public:
-  OrchestratorServiceImpl(SagaStore& store, SagaRunner& runner)
-      : store_(store), runner_(runner) {}
+  OrchestratorServiceImpl(SagaStore& store, SagaRunner& runner,
+                          server::ServerGuard& guard)
+      : guard_(guard, "sagaworks.v1.SagaOrchestrator"),
+        store_(store),
+        runner_(runner) {}
 
   grpc::Status StartSaga(grpc::ServerContext* context,
                          const v1::StartSagaRequest* request,
@@ -27,6 +31,7 @@ class OrchestratorServiceImpl final : public v1::SagaOrchestrator::Service {
                          v1::ListSagasResponse* response) override;
 
  private:
+  server::ServiceGuard guard_;
   SagaStore& store_;
   SagaRunner& runner_;
 };

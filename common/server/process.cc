@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/status.h"
 
@@ -58,6 +59,26 @@ Process::Process(ProcessInfo info) : info_(std::move(info)), app_(info_.name) {
       ->envname("SAGAWORKS_LOG_LEVEL")
       ->check(CLI::IsMember({"debug", "info", "warning", "error"}))
       ->capture_default_str();
+  app_.add_option("--max-concurrent-calls", guard_config_.max_concurrent_calls,
+                  "calls handled at once; more are shed with "
+                  "RESOURCE_EXHAUSTED (0: no limit)")
+      ->envname("SAGAWORKS_MAX_CONCURRENT_CALLS")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  app_.add_option("--rate-limit-per-second", rate_limit_per_second_,
+                  "calls per second per tenant (x-tenant-id, else caller "
+                  "address); 0 disables")
+      ->envname("SAGAWORKS_RATE_LIMIT_PER_SECOND")
+      ->check(CLI::Range(0.0, 1e7))
+      ->capture_default_str();
+  app_.add_option("--rate-limit-burst", guard_config_.rate_limit.max_tokens,
+                  "calls a tenant may make at once above the rate")
+      ->envname("SAGAWORKS_RATE_LIMIT_BURST")
+      ->check(CLI::Range(int64_t{1}, int64_t{10000000}))
+      ->capture_default_str();
+  app_.add_flag("--enable-chaos", enable_chaos_,
+                "serve ChaosService (fault injection) to local callers")
+      ->envname("SAGAWORKS_ENABLE_CHAOS");
   if (!info_.database.empty()) {
     pool_config_.url = DefaultDatabaseUrl(info_.database);
     app_.add_option("--database-url", pool_config_.url,
@@ -115,7 +136,26 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
       return 2;
     }
   }
+  guard_config_.rate_limit_enabled = rate_limit_per_second_ > 0;
+  if (guard_config_.rate_limit_enabled) {
+    // Refilled in small steps, so the rate holds within a second too.
+    const double per_ms = rate_limit_per_second_ / 1000.0;
+    guard_config_.rate_limit.refill =
+        per_ms >= 1 ? resilience::RefillPolicy{static_cast<int64_t>(per_ms),
+                                               absl::Milliseconds(1)}
+                    : resilience::RefillPolicy{
+                          1, absl::Seconds(1.0 / rate_limit_per_second_)};
+  }
+  if (absl::Status s = guard_config_.Validate(); !s.ok()) {
+    std::cerr << info_.name << ": invalid configuration: " << s.message()
+              << "\n";
+    return 2;
+  }
+  guard_ = std::make_unique<ServerGuard>(guard_config_, RealClock::Default(),
+                                         &chaos_);
   server_ = std::make_unique<GrpcServer>(server_config_);
+  chaos_service_ = std::make_unique<ChaosServiceImpl>(chaos_, enable_chaos_);
+  server_->Register(chaos_service_.get(), "sagaworks.v1.ChaosService");
   return std::nullopt;
 }
 

@@ -25,7 +25,9 @@
 #include "absl/status/statusor.h"
 #include "common/db/migrate.h"
 #include "common/db/pool.h"
+#include "common/server/chaos_service.h"
 #include "common/server/grpc_server.h"
+#include "common/server/guard.h"
 
 namespace sagaworks::server {
 
@@ -69,6 +71,9 @@ class Process {
   absl::StatusOr<db::Pool*> OpenDatabase(const std::vector<db::SqlFile>& files);
 
   GrpcServer& server() { return *server_; }
+  // guard is what each service's handlers pass through (valid after
+  // ParseFlags()).
+  ServerGuard& guard() { return *guard_; }
 
   // BeforeDrain registers work to run when a stop signal arrives, before
   // in-flight calls drain (ending long-lived streams).
@@ -100,6 +105,12 @@ class Process {
   double db_connect_timeout_seconds_ = 30;
   std::string log_level_ = "info";
   std::unique_ptr<GrpcServer> server_;
+  ServerGuardConfig guard_config_;
+  bool enable_chaos_ = false;
+  double rate_limit_per_second_ = 5000;
+  resilience::FaultInjector chaos_;
+  std::unique_ptr<ServerGuard> guard_;
+  std::unique_ptr<ChaosServiceImpl> chaos_service_;
   std::unique_ptr<db::Pool> pool_;
   std::map<std::string, std::string> peers_;
   std::vector<std::function<void()>> before_drain_;

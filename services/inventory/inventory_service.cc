@@ -13,30 +13,38 @@ absl::Status ValidateReserveStock(const v1::ReserveStockRequest& request) {
 }
 
 grpc::Status InventoryServiceImpl::ReserveStock(
-    grpc::ServerContext*, const v1::ReserveStockRequest* request,
+    grpc::ServerContext* context, const v1::ReserveStockRequest* request,
     v1::Reservation* response) {
-  if (absl::Status s = ValidateReserveStock(*request); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  return Reply(store_.Reserve(request->order_id(), request->items()), response);
+  return guard_.Run(context, "ReserveStock", [&]() -> grpc::Status {
+    if (absl::Status s = ValidateReserveStock(*request); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    return Reply(store_.Reserve(request->order_id(), request->items()),
+                 response);
+  });
 }
 
 grpc::Status InventoryServiceImpl::ReleaseStock(
-    grpc::ServerContext*, const v1::ReleaseStockRequest* request,
+    grpc::ServerContext* context, const v1::ReleaseStockRequest* request,
     v1::Reservation* response) {
-  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  return Reply(store_.Release(request->order_id()), response);
+  return guard_.Run(context, "ReleaseStock", [&]() -> grpc::Status {
+    if (absl::Status s = ValidateUuid("order_id", request->order_id());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    return Reply(store_.Release(request->order_id()), response);
+  });
 }
 
-grpc::Status InventoryServiceImpl::GetStock(grpc::ServerContext*,
+grpc::Status InventoryServiceImpl::GetStock(grpc::ServerContext* context,
                                             const v1::GetStockRequest* request,
                                             v1::Stock* response) {
-  if (absl::Status s = ValidateName("sku", request->sku()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  return Reply(store_.GetStock(request->sku()), response);
+  return guard_.Run(context, "GetStock", [&]() -> grpc::Status {
+    if (absl::Status s = ValidateName("sku", request->sku()); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    return Reply(store_.GetStock(request->sku()), response);
+  });
 }
 
 }  // namespace sagaworks::inventory

@@ -3,6 +3,7 @@
 #ifndef SAGAWORKS_SERVICES_INVENTORY_INVENTORY_SERVICE_H_
 #define SAGAWORKS_SERVICES_INVENTORY_INVENTORY_SERVICE_H_
 
+#include "common/server/guard.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
 #include "services/inventory/inventory_store.h"
 
@@ -13,7 +14,8 @@ absl::Status ValidateReserveStock(const v1::ReserveStockRequest& request);
 
 class InventoryServiceImpl final : public v1::InventoryService::Service {
  public:
-  explicit InventoryServiceImpl(InventoryStore& store) : store_(store) {}
+  InventoryServiceImpl(InventoryStore& store, server::ServerGuard& guard)
+      : guard_(guard, "sagaworks.v1.InventoryService"), store_(store) {}
 
   grpc::Status ReserveStock(grpc::ServerContext* context,
                             const v1::ReserveStockRequest* request,
@@ -26,6 +28,7 @@ class InventoryServiceImpl final : public v1::InventoryService::Service {
                         v1::Stock* response) override;
 
  private:
+  server::ServiceGuard guard_;
   InventoryStore& store_;
 };
 

@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   if (!pool.ok()) return process.Fail(pool.status());
 
   inventory::InventoryStore store(**pool);
-  inventory::InventoryServiceImpl service(store);
+  inventory::InventoryServiceImpl service(store, process.guard());
   process.server().Register(&service, "sagaworks.v1.InventoryService");
   return process.Serve();
 }

@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
       {v1::PaymentService::NewStub(Dial(payment)), downstream("payment")},
       absl::Seconds(1));
   order::OrderServiceImpl service(store, relay, catalog,
-                                  absl::Milliseconds(200));
+                                  absl::Milliseconds(200), process.guard());
   process.server().Register(&service, "sagaworks.v1.OrderService");
   process.BeforeDrain([&service] { service.StopWatches(); });
   process.OnShutdown([&relay] { relay.Stop(); });

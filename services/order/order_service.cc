@@ -72,111 +72,129 @@ absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request,
 grpc::Status OrderServiceImpl::CreateOrder(
     grpc::ServerContext* context, const v1::CreateOrderRequest* request,
     v1::Order* response) {
-  if (absl::Status s = ValidateCreateOrder(*request); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  if (absl::Status s =
-          catalog_.Check(*request, resilience::InboundDeadline(*context));
-      !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  absl::StatusOr<v1::Order> order = store_.Create(*request);
-  if (order.ok()) relay_.Notify();
-  return Reply(std::move(order), response);
-}
-
-grpc::Status OrderServiceImpl::GetOrder(grpc::ServerContext*,
-                                        const v1::GetOrderRequest* request,
-                                        v1::Order* response) {
-  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  return Reply(store_.Get(request->order_id()), response);
-}
-
-grpc::Status OrderServiceImpl::ListOrders(grpc::ServerContext*,
-                                          const v1::ListOrdersRequest* request,
-                                          v1::ListOrdersResponse* response) {
-  if (!request->customer_id().empty()) {
-    if (absl::Status s = ValidateName("customer_id", request->customer_id());
+  return guard_.Run(context, "CreateOrder", [&]() -> grpc::Status {
+    if (absl::Status s = ValidateCreateOrder(*request); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    if (absl::Status s =
+            catalog_.Check(*request, resilience::InboundDeadline(*context));
         !s.ok()) {
       return ToGrpcStatus(s);
     }
-  }
-  if (!v1::OrderStatus_IsValid(request->status())) {
-    return ToGrpcStatus(absl::InvalidArgumentError("status is not valid"));
-  }
-  absl::StatusOr<int> page_size = ClampPageSize(request->page_size());
-  if (!page_size.ok()) return ToGrpcStatus(page_size.status());
-  return Reply(store_.List(*request, *page_size), response);
+    absl::StatusOr<v1::Order> order = store_.Create(*request);
+    if (order.ok()) relay_.Notify();
+    return Reply(std::move(order), response);
+  });
 }
 
-grpc::Status OrderServiceImpl::CancelOrder(grpc::ServerContext*,
+grpc::Status OrderServiceImpl::GetOrder(grpc::ServerContext* context,
+                                        const v1::GetOrderRequest* request,
+                                        v1::Order* response) {
+  return guard_.Run(context, "GetOrder", [&]() -> grpc::Status {
+    if (absl::Status s = ValidateUuid("order_id", request->order_id());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    return Reply(store_.Get(request->order_id()), response);
+  });
+}
+
+grpc::Status OrderServiceImpl::ListOrders(grpc::ServerContext* context,
+                                          const v1::ListOrdersRequest* request,
+                                          v1::ListOrdersResponse* response) {
+  return guard_.Run(context, "ListOrders", [&]() -> grpc::Status {
+    if (!request->customer_id().empty()) {
+      if (absl::Status s = ValidateName("customer_id", request->customer_id());
+          !s.ok()) {
+        return ToGrpcStatus(s);
+      }
+    }
+    if (!v1::OrderStatus_IsValid(request->status())) {
+      return ToGrpcStatus(absl::InvalidArgumentError("status is not valid"));
+    }
+    absl::StatusOr<int> page_size = ClampPageSize(request->page_size());
+    if (!page_size.ok()) return ToGrpcStatus(page_size.status());
+    return Reply(store_.List(*request, *page_size), response);
+  });
+}
+
+grpc::Status OrderServiceImpl::CancelOrder(grpc::ServerContext* context,
                                            const v1::CancelOrderRequest*,
                                            v1::Order*) {
-  return ToGrpcStatus(absl::UnimplementedError(
-      "CancelOrder is not available yet: cancelling needs the saga to "
-      "compensate, which the orchestrator does not offer yet"));
+  return guard_.Run(context, "CancelOrder", [&]() -> grpc::Status {
+    return ToGrpcStatus(absl::UnimplementedError(
+        "CancelOrder is not available yet: cancelling needs the saga to "
+        "compensate, which the orchestrator does not offer yet"));
+  });
 }
 
 grpc::Status OrderServiceImpl::WatchOrder(
     grpc::ServerContext* context, const v1::WatchOrderRequest* request,
     grpc::ServerWriter<v1::Order>* writer) {
-  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  v1::OrderStatus sent = v1::ORDER_STATUS_UNSPECIFIED;
-  while (true) {
-    absl::StatusOr<v1::Order> order = store_.Get(request->order_id());
-    if (!order.ok()) return ToGrpcStatus(order.status());
-    if (order->status() != sent) {
-      sent = order->status();
-      if (!writer->Write(*order)) return grpc::Status::OK;  // client left
+  return guard_.Run(context, "WatchOrder", [&]() -> grpc::Status {
+    if (absl::Status s = ValidateUuid("order_id", request->order_id());
+        !s.ok()) {
+      return ToGrpcStatus(s);
     }
-    if (IsFinal(sent)) return grpc::Status::OK;
-    if (context->IsCancelled()) {
-      return grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
+    v1::OrderStatus sent = v1::ORDER_STATUS_UNSPECIFIED;
+    while (true) {
+      absl::StatusOr<v1::Order> order = store_.Get(request->order_id());
+      if (!order.ok()) return ToGrpcStatus(order.status());
+      if (order->status() != sent) {
+        sent = order->status();
+        if (!writer->Write(*order)) return grpc::Status::OK;  // client left
+      }
+      if (IsFinal(sent)) return grpc::Status::OK;
+      if (context->IsCancelled()) {
+        return grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
+      }
+      if (stopping_) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            "order service is shutting down; watch again");
+      }
+      // Polling keeps watches independent of which replica changed the order.
+      absl::Notification never;
+      never.WaitForNotificationWithTimeout(watch_poll_interval_);
     }
-    if (stopping_) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "order service is shutting down; watch again");
-    }
-    // Polling keeps watches independent of which replica changed the order.
-    absl::Notification never;
-    never.WaitForNotificationWithTimeout(watch_poll_interval_);
-  }
+  });
 }
 
 grpc::Status OrderServiceImpl::ApproveOrder(
-    grpc::ServerContext*, const v1::ApproveOrderRequest* request,
+    grpc::ServerContext* context, const v1::ApproveOrderRequest* request,
     v1::Order* response) {
-  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  if (request->total_cents() < 0) {
-    return ToGrpcStatus(
-        absl::InvalidArgumentError("total_cents must not be negative"));
-  }
-  return Reply(store_.Approve(request->order_id(), request->total_cents()),
-               response);
+  return guard_.Run(context, "ApproveOrder", [&]() -> grpc::Status {
+    if (absl::Status s = ValidateUuid("order_id", request->order_id());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    if (request->total_cents() < 0) {
+      return ToGrpcStatus(
+          absl::InvalidArgumentError("total_cents must not be negative"));
+    }
+    return Reply(store_.Approve(request->order_id(), request->total_cents()),
+                 response);
+  });
 }
 
 grpc::Status OrderServiceImpl::RejectOrder(
-    grpc::ServerContext*, const v1::RejectOrderRequest* request,
+    grpc::ServerContext* context, const v1::RejectOrderRequest* request,
     v1::Order* response) {
-  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  if (request->total_cents() < 0) {
-    return ToGrpcStatus(
-        absl::InvalidArgumentError("total_cents must not be negative"));
-  }
-  // Reasons come from downstream errors; keep them bounded, not refused.
-  std::string reason = request->reason().substr(0, 1000);
-  if (reason.empty()) reason = "rejected";
-  return Reply(
-      store_.Reject(request->order_id(), reason, request->total_cents()),
-      response);
+  return guard_.Run(context, "RejectOrder", [&]() -> grpc::Status {
+    if (absl::Status s = ValidateUuid("order_id", request->order_id());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    if (request->total_cents() < 0) {
+      return ToGrpcStatus(
+          absl::InvalidArgumentError("total_cents must not be negative"));
+    }
+    // Reasons come from downstream errors; keep them bounded, not refused.
+    std::string reason = request->reason().substr(0, 1000);
+    if (reason.empty()) reason = "rejected";
+    return Reply(
+        store_.Reject(request->order_id(), reason, request->total_cents()),
+        response);
+  });
 }
 
 }  // namespace sagaworks::order

@@ -8,6 +8,7 @@
 
 #include "absl/time/time.h"
 #include "common/resilience/client.h"
+#include "common/server/guard.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
@@ -47,8 +48,10 @@ class CatalogCheck {
 class OrderServiceImpl final : public v1::OrderService::Service {
  public:
   OrderServiceImpl(OrderStore& store, OutboxRelay& relay, CatalogCheck& catalog,
-                   absl::Duration watch_poll_interval)
-      : store_(store),
+                   absl::Duration watch_poll_interval,
+                   server::ServerGuard& guard)
+      : guard_(guard, "sagaworks.v1.OrderService"),
+        store_(store),
         relay_(relay),
         catalog_(catalog),
         watch_poll_interval_(watch_poll_interval) {}
@@ -80,6 +83,7 @@ class OrderServiceImpl final : public v1::OrderService::Service {
                            v1::Order* response) override;
 
  private:
+  server::ServiceGuard guard_;
   OrderStore& store_;
   OutboxRelay& relay_;
   CatalogCheck& catalog_;

@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   if (!pool.ok()) return process.Fail(pool.status());
 
   payment::PaymentStore store(**pool);
-  payment::PaymentServiceImpl service(store);
+  payment::PaymentServiceImpl service(store, process.guard());
   process.server().Register(&service, "sagaworks.v1.PaymentService");
   return process.Serve();
 }

@@ -22,34 +22,41 @@ absl::Status ValidateCharge(const v1::ChargeRequest& request) {
   return absl::OkStatus();
 }
 
-grpc::Status PaymentServiceImpl::Charge(grpc::ServerContext*,
+grpc::Status PaymentServiceImpl::Charge(grpc::ServerContext* context,
                                         const v1::ChargeRequest* request,
                                         v1::Charge* response) {
-  if (absl::Status s = ValidateCharge(*request); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  return Reply(store_.Charge(request->order_id(), request->customer_id(),
-                             request->amount_cents()),
-               response);
+  return guard_.Run(context, "Charge", [&]() -> grpc::Status {
+    if (absl::Status s = ValidateCharge(*request); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    return Reply(store_.Charge(request->order_id(), request->customer_id(),
+                               request->amount_cents()),
+                 response);
+  });
 }
 
-grpc::Status PaymentServiceImpl::Refund(grpc::ServerContext*,
+grpc::Status PaymentServiceImpl::Refund(grpc::ServerContext* context,
                                         const v1::RefundRequest* request,
                                         v1::Charge* response) {
-  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  return Reply(store_.Refund(request->order_id()), response);
+  return guard_.Run(context, "Refund", [&]() -> grpc::Status {
+    if (absl::Status s = ValidateUuid("order_id", request->order_id());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    return Reply(store_.Refund(request->order_id()), response);
+  });
 }
 
 grpc::Status PaymentServiceImpl::GetBalance(
-    grpc::ServerContext*, const v1::GetBalanceRequest* request,
+    grpc::ServerContext* context, const v1::GetBalanceRequest* request,
     v1::Balance* response) {
-  if (absl::Status s = ValidateName("customer_id", request->customer_id());
-      !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  return Reply(store_.GetBalance(request->customer_id()), response);
+  return guard_.Run(context, "GetBalance", [&]() -> grpc::Status {
+    if (absl::Status s = ValidateName("customer_id", request->customer_id());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    return Reply(store_.GetBalance(request->customer_id()), response);
+  });
 }
 
 }  // namespace sagaworks::payment

@@ -2,6 +2,7 @@
 #ifndef SAGAWORKS_SERVICES_PAYMENT_PAYMENT_SERVICE_H_
 #define SAGAWORKS_SERVICES_PAYMENT_PAYMENT_SERVICE_H_
 
+#include "common/server/guard.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
 #include "services/payment/payment_store.h"
 
@@ -15,7 +16,8 @@ absl::Status ValidateCharge(const v1::ChargeRequest& request);
 
 class PaymentServiceImpl final : public v1::PaymentService::Service {
  public:
-  explicit PaymentServiceImpl(PaymentStore& store) : store_(store) {}
+  PaymentServiceImpl(PaymentStore& store, server::ServerGuard& guard)
+      : guard_(guard, "sagaworks.v1.PaymentService"), store_(store) {}
 
   grpc::Status Charge(grpc::ServerContext* context,
                       const v1::ChargeRequest* request,
@@ -28,6 +30,7 @@ class PaymentServiceImpl final : public v1::PaymentService::Service {
                           v1::Balance* response) override;
 
  private:
+  server::ServiceGuard guard_;
   PaymentStore& store_;
 };
 

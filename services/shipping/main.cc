@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
   shipping::ShippingStore store(**pool);
   shipping::ShippingRules rules;
   rules.undeliverable_countries = {undeliverable.begin(), undeliverable.end()};
-  shipping::ShippingServiceImpl service(store, std::move(rules));
+  shipping::ShippingServiceImpl service(store, std::move(rules),
+                                        process.guard());
   process.server().Register(&service, "sagaworks.v1.ShippingService");
   return process.Serve();
 }

@@ -24,30 +24,38 @@ absl::Status ShippingRules::Check(
 }
 
 grpc::Status ShippingServiceImpl::CreateShipment(
-    grpc::ServerContext*, const v1::CreateShipmentRequest* request,
+    grpc::ServerContext* context, const v1::CreateShipmentRequest* request,
     v1::Shipment* response) {
-  if (absl::Status s = rules_.Check(*request); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  return Reply(store_.Create(*request), response);
+  return guard_.Run(context, "CreateShipment", [&]() -> grpc::Status {
+    if (absl::Status s = rules_.Check(*request); !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    return Reply(store_.Create(*request), response);
+  });
 }
 
 grpc::Status ShippingServiceImpl::CancelShipment(
-    grpc::ServerContext*, const v1::CancelShipmentRequest* request,
+    grpc::ServerContext* context, const v1::CancelShipmentRequest* request,
     v1::Shipment* response) {
-  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  return Reply(store_.Cancel(request->order_id()), response);
+  return guard_.Run(context, "CancelShipment", [&]() -> grpc::Status {
+    if (absl::Status s = ValidateUuid("order_id", request->order_id());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    return Reply(store_.Cancel(request->order_id()), response);
+  });
 }
 
 grpc::Status ShippingServiceImpl::GetShipment(
-    grpc::ServerContext*, const v1::GetShipmentRequest* request,
+    grpc::ServerContext* context, const v1::GetShipmentRequest* request,
     v1::Shipment* response) {
-  if (absl::Status s = ValidateUuid("order_id", request->order_id()); !s.ok()) {
-    return ToGrpcStatus(s);
-  }
-  return Reply(store_.Get(request->order_id()), response);
+  return guard_.Run(context, "GetShipment", [&]() -> grpc::Status {
+    if (absl::Status s = ValidateUuid("order_id", request->order_id());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    return Reply(store_.Get(request->order_id()), response);
+  });
 }
 
 }  // namespace sagaworks::shipping

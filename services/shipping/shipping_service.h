@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "common/server/guard.h"
 #include "sagaworks/v1/shipping.grpc.pb.h"
 #include "services/shipping/shipping_store.h"
 
@@ -22,8 +23,11 @@ struct ShippingRules {
 
 class ShippingServiceImpl final : public v1::ShippingService::Service {
  public:
-  ShippingServiceImpl(ShippingStore& store, ShippingRules rules)
-      : store_(store), rules_(std::move(rules)) {}
+  ShippingServiceImpl(ShippingStore& store, ShippingRules rules,
+                      server::ServerGuard& guard)
+      : guard_(guard, "sagaworks.v1.ShippingService"),
+        store_(store),
+        rules_(std::move(rules)) {}
 
   grpc::Status CreateShipment(grpc::ServerContext* context,
                               const v1::CreateShipmentRequest* request,
@@ -36,6 +40,7 @@ class ShippingServiceImpl final : public v1::ShippingService::Service {
                            v1::Shipment* response) override;
 
  private:
+  server::ServiceGuard guard_;
   ShippingStore& store_;
   const ShippingRules rules_;
 };

@@ -1,0 +1,62 @@
+#include "common/server/chaos_service.h"
+
+#include "absl/strings/match.h"
+#include "common/log.h"
+#include "common/status.h"
+
+namespace sagaworks::server {
+
+bool IsLocalPeer(const std::string& peer) {
+  return absl::StartsWith(peer, "ipv4:127.") ||
+         absl::StartsWith(peer, "ipv6:[::1]") ||
+         absl::StartsWith(peer, "ipv6:[::ffff:127.") ||
+         absl::StartsWith(peer, "unix:");
+}
+
+grpc::Status ChaosServiceImpl::Allowed(
+    const grpc::ServerContext& context) const {
+  if (!enabled_) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "fault injection is disabled; start the process with "
+                        "--enable-chaos (sagactl up does)");
+  }
+  if (!IsLocalPeer(context.peer())) {
+    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "ChaosService answers only callers on this machine");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ChaosServiceImpl::SetChaos(grpc::ServerContext* context,
+                                        const v1::SetChaosRequest* request,
+                                        v1::ChaosState* response) {
+  if (grpc::Status s = Allowed(*context); !s.ok()) return s;
+  if (absl::Status s = injector_.Set(request->rule()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
+  LogWarning("fault injection rule set: " + request->rule().ShortDebugString());
+  *response = injector_.State();
+  return grpc::Status::OK;
+}
+
+grpc::Status ChaosServiceImpl::ClearChaos(grpc::ServerContext* context,
+                                          const v1::ClearChaosRequest* request,
+                                          v1::ChaosState* response) {
+  if (grpc::Status s = Allowed(*context); !s.ok()) return s;
+  injector_.Clear(request->method());
+  LogInfo("fault injection cleared" + (request->method().empty()
+                                           ? std::string()
+                                           : " for " + request->method()));
+  *response = injector_.State();
+  return grpc::Status::OK;
+}
+
+grpc::Status ChaosServiceImpl::GetChaos(grpc::ServerContext* context,
+                                        const v1::GetChaosRequest*,
+                                        v1::ChaosState* response) {
+  if (grpc::Status s = Allowed(*context); !s.ok()) return s;
+  *response = injector_.State();
+  return grpc::Status::OK;
+}
+
+}  // namespace sagaworks::server

@@ -1,0 +1,40 @@
+// ChaosServiceImpl: sets and clears fault-injection rules at run time. It
+// refuses unless the process was started with --enable-chaos, and answers
+// only callers on this machine: it is an operator's tool, not an API.
+#ifndef SAGAWORKS_COMMON_SERVER_CHAOS_SERVICE_H_
+#define SAGAWORKS_COMMON_SERVER_CHAOS_SERVICE_H_
+
+#include "common/resilience/chaos.h"
+#include "sagaworks/v1/chaos.grpc.pb.h"
+
+namespace sagaworks::server {
+
+// IsLocalPeer tells a loopback caller ("ipv4:127.0.0.1:5000",
+// "ipv6:[::1]:5000").
+bool IsLocalPeer(const std::string& peer);
+
+class ChaosServiceImpl final : public v1::ChaosService::Service {
+ public:
+  ChaosServiceImpl(resilience::FaultInjector& injector, bool enabled)
+      : injector_(injector), enabled_(enabled) {}
+
+  grpc::Status SetChaos(grpc::ServerContext* context,
+                        const v1::SetChaosRequest* request,
+                        v1::ChaosState* response) override;
+  grpc::Status ClearChaos(grpc::ServerContext* context,
+                          const v1::ClearChaosRequest* request,
+                          v1::ChaosState* response) override;
+  grpc::Status GetChaos(grpc::ServerContext* context,
+                        const v1::GetChaosRequest* request,
+                        v1::ChaosState* response) override;
+
+ private:
+  grpc::Status Allowed(const grpc::ServerContext& context) const;
+
+  resilience::FaultInjector& injector_;
+  const bool enabled_;
+};
+
+}  // namespace sagaworks::server
+
+#endif  // SAGAWORKS_COMMON_SERVER_CHAOS_SERVICE_H_

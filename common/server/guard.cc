@@ -1,0 +1,127 @@
+#include "common/server/guard.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/resilience/downstream.h"
+#include "common/status.h"
+
+namespace sagaworks::server {
+namespace {
+
+// "ipv4:127.0.0.1:53412" -> "ipv4:127.0.0.1": one bucket per address, not per
+// connection.
+std::string PeerAddress(const std::string& peer) {
+  const size_t colon = peer.rfind(':');
+  const size_t first = peer.find(':');
+  if (colon == std::string::npos || colon == first) return peer;
+  return peer.substr(0, colon);
+}
+
+}  // namespace
+
+absl::Status ServerGuardConfig::Validate() const {
+  if (max_concurrent_calls < 0) {
+    return absl::InvalidArgumentError("max concurrent calls must be >= 0");
+  }
+  if (rate_limit_enabled) {
+    if (absl::Status s = rate_limit.Validate(); !s.ok()) return s;
+  }
+  if (max_tenants < 1) {
+    return absl::InvalidArgumentError("max tenants must be >= 1");
+  }
+  return absl::OkStatus();
+}
+
+ServerGuard::ServerGuard(ServerGuardConfig config, Clock& clock,
+                         resilience::FaultInjector* chaos)
+    : config_(config), clock_(clock), chaos_(chaos) {}
+
+std::string ServerGuard::Tenant(const grpc::ServerContext& context) const {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("x-tenant-id");
+  if (it != metadata.end() && it->second.size() > 0 &&
+      it->second.size() <= 128) {
+    return absl::StrCat(
+        "tenant:", absl::string_view(it->second.data(), it->second.size()));
+  }
+  return PeerAddress(context.peer());
+}
+
+bool ServerGuard::Delay(grpc::ServerContext* context, absl::Duration latency) {
+  // In small steps, so a caller that gives up (or a deadline that passes)
+  // frees the thread instead of holding it for the whole latency.
+  const absl::Time until = clock_.Now() + latency;
+  while (clock_.Now() < until) {
+    if (context->IsCancelled()) return false;
+    clock_.SleepFor(std::min(until - clock_.Now(), absl::Milliseconds(20)));
+  }
+  return true;
+}
+
+grpc::Status ServerGuard::Admit(grpc::ServerContext* context,
+                                const std::string& method) {
+  if (resilience::InboundDeadline(*context) <= clock_.Now()) {
+    ++stats_.deadline_rejections;
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "deadline expired before the call started");
+  }
+  if (chaos_ != nullptr) {
+    double draw;
+    {
+      absl::MutexLock lock(&mu_);
+      draw = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+    }
+    if (std::optional<resilience::Fault> fault = chaos_->Decide(method, draw)) {
+      ++stats_.injected_faults;
+      if (fault->latency > absl::ZeroDuration() &&
+          !Delay(context, fault->latency)) {
+        return grpc::Status(grpc::StatusCode::CANCELLED,
+                            "caller gave up during injected latency");
+      }
+      if (!fault->failure.ok()) return ToGrpcStatus(fault->failure);
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  if (config_.max_concurrent_calls > 0 &&
+      in_flight_ >= config_.max_concurrent_calls) {
+    ++stats_.concurrency_rejections;
+    context->AddTrailingMetadata("grpc-retry-pushback-ms", "50");
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("server busy: ", in_flight_,
+                                     " calls in flight; try again shortly"));
+  }
+  if (config_.rate_limit_enabled) {
+    const std::string tenant = Tenant(*context);
+    auto& bucket = buckets_[tenant];
+    if (bucket == nullptr) {
+      if (buckets_.size() > config_.max_tenants) {
+        for (auto it = buckets_.begin(); it != buckets_.end();) {
+          it = it->second != nullptr &&
+                       it->second->tokens() == config_.rate_limit.max_tokens
+                   ? buckets_.erase(it)
+                   : std::next(it);
+        }
+      }
+      bucket =
+          std::make_unique<resilience::TokenBucket>(config_.rate_limit, clock_);
+    }
+    if (!bucket->Obtain()) {
+      ++stats_.rate_limit_rejections;
+      const int64_t wait_ms = std::max<int64_t>(
+          1, absl::ToInt64Milliseconds(bucket->TimeToNextToken()));
+      context->AddTrailingMetadata("grpc-retry-pushback-ms",
+                                   std::to_string(wait_ms));
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat("rate limit exceeded for ", tenant,
+                                       "; retry in ", wait_ms, " ms"));
+    }
+  }
+  ++in_flight_;
+  return grpc::Status::OK;
+}
+
+void ServerGuard::Release() {
+  absl::MutexLock lock(&mu_);
+  if (in_flight_ > 0) --in_flight_;
+}
+
+}  // namespace sagaworks::server
