@@ -55,6 +55,9 @@ int main(int argc, char** argv) {
        {v1::PaymentService::NewStub(Dial(payment)), downstream("payment")},
        {v1::ShippingService::NewStub(Dial(shipping)), downstream("shipping")},
        {v1::OrderService::NewStub(Dial(order)), downstream("order")}});
+  for (resilience::Downstream* d : participants.Downstreams()) {
+    process.TrackDownstream(d);
+  }
   orchestrator::SagaStore store(**pool);
   orchestrator::SagaRunner runner(store, participants, RealClock::Default(),
                                   config);

@@ -119,6 +119,11 @@ grpc::Status ServerGuard::Admit(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+int ServerGuard::in_flight() const {
+  absl::MutexLock lock(&mu_);
+  return in_flight_;
+}
+
 void ServerGuard::Release() {
   absl::MutexLock lock(&mu_);
   if (in_flight_ > 0) --in_flight_;

@@ -60,6 +60,8 @@ class ServerGuard {
   void Release();
 
   const GuardStats& stats() const { return stats_; }
+  // in_flight is how many admitted calls are still running.
+  int in_flight() const;
 
  private:
   std::string Tenant(const grpc::ServerContext& context) const;
@@ -70,7 +72,7 @@ class ServerGuard {
   Clock& clock_;
   resilience::FaultInjector* chaos_;
   GuardStats stats_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::unique_ptr<resilience::TokenBucket>> buckets_
       ABSL_GUARDED_BY(mu_);

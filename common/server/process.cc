@@ -156,6 +156,8 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
   server_ = std::make_unique<GrpcServer>(server_config_);
   chaos_service_ = std::make_unique<ChaosServiceImpl>(chaos_, enable_chaos_);
   server_->Register(chaos_service_.get(), "sagaworks.v1.ChaosService");
+  admin_service_ = std::make_unique<AdminServiceImpl>(*guard_);
+  server_->Register(admin_service_.get(), "sagaworks.v1.AdminService");
   return std::nullopt;
 }
 

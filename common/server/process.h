@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "common/db/migrate.h"
 #include "common/db/pool.h"
+#include "common/server/admin_service.h"
 #include "common/server/chaos_service.h"
 #include "common/server/grpc_server.h"
 #include "common/server/guard.h"
@@ -74,6 +75,11 @@ class Process {
   // guard is what each service's handlers pass through (valid after
   // ParseFlags()).
   ServerGuard& guard() { return *guard_; }
+  // TrackDownstream reports a downstream's state through AdminService; it
+  // must outlive Serve().
+  void TrackDownstream(resilience::Downstream* downstream) {
+    admin_service_->Track(downstream);
+  }
 
   // BeforeDrain registers work to run when a stop signal arrives, before
   // in-flight calls drain (ending long-lived streams).
@@ -111,6 +117,7 @@ class Process {
   resilience::FaultInjector chaos_;
   std::unique_ptr<ServerGuard> guard_;
   std::unique_ptr<ChaosServiceImpl> chaos_service_;
+  std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<db::Pool> pool_;
   std::map<std::string, std::string> peers_;
   std::vector<std::function<void()>> before_drain_;

@@ -18,9 +18,11 @@ int main(int argc, char** argv) {
   auto pool = process.OpenDatabase(migrations::order());
   if (!pool.ok()) return process.Fail(pool.status());
 
-  auto downstream = [](const char* name) {
-    return std::make_unique<resilience::Downstream>(
+  auto downstream = [&process](const char* name) {
+    auto d = std::make_unique<resilience::Downstream>(
         name, resilience::DownstreamConfig{}, RealClock::Default());
+    process.TrackDownstream(d.get());
+    return d;
   };
   order::OrderStore store(**pool);
   order::OutboxRelay relay(store,

@@ -9,7 +9,8 @@
 
 namespace sagaworks::testing {
 
-absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Start() {
+absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Start(
+    std::map<std::string, std::vector<std::string>> extra_args) {
   std::unique_ptr<TestPlatform> p(new TestPlatform());
   char tmpl[] = "/tmp/sagaworks-e2e-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) return absl::InternalError("mkdtemp failed");
@@ -27,6 +28,7 @@ absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Start() {
     options.ports[spec.name] = *port;
   }
   options.durable_db = false;
+  options.extra_args = std::move(extra_args);
   p->platform_ = std::make_unique<sagactl::Platform>(options);
   if (absl::Status s = p->platform_->StartDatabase(); !s.ok()) return s;
   std::vector<const sagactl::ServiceSpec*> all;

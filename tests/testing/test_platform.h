@@ -4,7 +4,9 @@
 #ifndef SAGAWORKS_TESTS_TESTING_TEST_PLATFORM_H_
 #define SAGAWORKS_TESTS_TESTING_TEST_PLATFORM_H_
 
+#include <map>
 #include <memory>
+#include <vector>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -15,7 +17,9 @@ namespace sagaworks::testing {
 class TestPlatform {
  public:
   // Start brings everything up and waits until all five report SERVING.
-  static absl::StatusOr<std::unique_ptr<TestPlatform>> Start();
+  // `extra_args` adds flags per service name ("orchestrator").
+  static absl::StatusOr<std::unique_ptr<TestPlatform>> Start(
+      std::map<std::string, std::vector<std::string>> extra_args = {});
   // Stops whatever still runs and removes the temp directory.
   ~TestPlatform();
 

@@ -12,6 +12,8 @@
 #include "common/server/grpc_server.h"
 #include "common/validation.h"
 #include "google/protobuf/util/time_util.h"
+#include "sagaworks/v1/admin.grpc.pb.h"
+#include "sagaworks/v1/chaos.grpc.pb.h"
 #include "sagaworks/v1/orchestrator.grpc.pb.h"
 
 namespace sagaworks::sagactl {
@@ -41,6 +43,34 @@ std::unique_ptr<v1::SagaOrchestrator::Stub> OrchestratorStub(
 
 std::string FormatTime(const google::protobuf::Timestamp& t) {
   return google::protobuf::util::TimeUtil::ToString(t);
+}
+
+// Prints the orchestrator's view of the services it calls, if it answers.
+void PrintDownstreams(Platform& platform) {
+  auto admin = v1::AdminService::NewStub(
+      Dial(platform.Address(*FindService("orchestrator"))));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  v1::ResilienceStatus status;
+  if (!admin->GetResilienceStatus(&context, {}, &status).ok()) return;
+  std::printf("\n%-22s %-10s %9s %8s %8s %8s %9s\n", "ORCHESTRATOR CALLS",
+              "BREAKER", "FAIL-RATE", "CALLS", "FAILED", "RETRIES", "REJECTED");
+  for (const v1::DownstreamStatus& d : status.downstreams()) {
+    std::string state = "closed";
+    double rate = 0;
+    for (const v1::BreakerStatus& b : d.breakers()) {
+      // The worst breaker speaks for the downstream.
+      if (b.state() != "closed") state = b.state();
+      rate = std::max(rate, b.failure_rate());
+    }
+    std::printf("%-22s %-10s %8.0f%% %8lld %8lld %8lld %9lld\n",
+                d.name().c_str(), state.c_str(), rate * 100,
+                static_cast<long long>(d.calls()),
+                static_cast<long long>(d.failures()),
+                static_cast<long long>(d.retries()),
+                static_cast<long long>(d.breaker_rejections() +
+                                       d.bulkhead_rejections()));
+  }
 }
 
 }  // namespace
@@ -104,6 +134,7 @@ int PrintStatus(Platform& platform) {
   std::printf("%-20s %-12s %-8s %d\n", "postgresql",
               platform.DatabaseRunning() ? "UP" : "DOWN", "-",
               platform.cluster().options().port);
+  PrintDownstreams(platform);
   return down == 0 ? 0 : 3;
 }
 
@@ -144,6 +175,53 @@ int StartService(Platform& platform, const std::string& name) {
     return Error(spec->binary, s);
   }
   std::cout << spec->binary << " SERVING (pid " << *pid << ")" << std::endl;
+  return 0;
+}
+
+int Chaos(Platform& platform, const std::string& name,
+          const ChaosOptions& options) {
+  const ServiceSpec* spec = FindService(name);
+  if (spec == nullptr) {
+    std::cerr << "sagactl: unknown service '" << name
+              << "' (order, payment, inventory, shipping, orchestrator)\n";
+    return 2;
+  }
+  std::string method = options.method;
+  if (!method.empty() && method.find('/') == std::string::npos) {
+    method = absl::StrCat("/", spec->grpc_service, "/", method);
+  }
+  auto chaos = v1::ChaosService::NewStub(Dial(platform.Address(*spec)));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  v1::ChaosState state;
+  grpc::Status s;
+  if (options.clear) {
+    v1::ClearChaosRequest request;
+    request.set_method(method);
+    s = chaos->ClearChaos(&context, request, &state);
+  } else {
+    v1::SetChaosRequest request;
+    v1::ChaosRule* rule = request.mutable_rule();
+    rule->set_method(method);
+    rule->set_failure_rate(options.failure_rate);
+    rule->set_latency_ms(options.latency_ms);
+    rule->set_code(options.code);
+    s = chaos->SetChaos(&context, request, &state);
+  }
+  if (!s.ok()) {
+    std::cerr << "sagactl: " << spec->binary << ": " << s.error_message()
+              << "\n";
+    return 1;
+  }
+  if (state.rules().empty()) {
+    std::cout << spec->binary << ": no fault injection" << std::endl;
+  }
+  for (const v1::ChaosRule& r : state.rules()) {
+    std::cout << spec->binary << ": "
+              << (r.method().empty() ? "every method" : r.method()) << ": "
+              << r.failure_rate() * 100 << "% fail with " << r.code() << ", +"
+              << r.latency_ms() << " ms" << std::endl;
+  }
   return 0;
 }
 

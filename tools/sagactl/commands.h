@@ -16,6 +16,17 @@ int Down(Platform& platform);
 int PrintStatus(Platform& platform);
 int KillService(Platform& platform, const std::string& name);
 int StartService(Platform& platform, const std::string& name);
+// ChaosOptions: what `sagactl chaos` asks for.
+struct ChaosOptions {
+  bool clear = false;
+  double failure_rate = 0;
+  int64_t latency_ms = 0;
+  std::string code;    // empty: UNAVAILABLE
+  std::string method;  // "Charge" or a full name; empty: every method
+};
+
+int Chaos(Platform& platform, const std::string& service,
+          const ChaosOptions& options);
 int ListSagas(const std::string& orchestrator, const std::string& status,
               int limit);
 int ShowSaga(const std::string& orchestrator, const std::string& id);

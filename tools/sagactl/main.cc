@@ -47,6 +47,27 @@ int main(int argc, char** argv) {
       ->add_option("SERVICE", service,
                    "order, payment, inventory, shipping or orchestrator")
       ->required();
+  ChaosOptions chaos_options;
+  CLI::App* chaos = app.add_subcommand(
+      "chaos", "inject failures or latency into one service, or --clear");
+  chaos
+      ->add_option("SERVICE", service,
+                   "order, payment, inventory, shipping or orchestrator")
+      ->required();
+  chaos
+      ->add_option("--failure-rate", chaos_options.failure_rate,
+                   "fraction of calls that fail, 0-1")
+      ->check(CLI::Range(0.0, 1.0));
+  chaos
+      ->add_option("--latency-ms", chaos_options.latency_ms,
+                   "added to each call before it runs")
+      ->check(CLI::Range(int64_t{0}, int64_t{600000}));
+  chaos->add_option("--code", chaos_options.code,
+                    "status of injected failures (default UNAVAILABLE)");
+  chaos->add_option("--method", chaos_options.method,
+                    "only this method (\"Charge\"); default every method");
+  chaos->add_flag("--clear", chaos_options.clear,
+                  "remove the rule (of --method, or all)");
   CLI::App* sagas = app.add_subcommand("sagas", "list sagas or show one");
   sagas->require_subcommand(1);
   std::string saga_status;
@@ -72,6 +93,7 @@ int main(int argc, char** argv) {
   if (*status) return PrintStatus(platform);
   if (*kill) return KillService(platform, service);
   if (*start) return StartService(platform, service);
+  if (*chaos) return Chaos(platform, service, chaos_options);
   if (*list) return ListSagas(orchestrator, saga_status, limit);
   if (*show) return ShowSaga(orchestrator, saga_id);
   return 2;

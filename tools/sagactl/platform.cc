@@ -42,19 +42,17 @@ std::string Tail(const std::string& path, int lines) {
 
 const std::vector<ServiceSpec>& Services() {
   static const auto* const kServices = new std::vector<ServiceSpec>{
-      {"inventory", "inventory-service", 50053, "inventory", {}},
-      {"payment", "payment-service", 50052, "payments", {}},
-      {"shipping", "shipping-service", 50054, "shipping", {}},
-      {"orchestrator",
-       "saga-orchestrator",
-       50055,
-       "orchestrator",
-       {"order", "payment", "inventory", "shipping"}},
-      {"order",
-       "order-service",
-       50051,
-       "orders",
-       {"orchestrator", "inventory", "payment"}},
+      {"inventory", "inventory-service", 50053, "inventory", {},
+       "sagaworks.v1.InventoryService"},
+      {"payment", "payment-service", 50052, "payments", {},
+       "sagaworks.v1.PaymentService"},
+      {"shipping", "shipping-service", 50054, "shipping", {},
+       "sagaworks.v1.ShippingService"},
+      {"orchestrator", "saga-orchestrator", 50055, "orchestrator",
+       {"order", "payment", "inventory", "shipping"},
+       "sagaworks.v1.SagaOrchestrator"},
+      {"order", "order-service", 50051, "orders",
+       {"orchestrator", "inventory", "payment"}, "sagaworks.v1.OrderService"},
   };
   return *kServices;
 }
@@ -158,7 +156,9 @@ absl::StatusOr<pid_t> Platform::StartService(const ServiceSpec& spec) {
   local::SpawnOptions spawn;
   spawn.argv = {absl::StrCat(options_.bin_dir, "/", spec.binary),
                 absl::StrCat("--listen=", Address(spec)),
-                absl::StrCat("--database-url=", cluster_.Url(spec.database))};
+                absl::StrCat("--database-url=", cluster_.Url(spec.database)),
+                // A local stack is for breaking things on purpose.
+                "--enable-chaos"};
   for (const std::string& peer : spec.peers) {
     spawn.argv.push_back(
         absl::StrCat("--", peer, "-address=", Address(*FindService(peer))));

@@ -26,6 +26,8 @@ struct ServiceSpec {
   std::string database;  // its database
   // Services it calls, each passed as --<peer>-address.
   std::vector<std::string> peers;
+  // Its main gRPC service, for short method names ("Charge").
+  std::string grpc_service;
 };
 
 // Services lists the five processes in start order.
