@@ -1,0 +1,242 @@
+// End to end, with real processes: what the resilience library does when a
+// service fails or hangs, driven through fault injection (ChaosService).
+#include <iostream>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/client/channel.h"
+#include "gtest/gtest.h"
+#include "sagaworks/v1/admin.grpc.pb.h"
+#include "sagaworks/v1/chaos.grpc.pb.h"
+#include "sagaworks/v1/inventory.grpc.pb.h"
+#include "sagaworks/v1/order.grpc.pb.h"
+#include "sagaworks/v1/payment.grpc.pb.h"
+#include "tests/testing/test_platform.h"
+
+namespace sagaworks {
+namespace {
+
+testing::TestPlatform* g_platform = nullptr;
+
+void Deadline(grpc::ClientContext* c, absl::Duration d = absl::Seconds(10)) {
+  c->set_deadline(absl::ToChronoTime(absl::Now() + d));
+}
+
+class ResilienceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // A short step deadline keeps the test quick; everything else is default.
+    auto started = testing::TestPlatform::Start(
+        {{"orchestrator", {"--step-timeout-seconds=3"}}});
+    ASSERT_TRUE(started.ok()) << started.status();
+    g_platform = started->release();
+  }
+  static void TearDownTestSuite() {
+    delete g_platform;
+    g_platform = nullptr;
+  }
+  void SetUp() override {
+    if (g_platform == nullptr) GTEST_SKIP() << "platform did not start";
+    orders_ = v1::OrderService::NewStub(Dial(g_platform->Address("order")));
+  }
+  void TearDown() override {
+    for (const char* service : {"payment", "shipping"}) {
+      auto chaos =
+          v1::ChaosService::NewStub(Dial(g_platform->Address(service)));
+      grpc::ClientContext c;
+      Deadline(&c);
+      v1::ChaosState state;
+      (void)chaos->ClearChaos(&c, {}, &state);
+    }
+  }
+
+  void SetChaos(const std::string& service, const std::string& method,
+                double failure_rate, int64_t latency_ms) {
+    auto chaos = v1::ChaosService::NewStub(Dial(g_platform->Address(service)));
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::SetChaosRequest r;
+    r.mutable_rule()->set_method(method);
+    r.mutable_rule()->set_failure_rate(failure_rate);
+    r.mutable_rule()->set_latency_ms(latency_ms);
+    v1::ChaosState state;
+    grpc::Status s = chaos->SetChaos(&c, r, &state);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+
+  v1::ResilienceStatus Status(const std::string& service) {
+    auto admin = v1::AdminService::NewStub(Dial(g_platform->Address(service)));
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::ResilienceStatus status;
+    EXPECT_TRUE(admin->GetResilienceStatus(&c, {}, &status).ok());
+    return status;
+  }
+
+  v1::DownstreamStatus OrchestratorView(const std::string& downstream) {
+    const v1::ResilienceStatus status = Status("orchestrator");
+    for (const auto& d : status.downstreams()) {
+      if (d.name() == downstream) return d;
+    }
+    ADD_FAILURE() << "orchestrator reports no downstream " << downstream;
+    return {};
+  }
+
+  std::string Order(const std::string& sku, int qty) {
+    v1::CreateOrderRequest r;
+    r.set_customer_id("alice");
+    v1::OrderItem* item = r.add_items();
+    item->set_sku(sku);
+    item->set_quantity(qty);
+    v1::Address* a = r.mutable_shipping_address();
+    a->set_name("Alice");
+    a->set_line1("1 Main St");
+    a->set_city("Berlin");
+    a->set_postal_code("10115");
+    a->set_country("DE");
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::Order order;
+    grpc::Status s = orders_->CreateOrder(&c, r, &order);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return order.order_id();
+  }
+
+  // Polls until every order has left PENDING (at most `limit`); returns them.
+  std::vector<v1::Order> AwaitFinal(const std::vector<std::string>& ids,
+                                    absl::Duration limit) {
+    const absl::Time deadline = absl::Now() + limit;
+    std::vector<v1::Order> done(ids.size());
+    std::set<size_t> pending;
+    for (size_t i = 0; i < ids.size(); ++i) pending.insert(i);
+    while (!pending.empty() && absl::Now() < deadline) {
+      for (auto it = pending.begin(); it != pending.end();) {
+        grpc::ClientContext c;
+        Deadline(&c);
+        v1::GetOrderRequest r;
+        r.set_order_id(ids[*it]);
+        if (orders_->GetOrder(&c, r, &done[*it]).ok() &&
+            done[*it].status() != v1::ORDER_STATUS_PENDING) {
+          it = pending.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    EXPECT_TRUE(pending.empty()) << pending.size() << " orders still pending";
+    return done;
+  }
+
+  int64_t Balance() {
+    auto payment =
+        v1::PaymentService::NewStub(Dial(g_platform->Address("payment")));
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::GetBalanceRequest r;
+    r.set_customer_id("alice");
+    v1::Balance b;
+    EXPECT_TRUE(payment->GetBalance(&c, r, &b).ok());
+    return b.balance_cents();
+  }
+
+  int64_t WidgetsAvailable() {
+    auto inventory =
+        v1::InventoryService::NewStub(Dial(g_platform->Address("inventory")));
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::GetStockRequest r;
+    r.set_sku("widget");
+    v1::Stock s;
+    EXPECT_TRUE(inventory->GetStock(&c, r, &s).ok());
+    return s.available();
+  }
+
+  std::unique_ptr<v1::OrderService::Stub> orders_;
+};
+
+TEST_F(ResilienceTest, FailingPaymentOpensTheBreakerAndNothingIsLost) {
+  const int64_t balance = Balance();
+  const int64_t widgets = WidgetsAvailable();
+  const v1::DownstreamStatus payment_before = OrchestratorView("payment");
+  int64_t transitions_before = 0;
+  for (const auto& b : payment_before.breakers()) {
+    transitions_before += b.transitions();
+  }
+  SetChaos("payment", "/sagaworks.v1.PaymentService/Charge", 1.0, 0);
+
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(Order("widget", 1));
+  for (const v1::Order& o : AwaitFinal(ids, absl::Seconds(90))) {
+    EXPECT_EQ(o.status(), v1::ORDER_STATUS_REJECTED);
+    EXPECT_NE(o.failure_reason().find("charge_payment"), std::string::npos)
+        << o.failure_reason();
+  }
+  EXPECT_EQ(Balance(), balance);
+  EXPECT_EQ(WidgetsAvailable(), widgets);
+
+  // The breaker opened, so payment saw far fewer charges than 20 orders times
+  // the pipeline's 3 attempts, let alone the saga's own retries.
+  const v1::DownstreamStatus payment = OrchestratorView("payment");
+  int64_t transitions = 0;
+  for (const auto& b : payment.breakers()) transitions += b.transitions();
+  EXPECT_GT(transitions, transitions_before);
+  EXPECT_GT(payment.breaker_rejections(), 0);
+  const int64_t charges_seen = Status("payment").guard().injected_faults();
+  EXPECT_LT(charges_seen, 20 * 3) << "charges that reached payment";
+  std::cout << "20 orders with payment failing: " << charges_seen
+            << " charges reached payment, " << payment.breaker_rejections()
+            << " refused by the open breaker, "
+            << transitions - transitions_before << " breaker transitions\n";
+
+  // Cleared: the platform recovers by itself.
+  TearDown();
+  const std::string id = Order("widget", 1);
+  std::vector<v1::Order> done = AwaitFinal({id}, absl::Seconds(30));
+  EXPECT_EQ(done[0].status(), v1::ORDER_STATUS_APPROVED);
+  EXPECT_EQ(Balance(), balance - 1999);
+}
+
+TEST_F(ResilienceTest,
+       HungShippingIsCutAtTheStepDeadlineAndLeavesNoThreadBlocked) {
+  const int64_t balance = Balance();
+  // Shipping answers after ten minutes.
+  SetChaos("shipping", "/sagaworks.v1.ShippingService/CreateShipment", 0.0,
+           600000);
+  const absl::Time start = absl::Now();
+  const std::string id = Order("widget", 1);
+  std::vector<v1::Order> done = AwaitFinal({id}, absl::Seconds(60));
+  EXPECT_EQ(done[0].status(), v1::ORDER_STATUS_REJECTED);
+  EXPECT_NE(done[0].failure_reason().find("create_shipment"), std::string::npos)
+      << done[0].failure_reason();
+  // The step deadline is 3 s; compensating takes a moment more, not minutes.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+  std::cout << "hung shipping: order rejected after "
+            << absl::FormatDuration(absl::Now() - start) << "\n";
+  EXPECT_EQ(Balance(), balance);
+
+  // The handlers stuck in the injected latency noticed their callers gave up.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  int in_flight = -1;
+  while (absl::Now() < deadline) {
+    in_flight = Status("shipping").guard().in_flight();
+    if (in_flight == 0) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(in_flight, 0);
+}
+
+TEST_F(ResilienceTest, ChaosRulesAreValidated) {
+  auto chaos = v1::ChaosService::NewStub(Dial(g_platform->Address("payment")));
+  grpc::ClientContext c;
+  Deadline(&c);
+  v1::SetChaosRequest r;
+  r.mutable_rule()->set_failure_rate(1.5);
+  v1::ChaosState state;
+  grpc::Status s = chaos->SetChaos(&c, r, &state);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("failure_rate"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sagaworks
