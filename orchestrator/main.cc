@@ -45,19 +45,21 @@ int main(int argc, char** argv) {
   auto pool = process.OpenDatabase(migrations::orchestrator());
   if (!pool.ok()) return process.Fail(pool.status());
 
-  auto downstream = [&](const char* name) {
-    return std::make_unique<resilience::Downstream>(name, calls,
-                                                    RealClock::Default());
-  };
-  orchestrator::GrpcParticipants participants(
-      {{v1::InventoryService::NewStub(Dial(inventory)),
-        downstream("inventory")},
-       {v1::PaymentService::NewStub(Dial(payment)), downstream("payment")},
-       {v1::ShippingService::NewStub(Dial(shipping)), downstream("shipping")},
-       {v1::OrderService::NewStub(Dial(order)), downstream("order")}});
-  for (resilience::Downstream* d : participants.Downstreams()) {
-    process.TrackDownstream(d);
+  orchestrator::ParticipantStubs stubs;
+  for (auto [name, client] :
+       {std::pair{"inventory", &stubs.inventory.downstream},
+        std::pair{"payment", &stubs.payment.downstream},
+        std::pair{"shipping", &stubs.shipping.downstream},
+        std::pair{"order", &stubs.order.downstream}}) {
+    auto downstream = process.MakeDownstream(name, calls);
+    if (!downstream.ok()) return process.Fail(downstream.status());
+    *client = *std::move(downstream);
   }
+  stubs.inventory.stub = v1::InventoryService::NewStub(Dial(inventory));
+  stubs.payment.stub = v1::PaymentService::NewStub(Dial(payment));
+  stubs.shipping.stub = v1::ShippingService::NewStub(Dial(shipping));
+  stubs.order.stub = v1::OrderService::NewStub(Dial(order));
+  orchestrator::GrpcParticipants participants(std::move(stubs));
   orchestrator::SagaStore store(**pool);
   orchestrator::SagaRunner runner(store, participants, RealClock::Default(),
                                   config);

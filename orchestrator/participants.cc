@@ -17,11 +17,6 @@ resilience::CallOptions SagaCallOptions(absl::Time deadline) {
 
 }  // namespace
 
-std::vector<resilience::Downstream*> GrpcParticipants::Downstreams() {
-  return {stubs_.inventory.downstream.get(), stubs_.payment.downstream.get(),
-          stubs_.shipping.downstream.get(), stubs_.order.downstream.get()};
-}
-
 CallResult GrpcParticipants::Invoke(const SagaCall& call,
                                     const v1::StartSagaRequest& order,
                                     const SagaState& state,

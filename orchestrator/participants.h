@@ -50,9 +50,6 @@ class GrpcParticipants final : public Participants {
   CallResult Invoke(const SagaCall& call, const v1::StartSagaRequest& order,
                     const SagaState& state, absl::Time deadline) override;
 
-  // Downstreams lists the pipelines, for status and metrics.
-  std::vector<resilience::Downstream*> Downstreams();
-
  private:
   ParticipantStubs stubs_;
 };

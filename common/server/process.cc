@@ -1,6 +1,7 @@
 #include "common/server/process.h"
 
 #include <iostream>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -76,6 +77,10 @@ Process::Process(ProcessInfo info) : info_(std::move(info)), app_(info_.name) {
       ->envname("SAGAWORKS_RATE_LIMIT_BURST")
       ->check(CLI::Range(int64_t{1}, int64_t{10000000}))
       ->capture_default_str();
+  app_.add_option("--resilience-config", resilience_config_path_,
+                  "JSON file overriding the resilience defaults per "
+                  "downstream and method")
+      ->envname("SAGAWORKS_RESILIENCE_CONFIG");
   app_.add_flag("--enable-chaos", enable_chaos_,
                 "serve ChaosService (fault injection) to local callers")
       ->envname("SAGAWORKS_ENABLE_CHAOS");
@@ -99,6 +104,17 @@ Process::Process(ProcessInfo info) : info_(std::move(info)), app_(info_.name) {
 }
 
 Process::~Process() = default;
+
+absl::StatusOr<std::unique_ptr<resilience::Downstream>> Process::MakeDownstream(
+    const std::string& name, resilience::DownstreamConfig base) {
+  absl::StatusOr<resilience::DownstreamConfig> config =
+      resilience::ConfigFor(resilience_settings_, name, std::move(base));
+  if (!config.ok()) return config.status();
+  auto downstream = std::make_unique<resilience::Downstream>(
+      name, *std::move(config), RealClock::Default());
+  admin_service_->Track(downstream.get());
+  return downstream;
+}
 
 const std::string& Process::AddPeer(const std::string& name,
                                     const std::string& default_address,
@@ -135,6 +151,18 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
                 << "\n";
       return 2;
     }
+  }
+  if (!resilience_config_path_.empty()) {
+    std::set<std::string> known;
+    for (const auto& [name, address] : peers_) known.insert(name);
+    absl::StatusOr<v1::ResilienceSettings> settings =
+        resilience::LoadResilienceSettings(resilience_config_path_, known);
+    if (!settings.ok()) {
+      std::cerr << info_.name << ": invalid configuration: --resilience-config "
+                << settings.status().message() << "\n";
+      return 2;
+    }
+    resilience_settings_ = *std::move(settings);
   }
   guard_config_.rate_limit_enabled = rate_limit_per_second_ > 0;
   if (guard_config_.rate_limit_enabled) {

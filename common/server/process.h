@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "common/db/migrate.h"
 #include "common/db/pool.h"
+#include "common/resilience/config.h"
 #include "common/server/admin_service.h"
 #include "common/server/chaos_service.h"
 #include "common/server/grpc_server.h"
@@ -75,11 +76,11 @@ class Process {
   // guard is what each service's handlers pass through (valid after
   // ParseFlags()).
   ServerGuard& guard() { return *guard_; }
-  // TrackDownstream reports a downstream's state through AdminService; it
-  // must outlive Serve().
-  void TrackDownstream(resilience::Downstream* downstream) {
-    admin_service_->Track(downstream);
-  }
+  // MakeDownstream builds the pipeline for calls to peer `name`: `base`,
+  // overridden by the --resilience-config file; it reports through
+  // AdminService.
+  absl::StatusOr<std::unique_ptr<resilience::Downstream>> MakeDownstream(
+      const std::string& name, resilience::DownstreamConfig base = {});
 
   // BeforeDrain registers work to run when a stop signal arrives, before
   // in-flight calls drain (ending long-lived streams).
@@ -120,6 +121,8 @@ class Process {
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<db::Pool> pool_;
   std::map<std::string, std::string> peers_;
+  std::string resilience_config_path_;
+  v1::ResilienceSettings resilience_settings_;
   std::vector<std::function<void()>> before_drain_;
   std::vector<std::function<void()>> on_shutdown_;
 };

@@ -18,20 +18,21 @@ int main(int argc, char** argv) {
   auto pool = process.OpenDatabase(migrations::order());
   if (!pool.ok()) return process.Fail(pool.status());
 
-  auto downstream = [&process](const char* name) {
-    auto d = std::make_unique<resilience::Downstream>(
-        name, resilience::DownstreamConfig{}, RealClock::Default());
-    process.TrackDownstream(d.get());
-    return d;
-  };
+  auto to_orchestrator = process.MakeDownstream("orchestrator");
+  auto to_inventory = process.MakeDownstream("inventory");
+  auto to_payment = process.MakeDownstream("payment");
+  for (const auto* d : {&to_orchestrator, &to_inventory, &to_payment}) {
+    if (!d->ok()) return process.Fail(d->status());
+  }
   order::OrderStore store(**pool);
   order::OutboxRelay relay(store,
                            {v1::SagaOrchestrator::NewStub(Dial(orchestrator)),
-                            downstream("orchestrator")},
+                            *std::move(to_orchestrator)},
                            {});
   order::CatalogCheck catalog(
-      {v1::InventoryService::NewStub(Dial(inventory)), downstream("inventory")},
-      {v1::PaymentService::NewStub(Dial(payment)), downstream("payment")},
+      {v1::InventoryService::NewStub(Dial(inventory)),
+       *std::move(to_inventory)},
+      {v1::PaymentService::NewStub(Dial(payment)), *std::move(to_payment)},
       absl::Seconds(1));
   order::OrderServiceImpl service(store, relay, catalog,
                                   absl::Milliseconds(200), process.guard());

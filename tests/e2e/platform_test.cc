@@ -292,6 +292,16 @@ TEST_F(PlatformTest, BadConfigurationStopsStartUpNamingTheSetting) {
   EXPECT_NE(out.find("--listen"), std::string::npos) << out;
   EXPECT_FALSE(local::Run({bin, "--no-such-flag"}, &out).ok());
   EXPECT_NE(out.find("--no-such-flag"), std::string::npos) << out;
+  // A resilience file with a typo in a downstream's name.
+  const std::string config =
+      absl::StrCat(g_platform->home(), "/resilience.json");
+  std::ofstream(config) << R"({"downstreams": {"paymnt": {}}})";
+  EXPECT_FALSE(
+      local::Run({absl::StrCat(SAGAWORKS_BIN_DIR, "/saga-orchestrator"),
+                  "--resilience-config", config},
+                 &out)
+          .ok());
+  EXPECT_NE(out.find("downstreams.paymnt"), std::string::npos) << out;
   setenv("SAGAWORKS_DB_POOL_SIZE", "lots", 1);
   EXPECT_FALSE(local::Run({bin}, &out).ok());
   unsetenv("SAGAWORKS_DB_POOL_SIZE");
