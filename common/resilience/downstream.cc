@@ -69,16 +69,22 @@ Downstream::Downstream(std::string name, DownstreamConfig config, Clock& clock,
     : name_(std::move(name)),
       config_(std::move(config)),
       clock_(clock),
+      open_message_(
+          absl::StrCat(name_, ": circuit breaker open; call not sent")),
       bulkhead_(config_.bulkhead),
       budget_(config_.retry_budget, clock),
-      rng_(seed) {}
+      rng_(seed) {
+  if (!config_.breaker_per_method) shared_breaker_ = &BreakerFor(kAllMethods);
+}
 
 const CallPolicy& Downstream::PolicyFor(const std::string& method) const {
+  if (config_.methods.empty()) return config_.call;
   auto it = config_.methods.find(method);
   return it == config_.methods.end() ? config_.call : it->second;
 }
 
 CircuitBreaker& Downstream::BreakerFor(const std::string& method) {
+  if (shared_breaker_ != nullptr) return *shared_breaker_;
   const std::string key = config_.breaker_per_method ? method : kAllMethods;
   absl::MutexLock lock(&mu_);
   std::unique_ptr<CircuitBreaker>& breaker = breakers_[key];
@@ -120,7 +126,14 @@ absl::Status Downstream::Finish(const CallOptions& options,
 absl::Status Downstream::Call(const std::string& method,
                               const CallOptions& options, Attempt attempt) {
   ++stats_.calls;
+  // The breaker first: when it is open, nothing else need be touched.
+  CircuitBreaker& breaker = BreakerFor(method);
+  if (!breaker.TryAcquire()) {
+    ++stats_.breaker_rejections;
+    return Finish(options, absl::UnavailableError(open_message_));
+  }
   if (!bulkhead_.TryEnter()) {
+    breaker.OnIgnored();
     ++stats_.bulkhead_rejections;
     return Finish(options,
                   absl::ResourceExhaustedError(absl::StrCat(
@@ -133,7 +146,6 @@ absl::Status Downstream::Call(const std::string& method,
   } leave{bulkhead_};
 
   const CallPolicy& policy = PolicyFor(method);
-  CircuitBreaker& breaker = BreakerFor(method);
   RetryBackoff backoff(policy.retry);
   budget_.RecordCall();
   const absl::Time start = clock_.Now();
@@ -141,16 +153,13 @@ absl::Status Downstream::Call(const std::string& method,
       std::min(start + policy.total_timeout, options.deadline);
   absl::Status last;
   for (int n = 1;; ++n) {
-    if (!breaker.TryAcquire()) {
+    if (n > 1 && !breaker.TryAcquire()) {
       ++stats_.breaker_rejections;
       // Failing fast is the point: no retry against an open breaker.
-      return Finish(
-          options,
-          absl::UnavailableError(absl::StrCat(
-              name_, ": circuit breaker open, not calling ", method,
-              last.ok()
-                  ? ""
-                  : absl::StrCat(" (last error: ", last.message(), ")"))));
+      return Finish(options,
+                    absl::UnavailableError(absl::StrCat(
+                        name_, ": circuit breaker open; ", method,
+                        " not retried (last error: ", last.message(), ")")));
     }
     const absl::Time now = clock_.Now();
     const absl::Time deadline = std::min(now + policy.attempt_timeout, overall);

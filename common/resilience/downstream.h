@@ -121,12 +121,16 @@ class Downstream {
   const std::string name_;
   const DownstreamConfig config_;
   Clock& clock_;
+  // Built once: an open breaker must refuse in well under a microsecond.
+  const std::string open_message_;
   DownstreamStats stats_;
   Bulkhead bulkhead_;
   RetryBudget budget_;
   absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<CircuitBreaker>> breakers_
       ABSL_GUARDED_BY(mu_);
+  // The downstream-wide breaker (null with breaker_per_method): no lookup.
+  CircuitBreaker* shared_breaker_ = nullptr;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -1,0 +1,208 @@
+// Cost of the resilience chain, measured side by side in one run:
+//   - a unary call on loopback, bare, against the same call through the full
+//     client pipeline (Downstream) and server guard (ServiceGuard);
+//   - the chain's CPU per call without the network (client pipeline around a
+//     no-op attempt, plus guard admission);
+//   - a call rejected by an open breaker.
+// At the end it prints the median latency ratio of chained to bare calls.
+//
+//   build/bin/resilience_bench
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "common/client/channel.h"
+#include "common/resilience/downstream.h"
+#include "common/server/guard.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/server_builder.h"
+
+namespace sagaworks {
+namespace {
+
+using grpc::health::v1::Health;
+using grpc::health::v1::HealthCheckRequest;
+using grpc::health::v1::HealthCheckResponse;
+
+// The same trivial handler, with and without the server guard.
+class BareService final : public Health::Service {
+ public:
+  grpc::Status Check(grpc::ServerContext*, const HealthCheckRequest*,
+                     HealthCheckResponse* response) override {
+    response->set_status(HealthCheckResponse::SERVING);
+    return grpc::Status::OK;
+  }
+};
+
+class GuardedService final : public Health::Service {
+ public:
+  explicit GuardedService(server::ServerGuard& guard)
+      : guard_(guard, "grpc.health.v1.Health") {}
+  grpc::Status Check(grpc::ServerContext* context, const HealthCheckRequest*,
+                     HealthCheckResponse* response) override {
+    return guard_.Run(context, "Check", [&] {
+      response->set_status(HealthCheckResponse::SERVING);
+      return grpc::Status::OK;
+    });
+  }
+
+ private:
+  server::ServiceGuard guard_;
+};
+
+struct Server {
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<Health::Stub> stub;
+};
+
+Server Start(grpc::Service* service) {
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(service);
+  Server s;
+  s.server = builder.BuildAndStart();
+  s.stub = Health::NewStub(Dial("127.0.0.1:" + std::to_string(port)));
+  return s;
+}
+
+server::ServerGuard& Guard() {
+  static resilience::FaultInjector* chaos = new resilience::FaultInjector();
+  static server::ServerGuard* guard =
+      new server::ServerGuard({}, RealClock::Default(), chaos);
+  return *guard;
+}
+
+void BM_UnaryBare(benchmark::State& state) {
+  static BareService* service = new BareService();
+  static Server* s = new Server(Start(service));
+  HealthCheckRequest request;
+  HealthCheckResponse response;
+  for (auto _ : state) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(5));
+    grpc::Status status = s->stub->Check(&context, request, &response);
+    if (!status.ok()) state.SkipWithError("call failed");
+  }
+}
+
+void BM_UnaryChained(benchmark::State& state) {
+  static GuardedService* service = new GuardedService(Guard());
+  static Server* s = new Server(Start(service));
+  static resilience::Downstream* downstream =
+      new resilience::Downstream("health", {}, RealClock::Default(), 1);
+  HealthCheckRequest request;
+  HealthCheckResponse response;
+  for (auto _ : state) {
+    absl::Status status =
+        downstream->Call("Check", {}, [&](grpc::ClientContext& context) {
+          return s->stub->Check(&context, request, &response);
+        });
+    if (!status.ok()) state.SkipWithError("call failed");
+  }
+}
+
+// The chain's own work, without the network: the client pipeline around an
+// attempt that does nothing, and the server guard's admission.
+void BM_ChainCpuOnly(benchmark::State& state) {
+  resilience::Downstream downstream("noop", {}, RealClock::Default(), 1);
+  server::ServiceGuard guard(Guard(), "grpc.health.v1.Health");
+  grpc::ServerContext server_context;
+  for (auto _ : state) {
+    absl::Status status =
+        downstream.Call("Check", {}, [&](grpc::ClientContext&) {
+          return guard.Run(&server_context, "Check",
+                           [] { return grpc::Status::OK; });
+        });
+    benchmark::DoNotOptimize(status);
+  }
+}
+
+void BM_OpenBreakerRejection(benchmark::State& state) {
+  resilience::DownstreamConfig config;
+  config.breaker.consecutive_failures = 1;
+  config.breaker.open_wait = absl::Hours(1);
+  config.call.retry.max_attempts = 1;
+  resilience::Downstream downstream("dead", config, RealClock::Default(), 1);
+  (void)downstream.Call("Check", {}, [](grpc::ClientContext&) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "down");
+  });
+  for (auto _ : state) {
+    absl::Status status = downstream.Call(
+        "Check", {}, [](grpc::ClientContext&) { return grpc::Status::OK; });
+    benchmark::DoNotOptimize(status);
+  }
+}
+
+// main() turns on random interleaving: the repetitions of the bare and the
+// chained call are run in shuffled order, so drift in the machine's load hits
+// both alike.
+BENCHMARK(BM_UnaryBare)->Repetitions(7)->UseRealTime();
+BENCHMARK(BM_UnaryChained)->Repetitions(7)->UseRealTime();
+BENCHMARK(BM_ChainCpuOnly);
+BENCHMARK(BM_OpenBreakerRejection);
+
+// Prints, after the usual table, the chained/bare ratio of median latencies.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) {
+      const std::string& name = run.run_name.function_name;
+      if (run.aggregate_name == "median") {
+        medians_[name] = run.GetAdjustedRealTime();
+      } else if (run.aggregate_name == "cv") {
+        cv_[name] = run.real_accumulated_time;  // a fraction, not a time
+      } else if (run.aggregate_name.empty()) {
+        cpu_[name] = run.GetAdjustedCPUTime();
+      }
+    }
+    ConsoleReporter::ReportRuns(runs);
+  }
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    auto bare = medians_.find("BM_UnaryBare");
+    auto chained = medians_.find("BM_UnaryChained");
+    if (bare == medians_.end() || chained == medians_.end()) return;
+    const double ratio = chained->second / bare->second;
+    std::printf(
+        "\nmedian unary call on loopback: bare %.1f us, through the full "
+        "chain %.1f us: ratio %.3f (%+.1f%%); run-to-run variation of the "
+        "bare call %.0f%%\n",
+        bare->second / 1000, chained->second / 1000, ratio, (ratio - 1) * 100,
+        cv_["BM_UnaryBare"] * 100);
+    if (cpu_.count("BM_ChainCpuOnly") > 0) {
+      const double chain_ns = cpu_["BM_ChainCpuOnly"];
+      std::printf(
+          "the chain's own CPU per call: %.0f ns = %.2f%% of the bare call's "
+          "median latency\n",
+          chain_ns, chain_ns / bare->second * 100);
+    }
+    if (cpu_.count("BM_OpenBreakerRejection") > 0) {
+      std::printf("a call refused by an open breaker: %.0f ns\n",
+                  cpu_["BM_OpenBreakerRejection"]);
+    }
+  }
+
+ private:
+  std::map<std::string, double> medians_, cv_, cpu_;
+};
+
+}  // namespace
+}  // namespace sagaworks
+
+int main(int argc, char** argv) {
+  std::vector<char*> args(argv, argv + argc);
+  char interleave[] = "--benchmark_enable_random_interleaving=true";
+  args.insert(args.begin() + 1, interleave);  // later flags still win
+  int count = static_cast<int>(args.size());
+  benchmark::Initialize(&count, args.data());
+  sagaworks::RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}
