@@ -19,6 +19,11 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 // StatusCodeName returns "NOT_FOUND", "UNAVAILABLE", ... for a code.
 std::string StatusCodeName(absl::StatusCode code);
 
+// IsFinalError tells a refusal that retrying cannot change
+// (INVALID_ARGUMENT, NOT_FOUND, FAILED_PRECONDITION, ...) from a transient
+// failure (UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, ...).
+bool IsFinalError(const absl::Status& status);
+
 // DescribeStatus returns "CODE: message", the form errors take in logs and in
 // the saga step log.
 std::string DescribeStatus(const absl::Status& status);

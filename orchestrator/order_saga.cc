@@ -82,19 +82,7 @@ absl::Status SagaPolicy::Validate() const {
 }
 
 bool IsBusinessFailure(const absl::Status& status) {
-  switch (status.code()) {
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kNotFound:
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kPermissionDenied:
-    case absl::StatusCode::kUnauthenticated:
-    case absl::StatusCode::kUnimplemented:
-      return true;
-    default:
-      return false;
-  }
+  return IsFinalError(status);
 }
 
 std::optional<SagaCall> NextCall(const SagaState& state) {

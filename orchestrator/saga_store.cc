@@ -96,8 +96,8 @@ v1::SagaStatus ToProtoStatus(SagaStatus status) {
   return v1::SAGA_STATUS_UNSPECIFIED;
 }
 
-absl::StatusOr<SagaRecord> SagaStore::Create(
-    const v1::StartSagaRequest& request, bool* created) {
+absl::StatusOr<SagaRecord> SagaStore::CreateIn(
+    pqxx::work& tx, const v1::StartSagaRequest& request, bool* created) {
   std::string payload;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -105,22 +105,26 @@ absl::StatusOr<SagaRecord> SagaStore::Create(
            .ok()) {
     return absl::InternalError("cannot encode saga payload");
   }
-  return pool_.TransactOr<SagaRecord>(
-      "create_saga", [&](pqxx::work& tx) -> absl::StatusOr<SagaRecord> {
-        pqxx::result inserted = tx.exec_params(
-            "INSERT INTO saga_instances "
-            "(saga_type, order_id, status, current_step, payload) "
-            "VALUES ($1, $2, 'running', $3, $4::jsonb) "
-            "ON CONFLICT (saga_type, order_id) DO NOTHING RETURNING saga_id",
-            kSagaType, request.order_id(), kReserveStock, payload);
-        *created = !inserted.empty();
-        pqxx::result r = tx.exec_params(
-            absl::StrCat("SELECT ", kRecordColumns,
-                         " FROM saga_instances "
-                         "WHERE saga_type = $1 AND order_id = $2"),
-            kSagaType, request.order_id());
-        return RecordFromRow(r[0]);
-      });
+  pqxx::result inserted = tx.exec_params(
+      "INSERT INTO saga_instances "
+      "(saga_type, order_id, status, current_step, payload) "
+      "VALUES ($1, $2, 'running', $3, $4::jsonb) "
+      "ON CONFLICT (saga_type, order_id) DO NOTHING RETURNING saga_id",
+      kSagaType, request.order_id(), kReserveStock, payload);
+  *created = !inserted.empty();
+  pqxx::result r =
+      tx.exec_params(absl::StrCat("SELECT ", kRecordColumns,
+                                  " FROM saga_instances "
+                                  "WHERE saga_type = $1 AND order_id = $2"),
+                     kSagaType, request.order_id());
+  return RecordFromRow(r[0]);
+}
+
+absl::StatusOr<SagaRecord> SagaStore::Create(
+    const v1::StartSagaRequest& request, bool* created) {
+  return pool_.TransactOr<SagaRecord>("create_saga", [&](pqxx::work& tx) {
+    return CreateIn(tx, request, created);
+  });
 }
 
 absl::StatusOr<SagaRecord> SagaStore::Load(const std::string& saga_id) {

@@ -44,6 +44,11 @@ class SagaStore {
   absl::StatusOr<SagaRecord> Create(const v1::StartSagaRequest& request,
                                     bool* created);
 
+  // The same, inside a caller's transaction (idempotent StartSaga).
+  absl::StatusOr<SagaRecord> CreateIn(pqxx::work& tx,
+                                      const v1::StartSagaRequest& request,
+                                      bool* created);
+
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id);
 
   // Commit stores `next` and appends `entry` in one transaction, provided the

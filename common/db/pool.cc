@@ -62,9 +62,18 @@ absl::Status MapCurrentDbException(absl::string_view what_failed) {
   } catch (const pqxx::integrity_constraint_violation& e) {
     return absl::FailedPreconditionError(
         absl::StrCat(what_failed, ": constraint violated: ", e.what()));
-  } catch (const pqxx::data_exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what_failed, ": invalid data: ", e.what()));
+  } catch (const pqxx::sql_error& e) {
+    // lock_not_available: a lock_timeout ran out, typically waiting for a
+    // concurrent duplicate of this request to finish.
+    if (e.sqlstate() == "55P03") {
+      return absl::AbortedError(
+          absl::StrCat(what_failed, ": still locked by a concurrent request"));
+    }
+    if (std::string(e.sqlstate()).rfind("22", 0) == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what_failed, ": invalid data: ", e.what()));
+    }
+    return absl::InternalError(absl::StrCat(what_failed, ": ", e.what()));
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat(what_failed, ": ", e.what()));
   } catch (...) {

@@ -18,6 +18,17 @@ std::string PeerAddress(const std::string& peer) {
 
 }  // namespace
 
+std::string CallerIdentity(const grpc::ServerContext& context) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("x-tenant-id");
+  if (it != metadata.end() && it->second.size() > 0 &&
+      it->second.size() <= 128) {
+    return absl::StrCat(
+        "tenant:", absl::string_view(it->second.data(), it->second.size()));
+  }
+  return PeerAddress(context.peer());
+}
+
 absl::Status ServerGuardConfig::Validate() const {
   if (max_concurrent_calls < 0) {
     return absl::InvalidArgumentError("max concurrent calls must be >= 0");
@@ -34,17 +45,6 @@ absl::Status ServerGuardConfig::Validate() const {
 ServerGuard::ServerGuard(ServerGuardConfig config, Clock& clock,
                          resilience::FaultInjector* chaos)
     : config_(config), clock_(clock), chaos_(chaos) {}
-
-std::string ServerGuard::Tenant(const grpc::ServerContext& context) const {
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find("x-tenant-id");
-  if (it != metadata.end() && it->second.size() > 0 &&
-      it->second.size() <= 128) {
-    return absl::StrCat(
-        "tenant:", absl::string_view(it->second.data(), it->second.size()));
-  }
-  return PeerAddress(context.peer());
-}
 
 bool ServerGuard::Delay(grpc::ServerContext* context, absl::Duration latency) {
   // In small steps, so a caller that gives up (or a deadline that passes)
@@ -90,7 +90,7 @@ grpc::Status ServerGuard::Admit(grpc::ServerContext* context,
                                      " calls in flight; try again shortly"));
   }
   if (config_.rate_limit_enabled) {
-    const std::string tenant = Tenant(*context);
+    const std::string tenant = CallerIdentity(*context);
     auto& bucket = buckets_[tenant];
     if (bucket == nullptr) {
       if (buckets_.size() > config_.max_tenants) {

@@ -29,6 +29,11 @@
 
 namespace sagaworks::server {
 
+// CallerIdentity names who is calling: "tenant:<x-tenant-id>" when the call
+// says, else the caller's address without its port. Rate limits and
+// idempotency keys are scoped by it.
+std::string CallerIdentity(const grpc::ServerContext& context);
+
 struct ServerGuardConfig {
   // Calls running at once; 0 disables the limit.
   int max_concurrent_calls = 256;
@@ -64,7 +69,6 @@ class ServerGuard {
   int in_flight() const;
 
  private:
-  std::string Tenant(const grpc::ServerContext& context) const;
   // Waits out injected latency; false if the caller gave up meanwhile.
   bool Delay(grpc::ServerContext* context, absl::Duration latency);
 

@@ -48,104 +48,111 @@ bool SameItems(const v1::Reservation& reservation,
 
 }  // namespace
 
+absl::StatusOr<v1::Reservation> InventoryStore::ReserveIn(
+    pqxx::work& tx, const std::string& order_id,
+    const google::protobuf::RepeatedPtrField<v1::OrderItem>& items) {
+  // Claims the order first: a concurrent duplicate waits here on the
+  // unique index, then finds the committed row.
+  pqxx::result claimed = tx.exec_params(
+      "INSERT INTO reservations (order_id, status) "
+      "VALUES ($1, 'reserved') ON CONFLICT (order_id) DO NOTHING "
+      "RETURNING reservation_id",
+      order_id);
+  if (claimed.empty()) {
+    v1::Reservation existing = LoadReservation(tx, order_id);
+    if (existing.status() == v1::RESERVATION_STATUS_RELEASED) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("stock for order ", order_id,
+                       " was already released; it cannot be reserved again"));
+    }
+    if (!SameItems(existing, items)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "order ", order_id, " already holds a reservation for other items"));
+    }
+    return existing;
+  }
+  const std::string reservation_id = claimed[0][0].as<std::string>();
+
+  // Fixed lock order (by SKU) so concurrent reservations of overlapping
+  // items cannot deadlock.
+  std::vector<const v1::OrderItem*> sorted;
+  for (const auto& item : items) sorted.push_back(&item);
+  std::sort(sorted.begin(), sorted.end(),
+            [](auto* a, auto* b) { return a->sku() < b->sku(); });
+  int64_t total = 0;
+  for (const v1::OrderItem* item : sorted) {
+    pqxx::result updated = tx.exec_params(
+        "UPDATE stock SET available = available - $2, "
+        "reserved = reserved + $2 "
+        "WHERE sku = $1 AND available >= $2 RETURNING price_cents",
+        item->sku(), item->quantity());
+    if (updated.empty()) {
+      pqxx::result found = tx.exec_params(
+          "SELECT available FROM stock WHERE sku = $1", item->sku());
+      if (found.empty()) {
+        return absl::NotFoundError(
+            absl::StrCat("unknown sku '", item->sku(), "'"));
+      }
+      return absl::FailedPreconditionError(
+          absl::StrCat("out of stock: sku '", item->sku(), "' has ",
+                       found[0][0].as<int64_t>(), " available, ",
+                       item->quantity(), " requested"));
+    }
+    const int64_t price = updated[0][0].as<int64_t>();
+    total += price * item->quantity();
+    tx.exec_params(
+        "INSERT INTO reservation_items "
+        "(reservation_id, sku, quantity, unit_price_cents) "
+        "VALUES ($1, $2, $3, $4)",
+        reservation_id, item->sku(), item->quantity(), price);
+  }
+  tx.exec_params(
+      "UPDATE reservations SET total_cents = $2 "
+      "WHERE reservation_id = $1",
+      reservation_id, total);
+  return LoadReservation(tx, order_id);
+}
+
 absl::StatusOr<v1::Reservation> InventoryStore::Reserve(
     const std::string& order_id,
     const google::protobuf::RepeatedPtrField<v1::OrderItem>& items) {
   return pool_.TransactOr<v1::Reservation>(
-      "reserve_stock", [&](pqxx::work& tx) -> absl::StatusOr<v1::Reservation> {
-        // Claims the order first: a concurrent duplicate waits here on the
-        // unique index, then finds the committed row.
-        pqxx::result claimed = tx.exec_params(
-            "INSERT INTO reservations (order_id, status) "
-            "VALUES ($1, 'reserved') ON CONFLICT (order_id) DO NOTHING "
-            "RETURNING reservation_id",
-            order_id);
-        if (claimed.empty()) {
-          v1::Reservation existing = LoadReservation(tx, order_id);
-          if (existing.status() == v1::RESERVATION_STATUS_RELEASED) {
-            return absl::FailedPreconditionError(absl::StrCat(
-                "stock for order ", order_id,
-                " was already released; it cannot be reserved again"));
-          }
-          if (!SameItems(existing, items)) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("order ", order_id,
-                             " already holds a reservation for other items"));
-          }
-          return existing;
-        }
-        const std::string reservation_id = claimed[0][0].as<std::string>();
+      "reserve_stock",
+      [&](pqxx::work& tx) { return ReserveIn(tx, order_id, items); });
+}
 
-        // Fixed lock order (by SKU) so concurrent reservations of overlapping
-        // items cannot deadlock.
-        std::vector<const v1::OrderItem*> sorted;
-        for (const auto& item : items) sorted.push_back(&item);
-        std::sort(sorted.begin(), sorted.end(),
-                  [](auto* a, auto* b) { return a->sku() < b->sku(); });
-        int64_t total = 0;
-        for (const v1::OrderItem* item : sorted) {
-          pqxx::result updated = tx.exec_params(
-              "UPDATE stock SET available = available - $2, "
-              "reserved = reserved + $2 "
-              "WHERE sku = $1 AND available >= $2 RETURNING price_cents",
-              item->sku(), item->quantity());
-          if (updated.empty()) {
-            pqxx::result found = tx.exec_params(
-                "SELECT available FROM stock WHERE sku = $1", item->sku());
-            if (found.empty()) {
-              return absl::NotFoundError(
-                  absl::StrCat("unknown sku '", item->sku(), "'"));
-            }
-            return absl::FailedPreconditionError(
-                absl::StrCat("out of stock: sku '", item->sku(), "' has ",
-                             found[0][0].as<int64_t>(), " available, ",
-                             item->quantity(), " requested"));
-          }
-          const int64_t price = updated[0][0].as<int64_t>();
-          total += price * item->quantity();
-          tx.exec_params(
-              "INSERT INTO reservation_items "
-              "(reservation_id, sku, quantity, unit_price_cents) "
-              "VALUES ($1, $2, $3, $4)",
-              reservation_id, item->sku(), item->quantity(), price);
-        }
-        tx.exec_params(
-            "UPDATE reservations SET total_cents = $2 "
-            "WHERE reservation_id = $1",
-            reservation_id, total);
-        return LoadReservation(tx, order_id);
-      });
+absl::StatusOr<v1::Reservation> InventoryStore::ReleaseIn(
+    pqxx::work& tx, const std::string& order_id) {
+  // With no reservation yet, the insert leaves a tombstone.
+  tx.exec_params(
+      "INSERT INTO reservations (order_id, status) "
+      "VALUES ($1, 'released') ON CONFLICT (order_id) DO NOTHING",
+      order_id);
+  pqxx::result r = tx.exec_params(
+      "SELECT reservation_id, status FROM reservations "
+      "WHERE order_id = $1 FOR UPDATE",
+      order_id);
+  if (r[0][1].as<std::string>() == "reserved") {
+    const std::string reservation_id = r[0][0].as<std::string>();
+    tx.exec_params(
+        "UPDATE stock s SET available = s.available + i.quantity, "
+        "reserved = s.reserved - i.quantity "
+        "FROM (SELECT sku, quantity FROM reservation_items "
+        "      WHERE reservation_id = $1 ORDER BY sku) i "
+        "WHERE s.sku = i.sku",
+        reservation_id);
+    tx.exec_params(
+        "UPDATE reservations SET status = 'released', updated_at = now() "
+        "WHERE reservation_id = $1",
+        reservation_id);
+  }
+  return LoadReservation(tx, order_id);
 }
 
 absl::StatusOr<v1::Reservation> InventoryStore::Release(
     const std::string& order_id) {
   return pool_.TransactOr<v1::Reservation>(
-      "release_stock", [&](pqxx::work& tx) -> absl::StatusOr<v1::Reservation> {
-        // With no reservation yet, the insert leaves a tombstone.
-        tx.exec_params(
-            "INSERT INTO reservations (order_id, status) "
-            "VALUES ($1, 'released') ON CONFLICT (order_id) DO NOTHING",
-            order_id);
-        pqxx::result r = tx.exec_params(
-            "SELECT reservation_id, status FROM reservations "
-            "WHERE order_id = $1 FOR UPDATE",
-            order_id);
-        if (r[0][1].as<std::string>() == "reserved") {
-          const std::string reservation_id = r[0][0].as<std::string>();
-          tx.exec_params(
-              "UPDATE stock s SET available = s.available + i.quantity, "
-              "reserved = s.reserved - i.quantity "
-              "FROM (SELECT sku, quantity FROM reservation_items "
-              "      WHERE reservation_id = $1 ORDER BY sku) i "
-              "WHERE s.sku = i.sku",
-              reservation_id);
-          tx.exec_params(
-              "UPDATE reservations SET status = 'released', updated_at = now() "
-              "WHERE reservation_id = $1",
-              reservation_id);
-        }
-        return LoadReservation(tx, order_id);
-      });
+      "release_stock", [&](pqxx::work& tx) { return ReleaseIn(tx, order_id); });
 }
 
 absl::StatusOr<v1::Stock> InventoryStore::GetStock(const std::string& sku) {

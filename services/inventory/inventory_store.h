@@ -23,9 +23,17 @@ class InventoryStore {
       const std::string& order_id,
       const google::protobuf::RepeatedPtrField<v1::OrderItem>& items);
 
+  // The same, inside a caller's transaction (idempotent handlers).
+  absl::StatusOr<v1::Reservation> ReserveIn(
+      pqxx::work& tx, const std::string& order_id,
+      const google::protobuf::RepeatedPtrField<v1::OrderItem>& items);
+
   // Release returns the order's reserved stock. With no reservation it
   // records a released tombstone, so a late Reserve is refused.
   absl::StatusOr<v1::Reservation> Release(const std::string& order_id);
+
+  absl::StatusOr<v1::Reservation> ReleaseIn(pqxx::work& tx,
+                                            const std::string& order_id);
 
   // GetStock reads one SKU; NOT_FOUND when unknown.
   absl::StatusOr<v1::Stock> GetStock(const std::string& sku);

@@ -112,27 +112,30 @@ absl::StatusOr<v1::Order> Finish(pqxx::work& tx, const std::string& order_id,
 
 }  // namespace
 
+absl::StatusOr<v1::Order> OrderStore::CreateIn(
+    pqxx::work& tx, const v1::CreateOrderRequest& request) {
+  const v1::Address& a = request.shipping_address();
+  pqxx::result r = tx.exec_params(
+      "INSERT INTO orders (customer_id, status, ship_name, ship_line1, "
+      "ship_city, ship_postal_code, ship_country) "
+      "VALUES ($1, 'pending', $2, $3, $4, $5, $6) RETURNING order_id",
+      request.customer_id(), a.name(), a.line1(), a.city(), a.postal_code(),
+      a.country());
+  const std::string order_id = r[0][0].as<std::string>();
+  for (int i = 0; i < request.items_size(); ++i) {
+    tx.exec_params(
+        "INSERT INTO order_items (order_id, line, sku, quantity) "
+        "VALUES ($1, $2, $3, $4)",
+        order_id, i, request.items(i).sku(), request.items(i).quantity());
+  }
+  tx.exec_params("INSERT INTO outbox (order_id) VALUES ($1)", order_id);
+  return *LoadOrder(tx, order_id);
+}
+
 absl::StatusOr<v1::Order> OrderStore::Create(
     const v1::CreateOrderRequest& request) {
   return pool_.TransactOr<v1::Order>(
-      "create_order", [&](pqxx::work& tx) -> absl::StatusOr<v1::Order> {
-        const v1::Address& a = request.shipping_address();
-        pqxx::result r = tx.exec_params(
-            "INSERT INTO orders (customer_id, status, ship_name, ship_line1, "
-            "ship_city, ship_postal_code, ship_country) "
-            "VALUES ($1, 'pending', $2, $3, $4, $5, $6) RETURNING order_id",
-            request.customer_id(), a.name(), a.line1(), a.city(),
-            a.postal_code(), a.country());
-        const std::string order_id = r[0][0].as<std::string>();
-        for (int i = 0; i < request.items_size(); ++i) {
-          tx.exec_params(
-              "INSERT INTO order_items (order_id, line, sku, quantity) "
-              "VALUES ($1, $2, $3, $4)",
-              order_id, i, request.items(i).sku(), request.items(i).quantity());
-        }
-        tx.exec_params("INSERT INTO outbox (order_id) VALUES ($1)", order_id);
-        return *LoadOrder(tx, order_id);
-      });
+      "create_order", [&](pqxx::work& tx) { return CreateIn(tx, request); });
 }
 
 absl::StatusOr<v1::Order> OrderStore::Get(const std::string& order_id) {
@@ -202,6 +205,19 @@ absl::StatusOr<v1::Order> OrderStore::Reject(const std::string& order_id,
   return pool_.TransactOr<v1::Order>("reject_order", [&](pqxx::work& tx) {
     return Finish(tx, order_id, v1::ORDER_STATUS_REJECTED, reason, total_cents);
   });
+}
+
+absl::StatusOr<v1::Order> OrderStore::ApproveIn(pqxx::work& tx,
+                                                const std::string& order_id,
+                                                int64_t total_cents) {
+  return Finish(tx, order_id, v1::ORDER_STATUS_APPROVED, "", total_cents);
+}
+
+absl::StatusOr<v1::Order> OrderStore::RejectIn(pqxx::work& tx,
+                                               const std::string& order_id,
+                                               const std::string& reason,
+                                               int64_t total_cents) {
+  return Finish(tx, order_id, v1::ORDER_STATUS_REJECTED, reason, total_cents);
 }
 
 absl::StatusOr<std::vector<OutboxEntry>> OrderStore::DueOutbox(int limit) {

@@ -29,6 +29,10 @@ class OrderStore {
   // Create stores a PENDING order and its outbox entry in one transaction.
   absl::StatusOr<v1::Order> Create(const v1::CreateOrderRequest& request);
 
+  // The same, inside a caller's transaction (idempotent handlers).
+  absl::StatusOr<v1::Order> CreateIn(pqxx::work& tx,
+                                     const v1::CreateOrderRequest& request);
+
   // Get reads one order; NOT_FOUND when unknown.
   absl::StatusOr<v1::Order> Get(const std::string& order_id);
 
@@ -47,6 +51,14 @@ class OrderStore {
   absl::StatusOr<v1::Order> Reject(const std::string& order_id,
                                    const std::string& reason,
                                    int64_t total_cents);
+
+  absl::StatusOr<v1::Order> ApproveIn(pqxx::work& tx,
+                                      const std::string& order_id,
+                                      int64_t total_cents);
+  absl::StatusOr<v1::Order> RejectIn(pqxx::work& tx,
+                                     const std::string& order_id,
+                                     const std::string& reason,
+                                     int64_t total_cents);
 
   // DueOutbox returns up to `limit` undelivered entries whose next attempt is
   // due, oldest first.

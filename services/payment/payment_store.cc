@@ -23,78 +23,85 @@ v1::Charge LoadCharge(pqxx::work& tx, const std::string& order_id) {
 
 }  // namespace
 
+absl::StatusOr<v1::Charge> PaymentStore::ChargeIn(
+    pqxx::work& tx, const std::string& order_id, const std::string& customer_id,
+    int64_t amount_cents) {
+  // Claims the order first: a concurrent duplicate waits here on the
+  // unique index, then finds the committed charge. If the debit below
+  // fails, the rollback removes the claim too.
+  pqxx::result claimed = tx.exec_params(
+      "INSERT INTO charges (order_id, customer_id, amount_cents, status) "
+      "VALUES ($1, $2, $3, 'charged') ON CONFLICT (order_id) DO NOTHING "
+      "RETURNING charge_id",
+      order_id, customer_id, amount_cents);
+  if (claimed.empty()) {
+    v1::Charge charge = LoadCharge(tx, order_id);
+    if (charge.status() == v1::CHARGE_STATUS_REFUNDED) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "order ", order_id, " was already refunded; it cannot be charged"));
+    }
+    if (charge.customer_id() != customer_id ||
+        charge.amount_cents() != amount_cents) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("order ", order_id, " already has a different charge"));
+    }
+    return charge;
+  }
+  pqxx::result debited = tx.exec_params(
+      "UPDATE accounts SET balance_cents = balance_cents - $2 "
+      "WHERE customer_id = $1 AND balance_cents >= $2 "
+      "RETURNING balance_cents",
+      customer_id, amount_cents);
+  if (debited.empty()) {
+    pqxx::result account = tx.exec_params(
+        "SELECT balance_cents FROM accounts WHERE customer_id = $1",
+        customer_id);
+    if (account.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("unknown customer '", customer_id, "'"));
+    }
+    return absl::FailedPreconditionError(
+        absl::StrCat("insufficient funds: customer '", customer_id, "' has ",
+                     account[0][0].as<int64_t>(), " cents, charge is ",
+                     amount_cents, " cents"));
+  }
+  return LoadCharge(tx, order_id);
+}
+
 absl::StatusOr<v1::Charge> PaymentStore::Charge(const std::string& order_id,
                                                 const std::string& customer_id,
                                                 int64_t amount_cents) {
-  return pool_.TransactOr<v1::Charge>(
-      "charge", [&](pqxx::work& tx) -> absl::StatusOr<v1::Charge> {
-        // Claims the order first: a concurrent duplicate waits here on the
-        // unique index, then finds the committed charge. If the debit below
-        // fails, the rollback removes the claim too.
-        pqxx::result claimed = tx.exec_params(
-            "INSERT INTO charges (order_id, customer_id, amount_cents, status) "
-            "VALUES ($1, $2, $3, 'charged') ON CONFLICT (order_id) DO NOTHING "
-            "RETURNING charge_id",
-            order_id, customer_id, amount_cents);
-        if (claimed.empty()) {
-          v1::Charge charge = LoadCharge(tx, order_id);
-          if (charge.status() == v1::CHARGE_STATUS_REFUNDED) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("order ", order_id,
-                             " was already refunded; it cannot be charged"));
-          }
-          if (charge.customer_id() != customer_id ||
-              charge.amount_cents() != amount_cents) {
-            return absl::FailedPreconditionError(absl::StrCat(
-                "order ", order_id, " already has a different charge"));
-          }
-          return charge;
-        }
-        pqxx::result debited = tx.exec_params(
-            "UPDATE accounts SET balance_cents = balance_cents - $2 "
-            "WHERE customer_id = $1 AND balance_cents >= $2 "
-            "RETURNING balance_cents",
-            customer_id, amount_cents);
-        if (debited.empty()) {
-          pqxx::result account = tx.exec_params(
-              "SELECT balance_cents FROM accounts WHERE customer_id = $1",
-              customer_id);
-          if (account.empty()) {
-            return absl::NotFoundError(
-                absl::StrCat("unknown customer '", customer_id, "'"));
-          }
-          return absl::FailedPreconditionError(
-              absl::StrCat("insufficient funds: customer '", customer_id,
-                           "' has ", account[0][0].as<int64_t>(),
-                           " cents, charge is ", amount_cents, " cents"));
-        }
-        return LoadCharge(tx, order_id);
-      });
+  return pool_.TransactOr<v1::Charge>("charge", [&](pqxx::work& tx) {
+    return ChargeIn(tx, order_id, customer_id, amount_cents);
+  });
+}
+
+absl::StatusOr<v1::Charge> PaymentStore::RefundIn(pqxx::work& tx,
+                                                  const std::string& order_id) {
+  tx.exec_params(
+      "INSERT INTO charges (order_id, amount_cents, status) "
+      "VALUES ($1, 0, 'refunded') ON CONFLICT (order_id) DO NOTHING",
+      order_id);
+  pqxx::result r = tx.exec_params(
+      "SELECT customer_id, amount_cents, status FROM charges "
+      "WHERE order_id = $1 FOR UPDATE",
+      order_id);
+  if (r[0][2].as<std::string>() == "charged") {
+    tx.exec_params(
+        "UPDATE accounts SET balance_cents = balance_cents + $2 "
+        "WHERE customer_id = $1",
+        r[0][0].as<std::string>(), r[0][1].as<int64_t>());
+    tx.exec_params(
+        "UPDATE charges SET status = 'refunded', updated_at = now() "
+        "WHERE order_id = $1",
+        order_id);
+  }
+  return LoadCharge(tx, order_id);
 }
 
 absl::StatusOr<v1::Charge> PaymentStore::Refund(const std::string& order_id) {
   return pool_.TransactOr<v1::Charge>(
-      "refund", [&](pqxx::work& tx) -> absl::StatusOr<v1::Charge> {
-        tx.exec_params(
-            "INSERT INTO charges (order_id, amount_cents, status) "
-            "VALUES ($1, 0, 'refunded') ON CONFLICT (order_id) DO NOTHING",
-            order_id);
-        pqxx::result r = tx.exec_params(
-            "SELECT customer_id, amount_cents, status FROM charges "
-            "WHERE order_id = $1 FOR UPDATE",
-            order_id);
-        if (r[0][2].as<std::string>() == "charged") {
-          tx.exec_params(
-              "UPDATE accounts SET balance_cents = balance_cents + $2 "
-              "WHERE customer_id = $1",
-              r[0][0].as<std::string>(), r[0][1].as<int64_t>());
-          tx.exec_params(
-              "UPDATE charges SET status = 'refunded', updated_at = now() "
-              "WHERE order_id = $1",
-              order_id);
-        }
-        return LoadCharge(tx, order_id);
-      });
+      "refund", [&](pqxx::work& tx) { return RefundIn(tx, order_id); });
 }
 
 absl::StatusOr<v1::Balance> PaymentStore::GetBalance(

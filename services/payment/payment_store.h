@@ -24,9 +24,18 @@ class PaymentStore {
                                     const std::string& customer_id,
                                     int64_t amount_cents);
 
+  // The same, inside a caller's transaction (idempotent handlers).
+  absl::StatusOr<v1::Charge> ChargeIn(pqxx::work& tx,
+                                      const std::string& order_id,
+                                      const std::string& customer_id,
+                                      int64_t amount_cents);
+
   // Refund returns the order's charge. With no charge it records a refunded
   // tombstone, so a late Charge is refused.
   absl::StatusOr<v1::Charge> Refund(const std::string& order_id);
+
+  absl::StatusOr<v1::Charge> RefundIn(pqxx::work& tx,
+                                      const std::string& order_id);
 
   absl::StatusOr<v1::Balance> GetBalance(const std::string& customer_id);
 

@@ -58,63 +58,69 @@ bool SameShipment(const v1::Shipment& existing,
 
 }  // namespace
 
+absl::StatusOr<v1::Shipment> ShippingStore::CreateIn(
+    pqxx::work& tx, const v1::CreateShipmentRequest& request) {
+  const v1::Address& a = request.address();
+  pqxx::result claimed = tx.exec_params(
+      "INSERT INTO shipments "
+      "(order_id, status, name, line1, city, postal_code, country) "
+      "VALUES ($1, 'created', $2, $3, $4, $5, $6) "
+      "ON CONFLICT (order_id) DO NOTHING RETURNING shipment_id",
+      request.order_id(), a.name(), a.line1(), a.city(), a.postal_code(),
+      a.country());
+  if (claimed.empty()) {
+    v1::Shipment existing = *LoadShipment(tx, request.order_id());
+    if (existing.status() == v1::SHIPMENT_STATUS_CANCELLED) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("shipment for order ", request.order_id(),
+                       " was already cancelled; it cannot be created again"));
+    }
+    if (!SameShipment(existing, request)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("order ", request.order_id(),
+                       " already has a shipment with other details"));
+    }
+    return existing;
+  }
+  const std::string shipment_id = claimed[0][0].as<std::string>();
+  // A tracking number a person can read out: derived from the id, so it
+  // is unique without another sequence.
+  const std::string tracking =
+      absl::StrCat("SW", absl::AsciiStrToUpper(absl::StrReplaceAll(
+                             shipment_id.substr(0, 13), {{"-", ""}})));
+  tx.exec_params(
+      "UPDATE shipments SET tracking_number = $2 WHERE shipment_id = $1",
+      shipment_id, tracking);
+  for (int i = 0; i < request.items_size(); ++i) {
+    tx.exec_params(
+        "INSERT INTO shipment_items (shipment_id, line, sku, quantity) "
+        "VALUES ($1, $2, $3, $4)",
+        shipment_id, i, request.items(i).sku(), request.items(i).quantity());
+  }
+  return *LoadShipment(tx, request.order_id());
+}
+
 absl::StatusOr<v1::Shipment> ShippingStore::Create(
     const v1::CreateShipmentRequest& request) {
   return pool_.TransactOr<v1::Shipment>(
-      "create_shipment", [&](pqxx::work& tx) -> absl::StatusOr<v1::Shipment> {
-        const v1::Address& a = request.address();
-        pqxx::result claimed = tx.exec_params(
-            "INSERT INTO shipments "
-            "(order_id, status, name, line1, city, postal_code, country) "
-            "VALUES ($1, 'created', $2, $3, $4, $5, $6) "
-            "ON CONFLICT (order_id) DO NOTHING RETURNING shipment_id",
-            request.order_id(), a.name(), a.line1(), a.city(), a.postal_code(),
-            a.country());
-        if (claimed.empty()) {
-          v1::Shipment existing = *LoadShipment(tx, request.order_id());
-          if (existing.status() == v1::SHIPMENT_STATUS_CANCELLED) {
-            return absl::FailedPreconditionError(absl::StrCat(
-                "shipment for order ", request.order_id(),
-                " was already cancelled; it cannot be created again"));
-          }
-          if (!SameShipment(existing, request)) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("order ", request.order_id(),
-                             " already has a shipment with other details"));
-          }
-          return existing;
-        }
-        const std::string shipment_id = claimed[0][0].as<std::string>();
-        // A tracking number a person can read out: derived from the id, so it
-        // is unique without another sequence.
-        const std::string tracking =
-            absl::StrCat("SW", absl::AsciiStrToUpper(absl::StrReplaceAll(
-                                   shipment_id.substr(0, 13), {{"-", ""}})));
-        tx.exec_params(
-            "UPDATE shipments SET tracking_number = $2 WHERE shipment_id = $1",
-            shipment_id, tracking);
-        for (int i = 0; i < request.items_size(); ++i) {
-          tx.exec_params(
-              "INSERT INTO shipment_items (shipment_id, line, sku, quantity) "
-              "VALUES ($1, $2, $3, $4)",
-              shipment_id, i, request.items(i).sku(),
-              request.items(i).quantity());
-        }
-        return *LoadShipment(tx, request.order_id());
-      });
+      "create_shipment", [&](pqxx::work& tx) { return CreateIn(tx, request); });
+}
+
+absl::StatusOr<v1::Shipment> ShippingStore::CancelIn(
+    pqxx::work& tx, const std::string& order_id) {
+  tx.exec_params(
+      "INSERT INTO shipments (order_id, status) VALUES ($1, 'cancelled') "
+      "ON CONFLICT (order_id) DO UPDATE SET status = 'cancelled', "
+      "updated_at = now() WHERE shipments.status <> 'cancelled'",
+      order_id);
+  return *LoadShipment(tx, order_id);
 }
 
 absl::StatusOr<v1::Shipment> ShippingStore::Cancel(
     const std::string& order_id) {
-  return pool_.TransactOr<v1::Shipment>(
-      "cancel_shipment", [&](pqxx::work& tx) -> absl::StatusOr<v1::Shipment> {
-        tx.exec_params(
-            "INSERT INTO shipments (order_id, status) VALUES ($1, 'cancelled') "
-            "ON CONFLICT (order_id) DO UPDATE SET status = 'cancelled', "
-            "updated_at = now() WHERE shipments.status <> 'cancelled'",
-            order_id);
-        return *LoadShipment(tx, order_id);
-      });
+  return pool_.TransactOr<v1::Shipment>("cancel_shipment", [&](pqxx::work& tx) {
+    return CancelIn(tx, order_id);
+  });
 }
 
 absl::StatusOr<v1::Shipment> ShippingStore::Get(const std::string& order_id) {

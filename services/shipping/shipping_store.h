@@ -20,9 +20,16 @@ class ShippingStore {
   // cancellation, FAILED_PRECONDITION.
   absl::StatusOr<v1::Shipment> Create(const v1::CreateShipmentRequest& request);
 
+  // The same, inside a caller's transaction (idempotent handlers).
+  absl::StatusOr<v1::Shipment> CreateIn(
+      pqxx::work& tx, const v1::CreateShipmentRequest& request);
+
   // Cancel cancels the order's shipment. With no shipment it records a
   // cancelled tombstone, so a late Create is refused.
   absl::StatusOr<v1::Shipment> Cancel(const std::string& order_id);
+
+  absl::StatusOr<v1::Shipment> CancelIn(pqxx::work& tx,
+                                        const std::string& order_id);
 
   // Get reads the order's shipment; NOT_FOUND when there is none.
   absl::StatusOr<v1::Shipment> Get(const std::string& order_id);

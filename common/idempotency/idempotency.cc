@@ -1,0 +1,240 @@
+#include "common/idempotency/idempotency.h"
+
+#include <openssl/sha.h>
+
+#include <optional>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/server/guard.h"
+#include "common/status.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace sagaworks::idempotency {
+namespace {
+
+// A call's outcome, as stored with its key.
+struct Outcome {
+  bool replay = false;
+  std::string fingerprint;
+  absl::Status status;
+  std::string response;  // serialized, when status is OK
+};
+
+Outcome FromRow(const pqxx::row& row) {
+  Outcome o;
+  o.replay = true;
+  o.fingerprint = row[0].as<std::string>();
+  o.status = absl::Status(static_cast<absl::StatusCode>(row[1].as<int>()),
+                          row[2].as<std::string>());
+  o.response = absl::HexStringToBytes(row[3].as<std::string>());
+  return o;
+}
+
+constexpr char kSelect[] =
+    "SELECT fingerprint, status_code, status_message, "
+    "coalesce(encode(response, 'hex'), '') FROM idempotency_keys "
+    "WHERE scope = $1 AND method = $2 AND key = $3";
+
+}  // namespace
+
+absl::Status ValidateKey(absl::string_view key) {
+  if (key.empty() || key.size() > 255) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metadata '", kKeyHeader,
+                     "' must be 1-255 characters, not ", key.size()));
+  }
+  for (char c : key) {
+    if (c < 0x20 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("metadata '", kKeyHeader, "' must be printable ASCII"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string Fingerprint(const google::protobuf::Message& request) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    // Deterministic: map entries in key order, so equal requests hash alike.
+    coded.SetSerializationDeterministic(true);
+    request.SerializeToCodedStream(&coded);
+  }
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+         digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
+
+absl::Status IdempotencyConfig::Validate() const {
+  if (retention < absl::Minutes(1)) {
+    return absl::InvalidArgumentError(
+        "idempotency retention must be at least a minute");
+  }
+  if (lock_wait <= absl::ZeroDuration() ||
+      purge_interval <= absl::ZeroDuration() || purge_batch < 1) {
+    return absl::InvalidArgumentError(
+        "idempotency lock wait, purge interval and batch must be positive");
+  }
+  return absl::OkStatus();
+}
+
+Idempotency::Idempotency(db::Pool& pool, std::string service,
+                         IdempotencyConfig config)
+    : pool_(pool), service_(std::move(service)), config_(config) {}
+
+Idempotency::~Idempotency() { StopPurging(); }
+
+grpc::Status Idempotency::RunImpl(
+    grpc::ServerContext* context, const char* method,
+    const google::protobuf::Message& request,
+    google::protobuf::Message* response,
+    absl::FunctionRef<absl::Status(pqxx::work&)> work,
+    absl::FunctionRef<absl::Status()> precheck) {
+  const auto& metadata = context->client_metadata();
+  auto header = metadata.find(kKeyHeader);
+  if (header == metadata.end()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "metadata '", kKeyHeader, "' is required for ", method,
+        ": 1-255 printable ASCII characters, the same on every retry")));
+  }
+  const std::string key(header->second.data(), header->second.size());
+  if (absl::Status s = ValidateKey(key); !s.ok()) return ToGrpcStatus(s);
+  const std::string scope = server::CallerIdentity(*context);
+  const std::string full_method = absl::StrCat("/", service_, "/", method);
+  const std::string fingerprint = Fingerprint(request);
+
+  auto replay = [&](const Outcome& o) -> grpc::Status {
+    if (o.fingerprint != fingerprint) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "idempotency key reused with a different request");
+    }
+    context->AddInitialMetadata(kReplayHeader, "true");
+    if (!o.status.ok()) return ToGrpcStatus(o.status);
+    if (!response->ParseFromString(o.response)) {
+      return grpc::Status(grpc::StatusCode::INTERNAL,
+                          "stored response cannot be read");
+    }
+    return grpc::Status::OK;
+  };
+
+  // Most repeats find the key committed: answer without a write or the
+  // precheck.
+  absl::StatusOr<std::optional<Outcome>> found =
+      pool_.TransactOr<std::optional<Outcome>>(
+          "idempotency_lookup",
+          [&](pqxx::work& tx) -> absl::StatusOr<std::optional<Outcome>> {
+            pqxx::result r = tx.exec_params(kSelect, scope, full_method, key);
+            if (r.empty()) return std::optional<Outcome>();
+            return std::optional<Outcome>(FromRow(r[0]));
+          });
+  if (!found.ok()) return ToGrpcStatus(found.status());
+  if (found->has_value()) return replay(**found);
+
+  if (absl::Status s = precheck(); !s.ok()) return ToGrpcStatus(s);
+
+  absl::StatusOr<Outcome> outcome = pool_.TransactOr<Outcome>(
+      absl::StrCat("idempotent_", method),
+      [&](pqxx::work& tx) -> absl::StatusOr<Outcome> {
+        tx.exec(absl::StrCat("SET LOCAL lock_timeout = ",
+                             absl::ToInt64Milliseconds(config_.lock_wait)));
+        // A concurrent duplicate still in flight holds this row's index
+        // entry: the insert waits for it, then finds its committed outcome.
+        pqxx::result claimed = tx.exec_params(
+            "INSERT INTO idempotency_keys "
+            "(scope, method, key, fingerprint, status_code) "
+            "VALUES ($1, $2, $3, $4, -1) ON CONFLICT DO NOTHING RETURNING 1",
+            scope, full_method, key, fingerprint);
+        if (claimed.empty()) {
+          return FromRow(tx.exec_params(kSelect, scope, full_method, key)[0]);
+        }
+        tx.exec("SAVEPOINT idempotent_effect");
+        Outcome out;
+        out.fingerprint = fingerprint;
+        out.status = work(tx);
+        if (out.status.ok()) {
+          response->SerializeToString(&out.response);
+        } else if (IsFinalError(out.status)) {
+          // A refusal is an answer: undo whatever the handler wrote, keep
+          // the answer for replays.
+          tx.exec("ROLLBACK TO SAVEPOINT idempotent_effect");
+        } else {
+          return out.status;  // transient: nothing is remembered
+        }
+        tx.exec_params(
+            "UPDATE idempotency_keys SET status_code = $4, "
+            "status_message = $5, response = decode($6, 'hex') "
+            "WHERE scope = $1 AND method = $2 AND key = $3",
+            scope, full_method, key, static_cast<int>(out.status.code()),
+            std::string(out.status.message()),
+            absl::BytesToHexString(out.response));
+        return out;
+      });
+  if (!outcome.ok()) {
+    if (absl::IsAborted(outcome.status())) {
+      return grpc::Status(
+          grpc::StatusCode::ABORTED,
+          "a request with this idempotency key is still in progress; retry");
+    }
+    return ToGrpcStatus(outcome.status());
+  }
+  if (outcome->replay) return replay(*outcome);
+  return ToGrpcStatus(outcome->status);
+}
+
+absl::StatusOr<int64_t> Idempotency::Purge() {
+  int64_t total = 0;
+  while (true) {
+    absl::StatusOr<int64_t> deleted = pool_.TransactOr<int64_t>(
+        "idempotency_purge", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+          pqxx::result r = tx.exec_params(
+              "DELETE FROM idempotency_keys WHERE ctid IN ("
+              "  SELECT ctid FROM idempotency_keys WHERE created_at < "
+              "  now() - $1 * interval '1 second' LIMIT $2)",
+              absl::ToInt64Seconds(config_.retention), config_.purge_batch);
+          return static_cast<int64_t>(r.affected_rows());
+        });
+    if (!deleted.ok()) return deleted.status();
+    total += *deleted;
+    if (*deleted < config_.purge_batch) return total;
+  }
+}
+
+void Idempotency::StartPurging() {
+  purger_ = std::thread([this] {
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return stop_;
+        };
+        if (mu_.AwaitWithTimeout(absl::Condition(&stopping),
+                                 config_.purge_interval)) {
+          return;
+        }
+      }
+      absl::StatusOr<int64_t> purged = Purge();
+      if (!purged.ok()) {
+        LogWarning(
+            absl::StrCat("idempotency purge: ", purged.status().message()));
+      } else if (*purged > 0) {
+        LogInfo(absl::StrCat("idempotency purge: ", *purged, " keys expired"));
+      }
+    }
+  });
+}
+
+void Idempotency::StopPurging() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (purger_.joinable()) purger_.join();
+}
+
+}  // namespace sagaworks::idempotency

@@ -1,0 +1,117 @@
+// Idempotency: the one mechanism every mutating RPC goes through, so that a
+// repeated request cannot repeat its effect.
+//
+// - The request must carry metadata `idempotency-key` (1-255 printable
+//   ASCII), else INVALID_ARGUMENT.
+// - Keys are scoped by (caller, method, key); the caller is x-tenant-id, else
+//   the caller's address.
+// - The key row, the handler's database work and its outcome (the response,
+//   or a final error) commit in one transaction.
+// - The same key with the same request gets the stored outcome, identical,
+//   with response metadata `idempotent-replay: true`; with a different
+//   request, INVALID_ARGUMENT.
+// - A duplicate arriving while the first is still running waits for it (on
+//   the key row's unique index) and replays its outcome; after lock_wait it
+//   gets ABORTED. Never two effects.
+// - Transient failures (UNAVAILABLE, ABORTED, ...) store nothing, so the
+//   retry runs the call again.
+//
+// Example (in a handler):
+//   return idempotency_.Run(context, "Charge", *request, response,
+//       [&](pqxx::work& tx) { return store_.ChargeIn(tx, ...); });
+#ifndef SAGAWORKS_COMMON_IDEMPOTENCY_IDEMPOTENCY_H_
+#define SAGAWORKS_COMMON_IDEMPOTENCY_IDEMPOTENCY_H_
+
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/db/pool.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/server_context.h"
+
+namespace sagaworks::idempotency {
+
+inline constexpr char kKeyHeader[] = "idempotency-key";
+inline constexpr char kReplayHeader[] = "idempotent-replay";
+
+// ValidateKey checks a key's form.
+absl::Status ValidateKey(absl::string_view key);
+
+// Fingerprint is the hex SHA-256 of the request's deterministic
+// serialization.
+std::string Fingerprint(const google::protobuf::Message& request);
+
+struct IdempotencyConfig {
+  // Keys older than this are forgotten.
+  absl::Duration retention = absl::Hours(24);
+  // How long a duplicate waits for the first request before ABORTED.
+  absl::Duration lock_wait = absl::Seconds(5);
+  // How often the purge runs, and how many rows one delete takes, so a purge
+  // never holds locks for long.
+  absl::Duration purge_interval = absl::Minutes(1);
+  int purge_batch = 500;
+
+  absl::Status Validate() const;
+};
+
+class Idempotency {
+ public:
+  // `service` is the full service name ("sagaworks.v1.PaymentService").
+  Idempotency(db::Pool& pool, std::string service, IdempotencyConfig config);
+  ~Idempotency();
+
+  // Run handles one mutating call. `work` runs inside the transaction that
+  // claims the key and fills `response`; `precheck`, when given, runs first,
+  // outside any transaction (look-ups in other services), and only for a key
+  // not seen before.
+  template <typename Response>
+  grpc::Status Run(
+      grpc::ServerContext* context, const char* method,
+      const google::protobuf::Message& request, Response* response,
+      absl::FunctionRef<absl::StatusOr<Response>(pqxx::work&)> work,
+      absl::FunctionRef<absl::Status()> precheck = NoPrecheck) {
+    return RunImpl(
+        context, method, request, response,
+        [&](pqxx::work& tx) -> absl::Status {
+          absl::StatusOr<Response> r = work(tx);
+          if (!r.ok()) return r.status();
+          *response = *std::move(r);
+          return absl::OkStatus();
+        },
+        precheck);
+  }
+
+  // Purge deletes keys older than the retention, in batches; returns how
+  // many.
+  absl::StatusOr<int64_t> Purge();
+  // StartPurging purges every purge_interval on a thread of its own, until
+  // StopPurging().
+  void StartPurging();
+  void StopPurging();
+
+ private:
+  static absl::Status NoPrecheck() { return absl::OkStatus(); }
+
+  grpc::Status RunImpl(grpc::ServerContext* context, const char* method,
+                       const google::protobuf::Message& request,
+                       google::protobuf::Message* response,
+                       absl::FunctionRef<absl::Status(pqxx::work&)> work,
+                       absl::FunctionRef<absl::Status()> precheck);
+
+  db::Pool& pool_;
+  const std::string service_;
+  const IdempotencyConfig config_;
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread purger_;
+};
+
+}  // namespace sagaworks::idempotency
+
+#endif  // SAGAWORKS_COMMON_IDEMPOTENCY_IDEMPOTENCY_H_
