@@ -63,7 +63,10 @@ int main(int argc, char** argv) {
   orchestrator::SagaStore store(**pool);
   orchestrator::SagaRunner runner(store, participants, RealClock::Default(),
                                   config);
-  orchestrator::OrchestratorServiceImpl service(store, runner, process.guard());
+  auto idempotency = process.MakeIdempotency("sagaworks.v1.SagaOrchestrator");
+  if (!idempotency.ok()) return process.Fail(idempotency.status());
+  orchestrator::OrchestratorServiceImpl service(store, runner, process.guard(),
+                                                **idempotency);
   process.server().Register(&service, "sagaworks.v1.SagaOrchestrator");
   process.OnShutdown([&runner] { runner.Stop(); });
   if (absl::Status s = runner.Start(); !s.ok()) return process.Fail(s);

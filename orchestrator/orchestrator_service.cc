@@ -26,10 +26,25 @@ grpc::Status OrchestratorServiceImpl::StartSaga(
       return ToGrpcStatus(s);
     }
     bool created = false;
-    absl::StatusOr<SagaRecord> record = store_.Create(*request, &created);
-    if (!record.ok()) return ToGrpcStatus(record.status());
-    if (created) runner_.Enqueue(record->saga_id);
-    return Reply(store_.Describe(record->saga_id, ""), response);
+    grpc::Status status = idempotency_.Run<v1::Saga>(
+        context, "StartSaga", *request, response,
+        [&](pqxx::work& tx) -> absl::StatusOr<v1::Saga> {
+          absl::StatusOr<SagaRecord> record =
+              store_.CreateIn(tx, *request, &created);
+          if (!record.ok()) return record.status();
+          v1::Saga saga;
+          saga.set_saga_id(record->saga_id);
+          saga.set_saga_type("order");
+          saga.set_order_id(record->order_id);
+          saga.set_status(ToProtoStatus(record->state.status));
+          saga.set_current_step(record->state.current_step);
+          saga.set_failure_reason(record->state.failure_reason);
+          saga.set_total_cents(record->state.total_cents);
+          return saga;
+        });
+    // Committed: the saga may start. A replay created nothing.
+    if (status.ok() && created) runner_.Enqueue(response->saga_id());
+    return status;
   });
 }
 

@@ -2,6 +2,7 @@
 #ifndef SAGAWORKS_ORCHESTRATOR_ORCHESTRATOR_SERVICE_H_
 #define SAGAWORKS_ORCHESTRATOR_ORCHESTRATOR_SERVICE_H_
 
+#include "common/idempotency/idempotency.h"
 #include "common/server/guard.h"
 #include "orchestrator/saga_runner.h"
 #include "orchestrator/saga_store.h"
@@ -15,8 +16,10 @@ absl::Status ValidateStartSaga(const v1::StartSagaRequest& request);
 class OrchestratorServiceImpl final : public v1::SagaOrchestrator::Service {
  public:
   OrchestratorServiceImpl(SagaStore& store, SagaRunner& runner,
-                          server::ServerGuard& guard)
+                          server::ServerGuard& guard,
+                          idempotency::Idempotency& idempotency)
       : guard_(guard, "sagaworks.v1.SagaOrchestrator"),
+        idempotency_(idempotency),
         store_(store),
         runner_(runner) {}
 
@@ -32,6 +35,7 @@ class OrchestratorServiceImpl final : public v1::SagaOrchestrator::Service {
 
  private:
   server::ServiceGuard guard_;
+  idempotency::Idempotency& idempotency_;
   SagaStore& store_;
   SagaRunner& runner_;
 };

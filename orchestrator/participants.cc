@@ -1,26 +1,36 @@
 #include "orchestrator/participants.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/status.h"
 
 namespace sagaworks::orchestrator {
 
 namespace {
 
-// Every saga call is idempotent (each service keeps one effect per order), so
-// the pipeline may retry timeouts too.
-resilience::CallOptions SagaCallOptions(absl::Time deadline) {
+// Every saga call carries its idempotency key, so the pipeline may retry
+// timeouts too.
+resilience::CallOptions SagaCallOptions(absl::Time deadline,
+                                        const std::string& key) {
   resilience::CallOptions options;
   options.idempotent = true;
   options.deadline = deadline;
+  options.metadata = {{"idempotency-key", key},
+                      {"x-tenant-id", "saga-orchestrator"}};
   return options;
 }
 
 }  // namespace
 
-CallResult GrpcParticipants::Invoke(const SagaCall& call,
+std::string SagaCallKey(const std::string& saga_id, const SagaCall& call) {
+  return absl::StrCat("saga:", saga_id, ":", call.step, ":", call.name);
+}
+
+CallResult GrpcParticipants::Invoke(const std::string& saga_id,
+                                    const SagaCall& call,
                                     const v1::StartSagaRequest& order,
                                     const SagaState& state,
                                     absl::Time deadline) {
+  const std::string key = SagaCallKey(saga_id, call);
   const std::string& order_id = order.order_id();
   CallResult result;
   if (call.kind == CallKind::kAction) {
@@ -31,7 +41,7 @@ CallResult GrpcParticipants::Invoke(const SagaCall& call,
         *request.mutable_items() = order.items();
         v1::Reservation reservation;
         result.status = stubs_.inventory.Call(
-            "ReserveStock", SagaCallOptions(deadline),
+            "ReserveStock", SagaCallOptions(deadline, key),
             &v1::InventoryService::StubInterface::ReserveStock, request,
             &reservation);
         result.total_cents = reservation.total_cents();
@@ -44,7 +54,7 @@ CallResult GrpcParticipants::Invoke(const SagaCall& call,
         request.set_amount_cents(state.total_cents);
         v1::Charge charge;
         result.status = stubs_.payment.Call(
-            "Charge", SagaCallOptions(deadline),
+            "Charge", SagaCallOptions(deadline, key),
             &v1::PaymentService::StubInterface::Charge, request, &charge);
         return result;
       }
@@ -55,7 +65,7 @@ CallResult GrpcParticipants::Invoke(const SagaCall& call,
         *request.mutable_items() = order.items();
         v1::Shipment shipment;
         result.status = stubs_.shipping.Call(
-            "CreateShipment", SagaCallOptions(deadline),
+            "CreateShipment", SagaCallOptions(deadline, key),
             &v1::ShippingService::StubInterface::CreateShipment, request,
             &shipment);
         return result;
@@ -66,7 +76,7 @@ CallResult GrpcParticipants::Invoke(const SagaCall& call,
         request.set_total_cents(state.total_cents);
         v1::Order approved;
         result.status = stubs_.order.Call(
-            "ApproveOrder", SagaCallOptions(deadline),
+            "ApproveOrder", SagaCallOptions(deadline, key),
             &v1::OrderService::StubInterface::ApproveOrder, request, &approved);
         return result;
       }
@@ -80,7 +90,7 @@ CallResult GrpcParticipants::Invoke(const SagaCall& call,
         request.set_total_cents(state.total_cents);
         v1::Order rejected;
         result.status = stubs_.order.Call(
-            "RejectOrder", SagaCallOptions(deadline),
+            "RejectOrder", SagaCallOptions(deadline, key),
             &v1::OrderService::StubInterface::RejectOrder, request, &rejected);
         return result;
       }
@@ -89,7 +99,7 @@ CallResult GrpcParticipants::Invoke(const SagaCall& call,
         request.set_order_id(order_id);
         v1::Reservation released;
         result.status = stubs_.inventory.Call(
-            "ReleaseStock", SagaCallOptions(deadline),
+            "ReleaseStock", SagaCallOptions(deadline, key),
             &v1::InventoryService::StubInterface::ReleaseStock, request,
             &released);
         return result;
@@ -99,7 +109,7 @@ CallResult GrpcParticipants::Invoke(const SagaCall& call,
         request.set_order_id(order_id);
         v1::Charge refunded;
         result.status = stubs_.payment.Call(
-            "Refund", SagaCallOptions(deadline),
+            "Refund", SagaCallOptions(deadline, key),
             &v1::PaymentService::StubInterface::Refund, request, &refunded);
         return result;
       }
@@ -108,7 +118,7 @@ CallResult GrpcParticipants::Invoke(const SagaCall& call,
         request.set_order_id(order_id);
         v1::Shipment cancelled;
         result.status = stubs_.shipping.Call(
-            "CancelShipment", SagaCallOptions(deadline),
+            "CancelShipment", SagaCallOptions(deadline, key),
             &v1::ShippingService::StubInterface::CancelShipment, request,
             &cancelled);
         return result;

@@ -18,6 +18,10 @@
 
 namespace sagaworks::orchestrator {
 
+// SagaCallKey is the idempotency key of one saga call: the same for every
+// retry of it, including after an orchestrator restart.
+std::string SagaCallKey(const std::string& saga_id, const SagaCall& call);
+
 struct CallResult {
   absl::Status status;
   // reserve_stock: the priced total.
@@ -27,9 +31,9 @@ struct CallResult {
 class Participants {
  public:
   virtual ~Participants() = default;
-  // Invoke makes `call` for the saga's order; no attempt outlives
+  // Invoke makes `call` for saga `saga_id`'s order; no attempt outlives
   // `deadline` (the step's deadline, or InfiniteFuture).
-  virtual CallResult Invoke(const SagaCall& call,
+  virtual CallResult Invoke(const std::string& saga_id, const SagaCall& call,
                             const v1::StartSagaRequest& order,
                             const SagaState& state, absl::Time deadline) = 0;
 };
@@ -47,8 +51,9 @@ class GrpcParticipants final : public Participants {
  public:
   explicit GrpcParticipants(ParticipantStubs stubs)
       : stubs_(std::move(stubs)) {}
-  CallResult Invoke(const SagaCall& call, const v1::StartSagaRequest& order,
-                    const SagaState& state, absl::Time deadline) override;
+  CallResult Invoke(const std::string& saga_id, const SagaCall& call,
+                    const v1::StartSagaRequest& order, const SagaState& state,
+                    absl::Time deadline) override;
 
  private:
   ParticipantStubs stubs_;

@@ -89,8 +89,8 @@ void SagaRunner::Drive(const std::string& saga_id) {
     // budget bounds each attempt, and the saga retries until it succeeds.
     const absl::Time deadline =
         begun.step_deadline.value_or(absl::InfiniteFuture());
-    const CallResult result =
-        participants_.Invoke(*call, record.request, record.state, deadline);
+    const CallResult result = participants_.Invoke(
+        saga_id, *call, record.request, record.state, deadline);
 
     const absl::Time now = clock_.Now();
     Transition t =

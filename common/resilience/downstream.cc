@@ -173,6 +173,9 @@ absl::Status Downstream::Call(const std::string& method,
     // A fresh context per attempt: a ClientContext cannot be reused.
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(deadline));
+    for (const auto& [key, value] : options.metadata) {
+      context.AddMetadata(key, value);
+    }
     ++stats_.attempts;
     last = FromGrpcStatus(attempt(context));
     const absl::Duration took = clock_.Now() - now;

@@ -83,6 +83,8 @@ struct CallOptions {
   // The caller's own limit: the inbound call's deadline (propagation) or a
   // saga step's deadline. No attempt runs past it.
   absl::Time deadline = absl::InfiniteFuture();
+  // Metadata sent with every attempt (idempotency-key, x-tenant-id).
+  std::vector<std::pair<std::string, std::string>> metadata;
   // Called with the final error; its result replaces that error.
   std::function<absl::Status(const absl::Status&)> fallback;
 };

@@ -95,6 +95,12 @@ Process::Process(ProcessInfo info) : info_(std::move(info)), app_(info_.name) {
         ->envname("SAGAWORKS_DB_POOL_SIZE")
         ->check(CLI::Range(1, 1000))
         ->capture_default_str();
+    app_.add_option("--idempotency-retention-hours",
+                    idempotency_retention_hours_,
+                    "how long idempotency keys are kept")
+        ->envname("SAGAWORKS_IDEMPOTENCY_RETENTION_HOURS")
+        ->check(CLI::Range(0.1, 24.0 * 365))
+        ->capture_default_str();
     app_.add_option("--db-connect-timeout-seconds", db_connect_timeout_seconds_,
                     "how long start-up waits for the database")
         ->envname("SAGAWORKS_DB_CONNECT_TIMEOUT_SECONDS")
@@ -104,6 +110,21 @@ Process::Process(ProcessInfo info) : info_(std::move(info)), app_(info_.name) {
 }
 
 Process::~Process() = default;
+
+absl::StatusOr<std::unique_ptr<idempotency::Idempotency>>
+Process::MakeIdempotency(const std::string& service) {
+  if (pool_ == nullptr) {
+    return absl::FailedPreconditionError("MakeIdempotency before OpenDatabase");
+  }
+  idempotency::IdempotencyConfig config;
+  config.retention = absl::Hours(idempotency_retention_hours_);
+  if (absl::Status s = config.Validate(); !s.ok()) return s;
+  auto idempotency =
+      std::make_unique<idempotency::Idempotency>(*pool_, service, config);
+  idempotency->StartPurging();
+  OnShutdown([i = idempotency.get()] { i->StopPurging(); });
+  return idempotency;
+}
 
 absl::StatusOr<std::unique_ptr<resilience::Downstream>> Process::MakeDownstream(
     const std::string& name, resilience::DownstreamConfig base) {

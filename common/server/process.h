@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "common/db/migrate.h"
 #include "common/db/pool.h"
+#include "common/idempotency/idempotency.h"
 #include "common/resilience/config.h"
 #include "common/server/admin_service.h"
 #include "common/server/chaos_service.h"
@@ -76,6 +77,12 @@ class Process {
   // guard is what each service's handlers pass through (valid after
   // ParseFlags()).
   ServerGuard& guard() { return *guard_; }
+  // MakeIdempotency builds the idempotency mechanism for `service`'s
+  // mutating handlers on the process's database (after OpenDatabase), with
+  // its background purge running until shutdown.
+  absl::StatusOr<std::unique_ptr<idempotency::Idempotency>> MakeIdempotency(
+      const std::string& service);
+
   // MakeDownstream builds the pipeline for calls to peer `name`: `base`,
   // overridden by the --resilience-config file; it reports through
   // AdminService.
@@ -122,6 +129,7 @@ class Process {
   std::unique_ptr<db::Pool> pool_;
   std::map<std::string, std::string> peers_;
   std::string resilience_config_path_;
+  double idempotency_retention_hours_ = 24;
   v1::ResilienceSettings resilience_settings_;
   std::vector<std::function<void()>> before_drain_;
   std::vector<std::function<void()>> on_shutdown_;

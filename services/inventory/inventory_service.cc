@@ -19,8 +19,10 @@ grpc::Status InventoryServiceImpl::ReserveStock(
     if (absl::Status s = ValidateReserveStock(*request); !s.ok()) {
       return ToGrpcStatus(s);
     }
-    return Reply(store_.Reserve(request->order_id(), request->items()),
-                 response);
+    return idempotency_.Run<v1::Reservation>(
+        context, "ReserveStock", *request, response, [&](pqxx::work& tx) {
+          return store_.ReserveIn(tx, request->order_id(), request->items());
+        });
   });
 }
 
@@ -32,7 +34,10 @@ grpc::Status InventoryServiceImpl::ReleaseStock(
         !s.ok()) {
       return ToGrpcStatus(s);
     }
-    return Reply(store_.Release(request->order_id()), response);
+    return idempotency_.Run<v1::Reservation>(
+        context, "ReleaseStock", *request, response, [&](pqxx::work& tx) {
+          return store_.ReleaseIn(tx, request->order_id());
+        });
   });
 }
 

@@ -3,6 +3,7 @@
 #ifndef SAGAWORKS_SERVICES_INVENTORY_INVENTORY_SERVICE_H_
 #define SAGAWORKS_SERVICES_INVENTORY_INVENTORY_SERVICE_H_
 
+#include "common/idempotency/idempotency.h"
 #include "common/server/guard.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
 #include "services/inventory/inventory_store.h"
@@ -14,8 +15,11 @@ absl::Status ValidateReserveStock(const v1::ReserveStockRequest& request);
 
 class InventoryServiceImpl final : public v1::InventoryService::Service {
  public:
-  InventoryServiceImpl(InventoryStore& store, server::ServerGuard& guard)
-      : guard_(guard, "sagaworks.v1.InventoryService"), store_(store) {}
+  InventoryServiceImpl(InventoryStore& store, server::ServerGuard& guard,
+                       idempotency::Idempotency& idempotency)
+      : guard_(guard, "sagaworks.v1.InventoryService"),
+        idempotency_(idempotency),
+        store_(store) {}
 
   grpc::Status ReserveStock(grpc::ServerContext* context,
                             const v1::ReserveStockRequest* request,
@@ -29,6 +33,7 @@ class InventoryServiceImpl final : public v1::InventoryService::Service {
 
  private:
   server::ServiceGuard guard_;
+  idempotency::Idempotency& idempotency_;
   InventoryStore& store_;
 };
 

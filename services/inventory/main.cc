@@ -11,7 +11,10 @@ int main(int argc, char** argv) {
   if (!pool.ok()) return process.Fail(pool.status());
 
   inventory::InventoryStore store(**pool);
-  inventory::InventoryServiceImpl service(store, process.guard());
+  auto idempotency = process.MakeIdempotency("sagaworks.v1.InventoryService");
+  if (!idempotency.ok()) return process.Fail(idempotency.status());
+  inventory::InventoryServiceImpl service(store, process.guard(),
+                                          **idempotency);
   process.server().Register(&service, "sagaworks.v1.InventoryService");
   return process.Serve();
 }

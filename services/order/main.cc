@@ -34,8 +34,11 @@ int main(int argc, char** argv) {
        *std::move(to_inventory)},
       {v1::PaymentService::NewStub(Dial(payment)), *std::move(to_payment)},
       absl::Seconds(1));
+  auto idempotency = process.MakeIdempotency("sagaworks.v1.OrderService");
+  if (!idempotency.ok()) return process.Fail(idempotency.status());
   order::OrderServiceImpl service(store, relay, catalog,
-                                  absl::Milliseconds(200), process.guard());
+                                  absl::Milliseconds(200), process.guard(),
+                                  **idempotency);
   process.server().Register(&service, "sagaworks.v1.OrderService");
   process.BeforeDrain([&service] { service.StopWatches(); });
   process.OnShutdown([&relay] { relay.Stop(); });

@@ -41,6 +41,7 @@ absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request,
                                  absl::Time inbound_deadline) {
   resilience::CallOptions options;
   options.idempotent = true;  // reads
+  options.metadata = {{"x-tenant-id", "order-service"}};
   options.deadline = std::min(absl::Now() + timeout_, inbound_deadline);
   v1::GetBalanceRequest customer;
   customer.set_customer_id(request.customer_id());
@@ -76,14 +77,23 @@ grpc::Status OrderServiceImpl::CreateOrder(
     if (absl::Status s = ValidateCreateOrder(*request); !s.ok()) {
       return ToGrpcStatus(s);
     }
-    if (absl::Status s =
-            catalog_.Check(*request, resilience::InboundDeadline(*context));
-        !s.ok()) {
-      return ToGrpcStatus(s);
-    }
-    absl::StatusOr<v1::Order> order = store_.Create(*request);
-    if (order.ok()) relay_.Notify();
-    return Reply(std::move(order), response);
+    bool created = false;
+    grpc::Status status = idempotency_.Run<v1::Order>(
+        context, "CreateOrder", *request, response,
+        [&](pqxx::work& tx) {
+          absl::StatusOr<v1::Order> order = store_.CreateIn(tx, *request);
+          created = order.ok();
+          return order;
+        },
+        // Look-ups in other services stay outside the transaction, and a
+        // replay skips them.
+        [&] {
+          return catalog_.Check(*request,
+                                resilience::InboundDeadline(*context));
+        });
+    // The outbox row is committed now: hand it to the relay at once.
+    if (status.ok() && created) relay_.Notify();
+    return status;
   });
 }
 
@@ -171,8 +181,11 @@ grpc::Status OrderServiceImpl::ApproveOrder(
       return ToGrpcStatus(
           absl::InvalidArgumentError("total_cents must not be negative"));
     }
-    return Reply(store_.Approve(request->order_id(), request->total_cents()),
-                 response);
+    return idempotency_.Run<v1::Order>(
+        context, "ApproveOrder", *request, response, [&](pqxx::work& tx) {
+          return store_.ApproveIn(tx, request->order_id(),
+                                  request->total_cents());
+        });
   });
 }
 
@@ -191,9 +204,11 @@ grpc::Status OrderServiceImpl::RejectOrder(
     // Reasons come from downstream errors; keep them bounded, not refused.
     std::string reason = request->reason().substr(0, 1000);
     if (reason.empty()) reason = "rejected";
-    return Reply(
-        store_.Reject(request->order_id(), reason, request->total_cents()),
-        response);
+    return idempotency_.Run<v1::Order>(
+        context, "RejectOrder", *request, response, [&](pqxx::work& tx) {
+          return store_.RejectIn(tx, request->order_id(), reason,
+                                 request->total_cents());
+        });
   });
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "absl/time/time.h"
+#include "common/idempotency/idempotency.h"
 #include "common/resilience/client.h"
 #include "common/server/guard.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
@@ -49,8 +50,10 @@ class OrderServiceImpl final : public v1::OrderService::Service {
  public:
   OrderServiceImpl(OrderStore& store, OutboxRelay& relay, CatalogCheck& catalog,
                    absl::Duration watch_poll_interval,
-                   server::ServerGuard& guard)
+                   server::ServerGuard& guard,
+                   idempotency::Idempotency& idempotency)
       : guard_(guard, "sagaworks.v1.OrderService"),
+        idempotency_(idempotency),
         store_(store),
         relay_(relay),
         catalog_(catalog),
@@ -84,6 +87,7 @@ class OrderServiceImpl final : public v1::OrderService::Service {
 
  private:
   server::ServiceGuard guard_;
+  idempotency::Idempotency& idempotency_;
   OrderStore& store_;
   OutboxRelay& relay_;
   CatalogCheck& catalog_;

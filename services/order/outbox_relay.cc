@@ -68,6 +68,10 @@ int OutboxRelay::DeliverDue() {
     resilience::CallOptions options;
     options.idempotent = true;
     options.deadline = absl::Now() + config_.call_timeout;
+    options.metadata = {
+        {"idempotency-key",
+         absl::StrCat("order:", entry.order.order_id(), ":start-saga")},
+        {"x-tenant-id", "order-service"}};
     v1::Saga saga;
     const absl::Status status = orchestrator_.Call(
         "StartSaga", options, &v1::SagaOrchestrator::StubInterface::StartSaga,

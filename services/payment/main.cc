@@ -11,7 +11,9 @@ int main(int argc, char** argv) {
   if (!pool.ok()) return process.Fail(pool.status());
 
   payment::PaymentStore store(**pool);
-  payment::PaymentServiceImpl service(store, process.guard());
+  auto idempotency = process.MakeIdempotency("sagaworks.v1.PaymentService");
+  if (!idempotency.ok()) return process.Fail(idempotency.status());
+  payment::PaymentServiceImpl service(store, process.guard(), **idempotency);
   process.server().Register(&service, "sagaworks.v1.PaymentService");
   return process.Serve();
 }

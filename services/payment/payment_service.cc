@@ -29,9 +29,12 @@ grpc::Status PaymentServiceImpl::Charge(grpc::ServerContext* context,
     if (absl::Status s = ValidateCharge(*request); !s.ok()) {
       return ToGrpcStatus(s);
     }
-    return Reply(store_.Charge(request->order_id(), request->customer_id(),
-                               request->amount_cents()),
-                 response);
+    return idempotency_.Run<v1::Charge>(
+        context, "Charge", *request, response, [&](pqxx::work& tx) {
+          return store_.ChargeIn(tx, request->order_id(),
+                                 request->customer_id(),
+                                 request->amount_cents());
+        });
   });
 }
 
@@ -43,7 +46,10 @@ grpc::Status PaymentServiceImpl::Refund(grpc::ServerContext* context,
         !s.ok()) {
       return ToGrpcStatus(s);
     }
-    return Reply(store_.Refund(request->order_id()), response);
+    return idempotency_.Run<v1::Charge>(
+        context, "Refund", *request, response, [&](pqxx::work& tx) {
+          return store_.RefundIn(tx, request->order_id());
+        });
   });
 }
 

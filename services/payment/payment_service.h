@@ -2,6 +2,7 @@
 #ifndef SAGAWORKS_SERVICES_PAYMENT_PAYMENT_SERVICE_H_
 #define SAGAWORKS_SERVICES_PAYMENT_PAYMENT_SERVICE_H_
 
+#include "common/idempotency/idempotency.h"
 #include "common/server/guard.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
 #include "services/payment/payment_store.h"
@@ -16,8 +17,11 @@ absl::Status ValidateCharge(const v1::ChargeRequest& request);
 
 class PaymentServiceImpl final : public v1::PaymentService::Service {
  public:
-  PaymentServiceImpl(PaymentStore& store, server::ServerGuard& guard)
-      : guard_(guard, "sagaworks.v1.PaymentService"), store_(store) {}
+  PaymentServiceImpl(PaymentStore& store, server::ServerGuard& guard,
+                     idempotency::Idempotency& idempotency)
+      : guard_(guard, "sagaworks.v1.PaymentService"),
+        idempotency_(idempotency),
+        store_(store) {}
 
   grpc::Status Charge(grpc::ServerContext* context,
                       const v1::ChargeRequest* request,
@@ -31,6 +35,7 @@ class PaymentServiceImpl final : public v1::PaymentService::Service {
 
  private:
   server::ServiceGuard guard_;
+  idempotency::Idempotency& idempotency_;
   PaymentStore& store_;
 };
 

@@ -32,8 +32,10 @@ int main(int argc, char** argv) {
   shipping::ShippingStore store(**pool);
   shipping::ShippingRules rules;
   rules.undeliverable_countries = {undeliverable.begin(), undeliverable.end()};
+  auto idempotency = process.MakeIdempotency("sagaworks.v1.ShippingService");
+  if (!idempotency.ok()) return process.Fail(idempotency.status());
   shipping::ShippingServiceImpl service(store, std::move(rules),
-                                        process.guard());
+                                        process.guard(), **idempotency);
   process.server().Register(&service, "sagaworks.v1.ShippingService");
   return process.Serve();
 }

@@ -30,7 +30,9 @@ grpc::Status ShippingServiceImpl::CreateShipment(
     if (absl::Status s = rules_.Check(*request); !s.ok()) {
       return ToGrpcStatus(s);
     }
-    return Reply(store_.Create(*request), response);
+    return idempotency_.Run<v1::Shipment>(
+        context, "CreateShipment", *request, response,
+        [&](pqxx::work& tx) { return store_.CreateIn(tx, *request); });
   });
 }
 
@@ -42,7 +44,10 @@ grpc::Status ShippingServiceImpl::CancelShipment(
         !s.ok()) {
       return ToGrpcStatus(s);
     }
-    return Reply(store_.Cancel(request->order_id()), response);
+    return idempotency_.Run<v1::Shipment>(
+        context, "CancelShipment", *request, response, [&](pqxx::work& tx) {
+          return store_.CancelIn(tx, request->order_id());
+        });
   });
 }
 

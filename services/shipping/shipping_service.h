@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "common/idempotency/idempotency.h"
 #include "common/server/guard.h"
 #include "sagaworks/v1/shipping.grpc.pb.h"
 #include "services/shipping/shipping_store.h"
@@ -24,8 +25,10 @@ struct ShippingRules {
 class ShippingServiceImpl final : public v1::ShippingService::Service {
  public:
   ShippingServiceImpl(ShippingStore& store, ShippingRules rules,
-                      server::ServerGuard& guard)
+                      server::ServerGuard& guard,
+                      idempotency::Idempotency& idempotency)
       : guard_(guard, "sagaworks.v1.ShippingService"),
+        idempotency_(idempotency),
         store_(store),
         rules_(std::move(rules)) {}
 
@@ -41,6 +44,7 @@ class ShippingServiceImpl final : public v1::ShippingService::Service {
 
  private:
   server::ServiceGuard guard_;
+  idempotency::Idempotency& idempotency_;
   ShippingStore& store_;
   const ShippingRules rules_;
 };

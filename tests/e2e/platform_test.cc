@@ -86,6 +86,7 @@ class PlatformTest : public ::testing::Test {
     a->set_country(country);
     grpc::ClientContext c;
     Deadline(&c);
+    c.AddMetadata("idempotency-key", absl::StrCat("platform-test-", ++keys_));
     return orders_->CreateOrder(&c, r, out);
   }
 
@@ -148,6 +149,9 @@ class PlatformTest : public ::testing::Test {
     return saga;
   }
 
+  // One sequence for the whole run: a key used by an earlier test would be
+  // replayed (or refused as reused), not executed.
+  static inline int keys_ = 0;
   std::unique_ptr<v1::OrderService::Stub> orders_;
   std::unique_ptr<v1::PaymentService::Stub> payment_;
   std::unique_ptr<v1::InventoryService::Stub> inventory_;

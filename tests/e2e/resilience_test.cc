@@ -96,6 +96,7 @@ class ResilienceTest : public ::testing::Test {
     a->set_country("DE");
     grpc::ClientContext c;
     Deadline(&c);
+    c.AddMetadata("idempotency-key", absl::StrCat("resilience-test-", ++keys_));
     v1::Order order;
     grpc::Status s = orders_->CreateOrder(&c, r, &order);
     EXPECT_TRUE(s.ok()) << s.error_message();
@@ -152,6 +153,9 @@ class ResilienceTest : public ::testing::Test {
     return s.available();
   }
 
+  // One sequence for the whole run: a key used by an earlier test would be
+  // replayed (or refused as reused), not executed.
+  static inline int keys_ = 0;
   std::unique_ptr<v1::OrderService::Stub> orders_;
 };
 

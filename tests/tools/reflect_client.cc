@@ -184,11 +184,16 @@ void PrintJson(const google::protobuf::Message& m) {
 
 int main(int argc, char** argv) {
   std::string data = "{}";
+  bool verbose = false;
   std::vector<std::pair<std::string, std::string>> headers;
   std::vector<std::string> positional;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "-plaintext") continue;
+    if (arg == "-v") {
+      verbose = true;
+      continue;
+    }
     if (arg == "-d" && i + 1 < argc) {
       data = argv[++i];
     } else if (arg == "-H" && i + 1 < argc) {
@@ -257,9 +262,21 @@ int main(int argc, char** argv) {
   call->WritesDone(nullptr);
   Await(&cq);
   grpc::ByteBuffer buffer;
+  bool first = true;
   while (true) {
     call->Read(&buffer, nullptr);
-    if (!Await(&cq)) break;
+    const bool got = Await(&cq);
+    if (verbose && first) {
+      // As grpcurl -v: the response headers, then the contents.
+      std::cout << "\nResponse headers received:\n";
+      for (const auto& [k, v] : context.GetServerInitialMetadata()) {
+        std::cout << std::string(k.data(), k.size()) << ": "
+                  << std::string(v.data(), v.size()) << "\n";
+      }
+      std::cout << "\nResponse contents:\n";
+    }
+    first = false;
+    if (!got) break;
     std::unique_ptr<google::protobuf::Message> response(
         factory.GetPrototype(method->output_type())->New());
     if (!FromBuffer(buffer, response.get())) {

@@ -1,0 +1,323 @@
+// End to end: server-side idempotency through the real services.
+#include "common/idempotency/idempotency.h"
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/client/channel.h"
+#include "common/db/pool.h"
+#include "gtest/gtest.h"
+#include "sagaworks/v1/order.grpc.pb.h"
+#include "sagaworks/v1/payment.grpc.pb.h"
+#include "tests/testing/test_platform.h"
+
+namespace sagaworks {
+namespace {
+
+testing::TestPlatform* g_platform = nullptr;
+
+struct Answer {
+  grpc::Status status;
+  bool replay = false;
+};
+
+// Makes one call with the given metadata and reports its status and whether
+// the server marked it a replay.
+template <typename Call>
+Answer Send(const std::vector<std::pair<std::string, std::string>>& metadata,
+            Call call) {
+  grpc::ClientContext c;
+  c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  for (const auto& [k, v] : metadata) c.AddMetadata(k, v);
+  Answer a;
+  a.status = call(&c);
+  const auto& headers = c.GetServerInitialMetadata();
+  auto it = headers.find("idempotent-replay");
+  a.replay = it != headers.end() && it->second == "true";
+  return a;
+}
+
+class IdempotencyTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto started = testing::TestPlatform::Start();
+    ASSERT_TRUE(started.ok()) << started.status();
+    g_platform = started->release();
+  }
+  static void TearDownTestSuite() {
+    delete g_platform;
+    g_platform = nullptr;
+  }
+  void SetUp() override {
+    if (g_platform == nullptr) GTEST_SKIP() << "platform did not start";
+    orders_ = v1::OrderService::NewStub(Dial(g_platform->Address("order")));
+    payment_ =
+        v1::PaymentService::NewStub(Dial(g_platform->Address("payment")));
+  }
+
+  static v1::CreateOrderRequest Order(int widgets) {
+    v1::CreateOrderRequest r;
+    r.set_customer_id("alice");
+    v1::OrderItem* item = r.add_items();
+    item->set_sku("widget");
+    item->set_quantity(widgets);
+    v1::Address* a = r.mutable_shipping_address();
+    a->set_name("Alice");
+    a->set_line1("1 Main St");
+    a->set_city("Berlin");
+    a->set_postal_code("10115");
+    a->set_country("DE");
+    return r;
+  }
+
+  Answer Create(const std::string& key, const v1::CreateOrderRequest& r,
+                v1::Order* out) {
+    std::vector<std::pair<std::string, std::string>> md;
+    if (!key.empty()) md.emplace_back("idempotency-key", key);
+    return Send(md, [&](grpc::ClientContext* c) {
+      return orders_->CreateOrder(c, r, out);
+    });
+  }
+
+  int64_t Balance() {
+    v1::Balance b;
+    v1::GetBalanceRequest r;
+    r.set_customer_id("alice");
+    Send({}, [&](grpc::ClientContext* c) {
+      return payment_->GetBalance(c, r, &b);
+    });
+    return b.balance_cents();
+  }
+
+  v1::Order AwaitFinal(const std::string& id) {
+    v1::Order o;
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      v1::GetOrderRequest r;
+      r.set_order_id(id);
+      Send({},
+           [&](grpc::ClientContext* c) { return orders_->GetOrder(c, r, &o); });
+      if (o.status() != v1::ORDER_STATUS_PENDING) return o;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    ADD_FAILURE() << "order still pending";
+    return o;
+  }
+
+  std::unique_ptr<v1::OrderService::Stub> orders_;
+  std::unique_ptr<v1::PaymentService::Stub> payment_;
+};
+
+TEST_F(IdempotencyTest, SameKeySameOrderReplaysAndChargesOnce) {
+  const int64_t before = Balance();
+  v1::Order first, second;
+  Answer a = Create("replay-1", Order(2), &first);
+  ASSERT_TRUE(a.status.ok()) << a.status.error_message();
+  EXPECT_FALSE(a.replay);
+  AwaitFinal(first.order_id());
+  Answer b = Create("replay-1", Order(2), &second);
+  ASSERT_TRUE(b.status.ok());
+  EXPECT_TRUE(b.replay);
+  // The stored response, identical: the order as it was first answered.
+  EXPECT_EQ(second.SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(AwaitFinal(first.order_id()).status(), v1::ORDER_STATUS_APPROVED);
+  EXPECT_EQ(Balance(), before - 2 * 1999);
+}
+
+TEST_F(IdempotencyTest, KeyReusedWithADifferentRequestIsRefused) {
+  v1::Order order;
+  ASSERT_TRUE(Create("reuse-1", Order(1), &order).status.ok());
+  AwaitFinal(order.order_id());  // its charge must not land in a later test
+  Answer again = Create("reuse-1", Order(5), &order);
+  EXPECT_EQ(again.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(again.status.error_message(),
+            "idempotency key reused with a different request");
+}
+
+TEST_F(IdempotencyTest, MissingOrMalformedKeysAreRefusedAndCreateNothing) {
+  v1::ListOrdersResponse before, after;
+  v1::ListOrdersRequest list;
+  list.set_page_size(500);
+  Send({}, [&](grpc::ClientContext* c) {
+    return orders_->ListOrders(c, list, &before);
+  });
+  v1::Order order;
+  // gRPC clients refuse non-printable header values themselves, so empty and
+  // over-long keys are what can reach the server.
+  for (const std::string& key : {std::string(), std::string(256, 'k')}) {
+    Answer a = Create(key, Order(1), &order);
+    EXPECT_EQ(a.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << "key of " << key.size() << " bytes";
+    EXPECT_NE(a.status.error_message().find("idempotency-key"),
+              std::string::npos);
+  }
+  Send({}, [&](grpc::ClientContext* c) {
+    return orders_->ListOrders(c, list, &after);
+  });
+  EXPECT_EQ(after.orders_size(), before.orders_size());
+}
+
+TEST_F(IdempotencyTest, TwentyConcurrentDuplicatesCreateOneOrder) {
+  const int64_t before = Balance();
+  absl::Mutex mu;
+  std::set<std::string> ids;
+  std::atomic<int> ok{0}, aborted{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 20; ++i) {
+    threads.emplace_back([&] {
+      v1::Order order;
+      Answer a = Create("concurrent-1", Order(1), &order);
+      if (a.status.ok()) {
+        ++ok;
+        absl::MutexLock lock(&mu);
+        ids.insert(order.order_id());
+      } else if (a.status.error_code() == grpc::StatusCode::ABORTED) {
+        ++aborted;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(ids.size(), 1u);  // every success is the same order
+  EXPECT_GE(ok.load(), 1);
+  EXPECT_EQ(AwaitFinal(*ids.begin()).status(), v1::ORDER_STATUS_APPROVED);
+  EXPECT_EQ(Balance(), before - 1999);
+}
+
+TEST_F(IdempotencyTest, FiftyConcurrentDuplicateChargesTakeMoneyOnce) {
+  const int64_t before = Balance();
+  v1::ChargeRequest charge;
+  charge.set_order_id("0c0c0c0c-0000-4000-8000-000000000050");
+  charge.set_customer_id("alice");
+  charge.set_amount_cents(777);
+  std::atomic<int> ok{0}, replays{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 50; ++i) {
+    threads.emplace_back([&] {
+      v1::Charge out;
+      Answer a =
+          Send({{"idempotency-key", "charge-50"}}, [&](grpc::ClientContext* c) {
+            return payment_->Charge(c, charge, &out);
+          });
+      if (a.status.ok()) ++ok;
+      if (a.replay) ++replays;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_GE(ok.load(), 1);
+  EXPECT_EQ(replays.load(), ok.load() - 1);  // one ran, the rest replayed
+  EXPECT_EQ(Balance(), before - 777);
+}
+
+TEST_F(IdempotencyTest,
+       ARefundBeforeItsChargeLeavesTheBalanceAndRefusesTheCharge) {
+  const int64_t before = Balance();
+  const std::string order_id = "0d0d0d0d-0000-4000-8000-000000000001";
+  v1::RefundRequest refund;
+  refund.set_order_id(order_id);
+  v1::Charge out;
+  ASSERT_TRUE(
+      Send({{"idempotency-key", "refund-first"}}, [&](grpc::ClientContext* c) {
+        return payment_->Refund(c, refund, &out);
+      }).status.ok());
+  v1::ChargeRequest charge;
+  charge.set_order_id(order_id);
+  charge.set_customer_id("alice");
+  charge.set_amount_cents(1999);
+  Answer late =
+      Send({{"idempotency-key", "charge-late"}}, [&](grpc::ClientContext* c) {
+        return payment_->Charge(c, charge, &out);
+      });
+  EXPECT_EQ(late.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Balance(), before);
+  // A refusal is an outcome too: the retry replays it.
+  Answer retry =
+      Send({{"idempotency-key", "charge-late"}}, [&](grpc::ClientContext* c) {
+        return payment_->Charge(c, charge, &out);
+      });
+  EXPECT_EQ(retry.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(retry.replay);
+}
+
+TEST_F(IdempotencyTest, KeysAreScopedByCaller) {
+  v1::ChargeRequest charge;
+  charge.set_order_id("0e0e0e0e-0000-4000-8000-000000000001");
+  charge.set_customer_id("alice");
+  charge.set_amount_cents(5);
+  v1::Charge out;
+  ASSERT_TRUE(Send({{"idempotency-key", "shared"}, {"x-tenant-id", "acme"}},
+                   [&](grpc::ClientContext* c) {
+                     return payment_->Charge(c, charge, &out);
+                   })
+                  .status.ok());
+  // Another tenant's "shared" is another key: not a reuse.
+  charge.set_order_id("0e0e0e0e-0000-4000-8000-000000000002");
+  Answer other =
+      Send({{"idempotency-key", "shared"}, {"x-tenant-id", "globex"}},
+           [&](grpc::ClientContext* c) {
+             return payment_->Charge(c, charge, &out);
+           });
+  EXPECT_TRUE(other.status.ok()) << other.status.error_message();
+  EXPECT_FALSE(other.replay);
+}
+
+TEST_F(IdempotencyTest, AReplayWorksAfterTheServiceRestartedAndKeysExpire) {
+  v1::ChargeRequest charge;
+  charge.set_order_id("0f0f0f0f-0000-4000-8000-000000000001");
+  charge.set_customer_id("alice");
+  charge.set_amount_cents(11);
+  v1::Charge first, again;
+  auto call = [&](v1::Charge* out) {
+    return Send({{"idempotency-key", "survives-restart"}},
+                [&](grpc::ClientContext* c) {
+                  return payment_->Charge(c, charge, out);
+                });
+  };
+  ASSERT_TRUE(call(&first).status.ok());
+  const auto& spec = *sagactl::FindService("payment");
+  ASSERT_TRUE(g_platform->platform().StopService(spec, /*hard=*/true).ok());
+  ASSERT_TRUE(g_platform->platform().StartService(spec).ok());
+  ASSERT_TRUE(g_platform->platform().WaitServing({&spec}).ok());
+  Answer replay = call(&again);
+  ASSERT_TRUE(replay.status.ok()) << replay.status.error_message();
+  EXPECT_TRUE(replay.replay);
+  EXPECT_EQ(again.charge_id(), first.charge_id());
+
+  // Expiry: once older than the retention, the purge removes it.
+  db::PoolConfig config;
+  config.url = g_platform->platform().cluster().Url("payments");
+  config.size = 1;
+  auto pool = db::Pool::Create(config);
+  ASSERT_TRUE(pool.ok());
+  ASSERT_TRUE((*pool)
+                  ->Transact("age",
+                             [](pqxx::work& tx) {
+                               tx.exec(
+                                   "UPDATE idempotency_keys SET created_at = "
+                                   "now() - interval '25 hours' WHERE key = "
+                                   "'survives-restart'");
+                               return absl::OkStatus();
+                             })
+                  .ok());
+  idempotency::Idempotency purger(**pool, "sagaworks.v1.PaymentService", {});
+  absl::StatusOr<int64_t> purged = purger.Purge();
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(*purged, 1);
+  absl::StatusOr<int64_t> left = (*pool)->TransactOr<int64_t>(
+      "count", [](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+        return tx
+            .exec1(
+                "SELECT count(*) FROM idempotency_keys WHERE key = "
+                "'survives-restart'")[0]
+            .as<int64_t>();
+      });
+  EXPECT_EQ(*left, 0);
+}
+
+}  // namespace
+}  // namespace sagaworks
