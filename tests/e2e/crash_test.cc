@@ -1,0 +1,241 @@
+// End to end: kill -9 a process while 30 sagas are in flight, start it
+// again, and check that every saga ends and that money and stock add up
+// exactly: every APPROVED order charged once, holding its stock and a
+// shipment; every REJECTED one holding nothing.
+#include <atomic>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "common/client/channel.h"
+#include "gtest/gtest.h"
+#include "sagaworks/v1/chaos.grpc.pb.h"
+#include "sagaworks/v1/inventory.grpc.pb.h"
+#include "sagaworks/v1/order.grpc.pb.h"
+#include "sagaworks/v1/payment.grpc.pb.h"
+#include "sagaworks/v1/shipping.grpc.pb.h"
+#include "tests/testing/test_platform.h"
+
+namespace sagaworks {
+namespace {
+
+testing::TestPlatform* g_platform = nullptr;
+
+void Deadline(grpc::ClientContext* c) {
+  c->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+}
+
+class CrashTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto started = testing::TestPlatform::Start();
+    ASSERT_TRUE(started.ok()) << started.status();
+    g_platform = started->release();
+  }
+  static void TearDownTestSuite() {
+    delete g_platform;
+    g_platform = nullptr;
+  }
+  void SetUp() override {
+    if (g_platform == nullptr) GTEST_SKIP() << "platform did not start";
+  }
+
+  template <typename Stub>
+  std::unique_ptr<typename Stub::Stub> StubFor(const std::string& service) {
+    return Stub::NewStub(Dial(g_platform->Address(service)));
+  }
+
+  // Slows one saga step, so sagas pile up mid-way and the kill lands while
+  // they are in flight; 0 clears it.
+  void SlowStep(const std::string& service, const std::string& method,
+                int64_t latency_ms) {
+    auto chaos = StubFor<v1::ChaosService>(service);
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::ChaosState state;
+    if (latency_ms == 0) {
+      ASSERT_TRUE(chaos->ClearChaos(&c, {}, &state).ok());
+      return;
+    }
+    v1::SetChaosRequest r;
+    r.mutable_rule()->set_method(method);
+    r.mutable_rule()->set_latency_ms(latency_ms);
+    ASSERT_TRUE(chaos->SetChaos(&c, r, &state).ok());
+  }
+
+  int64_t Balance(const std::string& customer) {
+    auto payment = StubFor<v1::PaymentService>("payment");
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::GetBalanceRequest r;
+    r.set_customer_id(customer);
+    v1::Balance b;
+    EXPECT_TRUE(payment->GetBalance(&c, r, &b).ok());
+    return b.balance_cents();
+  }
+
+  v1::Stock Widgets() {
+    auto inventory = StubFor<v1::InventoryService>("inventory");
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::GetStockRequest r;
+    r.set_sku("widget");
+    v1::Stock s;
+    EXPECT_TRUE(inventory->GetStock(&c, r, &s).ok());
+    return s;
+  }
+
+  // Places `n` orders of one widget; alice's may succeed, bob's cannot pay.
+  std::vector<std::string> PlaceOrders(int n) {
+    auto orders = StubFor<v1::OrderService>("order");
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      v1::CreateOrderRequest r;
+      r.set_customer_id(i % 5 == 4 ? "bob" : "alice");
+      v1::OrderItem* item = r.add_items();
+      item->set_sku("widget");
+      item->set_quantity(1);
+      v1::Address* a = r.mutable_shipping_address();
+      a->set_name("Alice");
+      a->set_line1("1 Main St");
+      a->set_city("Berlin");
+      a->set_postal_code("10115");
+      a->set_country("DE");
+      grpc::ClientContext c;
+      Deadline(&c);
+      c.AddMetadata("idempotency-key", absl::StrCat("crash-", ++keys_));
+      v1::Order order;
+      grpc::Status s = orders->CreateOrder(&c, r, &order);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      ids.push_back(order.order_id());
+    }
+    return ids;
+  }
+
+  int CountPending(const std::vector<std::string>& ids) {
+    auto orders = StubFor<v1::OrderService>("order");
+    int pending = 0;
+    for (const std::string& id : ids) {
+      grpc::ClientContext c;
+      Deadline(&c);
+      v1::GetOrderRequest r;
+      r.set_order_id(id);
+      v1::Order o;
+      if (orders->GetOrder(&c, r, &o).ok() &&
+          o.status() == v1::ORDER_STATUS_PENDING) {
+        ++pending;
+      }
+    }
+    return pending;
+  }
+
+  // Waits until no order is PENDING (at most `limit`); returns them all.
+  std::vector<v1::Order> AwaitAllFinal(const std::vector<std::string>& ids,
+                                       absl::Duration limit) {
+    auto orders = StubFor<v1::OrderService>("order");
+    const absl::Time deadline = absl::Now() + limit;
+    std::vector<v1::Order> out(ids.size());
+    while (true) {
+      int pending = 0;
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (out[i].status() != v1::ORDER_STATUS_UNSPECIFIED &&
+            out[i].status() != v1::ORDER_STATUS_PENDING) {
+          continue;
+        }
+        grpc::ClientContext c;
+        Deadline(&c);
+        v1::GetOrderRequest r;
+        r.set_order_id(ids[i]);
+        if (!orders->GetOrder(&c, r, &out[i]).ok() ||
+            out[i].status() == v1::ORDER_STATUS_PENDING) {
+          ++pending;
+        }
+      }
+      if (pending == 0) return out;
+      if (absl::Now() > deadline) {
+        ADD_FAILURE() << pending << " orders still pending after "
+                      << absl::FormatDuration(limit);
+        return out;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+
+  // The invariants: money and stock match the approved orders exactly.
+  void CheckInvariants(const std::vector<v1::Order>& orders, int64_t alice,
+                       int64_t bob, const v1::Stock& widgets) {
+    auto shipping = StubFor<v1::ShippingService>("shipping");
+    int approved = 0;
+    for (const v1::Order& o : orders) {
+      ASSERT_TRUE(o.status() == v1::ORDER_STATUS_APPROVED ||
+                  o.status() == v1::ORDER_STATUS_REJECTED)
+          << o.ShortDebugString();
+      grpc::ClientContext c;
+      Deadline(&c);
+      v1::GetShipmentRequest r;
+      r.set_order_id(o.order_id());
+      v1::Shipment shipment;
+      grpc::Status s = shipping->GetShipment(&c, r, &shipment);
+      if (o.status() == v1::ORDER_STATUS_APPROVED) {
+        ++approved;
+        EXPECT_EQ(o.customer_id(), "alice");
+        EXPECT_TRUE(s.ok() && shipment.status() == v1::SHIPMENT_STATUS_CREATED)
+            << "approved order " << o.order_id() << " has no live shipment";
+      } else {
+        EXPECT_FALSE(s.ok() && shipment.status() == v1::SHIPMENT_STATUS_CREATED)
+            << "rejected order " << o.order_id() << " kept its shipment";
+      }
+    }
+    EXPECT_EQ(Balance("alice"), alice - 1999 * approved);
+    EXPECT_EQ(Balance("bob"), bob);
+    const v1::Stock now = Widgets();
+    EXPECT_EQ(now.available(), widgets.available() - approved);
+    EXPECT_EQ(now.reserved(), widgets.reserved() + approved);
+    std::cout << approved << " of " << orders.size()
+              << " orders approved; money and stock match\n";
+  }
+
+  void KillMidSagaAndRestart(const std::string& victim,
+                             const std::string& slow_service,
+                             const std::string& slow_method) {
+    const int64_t alice = Balance("alice"), bob = Balance("bob");
+    const v1::Stock widgets = Widgets();
+    SlowStep(slow_service, slow_method, 1000);
+    std::vector<std::string> ids = PlaceOrders(30);
+    // The test means something only if sagas are mid-way when the kill lands.
+    const int in_flight = CountPending(ids);
+    EXPECT_GE(in_flight, 20);
+    const auto& spec = *sagactl::FindService(victim);
+    ASSERT_TRUE(g_platform->platform().StopService(spec, /*hard=*/true).ok());
+    ASSERT_TRUE(g_platform->platform().StartService(spec).ok());
+    ASSERT_TRUE(g_platform->platform().WaitServing({&spec}).ok());
+    if (slow_service != victim) SlowStep(slow_service, "", 0);
+    const absl::Time restarted = absl::Now();
+    std::vector<v1::Order> done = AwaitAllFinal(ids, absl::Seconds(30));
+    std::cout << victim << " killed with " << in_flight
+              << " of 30 sagas in flight: all final "
+              << absl::FormatDuration(absl::Now() - restarted)
+              << " after the restart\n";
+    CheckInvariants(done, alice, bob, widgets);
+  }
+
+  static inline int keys_ = 0;
+};
+
+TEST_F(CrashTest, OrchestratorKilledMidSagaFinishesEverySagaAfterRestart) {
+  KillMidSagaAndRestart("orchestrator", "inventory",
+                        "/sagaworks.v1.InventoryService/ReserveStock");
+}
+
+TEST_F(CrashTest, PaymentKilledMidSagaLosesAndDoublesNothing) {
+  // Charges are held in payment when it dies (its rule dies with it).
+  KillMidSagaAndRestart("payment", "payment",
+                        "/sagaworks.v1.PaymentService/Charge");
+}
+
+TEST_F(CrashTest, OrderServiceKilledAfterAcceptingOrdersStillStartsTheirSagas) {
+  KillMidSagaAndRestart("order", "inventory",
+                        "/sagaworks.v1.InventoryService/ReserveStock");
+}
+
+}  // namespace
+}  // namespace sagaworks
