@@ -3,7 +3,9 @@
 // exactly: every APPROVED order charged once, holding its stock and a
 // shipment; every REJECTED one holding nothing.
 #include <atomic>
+#include <cstdlib>
 #include <iostream>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "common/client/channel.h"
@@ -84,8 +86,10 @@ class CrashTest : public ::testing::Test {
     return s;
   }
 
-  // Places `n` orders of one widget; alice's may succeed, bob's cannot pay.
-  std::vector<std::string> PlaceOrders(int n) {
+  // Places `n` orders of one widget; alice's may succeed, bob's cannot pay,
+  // and with `undeliverable` every seventh goes to ZZ (charged, then
+  // refunded).
+  std::vector<std::string> PlaceOrders(int n, bool undeliverable = false) {
     auto orders = StubFor<v1::OrderService>("order");
     std::vector<std::string> ids;
     for (int i = 0; i < n; ++i) {
@@ -99,7 +103,7 @@ class CrashTest : public ::testing::Test {
       a->set_line1("1 Main St");
       a->set_city("Berlin");
       a->set_postal_code("10115");
-      a->set_country("DE");
+      a->set_country(undeliverable && i % 7 == 6 ? "ZZ" : "DE");
       grpc::ClientContext c;
       Deadline(&c);
       c.AddMetadata("idempotency-key", absl::StrCat("crash-", ++keys_));
@@ -235,6 +239,57 @@ TEST_F(CrashTest, PaymentKilledMidSagaLosesAndDoublesNothing) {
 TEST_F(CrashTest, OrderServiceKilledAfterAcceptingOrdersStillStartsTheirSagas) {
   KillMidSagaAndRestart("order", "inventory",
                         "/sagaworks.v1.InventoryService/ReserveStock");
+}
+
+// Random kills: each iteration places orders, kills a random process at a
+// random moment while their sagas run, restarts it, and checks the
+// invariants. SAGAWORKS_CHAOS_ITERATIONS (default 20) and SAGAWORKS_CHAOS_SEED
+// (default: the clock; printed, to replay a failure) steer it.
+TEST_F(CrashTest, RandomKillsKeepMoneyAndStockExact) {
+  const char* env_iterations = std::getenv("SAGAWORKS_CHAOS_ITERATIONS");
+  const char* env_seed = std::getenv("SAGAWORKS_CHAOS_SEED");
+  const int iterations = env_iterations ? std::atoi(env_iterations) : 20;
+  const uint64_t seed =
+      env_seed ? std::strtoull(env_seed, nullptr, 10)
+               : static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+  std::cout << "random kills: " << iterations << " iterations, seed " << seed
+            << "\n";
+  std::mt19937_64 rng(seed);
+  const std::vector<std::string> victims = {"orchestrator", "payment",
+                                            "inventory", "shipping", "order"};
+  int approved_total = 0, orders_total = 0;
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < iterations; ++i) {
+    SCOPED_TRACE(absl::StrCat("iteration ", i, ", seed ", seed));
+    const std::string victim = victims[rng() % victims.size()];
+    const int64_t alice = Balance("alice"), bob = Balance("bob");
+    const v1::Stock widgets = Widgets();
+    // Spread the sagas over time, on a step of a process that survives.
+    const bool slow_inventory = victim != "inventory";
+    SlowStep(slow_inventory ? "inventory" : "shipping",
+             slow_inventory ? "/sagaworks.v1.InventoryService/ReserveStock"
+                            : "/sagaworks.v1.ShippingService/CreateShipment",
+             50 + static_cast<int64_t>(rng() % 200));
+    std::vector<std::string> ids = PlaceOrders(10, /*undeliverable=*/true);
+    // The kill lands at a random point of the sagas' run.
+    absl::SleepFor(absl::Milliseconds(rng() % 400));
+    const auto& spec = *sagactl::FindService(victim);
+    ASSERT_TRUE(g_platform->platform().StopService(spec, /*hard=*/true).ok());
+    ASSERT_TRUE(g_platform->platform().StartService(spec).ok());
+    ASSERT_TRUE(g_platform->platform().WaitServing({&spec}).ok());
+    SlowStep(slow_inventory ? "inventory" : "shipping", "", 0);
+    std::vector<v1::Order> done = AwaitAllFinal(ids, absl::Seconds(60));
+    CheckInvariants(done, alice, bob, widgets);
+    if (HasFatalFailure() || HasNonfatalFailure()) return;
+    for (const v1::Order& o : done) {
+      approved_total += o.status() == v1::ORDER_STATUS_APPROVED ? 1 : 0;
+    }
+    orders_total += static_cast<int>(done.size());
+  }
+  std::cout << "random kills: " << iterations << " iterations, " << orders_total
+            << " orders (" << approved_total
+            << " approved), all invariants held, "
+            << absl::FormatDuration(absl::Now() - start) << "\n";
 }
 
 }  // namespace
