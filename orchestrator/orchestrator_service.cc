@@ -64,6 +64,57 @@ grpc::Status OrchestratorServiceImpl::GetSaga(grpc::ServerContext* context,
   });
 }
 
+grpc::Status OrchestratorServiceImpl::CancelSaga(
+    grpc::ServerContext* context, const v1::CancelSagaRequest* request,
+    v1::Saga* response) {
+  return guard_.Run(context, "CancelSaga", [&]() -> grpc::Status {
+    if (absl::Status s = ValidateUuid("order_id", request->order_id());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    if (absl::Status s = ValidateText("reason", request->reason(), false);
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    std::string saga_id;
+    bool changed = false;
+    grpc::Status status = idempotency_.Run<v1::Saga>(
+        context, "CancelSaga", *request, response,
+        [&](pqxx::work& tx) -> absl::StatusOr<v1::Saga> {
+          // The row lock makes a worker driving this saga wait, then find
+          // its version stale and leave the saga to the compensations.
+          absl::StatusOr<SagaRecord> record =
+              store_.LockByOrderIn(tx, request->order_id());
+          if (!record.ok()) return record.status();
+          absl::StatusOr<SagaState> next =
+              Cancel(record->state, request->reason());
+          if (!next.ok()) return next.status();
+          changed = !record->state.cancel_requested;
+          if (changed) {
+            absl::StatusOr<int64_t> version =
+                store_.CommitIn(tx, *record, *next,
+                                {record->state.current_step, "cancel_requested",
+                                 CallKind::kAction, 0, "succeeded", ""},
+                                absl::Now());
+            if (!version.ok()) return version.status();
+          }
+          saga_id = record->saga_id;
+          v1::Saga saga;
+          saga.set_saga_id(record->saga_id);
+          saga.set_saga_type("order");
+          saga.set_order_id(record->order_id);
+          saga.set_status(ToProtoStatus(next->status));
+          saga.set_current_step(next->current_step);
+          saga.set_failure_reason(next->failure_reason);
+          saga.set_total_cents(next->total_cents);
+          saga.set_cancel_requested(true);
+          return saga;
+        });
+    if (status.ok() && changed) runner_.Enqueue(saga_id);
+    return status;
+  });
+}
+
 grpc::Status OrchestratorServiceImpl::ListSagas(
     grpc::ServerContext* context, const v1::ListSagasRequest* request,
     v1::ListSagasResponse* response) {

@@ -29,6 +29,9 @@ class OrchestratorServiceImpl final : public v1::SagaOrchestrator::Service {
   grpc::Status GetSaga(grpc::ServerContext* context,
                        const v1::GetSagaRequest* request,
                        v1::Saga* response) override;
+  grpc::Status CancelSaga(grpc::ServerContext* context,
+                          const v1::CancelSagaRequest* request,
+                          v1::Saga* response) override;
   grpc::Status ListSagas(grpc::ServerContext* context,
                          const v1::ListSagasRequest* request,
                          v1::ListSagasResponse* response) override;

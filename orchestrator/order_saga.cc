@@ -1,5 +1,7 @@
 #include "orchestrator/order_saga.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/status.h"
 
@@ -106,6 +108,36 @@ SagaState BeginCall(const SagaState& state, absl::Time now,
       state.current_step < kApproveOrder && !next.step_deadline.has_value()) {
     next.step_deadline = now + policy.step_timeout;
   }
+  return next;
+}
+
+absl::StatusOr<SagaState> Cancel(const SagaState& state,
+                                 const std::string& reason) {
+  if (state.cancel_requested) return state;
+  const std::string why =
+      reason.empty() ? "cancelled" : absl::StrCat("cancelled: ", reason);
+  SagaState next;
+  switch (state.status) {
+    case SagaStatus::kRunning: {
+      // An attempt made at the current step may have taken effect.
+      int from =
+          state.attempt > 0 ? state.current_step : state.current_step - 1;
+      from = std::min(from, kCreateShipment);  // approving has no undo
+      next = StartCompensating(state, from, why);
+      break;
+    }
+    case SagaStatus::kCompleted:
+      next = StartCompensating(state, kCreateShipment, why);
+      break;
+    default:
+      return absl::FailedPreconditionError(
+          absl::StrCat("saga is ", SagaStatusName(state.status),
+                       state.failure_reason.empty()
+                           ? std::string()
+                           : absl::StrCat(" (", state.failure_reason, ")"),
+                       "; it cannot be cancelled"));
+  }
+  next.cancel_requested = true;
   return next;
 }
 

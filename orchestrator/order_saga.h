@@ -15,6 +15,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/backoff.h"
@@ -61,6 +62,8 @@ struct SagaState {
   std::string failure_reason;
   // The priced total, known once stock is reserved.
   int64_t total_cents = 0;
+  // CancelSaga was accepted: the order ends CANCELLED, not REJECTED.
+  bool cancel_requested = false;
 };
 
 struct SagaPolicy {
@@ -98,6 +101,14 @@ struct Transition {
   // With kRetrying: how long to wait before the next attempt.
   absl::Duration retry_after = absl::ZeroDuration();
 };
+
+// Cancel stops a saga's forward progress and undoes what it did: from a
+// running step that may have gone out (an attempt was made), that step too;
+// from a completed saga, every step. Cancelling a cancelled saga changes
+// nothing; a saga already compensating for another reason, compensated or
+// failed cannot be cancelled (FAILED_PRECONDITION).
+absl::StatusOr<SagaState> Cancel(const SagaState& state,
+                                 const std::string& reason);
 
 // Advance applies the result of the call NextCall(state) named, where `state`
 // is what BeginCall returned. `uniform01` is a draw from [0, 1) for jitter.

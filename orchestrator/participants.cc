@@ -88,6 +88,7 @@ CallResult GrpcParticipants::Invoke(const std::string& saga_id,
         request.set_order_id(order_id);
         request.set_reason(state.failure_reason);
         request.set_total_cents(state.total_cents);
+        request.set_cancelled(state.cancel_requested);
         v1::Order rejected;
         result.status = stubs_.order.Call(
             "RejectOrder", SagaCallOptions(deadline, key),

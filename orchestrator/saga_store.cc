@@ -16,12 +16,12 @@ constexpr char kSagaType[] = "order";
 constexpr char kRecordColumns[] =
     "saga_id, order_id, status, current_step, attempt, "
     "(extract(epoch FROM step_deadline) * 1000000)::bigint, failure_reason, "
-    "total_cents, payload::text, version";
+    "total_cents, payload::text, version, cancel_requested";
 
 constexpr char kSummaryColumns[] =
     "saga_id, saga_type, order_id, status, current_step, failure_reason, "
     "total_cents, (extract(epoch FROM created_at) * 1000000)::bigint, "
-    "(extract(epoch FROM updated_at) * 1000000)::bigint";
+    "(extract(epoch FROM updated_at) * 1000000)::bigint, cancel_requested";
 
 absl::StatusOr<SagaRecord> RecordFromRow(const pqxx::row& row) {
   SagaRecord r;
@@ -47,6 +47,7 @@ absl::StatusOr<SagaRecord> RecordFromRow(const pqxx::row& row) {
         absl::StrCat("saga ", r.saga_id, " has an unreadable payload"));
   }
   r.version = row[9].as<int64_t>();
+  r.state.cancel_requested = row[10].as<bool>();
   return r;
 }
 
@@ -64,6 +65,7 @@ v1::Saga SummaryFromRow(const pqxx::row& row) {
       TimeUtil::MicrosecondsToTimestamp(row[7].as<int64_t>());
   *s.mutable_update_time() =
       TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
+  s.set_cancel_requested(row[9].as<bool>());
   return s;
 }
 
@@ -141,43 +143,62 @@ absl::StatusOr<SagaRecord> SagaStore::Load(const std::string& saga_id) {
       });
 }
 
+absl::StatusOr<int64_t> SagaStore::CommitIn(pqxx::work& tx,
+                                            const SagaRecord& record,
+                                            const SagaState& next,
+                                            const StepLogEntry& entry,
+                                            absl::Time next_attempt_at) {
+  const bool has_deadline = next.step_deadline.has_value();
+  const int64_t deadline_micros =
+      has_deadline ? absl::ToUnixMicros(*next.step_deadline) : 0;
+  pqxx::result r = tx.exec_params(
+      "UPDATE saga_instances SET status = $3, current_step = $4, "
+      "attempt = $5, "
+      "step_deadline = CASE WHEN $6 THEN 'epoch'::timestamptz + "
+      "  $7 * interval '1 microsecond' END, "
+      "failure_reason = $8, total_cents = $9, cancel_requested = $11, "
+      "next_attempt_at = 'epoch'::timestamptz + "
+      "  $10 * interval '1 microsecond', "
+      "version = version + 1, updated_at = now() "
+      "WHERE saga_id = $1 AND version = $2 RETURNING version",
+      record.saga_id, record.version, std::string(SagaStatusName(next.status)),
+      next.current_step, next.attempt, has_deadline, deadline_micros,
+      next.failure_reason, next.total_cents,
+      absl::ToUnixMicros(next_attempt_at), next.cancel_requested);
+  if (r.empty()) {
+    return absl::AbortedError(absl::StrCat(
+        "saga ", record.saga_id, " moved on since version ", record.version));
+  }
+  tx.exec_params(
+      "INSERT INTO saga_steps "
+      "(saga_id, step, name, kind, attempt, outcome, error) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+      record.saga_id, entry.step, entry.name,
+      entry.kind == CallKind::kAction ? "action" : "compensation",
+      entry.attempt, entry.outcome, entry.error);
+  return r[0][0].as<int64_t>();
+}
+
 absl::StatusOr<int64_t> SagaStore::Commit(const SagaRecord& record,
                                           const SagaState& next,
                                           const StepLogEntry& entry,
                                           absl::Time next_attempt_at) {
-  const bool has_deadline = next.step_deadline.has_value();
-  const int64_t deadline_micros =
-      has_deadline ? absl::ToUnixMicros(*next.step_deadline) : 0;
-  return pool_.TransactOr<int64_t>(
-      "commit_saga", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
-        pqxx::result r = tx.exec_params(
-            "UPDATE saga_instances SET status = $3, current_step = $4, "
-            "attempt = $5, "
-            "step_deadline = CASE WHEN $6 THEN 'epoch'::timestamptz + "
-            "  $7 * interval '1 microsecond' END, "
-            "failure_reason = $8, total_cents = $9, "
-            "next_attempt_at = 'epoch'::timestamptz + "
-            "  $10 * interval '1 microsecond', "
-            "version = version + 1, updated_at = now() "
-            "WHERE saga_id = $1 AND version = $2 RETURNING version",
-            record.saga_id, record.version,
-            std::string(SagaStatusName(next.status)), next.current_step,
-            next.attempt, has_deadline, deadline_micros, next.failure_reason,
-            next.total_cents, absl::ToUnixMicros(next_attempt_at));
-        if (r.empty()) {
-          return absl::AbortedError(absl::StrCat("saga ", record.saga_id,
-                                                 " moved on since version ",
-                                                 record.version));
-        }
-        tx.exec_params(
-            "INSERT INTO saga_steps "
-            "(saga_id, step, name, kind, attempt, outcome, error) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            record.saga_id, entry.step, entry.name,
-            entry.kind == CallKind::kAction ? "action" : "compensation",
-            entry.attempt, entry.outcome, entry.error);
-        return r[0][0].as<int64_t>();
-      });
+  return pool_.TransactOr<int64_t>("commit_saga", [&](pqxx::work& tx) {
+    return CommitIn(tx, record, next, entry, next_attempt_at);
+  });
+}
+
+absl::StatusOr<SagaRecord> SagaStore::LockByOrderIn(
+    pqxx::work& tx, const std::string& order_id) {
+  pqxx::result r = tx.exec_params(
+      absl::StrCat("SELECT ", kRecordColumns,
+                   " FROM saga_instances WHERE saga_type = $1 AND "
+                   "order_id = $2 FOR UPDATE"),
+      kSagaType, order_id);
+  if (r.empty()) {
+    return absl::NotFoundError(absl::StrCat("no saga for order ", order_id));
+  }
+  return RecordFromRow(r[0]);
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, absl::Time>>>

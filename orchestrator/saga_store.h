@@ -59,6 +59,17 @@ class SagaStore {
                                  const StepLogEntry& entry,
                                  absl::Time next_attempt_at);
 
+  // The same, inside a caller's transaction.
+  absl::StatusOr<int64_t> CommitIn(pqxx::work& tx, const SagaRecord& record,
+                                   const SagaState& next,
+                                   const StepLogEntry& entry,
+                                   absl::Time next_attempt_at);
+
+  // LockByOrderIn loads the order's saga and locks its row until the
+  // transaction ends (CancelSaga).
+  absl::StatusOr<SagaRecord> LockByOrderIn(pqxx::work& tx,
+                                           const std::string& order_id);
+
   // Unfinished lists the sagas still running or compensating, with when each
   // is due.
   absl::StatusOr<std::vector<std::pair<std::string, absl::Time>>> Unfinished();

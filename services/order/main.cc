@@ -25,10 +25,12 @@ int main(int argc, char** argv) {
     if (!d->ok()) return process.Fail(d->status());
   }
   order::OrderStore store(**pool);
-  order::OutboxRelay relay(store,
-                           {v1::SagaOrchestrator::NewStub(Dial(orchestrator)),
-                            *std::move(to_orchestrator)},
-                           {});
+  // One client for the orchestrator: the relay starts sagas, CancelOrder
+  // cancels them.
+  resilience::Client<v1::SagaOrchestrator::StubInterface> sagas{
+      v1::SagaOrchestrator::NewStub(Dial(orchestrator)),
+      *std::move(to_orchestrator)};
+  order::OutboxRelay relay(store, sagas, {});
   order::CatalogCheck catalog(
       {v1::InventoryService::NewStub(Dial(inventory)),
        *std::move(to_inventory)},
@@ -38,7 +40,7 @@ int main(int argc, char** argv) {
   if (!idempotency.ok()) return process.Fail(idempotency.status());
   order::OrderServiceImpl service(store, relay, catalog,
                                   absl::Milliseconds(200), process.guard(),
-                                  **idempotency);
+                                  **idempotency, sagas);
   process.server().Register(&service, "sagaworks.v1.OrderService");
   process.BeforeDrain([&service] { service.StopWatches(); });
   process.OnShutdown([&relay] { relay.Stop(); });

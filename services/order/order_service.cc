@@ -128,13 +128,56 @@ grpc::Status OrderServiceImpl::ListOrders(grpc::ServerContext* context,
   });
 }
 
-grpc::Status OrderServiceImpl::CancelOrder(grpc::ServerContext* context,
-                                           const v1::CancelOrderRequest*,
-                                           v1::Order*) {
+grpc::Status OrderServiceImpl::CancelOrder(
+    grpc::ServerContext* context, const v1::CancelOrderRequest* request,
+    v1::Order* response) {
   return guard_.Run(context, "CancelOrder", [&]() -> grpc::Status {
-    return ToGrpcStatus(absl::UnimplementedError(
-        "CancelOrder is not available yet: cancelling needs the saga to "
-        "compensate, which the orchestrator does not offer yet"));
+    if (absl::Status s = ValidateUuid("order_id", request->order_id());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    if (absl::Status s = ValidateText("reason", request->reason(), false);
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    // The saga does the cancelling (it alone knows which steps to undo);
+    // this service asks it first, then answers with the order as it stands.
+    // The order turns CANCELLED once the compensations are done.
+    auto ask_saga = [&]() -> absl::Status {
+      absl::StatusOr<v1::Order> order = store_.Get(request->order_id());
+      if (!order.ok()) return order.status();
+      if (order->status() == v1::ORDER_STATUS_REJECTED ||
+          order->status() == v1::ORDER_STATUS_CANCELLED) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "order ", request->order_id(), " is already ",
+            order->status() == v1::ORDER_STATUS_REJECTED ? "rejected"
+                                                         : "cancelled"));
+      }
+      resilience::CallOptions options;
+      options.idempotent = true;
+      options.deadline = resilience::InboundDeadline(*context);
+      options.metadata = {
+          {"idempotency-key",
+           absl::StrCat("order:", request->order_id(), ":cancel")},
+          {"x-tenant-id", "order-service"}};
+      v1::CancelSagaRequest cancel;
+      cancel.set_order_id(request->order_id());
+      cancel.set_reason(request->reason());
+      v1::Saga saga;
+      absl::Status s = orchestrator_.Call(
+          "CancelSaga", options,
+          &v1::SagaOrchestrator::StubInterface::CancelSaga, cancel, &saga);
+      if (absl::IsNotFound(s)) {
+        // The outbox has not handed the order over yet: a moment's wait.
+        return absl::UnavailableError(
+            "the order's saga is still starting; retry with the same key");
+      }
+      return s;
+    };
+    return idempotency_.Run<v1::Order>(
+        context, "CancelOrder", *request, response,
+        [&](pqxx::work& tx) { return store_.GetIn(tx, request->order_id()); },
+        ask_saga);
   });
 }
 
@@ -207,7 +250,7 @@ grpc::Status OrderServiceImpl::RejectOrder(
     return idempotency_.Run<v1::Order>(
         context, "RejectOrder", *request, response, [&](pqxx::work& tx) {
           return store_.RejectIn(tx, request->order_id(), reason,
-                                 request->total_cents());
+                                 request->total_cents(), request->cancelled());
         });
   });
 }

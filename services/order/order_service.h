@@ -11,6 +11,7 @@
 #include "common/resilience/client.h"
 #include "common/server/guard.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
+#include "sagaworks/v1/orchestrator.grpc.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
 #include "services/order/order_store.h"
@@ -48,12 +49,14 @@ class CatalogCheck {
 
 class OrderServiceImpl final : public v1::OrderService::Service {
  public:
-  OrderServiceImpl(OrderStore& store, OutboxRelay& relay, CatalogCheck& catalog,
-                   absl::Duration watch_poll_interval,
-                   server::ServerGuard& guard,
-                   idempotency::Idempotency& idempotency)
+  OrderServiceImpl(
+      OrderStore& store, OutboxRelay& relay, CatalogCheck& catalog,
+      absl::Duration watch_poll_interval, server::ServerGuard& guard,
+      idempotency::Idempotency& idempotency,
+      resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator)
       : guard_(guard, "sagaworks.v1.OrderService"),
         idempotency_(idempotency),
+        orchestrator_(orchestrator),
         store_(store),
         relay_(relay),
         catalog_(catalog),
@@ -88,6 +91,7 @@ class OrderServiceImpl final : public v1::OrderService::Service {
  private:
   server::ServiceGuard guard_;
   idempotency::Idempotency& idempotency_;
+  resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator_;
   OrderStore& store_;
   OutboxRelay& relay_;
   CatalogCheck& catalog_;

@@ -97,7 +97,11 @@ absl::StatusOr<v1::Order> Finish(pqxx::work& tx, const std::string& order_id,
       "SELECT status FROM orders WHERE order_id = $1 FOR UPDATE", order_id);
   if (r.empty()) return NotFound(order_id);
   const v1::OrderStatus from = StatusFromDb(r[0][0].as<std::string>());
-  if (from == v1::ORDER_STATUS_PENDING) {
+  // A cancelled order may have been approved first: its saga undid it.
+  const bool allowed =
+      from == v1::ORDER_STATUS_PENDING ||
+      (from == v1::ORDER_STATUS_APPROVED && to == v1::ORDER_STATUS_CANCELLED);
+  if (allowed) {
     tx.exec_params(
         "UPDATE orders SET status = $2, failure_reason = $3, "
         "total_cents = $4, updated_at = now() WHERE order_id = $1",
@@ -138,13 +142,16 @@ absl::StatusOr<v1::Order> OrderStore::Create(
       "create_order", [&](pqxx::work& tx) { return CreateIn(tx, request); });
 }
 
+absl::StatusOr<v1::Order> OrderStore::GetIn(pqxx::work& tx,
+                                            const std::string& order_id) {
+  std::optional<v1::Order> order = LoadOrder(tx, order_id);
+  if (!order.has_value()) return NotFound(order_id);
+  return *order;
+}
+
 absl::StatusOr<v1::Order> OrderStore::Get(const std::string& order_id) {
   return pool_.TransactOr<v1::Order>(
-      "get_order", [&](pqxx::work& tx) -> absl::StatusOr<v1::Order> {
-        std::optional<v1::Order> order = LoadOrder(tx, order_id);
-        if (!order.has_value()) return NotFound(order_id);
-        return *order;
-      });
+      "get_order", [&](pqxx::work& tx) { return GetIn(tx, order_id); });
 }
 
 absl::StatusOr<v1::ListOrdersResponse> OrderStore::List(
@@ -201,9 +208,13 @@ absl::StatusOr<v1::Order> OrderStore::Approve(const std::string& order_id,
 
 absl::StatusOr<v1::Order> OrderStore::Reject(const std::string& order_id,
                                              const std::string& reason,
-                                             int64_t total_cents) {
+                                             int64_t total_cents,
+                                             bool cancelled) {
   return pool_.TransactOr<v1::Order>("reject_order", [&](pqxx::work& tx) {
-    return Finish(tx, order_id, v1::ORDER_STATUS_REJECTED, reason, total_cents);
+    return Finish(
+        tx, order_id,
+        cancelled ? v1::ORDER_STATUS_CANCELLED : v1::ORDER_STATUS_REJECTED,
+        reason, total_cents);
   });
 }
 
@@ -216,8 +227,12 @@ absl::StatusOr<v1::Order> OrderStore::ApproveIn(pqxx::work& tx,
 absl::StatusOr<v1::Order> OrderStore::RejectIn(pqxx::work& tx,
                                                const std::string& order_id,
                                                const std::string& reason,
-                                               int64_t total_cents) {
-  return Finish(tx, order_id, v1::ORDER_STATUS_REJECTED, reason, total_cents);
+                                               int64_t total_cents,
+                                               bool cancelled) {
+  return Finish(
+      tx, order_id,
+      cancelled ? v1::ORDER_STATUS_CANCELLED : v1::ORDER_STATUS_REJECTED,
+      reason, total_cents);
 }
 
 absl::StatusOr<std::vector<OutboxEntry>> OrderStore::DueOutbox(int limit) {

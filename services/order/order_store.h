@@ -35,6 +35,7 @@ class OrderStore {
 
   // Get reads one order; NOT_FOUND when unknown.
   absl::StatusOr<v1::Order> Get(const std::string& order_id);
+  absl::StatusOr<v1::Order> GetIn(pqxx::work& tx, const std::string& order_id);
 
   // List pages through orders newest first. `page_size` is already clamped.
   absl::StatusOr<v1::ListOrdersResponse> List(
@@ -45,12 +46,13 @@ class OrderStore {
   absl::StatusOr<v1::Order> Approve(const std::string& order_id,
                                     int64_t total_cents);
 
-  // Reject moves a PENDING order to REJECTED with a reason; rejecting a
-  // REJECTED order again returns it. An APPROVED or CANCELLED order:
+  // Reject moves a PENDING order to REJECTED with a reason (CANCELLED, also
+  // from APPROVED, when the saga was undone because of a cancellation);
+  // doing it again returns the order. Any other transition:
   // FAILED_PRECONDITION.
   absl::StatusOr<v1::Order> Reject(const std::string& order_id,
                                    const std::string& reason,
-                                   int64_t total_cents);
+                                   int64_t total_cents, bool cancelled = false);
 
   absl::StatusOr<v1::Order> ApproveIn(pqxx::work& tx,
                                       const std::string& order_id,
@@ -58,7 +60,7 @@ class OrderStore {
   absl::StatusOr<v1::Order> RejectIn(pqxx::work& tx,
                                      const std::string& order_id,
                                      const std::string& reason,
-                                     int64_t total_cents);
+                                     int64_t total_cents, bool cancelled);
 
   // DueOutbox returns up to `limit` undelivered entries whose next attempt is
   // due, oldest first.

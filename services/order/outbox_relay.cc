@@ -8,10 +8,10 @@ namespace sagaworks::order {
 
 OutboxRelay::OutboxRelay(
     OrderStore& store,
-    resilience::Client<v1::SagaOrchestrator::StubInterface> orchestrator,
+    resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator,
     OutboxRelayConfig config)
     : store_(store),
-      orchestrator_(std::move(orchestrator)),
+      orchestrator_(orchestrator),
       config_(config),
       rng_(config.seed) {}
 

@@ -31,7 +31,7 @@ class OutboxRelay {
  public:
   OutboxRelay(
       OrderStore& store,
-      resilience::Client<v1::SagaOrchestrator::StubInterface> orchestrator,
+      resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator,
       OutboxRelayConfig config);
   ~OutboxRelay();
 
@@ -47,7 +47,7 @@ class OutboxRelay {
   int DeliverDue();
 
   OrderStore& store_;
-  resilience::Client<v1::SagaOrchestrator::StubInterface> orchestrator_;
+  resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator_;
   const OutboxRelayConfig config_;
   std::mt19937_64 rng_;  // used by the relay thread only
   absl::Mutex mu_;

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/client/channel.h"
+#include "common/db/pool.h"
 #include "gtest/gtest.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
@@ -255,6 +256,26 @@ TEST_F(CrashTest, RandomKillsKeepMoneyAndStockExact) {
   std::cout << "random kills: " << iterations << " iterations, seed " << seed
             << "\n";
   std::mt19937_64 rng(seed);
+  // Enough money for alice to keep buying through a long run: with her demo
+  // balance every order after the 500th would be refused, and the run would
+  // stop exercising approvals.
+  {
+    db::PoolConfig config;
+    config.url = g_platform->platform().cluster().Url("payments");
+    config.size = 1;
+    auto pool = db::Pool::Create(config);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    ASSERT_TRUE((*pool)
+                    ->Transact("top_up",
+                               [](pqxx::work& tx) {
+                                 tx.exec(
+                                     "UPDATE accounts SET balance_cents = "
+                                     "1000000000000 WHERE customer_id = "
+                                     "'alice'");
+                                 return absl::OkStatus();
+                               })
+                    .ok());
+  }
   const std::vector<std::string> victims = {"orchestrator", "payment",
                                             "inventory", "shipping", "order"};
   int approved_total = 0, orders_total = 0;

@@ -13,6 +13,7 @@
 #include "common/local/subprocess.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "sagaworks/v1/chaos.grpc.pb.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
 #include "sagaworks/v1/orchestrator.grpc.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
@@ -106,6 +107,35 @@ class PlatformTest : public ::testing::Test {
       absl::SleepFor(absl::Milliseconds(50));
     }
     ADD_FAILURE() << "order " << order_id << " still pending after 30 s";
+    return order;
+  }
+
+  grpc::Status Cancel(const std::string& order_id, v1::Order* out,
+                      const std::string& key_suffix = "") {
+    grpc::ClientContext c;
+    Deadline(&c);
+    c.AddMetadata("idempotency-key",
+                  absl::StrCat("cancel-", order_id, key_suffix));
+    v1::CancelOrderRequest r;
+    r.set_order_id(order_id);
+    r.set_reason("customer asked");
+    return orders_->CancelOrder(&c, r, out);
+  }
+
+  // Polls GetOrder until the order has `status`, for at most 30 s.
+  v1::Order AwaitStatus(const std::string& order_id, v1::OrderStatus status) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    v1::Order order;
+    while (absl::Now() < deadline) {
+      grpc::ClientContext c;
+      Deadline(&c);
+      v1::GetOrderRequest r;
+      r.set_order_id(order_id);
+      if (orders_->GetOrder(&c, r, &order).ok() && order.status() == status) {
+        return order;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
     return order;
   }
 
@@ -310,6 +340,78 @@ TEST_F(PlatformTest, BadConfigurationStopsStartUpNamingTheSetting) {
   EXPECT_FALSE(local::Run({bin}, &out).ok());
   unsetenv("SAGAWORKS_DB_POOL_SIZE");
   EXPECT_NE(out.find("SAGAWORKS_DB_POOL_SIZE"), std::string::npos) << out;
+}
+
+TEST_F(PlatformTest, CancellingAnApprovedOrderUndoesEverything) {
+  const int64_t balance = Balance("alice");
+  const v1::Stock widget = Stock("widget");
+  v1::Order order;
+  ASSERT_TRUE(Create("alice", "widget", 3, "DE", &order).ok());
+  ASSERT_EQ(AwaitFinal(order.order_id()).status(), v1::ORDER_STATUS_APPROVED);
+
+  v1::Order answer;
+  grpc::Status s = Cancel(order.order_id(), &answer);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  v1::Order done = AwaitStatus(order.order_id(), v1::ORDER_STATUS_CANCELLED);
+  EXPECT_EQ(done.status(), v1::ORDER_STATUS_CANCELLED);
+  EXPECT_EQ(done.failure_reason(), "cancelled: customer asked");
+  EXPECT_EQ(Balance("alice"), balance);
+  EXPECT_EQ(Stock("widget").available(), widget.available());
+  EXPECT_EQ(Stock("widget").reserved(), widget.reserved());
+  grpc::ClientContext c;
+  Deadline(&c);
+  v1::GetShipmentRequest sr;
+  sr.set_order_id(order.order_id());
+  v1::Shipment shipment;
+  ASSERT_TRUE(shipping_->GetShipment(&c, sr, &shipment).ok());
+  EXPECT_EQ(shipment.status(), v1::SHIPMENT_STATUS_CANCELLED);
+  // Cancelling it again is refused: it is cancelled already.
+  EXPECT_EQ(Cancel(order.order_id(), &answer, "again").error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_F(PlatformTest, CancellingARunningOrderStopsItsSaga) {
+  const int64_t balance = Balance("alice");
+  // Hold the saga at its first step so the cancel finds it running.
+  auto chaos = v1::ChaosService::NewStub(ChannelTo("inventory"));
+  {
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::SetChaosRequest r;
+    r.mutable_rule()->set_method("/sagaworks.v1.InventoryService/ReserveStock");
+    r.mutable_rule()->set_latency_ms(1500);
+    v1::ChaosState state;
+    ASSERT_TRUE(chaos->SetChaos(&c, r, &state).ok());
+  }
+  v1::Order order;
+  ASSERT_TRUE(Create("alice", "widget", 1, "DE", &order).ok());
+  v1::Order answer;
+  grpc::Status s;
+  // Retried while the outbox hands the order over (UNAVAILABLE until then).
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  do {
+    s = Cancel(order.order_id(), &answer);
+  } while (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+           absl::Now() < until);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(answer.status(), v1::ORDER_STATUS_PENDING);
+  v1::Order done = AwaitStatus(order.order_id(), v1::ORDER_STATUS_CANCELLED);
+  EXPECT_EQ(done.status(), v1::ORDER_STATUS_CANCELLED);
+  EXPECT_EQ(Balance("alice"), balance);  // never charged, or refunded
+  grpc::ClientContext c;
+  Deadline(&c);
+  v1::ChaosState state;
+  ASSERT_TRUE(chaos->ClearChaos(&c, {}, &state).ok());
+}
+
+TEST_F(PlatformTest, CancellingARejectedOrderIsRefused) {
+  v1::Order order;
+  ASSERT_TRUE(Create("bob", "widget", 1, "DE", &order).ok());
+  ASSERT_EQ(AwaitFinal(order.order_id()).status(), v1::ORDER_STATUS_REJECTED);
+  v1::Order answer;
+  grpc::Status s = Cancel(order.order_id(), &answer);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(s.error_message().find("already rejected"), std::string::npos);
 }
 
 // Runs last (gtest runs tests in declaration order): the real `sagactl down`

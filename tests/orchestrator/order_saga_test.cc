@@ -140,6 +140,63 @@ TEST_F(OrderSagaTest, RefusedCompensationFailsTheSagaForAnOperator) {
   EXPECT_FALSE(NextCall(state_).has_value());
 }
 
+TEST_F(OrderSagaTest, CancellingARunningSagaUndoesWhatMayHaveHappened) {
+  Call(absl::OkStatus());  // reserved
+  // The charge went out (attempt 1) and its answer is not in yet.
+  state_ = BeginCall(state_, kT0, policy_);
+  absl::StatusOr<SagaState> cancelled = Cancel(state_, "changed my mind");
+  ASSERT_TRUE(cancelled.ok());
+  state_ = *cancelled;
+  EXPECT_TRUE(state_.cancel_requested);
+  EXPECT_EQ(state_.failure_reason, "cancelled: changed my mind");
+  EXPECT_EQ(Next(), "refund_payment");
+  Call(absl::OkStatus());
+  EXPECT_EQ(Next(), "release_stock");
+  Call(absl::OkStatus());
+  EXPECT_EQ(Next(), "reject_order");
+  Call(absl::OkStatus());
+  EXPECT_EQ(state_.status, SagaStatus::kCompensated);
+  EXPECT_TRUE(state_.cancel_requested);  // the order ends CANCELLED
+}
+
+TEST_F(OrderSagaTest, CancellingBeforeAStepWentOutSkipsThatStep) {
+  Call(absl::OkStatus());  // reserved; the charge has not been attempted
+  state_ = *Cancel(state_, "");
+  EXPECT_EQ(Next(), "release_stock");
+  EXPECT_EQ(state_.failure_reason, "cancelled");
+}
+
+TEST_F(OrderSagaTest, CancellingACompletedSagaUndoesEveryStep) {
+  for (int i = 0; i < 4; ++i) Call(absl::OkStatus());
+  ASSERT_EQ(state_.status, SagaStatus::kCompleted);
+  state_ = *Cancel(state_, "");
+  std::vector<std::string> undone;
+  while (auto call = NextCall(state_)) {
+    undone.emplace_back(call->name);
+    Call(absl::OkStatus());
+  }
+  EXPECT_EQ(undone,
+            (std::vector<std::string>{"cancel_shipment", "refund_payment",
+                                      "release_stock", "reject_order"}));
+}
+
+TEST_F(OrderSagaTest, CancelIsIdempotentAndRefusedAfterARejection) {
+  Call(absl::OkStatus());
+  SagaState once = *Cancel(state_, "a");
+  SagaState twice = *Cancel(once, "b");
+  EXPECT_EQ(twice.failure_reason, once.failure_reason);
+  EXPECT_EQ(twice.current_step, once.current_step);
+
+  SagaState refused;
+  refused.current_step = kChargePayment;
+  refused.attempt = 1;
+  refused = Advance(refused, absl::FailedPreconditionError("no funds"), kT0,
+                    policy_, 0.5)
+                .next;
+  EXPECT_EQ(Cancel(refused, "").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(SagaStatusTest, NamesRoundTrip) {
   for (SagaStatus s :
        {SagaStatus::kRunning, SagaStatus::kCompleted, SagaStatus::kCompensating,
