@@ -4,7 +4,21 @@ string(APPEND body "#include <string_view>\n#include <utility>\n#include <vector
 string(APPEND body "namespace ${NAMESPACE} {\n\n")
 string(APPEND body "const std::vector<std::pair<std::string_view, std::string_view>>& ${FUNCTION}() {\n")
 string(APPEND body "  static const auto* const kFiles =\n      new std::vector<std::pair<std::string_view, std::string_view>>{\n")
+# Sorted by file name, not path: shared/0002 comes between <svc>/0001 and
+# <svc>/0003.
+set(named)
 foreach(f IN LISTS FILES)
+  get_filename_component(n "${f}" NAME)
+  list(APPEND named "${n}|${f}")
+endforeach()
+list(SORT named)
+# A new name: FILES came in with -D, and unsetting it would expose that value.
+set(sorted_files)
+foreach(entry IN LISTS named)
+  string(REGEX REPLACE "^[^|]*\\|" "" f "${entry}")
+  list(APPEND sorted_files "${f}")
+endforeach()
+foreach(f IN LISTS sorted_files)
   get_filename_component(name "${f}" NAME)
   file(READ "${f}" content)
   string(FIND "${content}" ")sagaworks_embed\"" clash)

@@ -149,4 +149,10 @@ absl::Status ValidateAddress(const v1::Address& address) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateCancel(absl::string_view order_id,
+                            absl::string_view reason) {
+  if (absl::Status s = ValidateUuid("order_id", order_id); !s.ok()) return s;
+  return ValidateText("reason", reason, /*required=*/false);
+}
+
 }  // namespace sagaworks

@@ -38,6 +38,11 @@ absl::Status ValidateItems(
 // code present, country a two-letter upper-case code.
 absl::Status ValidateAddress(const v1::Address& address);
 
+// ValidateCancel checks a cancellation: the order's id and an optional
+// reason.
+absl::Status ValidateCancel(absl::string_view order_id,
+                            absl::string_view reason);
+
 }  // namespace sagaworks
 
 #endif  // SAGAWORKS_COMMON_VALIDATION_H_

@@ -32,15 +32,7 @@ grpc::Status OrchestratorServiceImpl::StartSaga(
           absl::StatusOr<SagaRecord> record =
               store_.CreateIn(tx, *request, &created);
           if (!record.ok()) return record.status();
-          v1::Saga saga;
-          saga.set_saga_id(record->saga_id);
-          saga.set_saga_type("order");
-          saga.set_order_id(record->order_id);
-          saga.set_status(ToProtoStatus(record->state.status));
-          saga.set_current_step(record->state.current_step);
-          saga.set_failure_reason(record->state.failure_reason);
-          saga.set_total_cents(record->state.total_cents);
-          return saga;
+          return Summarize(*record, record->state);
         });
     // Committed: the saga may start. A replay created nothing.
     if (status.ok() && created) runner_.Enqueue(response->saga_id());
@@ -68,11 +60,7 @@ grpc::Status OrchestratorServiceImpl::CancelSaga(
     grpc::ServerContext* context, const v1::CancelSagaRequest* request,
     v1::Saga* response) {
   return guard_.Run(context, "CancelSaga", [&]() -> grpc::Status {
-    if (absl::Status s = ValidateUuid("order_id", request->order_id());
-        !s.ok()) {
-      return ToGrpcStatus(s);
-    }
-    if (absl::Status s = ValidateText("reason", request->reason(), false);
+    if (absl::Status s = ValidateCancel(request->order_id(), request->reason());
         !s.ok()) {
       return ToGrpcStatus(s);
     }
@@ -99,16 +87,7 @@ grpc::Status OrchestratorServiceImpl::CancelSaga(
             if (!version.ok()) return version.status();
           }
           saga_id = record->saga_id;
-          v1::Saga saga;
-          saga.set_saga_id(record->saga_id);
-          saga.set_saga_type("order");
-          saga.set_order_id(record->order_id);
-          saga.set_status(ToProtoStatus(next->status));
-          saga.set_current_step(next->current_step);
-          saga.set_failure_reason(next->failure_reason);
-          saga.set_total_cents(next->total_cents);
-          saga.set_cancel_requested(true);
-          return saga;
+          return Summarize(*record, *next);
         });
     if (status.ok() && changed) runner_.Enqueue(saga_id);
     return status;

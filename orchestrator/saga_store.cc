@@ -98,6 +98,19 @@ v1::SagaStatus ToProtoStatus(SagaStatus status) {
   return v1::SAGA_STATUS_UNSPECIFIED;
 }
 
+v1::Saga Summarize(const SagaRecord& record, const SagaState& state) {
+  v1::Saga saga;
+  saga.set_saga_id(record.saga_id);
+  saga.set_saga_type(kSagaType);
+  saga.set_order_id(record.order_id);
+  saga.set_status(ToProtoStatus(state.status));
+  saga.set_current_step(state.current_step);
+  saga.set_failure_reason(state.failure_reason);
+  saga.set_total_cents(state.total_cents);
+  saga.set_cancel_requested(state.cancel_requested);
+  return saga;
+}
+
 absl::StatusOr<SagaRecord> SagaStore::CreateIn(
     pqxx::work& tx, const v1::StartSagaRequest& request, bool* created) {
   std::string payload;

@@ -90,6 +90,10 @@ class SagaStore {
 // ToProtoStatus maps a saga status to the API enum.
 v1::SagaStatus ToProtoStatus(SagaStatus status);
 
+// Summarize is the API view of a saga in `state` (no timestamps, no step
+// log): what StartSaga and CancelSaga answer.
+v1::Saga Summarize(const SagaRecord& record, const SagaState& state);
+
 }  // namespace sagaworks::orchestrator
 
 #endif  // SAGAWORKS_ORCHESTRATOR_SAGA_STORE_H_

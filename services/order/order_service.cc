@@ -132,11 +132,7 @@ grpc::Status OrderServiceImpl::CancelOrder(
     grpc::ServerContext* context, const v1::CancelOrderRequest* request,
     v1::Order* response) {
   return guard_.Run(context, "CancelOrder", [&]() -> grpc::Status {
-    if (absl::Status s = ValidateUuid("order_id", request->order_id());
-        !s.ok()) {
-      return ToGrpcStatus(s);
-    }
-    if (absl::Status s = ValidateText("reason", request->reason(), false);
+    if (absl::Status s = ValidateCancel(request->order_id(), request->reason());
         !s.ok()) {
       return ToGrpcStatus(s);
     }
