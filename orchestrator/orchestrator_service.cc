@@ -1,5 +1,6 @@
 #include "orchestrator/orchestrator_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/grpc_reply.h"
 #include "common/page_token.h"
 #include "common/validation.h"
@@ -73,6 +74,13 @@ grpc::Status OrchestratorServiceImpl::CancelSaga(
           // its version stale and leave the saga to the compensations.
           absl::StatusOr<SagaRecord> record =
               store_.LockByOrderIn(tx, request->order_id());
+          if (absl::IsNotFound(record.status())) {
+            // Not started *yet* (the order's outbox has not delivered it):
+            // transient, so it must not be stored as this key's answer.
+            return absl::UnavailableError(
+                absl::StrCat("the saga of order ", request->order_id(),
+                             " has not started yet; retry"));
+          }
           if (!record.ok()) return record.status();
           absl::StatusOr<SagaState> next =
               Cancel(record->state, request->reason());

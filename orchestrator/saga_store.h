@@ -66,7 +66,7 @@ class SagaStore {
                                    absl::Time next_attempt_at);
 
   // LockByOrderIn loads the order's saga and locks its row until the
-  // transaction ends (CancelSaga).
+  // transaction ends (CancelSaga); NOT_FOUND when there is none.
   absl::StatusOr<SagaRecord> LockByOrderIn(pqxx::work& tx,
                                            const std::string& order_id);
 

@@ -163,11 +163,8 @@ grpc::Status OrderServiceImpl::CancelOrder(
       absl::Status s = orchestrator_.Call(
           "CancelSaga", options,
           &v1::SagaOrchestrator::StubInterface::CancelSaga, cancel, &saga);
-      if (absl::IsNotFound(s)) {
-        // The outbox has not handed the order over yet: a moment's wait.
-        return absl::UnavailableError(
-            "the order's saga is still starting; retry with the same key");
-      }
+      // UNAVAILABLE while the outbox has not handed the order over yet: the
+      // caller retries with the same key.
       return s;
     };
     return idempotency_.Run<v1::Order>(

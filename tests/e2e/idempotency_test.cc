@@ -10,6 +10,7 @@
 #include "common/client/channel.h"
 #include "common/db/pool.h"
 #include "gtest/gtest.h"
+#include "sagaworks/v1/orchestrator.grpc.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
 #include "tests/testing/test_platform.h"
@@ -242,6 +243,24 @@ TEST_F(IdempotencyTest,
       });
   EXPECT_EQ(retry.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(retry.replay);
+}
+
+TEST_F(IdempotencyTest, ATransientAnswerIsNotStoredForTheKey) {
+  // A cancel that arrives before the order's saga exists is "not yet", not
+  // "no": the retry under the same key must be evaluated again, not replayed.
+  auto sagas =
+      v1::SagaOrchestrator::NewStub(Dial(g_platform->Address("orchestrator")));
+  v1::CancelSagaRequest cancel;
+  cancel.set_order_id("0a0a0a0a-0000-4000-8000-000000000001");
+  v1::Saga saga;
+  for (int i = 0; i < 2; ++i) {
+    Answer a = Send({{"idempotency-key", "cancel-too-early"}},
+                    [&](grpc::ClientContext* c) {
+                      return sagas->CancelSaga(c, cancel, &saga);
+                    });
+    EXPECT_EQ(a.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_FALSE(a.replay) << "attempt " << i;
+  }
 }
 
 TEST_F(IdempotencyTest, KeysAreScopedByCaller) {

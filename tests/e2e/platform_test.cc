@@ -383,6 +383,15 @@ TEST_F(PlatformTest, CancellingARunningOrderStopsItsSaga) {
     v1::ChaosState state;
     ASSERT_TRUE(chaos->SetChaos(&c, r, &state).ok());
   }
+  struct ClearOnExit {  // also when an assertion ends the test early
+    v1::ChaosService::Stub* chaos;
+    ~ClearOnExit() {
+      grpc::ClientContext c;
+      Deadline(&c);
+      v1::ChaosState state;
+      (void)chaos->ClearChaos(&c, {}, &state);
+    }
+  } clear{chaos.get()};
   v1::Order order;
   ASSERT_TRUE(Create("alice", "widget", 1, "DE", &order).ok());
   v1::Order answer;
@@ -398,10 +407,6 @@ TEST_F(PlatformTest, CancellingARunningOrderStopsItsSaga) {
   v1::Order done = AwaitStatus(order.order_id(), v1::ORDER_STATUS_CANCELLED);
   EXPECT_EQ(done.status(), v1::ORDER_STATUS_CANCELLED);
   EXPECT_EQ(Balance("alice"), balance);  // never charged, or refunded
-  grpc::ClientContext c;
-  Deadline(&c);
-  v1::ChaosState state;
-  ASSERT_TRUE(chaos->ClearChaos(&c, {}, &state).ok());
 }
 
 TEST_F(PlatformTest, CancellingARejectedOrderIsRefused) {
