@@ -16,35 +16,20 @@
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
 #include "sagaworks/v1/shipping.grpc.pb.h"
-#include "tests/testing/test_platform.h"
+#include "tests/testing/platform_suite.h"
 
 namespace sagaworks {
 namespace {
-
-testing::TestPlatform* g_platform = nullptr;
 
 void Deadline(grpc::ClientContext* c) {
   c->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
 }
 
-class CrashTest : public ::testing::Test {
+class CrashTest : public testing::PlatformSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto started = testing::TestPlatform::Start();
-    ASSERT_TRUE(started.ok()) << started.status();
-    g_platform = started->release();
-  }
-  static void TearDownTestSuite() {
-    delete g_platform;
-    g_platform = nullptr;
-  }
-  void SetUp() override {
-    if (g_platform == nullptr) GTEST_SKIP() << "platform did not start";
-  }
-
   template <typename Stub>
   std::unique_ptr<typename Stub::Stub> StubFor(const std::string& service) {
-    return Stub::NewStub(Dial(g_platform->Address(service)));
+    return Stub::NewStub(ChannelTo(service));
   }
 
   // Slows one saga step, so sagas pile up mid-way and the kill lands while
@@ -210,9 +195,9 @@ class CrashTest : public ::testing::Test {
     const int in_flight = CountPending(ids);
     EXPECT_GE(in_flight, 20);
     const auto& spec = *sagactl::FindService(victim);
-    ASSERT_TRUE(g_platform->platform().StopService(spec, /*hard=*/true).ok());
-    ASSERT_TRUE(g_platform->platform().StartService(spec).ok());
-    ASSERT_TRUE(g_platform->platform().WaitServing({&spec}).ok());
+    ASSERT_TRUE(platform().platform().StopService(spec, /*hard=*/true).ok());
+    ASSERT_TRUE(platform().platform().StartService(spec).ok());
+    ASSERT_TRUE(platform().platform().WaitServing({&spec}).ok());
     if (slow_service != victim) SlowStep(slow_service, "", 0);
     const absl::Time restarted = absl::Now();
     std::vector<v1::Order> done = AwaitAllFinal(ids, absl::Seconds(30));
@@ -261,7 +246,7 @@ TEST_F(CrashTest, RandomKillsKeepMoneyAndStockExact) {
   // stop exercising approvals.
   {
     db::PoolConfig config;
-    config.url = g_platform->platform().cluster().Url("payments");
+    config.url = platform().platform().cluster().Url("payments");
     config.size = 1;
     auto pool = db::Pool::Create(config);
     ASSERT_TRUE(pool.ok()) << pool.status();
@@ -295,9 +280,9 @@ TEST_F(CrashTest, RandomKillsKeepMoneyAndStockExact) {
     // The kill lands at a random point of the sagas' run.
     absl::SleepFor(absl::Milliseconds(rng() % 400));
     const auto& spec = *sagactl::FindService(victim);
-    ASSERT_TRUE(g_platform->platform().StopService(spec, /*hard=*/true).ok());
-    ASSERT_TRUE(g_platform->platform().StartService(spec).ok());
-    ASSERT_TRUE(g_platform->platform().WaitServing({&spec}).ok());
+    ASSERT_TRUE(platform().platform().StopService(spec, /*hard=*/true).ok());
+    ASSERT_TRUE(platform().platform().StartService(spec).ok());
+    ASSERT_TRUE(platform().platform().WaitServing({&spec}).ok());
     SlowStep(slow_inventory ? "inventory" : "shipping", "", 0);
     std::vector<v1::Order> done = AwaitAllFinal(ids, absl::Seconds(60));
     CheckInvariants(done, alice, bob, widgets);

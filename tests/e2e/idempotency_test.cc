@@ -13,12 +13,10 @@
 #include "sagaworks/v1/orchestrator.grpc.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
-#include "tests/testing/test_platform.h"
+#include "tests/testing/platform_suite.h"
 
 namespace sagaworks {
 namespace {
-
-testing::TestPlatform* g_platform = nullptr;
 
 struct Answer {
   grpc::Status status;
@@ -41,22 +39,13 @@ Answer Send(const std::vector<std::pair<std::string, std::string>>& metadata,
   return a;
 }
 
-class IdempotencyTest : public ::testing::Test {
+class IdempotencyTest : public testing::PlatformSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto started = testing::TestPlatform::Start();
-    ASSERT_TRUE(started.ok()) << started.status();
-    g_platform = started->release();
-  }
-  static void TearDownTestSuite() {
-    delete g_platform;
-    g_platform = nullptr;
-  }
   void SetUp() override {
-    if (g_platform == nullptr) GTEST_SKIP() << "platform did not start";
-    orders_ = v1::OrderService::NewStub(Dial(g_platform->Address("order")));
-    payment_ =
-        v1::PaymentService::NewStub(Dial(g_platform->Address("payment")));
+    PlatformSuite::SetUp();
+    if (IsSkipped()) return;
+    orders_ = v1::OrderService::NewStub(ChannelTo("order"));
+    payment_ = v1::PaymentService::NewStub(ChannelTo("payment"));
   }
 
   static v1::CreateOrderRequest Order(int widgets) {
@@ -248,8 +237,7 @@ TEST_F(IdempotencyTest,
 TEST_F(IdempotencyTest, ATransientAnswerIsNotStoredForTheKey) {
   // A cancel that arrives before the order's saga exists is "not yet", not
   // "no": the retry under the same key must be evaluated again, not replayed.
-  auto sagas =
-      v1::SagaOrchestrator::NewStub(Dial(g_platform->Address("orchestrator")));
+  auto sagas = v1::SagaOrchestrator::NewStub(ChannelTo("orchestrator"));
   v1::CancelSagaRequest cancel;
   cancel.set_order_id("0a0a0a0a-0000-4000-8000-000000000001");
   v1::Saga saga;
@@ -299,9 +287,9 @@ TEST_F(IdempotencyTest, AReplayWorksAfterTheServiceRestartedAndKeysExpire) {
   };
   ASSERT_TRUE(call(&first).status.ok());
   const auto& spec = *sagactl::FindService("payment");
-  ASSERT_TRUE(g_platform->platform().StopService(spec, /*hard=*/true).ok());
-  ASSERT_TRUE(g_platform->platform().StartService(spec).ok());
-  ASSERT_TRUE(g_platform->platform().WaitServing({&spec}).ok());
+  ASSERT_TRUE(platform().platform().StopService(spec, /*hard=*/true).ok());
+  ASSERT_TRUE(platform().platform().StartService(spec).ok());
+  ASSERT_TRUE(platform().platform().WaitServing({&spec}).ok());
   Answer replay = call(&again);
   ASSERT_TRUE(replay.status.ok()) << replay.status.error_message();
   EXPECT_TRUE(replay.replay);
@@ -309,7 +297,7 @@ TEST_F(IdempotencyTest, AReplayWorksAfterTheServiceRestartedAndKeysExpire) {
 
   // Expiry: once older than the retention, the purge removes it.
   db::PoolConfig config;
-  config.url = g_platform->platform().cluster().Url("payments");
+  config.url = platform().platform().cluster().Url("payments");
   config.size = 1;
   auto pool = db::Pool::Create(config);
   ASSERT_TRUE(pool.ok());

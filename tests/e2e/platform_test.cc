@@ -19,19 +19,12 @@
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
 #include "sagaworks/v1/shipping.grpc.pb.h"
-#include "tests/testing/test_platform.h"
+#include "tests/testing/platform_suite.h"
 
 namespace sagaworks {
 namespace {
 
 using sagactl::Services;
-
-testing::TestPlatform* g_platform = nullptr;
-
-std::shared_ptr<grpc::Channel> ChannelTo(const std::string& service) {
-  return grpc::CreateChannel(g_platform->Address(service),
-                             grpc::InsecureChannelCredentials());
-}
 
 bool Listening(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -45,22 +38,11 @@ bool Listening(int port) {
   return ok;
 }
 
-class PlatformTest : public ::testing::Test {
+class PlatformTest : public testing::PlatformSuite {
  protected:
-  static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<testing::TestPlatform>> started =
-        testing::TestPlatform::Start();
-    ASSERT_TRUE(started.ok()) << started.status();
-    g_platform = started->release();
-  }
-
-  static void TearDownTestSuite() {
-    delete g_platform;
-    g_platform = nullptr;
-  }
-
   void SetUp() override {
-    if (g_platform == nullptr) GTEST_SKIP() << "platform did not start";
+    PlatformSuite::SetUp();
+    if (IsSkipped()) return;
     orders_ = v1::OrderService::NewStub(ChannelTo("order"));
     payment_ = v1::PaymentService::NewStub(ChannelTo("payment"));
     inventory_ = v1::InventoryService::NewStub(ChannelTo("inventory"));
@@ -268,11 +250,10 @@ TEST_F(PlatformTest, DemoFailuresAreRejectedAndLeaveEverythingAsItWas) {
 
     // The operator's view of the same saga, through sagactl.
     std::string shown;
-    absl::Status ran =
-        local::Run({absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl"),
-                    "--orchestrator", g_platform->Address("orchestrator"),
-                    "sagas", "show", order.order_id()},
-                   &shown);
+    absl::Status ran = local::Run(
+        {absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl"), "--orchestrator",
+         platform().Address("orchestrator"), "sagas", "show", order.order_id()},
+        &shown);
     ASSERT_TRUE(ran.ok()) << ran;
     EXPECT_NE(shown.find("status  compensated"), std::string::npos) << shown;
     size_t at = 0;
@@ -328,7 +309,7 @@ TEST_F(PlatformTest, BadConfigurationStopsStartUpNamingTheSetting) {
   EXPECT_NE(out.find("--no-such-flag"), std::string::npos) << out;
   // A resilience file with a typo in a downstream's name.
   const std::string config =
-      absl::StrCat(g_platform->home(), "/resilience.json");
+      absl::StrCat(platform().home(), "/resilience.json");
   std::ofstream(config) << R"({"downstreams": {"paymnt": {}}})";
   EXPECT_FALSE(
       local::Run({absl::StrCat(SAGAWORKS_BIN_DIR, "/saga-orchestrator"),
@@ -424,14 +405,14 @@ TEST_F(PlatformTest, CancellingARejectedOrderIsRefused) {
 TEST_F(PlatformTest, ZzSagactlDownLeavesNothingListening) {
   std::string out;
   absl::Status s = local::Run({absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl"),
-                               "--home", g_platform->home(), "down"},
+                               "--home", platform().home(), "down"},
                               &out);
   ASSERT_TRUE(s.ok()) << s << out;
   for (const auto& spec : Services()) {
-    EXPECT_FALSE(Listening(g_platform->Port(spec.name))) << spec.binary;
+    EXPECT_FALSE(Listening(platform().Port(spec.name))) << spec.binary;
     // SIGTERM took the graceful path (drain, stop workers, close the pool)
     // rather than ending in the SIGKILL that follows a timeout.
-    std::ifstream log(g_platform->platform().LogPath(spec.name));
+    std::ifstream log(platform().platform().LogPath(spec.name));
     std::string line, last;
     while (std::getline(log, line)) {
       if (!line.empty()) last = line;
@@ -439,7 +420,7 @@ TEST_F(PlatformTest, ZzSagactlDownLeavesNothingListening) {
     EXPECT_NE(last.find("\"message\":\"stopped\""), std::string::npos)
         << spec.binary << " log ends with: " << last;
   }
-  EXPECT_FALSE(g_platform->platform().DatabaseRunning());
+  EXPECT_FALSE(platform().platform().DatabaseRunning());
 }
 
 }  // namespace

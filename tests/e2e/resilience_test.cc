@@ -11,38 +11,29 @@
 #include "sagaworks/v1/inventory.grpc.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
-#include "tests/testing/test_platform.h"
+#include "tests/testing/platform_suite.h"
 
 namespace sagaworks {
 namespace {
-
-testing::TestPlatform* g_platform = nullptr;
 
 void Deadline(grpc::ClientContext* c, absl::Duration d = absl::Seconds(10)) {
   c->set_deadline(absl::ToChronoTime(absl::Now() + d));
 }
 
-class ResilienceTest : public ::testing::Test {
+class ResilienceTest : public testing::PlatformSuite {
  protected:
   static void SetUpTestSuite() {
     // A short step deadline keeps the test quick; everything else is default.
-    auto started = testing::TestPlatform::Start(
-        {{"orchestrator", {"--step-timeout-seconds=3"}}});
-    ASSERT_TRUE(started.ok()) << started.status();
-    g_platform = started->release();
-  }
-  static void TearDownTestSuite() {
-    delete g_platform;
-    g_platform = nullptr;
+    StartPlatform({{"orchestrator", {"--step-timeout-seconds=3"}}});
   }
   void SetUp() override {
-    if (g_platform == nullptr) GTEST_SKIP() << "platform did not start";
-    orders_ = v1::OrderService::NewStub(Dial(g_platform->Address("order")));
+    PlatformSuite::SetUp();
+    if (IsSkipped()) return;
+    orders_ = v1::OrderService::NewStub(ChannelTo("order"));
   }
   void TearDown() override {
     for (const char* service : {"payment", "shipping"}) {
-      auto chaos =
-          v1::ChaosService::NewStub(Dial(g_platform->Address(service)));
+      auto chaos = v1::ChaosService::NewStub(ChannelTo(service));
       grpc::ClientContext c;
       Deadline(&c);
       v1::ChaosState state;
@@ -52,7 +43,7 @@ class ResilienceTest : public ::testing::Test {
 
   void SetChaos(const std::string& service, const std::string& method,
                 double failure_rate, int64_t latency_ms) {
-    auto chaos = v1::ChaosService::NewStub(Dial(g_platform->Address(service)));
+    auto chaos = v1::ChaosService::NewStub(ChannelTo(service));
     grpc::ClientContext c;
     Deadline(&c);
     v1::SetChaosRequest r;
@@ -65,7 +56,7 @@ class ResilienceTest : public ::testing::Test {
   }
 
   v1::ResilienceStatus Status(const std::string& service) {
-    auto admin = v1::AdminService::NewStub(Dial(g_platform->Address(service)));
+    auto admin = v1::AdminService::NewStub(ChannelTo(service));
     grpc::ClientContext c;
     Deadline(&c);
     v1::ResilienceStatus status;
@@ -130,8 +121,7 @@ class ResilienceTest : public ::testing::Test {
   }
 
   int64_t Balance() {
-    auto payment =
-        v1::PaymentService::NewStub(Dial(g_platform->Address("payment")));
+    auto payment = v1::PaymentService::NewStub(ChannelTo("payment"));
     grpc::ClientContext c;
     Deadline(&c);
     v1::GetBalanceRequest r;
@@ -142,8 +132,7 @@ class ResilienceTest : public ::testing::Test {
   }
 
   int64_t WidgetsAvailable() {
-    auto inventory =
-        v1::InventoryService::NewStub(Dial(g_platform->Address("inventory")));
+    auto inventory = v1::InventoryService::NewStub(ChannelTo("inventory"));
     grpc::ClientContext c;
     Deadline(&c);
     v1::GetStockRequest r;
@@ -231,7 +220,7 @@ TEST_F(ResilienceTest,
 }
 
 TEST_F(ResilienceTest, ChaosRulesAreValidated) {
-  auto chaos = v1::ChaosService::NewStub(Dial(g_platform->Address("payment")));
+  auto chaos = v1::ChaosService::NewStub(ChannelTo("payment"));
   grpc::ClientContext c;
   Deadline(&c);
   v1::SetChaosRequest r;
