@@ -23,6 +23,15 @@ bool IsInconclusive(const absl::Status& status) {
          !absl::IsInvalidArgument(status);
 }
 
+// ValidateOutcome checks what the orchestrator reports for an order.
+absl::Status ValidateOutcome(const std::string& order_id, int64_t total_cents) {
+  if (absl::Status s = ValidateUuid("order_id", order_id); !s.ok()) return s;
+  if (total_cents < 0) {
+    return absl::InvalidArgumentError("total_cents must not be negative");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateCreateOrder(const v1::CreateOrderRequest& request) {
@@ -209,13 +218,10 @@ grpc::Status OrderServiceImpl::ApproveOrder(
     grpc::ServerContext* context, const v1::ApproveOrderRequest* request,
     v1::Order* response) {
   return guard_.Run(context, "ApproveOrder", [&]() -> grpc::Status {
-    if (absl::Status s = ValidateUuid("order_id", request->order_id());
+    if (absl::Status s =
+            ValidateOutcome(request->order_id(), request->total_cents());
         !s.ok()) {
       return ToGrpcStatus(s);
-    }
-    if (request->total_cents() < 0) {
-      return ToGrpcStatus(
-          absl::InvalidArgumentError("total_cents must not be negative"));
     }
     return idempotency_.Run<v1::Order>(
         context, "ApproveOrder", *request, response, [&](pqxx::work& tx) {
@@ -229,13 +235,10 @@ grpc::Status OrderServiceImpl::RejectOrder(
     grpc::ServerContext* context, const v1::RejectOrderRequest* request,
     v1::Order* response) {
   return guard_.Run(context, "RejectOrder", [&]() -> grpc::Status {
-    if (absl::Status s = ValidateUuid("order_id", request->order_id());
+    if (absl::Status s =
+            ValidateOutcome(request->order_id(), request->total_cents());
         !s.ok()) {
       return ToGrpcStatus(s);
-    }
-    if (request->total_cents() < 0) {
-      return ToGrpcStatus(
-          absl::InvalidArgumentError("total_cents must not be negative"));
     }
     // Reasons come from downstream errors; keep them bounded, not refused.
     std::string reason = request->reason().substr(0, 1000);

@@ -16,6 +16,7 @@
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
 #include "sagaworks/v1/shipping.grpc.pb.h"
+#include "tests/testing/demo.h"
 #include "tests/testing/platform_suite.h"
 
 namespace sagaworks {
@@ -84,12 +85,8 @@ class CrashTest : public testing::PlatformSuite {
       v1::OrderItem* item = r.add_items();
       item->set_sku("widget");
       item->set_quantity(1);
-      v1::Address* a = r.mutable_shipping_address();
-      a->set_name("Alice");
-      a->set_line1("1 Main St");
-      a->set_city("Berlin");
-      a->set_postal_code("10115");
-      a->set_country(undeliverable && i % 7 == 6 ? "ZZ" : "DE");
+      *r.mutable_shipping_address() =
+          testing::DemoAddress(undeliverable && i % 7 == 6 ? "ZZ" : "DE");
       grpc::ClientContext c;
       Deadline(&c);
       c.AddMetadata("idempotency-key", absl::StrCat("crash-", ++keys_));

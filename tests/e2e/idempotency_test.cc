@@ -13,6 +13,7 @@
 #include "sagaworks/v1/orchestrator.grpc.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
+#include "tests/testing/demo.h"
 #include "tests/testing/platform_suite.h"
 
 namespace sagaworks {
@@ -54,12 +55,7 @@ class IdempotencyTest : public testing::PlatformSuite {
     v1::OrderItem* item = r.add_items();
     item->set_sku("widget");
     item->set_quantity(widgets);
-    v1::Address* a = r.mutable_shipping_address();
-    a->set_name("Alice");
-    a->set_line1("1 Main St");
-    a->set_city("Berlin");
-    a->set_postal_code("10115");
-    a->set_country("DE");
+    *r.mutable_shipping_address() = testing::DemoAddress();
     return r;
   }
 

@@ -4,6 +4,7 @@
 
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
+#include "tests/testing/demo.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_postgres.h"
 
@@ -19,12 +20,7 @@ v1::CreateOrderRequest Request(const std::string& customer) {
   item = r.add_items();
   item->set_sku("gadget");
   item->set_quantity(1);
-  v1::Address* a = r.mutable_shipping_address();
-  a->set_name("Alice");
-  a->set_line1("1 Main St");
-  a->set_city("Berlin");
-  a->set_postal_code("10115");
-  a->set_country("DE");
+  *r.mutable_shipping_address() = testing::DemoAddress();
   return r;
 }
 
