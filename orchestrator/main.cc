@@ -17,7 +17,9 @@ int main(int argc, char** argv) {
   const std::string& shipping =
       process.AddPeer("shipping", "127.0.0.1:50054", "shipping service");
   orchestrator::SagaRunnerConfig config;
-  double call_timeout_s = 2, step_timeout_s = 10;
+  double call_timeout_s = 2, step_timeout_s = 10, lease_s = 10,
+         claim_interval_s = 1;
+  std::string instance_id;
   CLI::App& app = process.app();
   app.add_option("--workers", config.workers, "sagas driven at once (threads)")
       ->envname("SAGAWORKS_WORKERS")
@@ -34,7 +36,29 @@ int main(int argc, char** argv) {
       ->envname("SAGAWORKS_STEP_TIMEOUT_SECONDS")
       ->check(CLI::Range(0.001, 3600.0))
       ->capture_default_str();
+  app.add_option("--instance-id", instance_id,
+                 "this orchestrator's name on the saga leases it holds; "
+                 "default <hostname>:<listen port>. Keep it across restarts, "
+                 "so a restarted orchestrator takes its sagas back at once")
+      ->envname("SAGAWORKS_INSTANCE_ID");
+  app.add_option("--saga-lease-seconds", lease_s,
+                 "how long a saga stays with an orchestrator that stopped "
+                 "renewing its lease, before another takes it over")
+      ->envname("SAGAWORKS_SAGA_LEASE_SECONDS")
+      ->check(CLI::Range(0.3, 3600.0))
+      ->capture_default_str();
+  app.add_option("--claim-interval-seconds", claim_interval_s,
+                 "how often to look for sagas whose lease expired")
+      ->envname("SAGAWORKS_CLAIM_INTERVAL_SECONDS")
+      ->check(CLI::Range(0.01, 600.0))
+      ->capture_default_str();
   if (auto code = process.ParseFlags(argc, argv)) return *code;
+  if (instance_id.empty()) {
+    instance_id = orchestrator::DefaultInstanceId(process.listen_address());
+  }
+  orchestrator::Lease lease{instance_id, absl::Seconds(lease_s)};
+  if (absl::Status s = lease.Validate(); !s.ok()) return process.Fail(s);
+  config.claim_interval = absl::Seconds(claim_interval_s);
   config.policy.step_timeout = absl::Seconds(step_timeout_s);
   if (absl::Status s = config.Validate(); !s.ok()) return process.Fail(s);
   resilience::DownstreamConfig calls;
@@ -60,7 +84,7 @@ int main(int argc, char** argv) {
   stubs.shipping.stub = v1::ShippingService::NewStub(Dial(shipping));
   stubs.order.stub = v1::OrderService::NewStub(Dial(order));
   orchestrator::GrpcParticipants participants(std::move(stubs));
-  orchestrator::SagaStore store(**pool);
+  orchestrator::SagaStore store(**pool, lease);
   orchestrator::SagaRunner runner(store, participants, RealClock::Default(),
                                   config);
   auto idempotency = process.MakeIdempotency("sagaworks.v1.SagaOrchestrator");

@@ -71,7 +71,8 @@ grpc::Status OrchestratorServiceImpl::CancelSaga(
         context, "CancelSaga", *request, response,
         [&](pqxx::work& tx) -> absl::StatusOr<v1::Saga> {
           // The row lock makes a worker driving this saga wait, then find
-          // its version stale and leave the saga to the compensations.
+          // its version stale and leave the saga to the compensations, which
+          // this orchestrator drives: the commit takes the saga's lease.
           absl::StatusOr<SagaRecord> record =
               store_.LockByOrderIn(tx, request->order_id());
           if (absl::IsNotFound(record.status())) {
@@ -87,11 +88,11 @@ grpc::Status OrchestratorServiceImpl::CancelSaga(
           if (!next.ok()) return next.status();
           changed = !record->state.cancel_requested;
           if (changed) {
-            absl::StatusOr<int64_t> version =
-                store_.CommitIn(tx, *record, *next,
-                                {record->state.current_step, "cancel_requested",
-                                 CallKind::kAction, 0, "succeeded", ""},
-                                absl::Now());
+            absl::StatusOr<int64_t> version = store_.CommitIn(
+                tx, *record, *next,
+                {{record->state.current_step, "cancel_requested",
+                  CallKind::kAction, 0, "succeeded", ""}},
+                absl::Now(), /*take_over=*/true);
             if (!version.ok()) return version.status();
           }
           saga_id = record->saga_id;

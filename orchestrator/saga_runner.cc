@@ -13,6 +13,10 @@ absl::Status SagaRunnerConfig::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("workers ", workers, " is outside [1, 1024]"));
   }
+  if (claim_batch < 1 || claim_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "claim_batch and claim_interval must be positive");
+  }
   return policy.Validate();
 }
 
@@ -30,21 +34,85 @@ SagaRunner::~SagaRunner() { Stop(); }
 
 absl::Status SagaRunner::Start() {
   scheduler_.Start();
-  auto unfinished = store_.Unfinished();
-  if (!unfinished.ok()) return unfinished.status();
-  for (const auto& [saga_id, due] : *unfinished) {
-    scheduler_.Schedule(saga_id, due);
+  absl::StatusOr<size_t> resumed = ClaimAll(/*include_own=*/true);
+  if (!resumed.ok()) return resumed.status();
+  if (*resumed > 0) {
+    LogInfo(absl::StrCat("resuming ", *resumed, " unfinished sagas"));
   }
-  if (!unfinished->empty()) {
-    LogInfo(absl::StrCat("resuming ", unfinished->size(), " unfinished sagas"));
-  }
+  lease_thread_ = std::thread([this] { LeaseLoop(); });
   return absl::OkStatus();
 }
 
-void SagaRunner::Stop() { scheduler_.Stop(); }
+void SagaRunner::Stop() {
+  {
+    absl::MutexLock lock(&stop_mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  if (lease_thread_.joinable()) lease_thread_.join();
+  scheduler_.Stop();
+  // No call is out any more: hand the sagas over.
+  if (absl::Status s = store_.ReleaseLeases(); !s.ok()) {
+    LogWarning(
+        absl::StrCat("cannot release saga leases (others take them "
+                     "when they expire): ",
+                     s.message()));
+  }
+}
 
 void SagaRunner::Enqueue(const std::string& saga_id) {
   scheduler_.Schedule(saga_id, clock_.Now());
+}
+
+absl::StatusOr<size_t> SagaRunner::ClaimAll(bool include_own) {
+  size_t total = 0;
+  while (true) {
+    absl::StatusOr<SagaStore::DueSagas> claimed =
+        store_.Claim(config_.claim_batch, include_own);
+    if (!claimed.ok()) return claimed.status();
+    for (const auto& [saga_id, due] : *claimed) {
+      scheduler_.Schedule(saga_id, due);
+    }
+    total += claimed->size();
+    if (static_cast<int>(claimed->size()) < config_.claim_batch) return total;
+    // Own sagas just claimed now count as held, so the loop ends.
+  }
+}
+
+void SagaRunner::LeaseLoop() {
+  // Renewing three times a lease keeps it alive through two missed renewals.
+  const absl::Duration renew_every = store_.lease().duration / 3;
+  absl::Time next_renewal = absl::Now() + renew_every;
+  absl::MutexLock lock(&stop_mu_);
+  while (true) {
+    auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(stop_mu_) {
+      return stopping_;
+    };
+    const absl::Duration wait =
+        std::min(config_.claim_interval, next_renewal - absl::Now());
+    if (stop_mu_.AwaitWithTimeout(absl::Condition(&stopping),
+                                  std::max(wait, absl::ZeroDuration()))) {
+      return;
+    }
+    stop_mu_.Unlock();
+    if (absl::Now() >= next_renewal) {
+      next_renewal = absl::Now() + renew_every;
+      if (absl::StatusOr<int64_t> renewed = store_.RenewLeases();
+          !renewed.ok()) {
+        LogWarning(absl::StrCat("cannot renew saga leases: ",
+                                renewed.status().message()));
+      }
+    }
+    absl::StatusOr<size_t> claimed = ClaimAll(/*include_own=*/false);
+    if (!claimed.ok()) {
+      LogWarning(
+          absl::StrCat("cannot claim sagas: ", claimed.status().message()));
+    } else if (*claimed > 0) {
+      LogInfo(absl::StrCat("took over ", *claimed,
+                           " sagas whose orchestrator's lease expired"));
+    }
+    stop_mu_.Lock();
+  }
 }
 
 double SagaRunner::Draw() {
@@ -61,20 +129,26 @@ void SagaRunner::Drive(const std::string& saga_id) {
     return;
   }
   SagaRecord record = *std::move(loaded);
-  while (true) {
-    const std::optional<SagaCall> call = NextCall(record.state);
-    if (!call.has_value()) return;  // finished
-
+  // What to commit before the next call goes out: its attempt, after the
+  // outcome of the call before it when there was one.
+  std::vector<StepLogEntry> pending;
+  SagaState state = record.state;
+  std::optional<SagaCall> call = NextCall(state);
+  while (call.has_value()) {
     // The attempt is committed before the call goes out, so a crash between
     // the two leaves a record that the call may have been made.
     const absl::Time start = clock_.Now();
-    const SagaState begun = BeginCall(record.state, start, config_.policy);
+    const SagaState begun = BeginCall(state, start, config_.policy);
     StepLogEntry entry{call->step, std::string(call->name),
                        call->kind, begun.attempt,
                        "started",  ""};
+    pending.push_back(entry);
     absl::StatusOr<int64_t> version =
-        store_.Commit(record, begun, entry, start);
+        store_.Commit(record, begun, pending, start);
+    pending.clear();
     if (!version.ok()) {
+      // ABORTED: whoever moved the saga (CancelSaga, or the orchestrator
+      // that took the lease) drives it now.
       if (!absl::IsAborted(version.status())) {
         scheduler_.Schedule(saga_id, clock_.Now() + config_.store_retry);
       }
@@ -101,8 +175,15 @@ void SagaRunner::Drive(const std::string& saga_id) {
     }
     entry.outcome = std::string(StepOutcomeName(t.outcome));
     entry.error = result.status.ok() ? "" : DescribeStatus(result.status);
+    state = t.next;
+    call = NextCall(state);
+    if (t.outcome != StepOutcome::kRetrying && call.has_value()) {
+      // The next call goes out at once: its attempt rides on this commit.
+      pending.push_back(entry);
+      continue;
+    }
     const absl::Time next_at = now + t.retry_after;
-    version = store_.Commit(record, t.next, entry, next_at);
+    version = store_.Commit(record, state, {entry}, next_at);
     if (!version.ok()) {
       // The call's result is lost; the saga re-sends the call when it runs
       // again, and the service answers it idempotently.
@@ -113,19 +194,17 @@ void SagaRunner::Drive(const std::string& saga_id) {
                               version.status().message()));
       return;
     }
-    record.state = t.next;
-    record.version = *version;
     if (t.outcome == StepOutcome::kRetrying) {
       scheduler_.Schedule(saga_id, next_at);
       return;
     }
-    if (IsTerminal(record.state.status)) {
-      LogInfo(absl::StrCat(
-          "saga ", saga_id, " ", SagaStatusName(record.state.status),
-          record.state.failure_reason.empty()
-              ? ""
-              : absl::StrCat(": ", record.state.failure_reason)));
+    if (IsTerminal(state.status)) {
+      LogInfo(absl::StrCat("saga ", saga_id, " ", SagaStatusName(state.status),
+                           state.failure_reason.empty()
+                               ? ""
+                               : absl::StrCat(": ", state.failure_reason)));
     }
+    return;
   }
 }
 

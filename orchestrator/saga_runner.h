@@ -1,14 +1,20 @@
 // SagaRunner: drives sagas through their calls. Before each call goes out it
-// commits the attempt; after the call it commits the outcome; then it goes on
-// at once, or schedules the saga for after a backoff. On start it resumes
-// every saga left unfinished, re-sending the last call, which the services
-// answer idempotently per order.
+// commits the attempt; after the call it commits the outcome, together with
+// the next call's attempt when one follows at once, so a saga of four calls
+// costs five commits here. Sagas waiting out a backoff hold no thread.
+//
+// Several orchestrators may share one database: each drives only sagas it
+// holds a lease on, renews its leases while it runs, and claims sagas whose
+// lease expired (their orchestrator died). On start it takes back its own
+// unfinished sagas at once and re-sends their last call, which the services
+// answer idempotently.
 #ifndef SAGAWORKS_ORCHESTRATOR_SAGA_RUNNER_H_
 #define SAGAWORKS_ORCHESTRATOR_SAGA_RUNNER_H_
 
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -26,6 +32,10 @@ struct SagaRunnerConfig {
   int workers = 8;
   // Wait before retrying after the orchestrator's own database failed.
   absl::Duration store_retry = absl::Seconds(1);
+  // How often to look for sagas whose lease expired, and how many to claim
+  // at a time.
+  absl::Duration claim_interval = absl::Seconds(1);
+  int claim_batch = 100;
   SagaPolicy policy;
   uint64_t seed = std::random_device{}();
 
@@ -38,8 +48,11 @@ class SagaRunner {
              SagaRunnerConfig config);
   ~SagaRunner();
 
-  // Start starts the workers and schedules every unfinished saga.
+  // Start starts the workers, schedules every unfinished saga this
+  // orchestrator may take, and starts claiming and renewing leases.
   absl::Status Start();
+  // Stop lets running calls finish, then releases this orchestrator's leases
+  // so that the others take its sagas over at once.
   void Stop();
 
   // Enqueue schedules a saga to run now.
@@ -49,6 +62,10 @@ class SagaRunner {
   // Drive makes the saga's calls until it finishes or must wait.
   void Drive(const std::string& saga_id);
   double Draw();
+  // ClaimAll claims batches until none is full; returns how many it took.
+  absl::StatusOr<size_t> ClaimAll(bool include_own);
+  // LeaseLoop claims orphaned sagas and renews leases until Stop().
+  void LeaseLoop();
 
   SagaStore& store_;
   Participants& participants_;
@@ -57,6 +74,9 @@ class SagaRunner {
   absl::Mutex rng_mu_;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);
   Scheduler scheduler_;
+  absl::Mutex stop_mu_;
+  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+  std::thread lease_thread_;
 };
 
 }  // namespace sagaworks::orchestrator

@@ -1,5 +1,7 @@
 #include "orchestrator/saga_store.h"
 
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/enum_names.h"
 #include "common/page_token.h"
@@ -111,6 +113,29 @@ v1::Saga Summarize(const SagaRecord& record, const SagaState& state) {
   return saga;
 }
 
+std::string DefaultInstanceId(const std::string& listen_address) {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  const size_t colon = listen_address.rfind(':');
+  return absl::StrCat(host[0] == '\0' ? "localhost" : host, ":",
+                      colon == std::string::npos
+                          ? listen_address
+                          : listen_address.substr(colon + 1));
+}
+
+absl::Status Lease::Validate() const {
+  if (owner.empty() || owner.size() > 200) {
+    return absl::InvalidArgumentError(
+        "--instance-id (the saga lease owner) must be 1-200 characters long");
+  }
+  if (duration < absl::Milliseconds(100) || duration > absl::Hours(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lease duration ", absl::FormatDuration(duration),
+                     " is outside [100ms, 1h]"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<SagaRecord> SagaStore::CreateIn(
     pqxx::work& tx, const v1::StartSagaRequest& request, bool* created) {
   std::string payload;
@@ -122,10 +147,13 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
   }
   pqxx::result inserted = tx.exec_params(
       "INSERT INTO saga_instances "
-      "(saga_type, order_id, status, current_step, payload) "
-      "VALUES ($1, $2, 'running', $3, $4::jsonb) "
+      "(saga_type, order_id, status, current_step, payload, lease_owner, "
+      " lease_expires_at) "
+      "VALUES ($1, $2, 'running', $3, $4::jsonb, $5, "
+      "        now() + $6 * interval '1 millisecond') "
       "ON CONFLICT (saga_type, order_id) DO NOTHING RETURNING saga_id",
-      kSagaType, request.order_id(), kReserveStock, payload);
+      kSagaType, request.order_id(), kReserveStock, payload, lease_.owner,
+      absl::ToInt64Milliseconds(lease_.duration));
   *created = !inserted.empty();
   pqxx::result r =
       tx.exec_params(absl::StrCat("SELECT ", kRecordColumns,
@@ -156,14 +184,15 @@ absl::StatusOr<SagaRecord> SagaStore::Load(const std::string& saga_id) {
       });
 }
 
-absl::StatusOr<int64_t> SagaStore::CommitIn(pqxx::work& tx,
-                                            const SagaRecord& record,
-                                            const SagaState& next,
-                                            const StepLogEntry& entry,
-                                            absl::Time next_attempt_at) {
+absl::StatusOr<int64_t> SagaStore::CommitIn(
+    pqxx::work& tx, const SagaRecord& record, const SagaState& next,
+    const std::vector<StepLogEntry>& entries, absl::Time next_attempt_at,
+    bool take_over) {
   const bool has_deadline = next.step_deadline.has_value();
   const int64_t deadline_micros =
       has_deadline ? absl::ToUnixMicros(*next.step_deadline) : 0;
+  // The lease check matters even though the version is checked too: another
+  // orchestrator may have claimed the saga and not yet committed anything.
   pqxx::result r = tx.exec_params(
       "UPDATE saga_instances SET status = $3, current_step = $4, "
       "attempt = $5, "
@@ -172,32 +201,39 @@ absl::StatusOr<int64_t> SagaStore::CommitIn(pqxx::work& tx,
       "failure_reason = $8, total_cents = $9, cancel_requested = $11, "
       "next_attempt_at = 'epoch'::timestamptz + "
       "  $10 * interval '1 microsecond', "
+      "lease_owner = $12, "
+      "lease_expires_at = now() + $13 * interval '1 millisecond', "
       "version = version + 1, updated_at = now() "
-      "WHERE saga_id = $1 AND version = $2 RETURNING version",
+      "WHERE saga_id = $1 AND version = $2 AND ($14 OR lease_owner IS NULL "
+      "  OR lease_owner = $12 OR lease_expires_at < now()) "
+      "RETURNING version",
       record.saga_id, record.version, std::string(SagaStatusName(next.status)),
       next.current_step, next.attempt, has_deadline, deadline_micros,
       next.failure_reason, next.total_cents,
-      absl::ToUnixMicros(next_attempt_at), next.cancel_requested);
+      absl::ToUnixMicros(next_attempt_at), next.cancel_requested, lease_.owner,
+      absl::ToInt64Milliseconds(lease_.duration), take_over);
   if (r.empty()) {
-    return absl::AbortedError(absl::StrCat(
-        "saga ", record.saga_id, " moved on since version ", record.version));
+    return absl::AbortedError(
+        absl::StrCat("saga ", record.saga_id, " moved on since version ",
+                     record.version, " or is leased to another orchestrator"));
   }
-  tx.exec_params(
-      "INSERT INTO saga_steps "
-      "(saga_id, step, name, kind, attempt, outcome, error) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-      record.saga_id, entry.step, entry.name,
-      entry.kind == CallKind::kAction ? "action" : "compensation",
-      entry.attempt, entry.outcome, entry.error);
+  for (const StepLogEntry& entry : entries) {
+    tx.exec_params(
+        "INSERT INTO saga_steps "
+        "(saga_id, step, name, kind, attempt, outcome, error) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        record.saga_id, entry.step, entry.name,
+        entry.kind == CallKind::kAction ? "action" : "compensation",
+        entry.attempt, entry.outcome, entry.error);
+  }
   return r[0][0].as<int64_t>();
 }
 
-absl::StatusOr<int64_t> SagaStore::Commit(const SagaRecord& record,
-                                          const SagaState& next,
-                                          const StepLogEntry& entry,
-                                          absl::Time next_attempt_at) {
+absl::StatusOr<int64_t> SagaStore::Commit(
+    const SagaRecord& record, const SagaState& next,
+    const std::vector<StepLogEntry>& entries, absl::Time next_attempt_at) {
   return pool_.TransactOr<int64_t>("commit_saga", [&](pqxx::work& tx) {
-    return CommitIn(tx, record, next, entry, next_attempt_at);
+    return CommitIn(tx, record, next, entries, next_attempt_at);
   });
 }
 
@@ -214,23 +250,54 @@ absl::StatusOr<SagaRecord> SagaStore::LockByOrderIn(
   return RecordFromRow(r[0]);
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, absl::Time>>>
-SagaStore::Unfinished() {
-  using Due = std::vector<std::pair<std::string, absl::Time>>;
-  return pool_.TransactOr<Due>(
-      "unfinished_sagas", [&](pqxx::work& tx) -> absl::StatusOr<Due> {
-        pqxx::result r = tx.exec(
-            "SELECT saga_id, "
-            "(extract(epoch FROM next_attempt_at) * 1000000)::bigint "
-            "FROM saga_instances WHERE status IN ('running', 'compensating') "
-            "ORDER BY next_attempt_at");
-        Due out;
+absl::StatusOr<SagaStore::DueSagas> SagaStore::Claim(int limit,
+                                                     bool include_own) {
+  return pool_.TransactOr<DueSagas>(
+      "claim_sagas", [&](pqxx::work& tx) -> absl::StatusOr<DueSagas> {
+        pqxx::result r = tx.exec_params(
+            "UPDATE saga_instances s SET lease_owner = $1, "
+            "lease_expires_at = now() + $2 * interval '1 millisecond' "
+            "FROM (SELECT saga_id FROM saga_instances "
+            "      WHERE status IN ('running', 'compensating') "
+            "        AND (lease_owner IS NULL OR lease_expires_at < now() "
+            "             OR ($3 AND lease_owner = $1)) "
+            "      ORDER BY next_attempt_at LIMIT $4 "
+            "      FOR UPDATE SKIP LOCKED) claimed "
+            "WHERE s.saga_id = claimed.saga_id "
+            "RETURNING s.saga_id, "
+            "(extract(epoch FROM s.next_attempt_at) * 1000000)::bigint",
+            lease_.owner, absl::ToInt64Milliseconds(lease_.duration),
+            include_own, limit);
+        DueSagas out;
         for (const auto& row : r) {
           out.emplace_back(row[0].as<std::string>(),
                            absl::FromUnixMicros(row[1].as<int64_t>()));
         }
         return out;
       });
+}
+
+absl::StatusOr<int64_t> SagaStore::RenewLeases() {
+  return pool_.TransactOr<int64_t>(
+      "renew_leases", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+        pqxx::result r = tx.exec_params(
+            "UPDATE saga_instances "
+            "SET lease_expires_at = now() + $2 * interval '1 millisecond' "
+            "WHERE lease_owner = $1 "
+            "  AND status IN ('running', 'compensating')",
+            lease_.owner, absl::ToInt64Milliseconds(lease_.duration));
+        return static_cast<int64_t>(r.affected_rows());
+      });
+}
+
+absl::Status SagaStore::ReleaseLeases() {
+  return pool_.Transact("release_leases", [&](pqxx::work& tx) {
+    tx.exec_params(
+        "UPDATE saga_instances SET lease_expires_at = now() "
+        "WHERE lease_owner = $1 AND status IN ('running', 'compensating')",
+        lease_.owner);
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<v1::Saga> SagaStore::Describe(const std::string& saga_id,

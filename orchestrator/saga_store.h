@@ -35,12 +35,31 @@ struct StepLogEntry {
   std::string error;
 };
 
+// Lease: how an orchestrator claims the sagas it drives, so that several can
+// share one database and a dead one's sagas pass to the others.
+struct Lease {
+  // Who holds the lease; stable across restarts of one instance, so a
+  // restarted orchestrator takes its own sagas back at once.
+  std::string owner;
+  // How long a claim lasts without renewal (database time).
+  absl::Duration duration = absl::Seconds(10);
+
+  absl::Status Validate() const;
+};
+
+// DefaultInstanceId names an orchestrator by host and listen port: unique
+// among those running, and the same after a restart.
+std::string DefaultInstanceId(const std::string& listen_address);
+
 class SagaStore {
  public:
-  explicit SagaStore(db::Pool& pool) : pool_(pool) {}
+  SagaStore(db::Pool& pool, Lease lease)
+      : pool_(pool), lease_(std::move(lease)) {}
 
-  // Create stores a new order saga, or returns the one that exists for the
-  // order (`*created` tells which).
+  const Lease& lease() const { return lease_; }
+
+  // Create stores a new order saga, leased to this orchestrator, or returns
+  // the one that exists for the order (`*created` tells which).
   absl::StatusOr<SagaRecord> Create(const v1::StartSagaRequest& request,
                                     bool* created);
 
@@ -51,28 +70,45 @@ class SagaStore {
 
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id);
 
-  // Commit stores `next` and appends `entry` in one transaction, provided the
-  // saga is still at `record.version` (else ABORTED: someone else moved it).
+  // Commit stores `next` and appends `entries` to the step log in one
+  // transaction, and renews this orchestrator's lease on the saga. It fails
+  // with ABORTED (someone else moved the saga) unless the saga is still at
+  // `record.version` and its lease is this orchestrator's, free or expired.
   // Returns the new version.
   absl::StatusOr<int64_t> Commit(const SagaRecord& record,
                                  const SagaState& next,
-                                 const StepLogEntry& entry,
+                                 const std::vector<StepLogEntry>& entries,
                                  absl::Time next_attempt_at);
 
-  // The same, inside a caller's transaction.
+  // The same, inside a caller's transaction. `take_over` claims the saga
+  // whoever holds its lease (CancelSaga, which holds the row lock).
   absl::StatusOr<int64_t> CommitIn(pqxx::work& tx, const SagaRecord& record,
                                    const SagaState& next,
-                                   const StepLogEntry& entry,
-                                   absl::Time next_attempt_at);
+                                   const std::vector<StepLogEntry>& entries,
+                                   absl::Time next_attempt_at,
+                                   bool take_over = false);
 
   // LockByOrderIn loads the order's saga and locks its row until the
   // transaction ends (CancelSaga); NOT_FOUND when there is none.
   absl::StatusOr<SagaRecord> LockByOrderIn(pqxx::work& tx,
                                            const std::string& order_id);
 
-  // Unfinished lists the sagas still running or compensating, with when each
-  // is due.
-  absl::StatusOr<std::vector<std::pair<std::string, absl::Time>>> Unfinished();
+  using DueSagas = std::vector<std::pair<std::string, absl::Time>>;
+
+  // Claim leases up to `limit` unfinished sagas that no live orchestrator
+  // holds (never leased, or the lease expired), soonest due first, and
+  // returns them with when each is due. With `include_own` it also takes
+  // back sagas leased to this owner (at start, after a restart). Rows another
+  // transaction has locked are skipped, so claimers never wait on each other.
+  absl::StatusOr<DueSagas> Claim(int limit, bool include_own);
+
+  // RenewLeases extends the lease on every unfinished saga this owner holds;
+  // returns how many.
+  absl::StatusOr<int64_t> RenewLeases();
+
+  // ReleaseLeases lets every lease this owner holds expire now, so that other
+  // orchestrators take its sagas over without waiting (graceful stop).
+  absl::Status ReleaseLeases();
 
   // Describe returns the saga (by saga id or, when that is empty, by order
   // id) with its step log, for GetSaga.
@@ -85,6 +121,7 @@ class SagaStore {
 
  private:
   db::Pool& pool_;
+  const Lease lease_;
 };
 
 // ToProtoStatus maps a saga status to the API enum.

@@ -74,6 +74,8 @@ class Process {
   absl::StatusOr<db::Pool*> OpenDatabase(const std::vector<db::SqlFile>& files);
 
   GrpcServer& server() { return *server_; }
+  // listen_address is the --listen value (after ParseFlags()).
+  const std::string& listen_address() const { return server_config_.listen; }
   // guard is what each service's handlers pass through (valid after
   // ParseFlags()).
   ServerGuard& guard() { return *guard_; }

@@ -7,9 +7,11 @@
 #include <iostream>
 #include <random>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/client/channel.h"
 #include "common/db/pool.h"
+#include "common/local/subprocess.h"
 #include "gtest/gtest.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
@@ -28,6 +30,12 @@ void Deadline(grpc::ClientContext* c) {
 
 class CrashTest : public testing::PlatformSuite {
  protected:
+  // Short leases, so a dead orchestrator's sagas pass on within seconds.
+  static void SetUpTestSuite() {
+    StartPlatform({{"orchestrator", {"--saga-lease-seconds=3"}},
+                   {"orchestrator-b", {"--saga-lease-seconds=3"}}});
+  }
+
   template <typename Stub>
   std::unique_ptr<typename Stub::Stub> StubFor(const std::string& service) {
     return Stub::NewStub(ChannelTo(service));
@@ -222,6 +230,85 @@ TEST_F(CrashTest, PaymentKilledMidSagaLosesAndDoublesNothing) {
 TEST_F(CrashTest, OrderServiceKilledAfterAcceptingOrdersStillStartsTheirSagas) {
   KillMidSagaAndRestart("order", "inventory",
                         "/sagaworks.v1.InventoryService/ReserveStock");
+}
+
+// Two orchestrators share the database; the one holding the sagas dies and
+// is not restarted. The other claims them once their leases lapse and
+// finishes every one.
+TEST_F(CrashTest, SecondOrchestratorTakesOverTheSagasOfADeadOne) {
+  sagactl::ServiceSpec second = *sagactl::FindService("orchestrator");
+  second.name = "orchestrator-b";
+  absl::StatusOr<int> port = local::FreePort();
+  ASSERT_TRUE(port.ok());
+  second.port = *port;
+  const sagactl::ServiceSpec& first = *sagactl::FindService("orchestrator");
+  ASSERT_TRUE(platform().platform().StartService(second).ok());
+  ASSERT_TRUE(platform().platform().WaitServing({&second}).ok());
+  // Whatever happens below, later tests get the usual single orchestrator.
+  absl::Cleanup restore = [&] {
+    (void)platform().platform().StopService(second, /*hard=*/false);
+    (void)platform().platform().StartService(first);
+    (void)platform().platform().WaitServing({&first});
+  };
+  // Instance ids end in the listen port.
+  const std::string second_id = absl::StrCat(":", second.port);
+
+  const int64_t alice = Balance("alice"), bob = Balance("bob");
+  const v1::Stock widgets = Widgets();
+  SlowStep("inventory", "/sagaworks.v1.InventoryService/ReserveStock", 1000);
+  std::vector<std::string> ids = PlaceOrders(30);
+
+  db::PoolConfig config;
+  config.url = platform().platform().cluster().Url(first.database);
+  config.size = 1;
+  auto pool = db::Pool::Create(config);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  std::string id_list;
+  for (const std::string& id : ids) {
+    absl::StrAppend(&id_list, id_list.empty() ? "{" : ",", id);
+  }
+  id_list += "}";
+  // How many of this test's sagas exist, or (given an owner suffix) are
+  // leased to that orchestrator.
+  auto count = [&](const std::string& owner_suffix) {
+    auto n = (*pool)->TransactOr<int64_t>(
+        "count", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+          return tx
+              .exec_params(
+                  "SELECT count(*) FROM saga_instances "
+                  "WHERE order_id = ANY($1::uuid[]) "
+                  "AND ($2 = '' OR lease_owner LIKE '%' || $2)",
+                  id_list, owner_suffix)[0][0]
+              .as<int64_t>();
+        });
+    EXPECT_TRUE(n.ok()) << n.status();
+    return n.value_or(-1);
+  };
+  // Every saga exists (the order service hands them all to the first
+  // orchestrator) and none is the second's before the kill.
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (count("") < 30) {
+    ASSERT_LT(absl::Now(), deadline) << "sagas were not all started";
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(count(second_id), 0);
+  const int in_flight = CountPending(ids);
+  EXPECT_GE(in_flight, 20);
+
+  ASSERT_TRUE(platform().platform().StopService(first, /*hard=*/true).ok());
+  SlowStep("inventory", "", 0);
+  const absl::Time killed = absl::Now();
+  std::vector<v1::Order> done = AwaitAllFinal(ids, absl::Seconds(30));
+  std::cout << "first orchestrator killed with " << in_flight
+            << " of 30 sagas in flight: the second finished all "
+            << absl::FormatDuration(absl::Now() - killed) << " later\n";
+  CheckInvariants(done, alice, bob, widgets);
+  // The survivor drove the unfinished ones to the end, so the last commit of
+  // each is its. Reservations finish eight at a time (one per worker) every
+  // second, so at most one such wave can end between the count and the kill.
+  const int64_t taken_over = count(second_id);
+  std::cout << "the second orchestrator finished " << taken_over << " sagas\n";
+  EXPECT_GE(taken_over, in_flight - 8);
 }
 
 // Random kills: each iteration places orders, kills a random process at a

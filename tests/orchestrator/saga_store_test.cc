@@ -2,6 +2,7 @@
 // commits, the step log, and what recovery reads.
 #include "orchestrator/saga_store.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
 #include "tests/testing/status_matchers.h"
@@ -25,10 +26,25 @@ class SagaStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     pool_ = testing::TestPostgres::Get().NewPool(migrations::orchestrator());
-    store_ = std::make_unique<SagaStore>(*pool_);
+    store_ = std::make_unique<SagaStore>(*pool_, Lease{"orch-a", kLease});
+    other_ = std::make_unique<SagaStore>(*pool_, Lease{"orch-b", kLease});
   }
+
+  // Lets every lease lapse, as if its holder had died long ago.
+  void ExpireLeases() {
+    SW_ASSERT_OK(pool_->Transact("expire", [](pqxx::work& tx) {
+      tx.exec(
+          "UPDATE saga_instances SET lease_expires_at = "
+          "now() - interval '1 second'");
+      return absl::OkStatus();
+    }));
+  }
+
+  static constexpr absl::Duration kLease = absl::Minutes(5);
   std::unique_ptr<db::Pool> pool_;
   std::unique_ptr<SagaStore> store_;
+  // A second orchestrator on the same database.
+  std::unique_ptr<SagaStore> other_;
 };
 
 TEST_F(SagaStoreTest, OneSagaPerOrder) {
@@ -52,11 +68,11 @@ TEST_F(SagaStoreTest, CommitAppendsLogAndRejectsStaleVersions) {
   next.attempt = 1;
   next.step_deadline = absl::FromUnixSeconds(1800000000);
   StepLogEntry entry{1, "reserve_stock", CallKind::kAction, 1, "started", ""};
-  auto version = store_->Commit(record, next, entry, absl::Now());
+  auto version = store_->Commit(record, next, {entry}, absl::Now());
   SW_ASSERT_OK(version.status());
   EXPECT_EQ(*version, record.version + 1);
   // A second writer still holding the old version loses.
-  EXPECT_EQ(store_->Commit(record, next, entry, absl::Now()).status().code(),
+  EXPECT_EQ(store_->Commit(record, next, {entry}, absl::Now()).status().code(),
             absl::StatusCode::kAborted);
 
   SagaRecord loaded = *store_->Load(record.saga_id);
@@ -70,22 +86,117 @@ TEST_F(SagaStoreTest, CommitAppendsLogAndRejectsStaleVersions) {
   EXPECT_EQ(described.steps(0).outcome(), v1::STEP_OUTCOME_STARTED);
 }
 
-TEST_F(SagaStoreTest, UnfinishedListsOnlyRunningAndCompensating) {
+TEST_F(SagaStoreTest, OneCommitCarriesAnOutcomeAndTheNextAttempt) {
   bool created;
   SagaRecord record = *store_->Create(Request(), &created);
-  ASSERT_EQ(store_->Unfinished()->size(), 1u);
-  SagaState done = record.state;
-  done.status = SagaStatus::kCompleted;
+  SagaState next = record.state;
+  next.current_step = kChargePayment;
+  next.attempt = 1;
   SW_ASSERT_OK(
       store_
-          ->Commit(record, done,
-                   {4, "approve_order", CallKind::kAction, 1, "succeeded", ""},
+          ->Commit(record, next,
+                   {{1, "reserve_stock", CallKind::kAction, 1, "succeeded", ""},
+                    {2, "charge_payment", CallKind::kAction, 1, "started", ""}},
                    absl::Now())
           .status());
-  EXPECT_TRUE(store_->Unfinished()->empty());
+  v1::Saga described = *store_->Describe(record.saga_id, "");
+  ASSERT_EQ(described.steps_size(), 2);
+  EXPECT_EQ(described.steps(0).outcome(), v1::STEP_OUTCOME_SUCCEEDED);
+  EXPECT_EQ(described.steps(1).name(), "charge_payment");
+  EXPECT_EQ(described.steps(1).outcome(), v1::STEP_OUTCOME_STARTED);
+}
+
+TEST_F(SagaStoreTest, ALiveLeaseKeepsOtherOrchestratorsOff) {
+  bool created;
+  SagaRecord record = *store_->Create(Request(), &created);
+  // Created by orch-a, so held by it: orch-b claims nothing and cannot move
+  // it, while orch-a can.
+  EXPECT_TRUE(other_->Claim(10, /*include_own=*/true)->empty());
+  SagaState next = record.state;
+  next.attempt = 1;
+  const StepLogEntry started{1, "reserve_stock", CallKind::kAction,
+                             1, "started",       ""};
+  EXPECT_EQ(
+      other_->Commit(record, next, {started}, absl::Now()).status().code(),
+      absl::StatusCode::kAborted);
+  SW_EXPECT_OK(store_->Commit(record, next, {started}, absl::Now()).status());
+}
+
+TEST_F(SagaStoreTest, ExpiredLeasesPassToAnotherOrchestrator) {
+  bool created;
+  SagaRecord record = *store_->Create(Request(), &created);
+  ExpireLeases();
+  auto claimed = other_->Claim(10, /*include_own=*/false);
+  SW_ASSERT_OK(claimed.status());
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ(claimed->front().first, record.saga_id);
+  // Taken: the old holder's late commit is refused even though it still
+  // has the current version, and it cannot claim the saga back.
+  SagaState next = record.state;
+  next.attempt = 1;
+  const StepLogEntry started{1, "reserve_stock", CallKind::kAction,
+                             1, "started",       ""};
+  EXPECT_EQ(
+      store_->Commit(record, next, {started}, absl::Now()).status().code(),
+      absl::StatusCode::kAborted);
+  EXPECT_TRUE(store_->Claim(10, /*include_own=*/true)->empty());
+  SW_EXPECT_OK(other_->Commit(record, next, {started}, absl::Now()).status());
+  // Renewal keeps it: after renewing, a claim by orch-a still finds nothing.
+  EXPECT_EQ(*other_->RenewLeases(), 1);
+  EXPECT_TRUE(store_->Claim(10, /*include_own=*/false)->empty());
+}
+
+TEST_F(SagaStoreTest, ARestartedOrchestratorTakesItsOwnSagasBack) {
+  bool created;
+  SagaRecord record = *store_->Create(Request(), &created);
+  // Same owner name after a restart: its lease is still live, and only a
+  // claim that includes its own sagas finds it.
+  EXPECT_TRUE(store_->Claim(10, /*include_own=*/false)->empty());
+  auto resumed = store_->Claim(10, /*include_own=*/true);
+  SW_ASSERT_OK(resumed.status());
+  EXPECT_EQ(resumed->size(), 1u);
+}
+
+TEST_F(SagaStoreTest, ReleasedLeasesAreClaimableAtOnce) {
+  bool created;
+  SagaRecord record = *store_->Create(Request(), &created);
+  SW_ASSERT_OK(store_->ReleaseLeases());
+  EXPECT_EQ(other_->Claim(10, /*include_own=*/false)->size(), 1u);
+}
+
+TEST_F(SagaStoreTest, FinishedSagasAreNeverClaimed) {
+  bool created;
+  SagaRecord record = *store_->Create(Request(), &created);
+  SagaState done = record.state;
+  done.status = SagaStatus::kCompleted;
+  SW_ASSERT_OK(store_
+                   ->Commit(record, done,
+                            {{4, "approve_order", CallKind::kAction, 1,
+                              "succeeded", ""}},
+                            absl::Now())
+                   .status());
+  ExpireLeases();
+  EXPECT_TRUE(other_->Claim(10, /*include_own=*/true)->empty());
+  EXPECT_EQ(*store_->RenewLeases(), 0);
   v1::ListSagasRequest completed;
   completed.set_status(v1::SAGA_STATUS_COMPLETED);
   EXPECT_EQ(store_->List(completed, 10)->sagas_size(), 1);
+}
+
+TEST_F(SagaStoreTest, ClaimTakesAtMostOneBatch) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    v1::StartSagaRequest r = Request();
+    r.set_order_id(absl::StrCat("11111111-1111-1111-1111-00000000000", i));
+    bool created;
+    ids.push_back(store_->Create(r, &created)->saga_id);
+  }
+  ExpireLeases();
+  auto first = other_->Claim(3, false);
+  SW_ASSERT_OK(first.status());
+  EXPECT_EQ(first->size(), 3u);
+  auto rest = other_->Claim(3, false);
+  EXPECT_EQ(rest->size(), 2u);
 }
 
 }  // namespace
