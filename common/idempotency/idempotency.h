@@ -67,24 +67,27 @@ class Idempotency {
   ~Idempotency();
 
   // Run handles one mutating call. `work` runs inside the transaction that
-  // claims the key and fills `response`; `precheck`, when given, runs first,
-  // outside any transaction (look-ups in other services), and only for a key
-  // not seen before.
+  // claims the key and fills `response`.
+  template <typename Response>
+  grpc::Status Run(
+      grpc::ServerContext* context, const char* method,
+      const google::protobuf::Message& request, Response* response,
+      absl::FunctionRef<absl::StatusOr<Response>(pqxx::work&)> work) {
+    return RunImpl(context, method, request, response, Fill(response, work),
+                   nullptr);
+  }
+
+  // The same with a `precheck` that runs first, outside any transaction
+  // (look-ups in other services), and only for a key not seen before: a
+  // replay is looked up before it.
   template <typename Response>
   grpc::Status Run(
       grpc::ServerContext* context, const char* method,
       const google::protobuf::Message& request, Response* response,
       absl::FunctionRef<absl::StatusOr<Response>(pqxx::work&)> work,
-      absl::FunctionRef<absl::Status()> precheck = NoPrecheck) {
-    return RunImpl(
-        context, method, request, response,
-        [&](pqxx::work& tx) -> absl::Status {
-          absl::StatusOr<Response> r = work(tx);
-          if (!r.ok()) return r.status();
-          *response = *std::move(r);
-          return absl::OkStatus();
-        },
-        precheck);
+      absl::FunctionRef<absl::Status()> precheck) {
+    return RunImpl(context, method, request, response, Fill(response, work),
+                   &precheck);
   }
 
   // Purge deletes keys older than the retention, in batches; returns how
@@ -96,13 +99,24 @@ class Idempotency {
   void StopPurging();
 
  private:
-  static absl::Status NoPrecheck() { return absl::OkStatus(); }
+  // Fill adapts a handler's work to one that fills `response`.
+  template <typename Response>
+  static auto Fill(
+      Response* response,
+      absl::FunctionRef<absl::StatusOr<Response>(pqxx::work&)> work) {
+    return [response, work](pqxx::work& tx) -> absl::Status {
+      absl::StatusOr<Response> r = work(tx);
+      if (!r.ok()) return r.status();
+      *response = *std::move(r);
+      return absl::OkStatus();
+    };
+  }
 
   grpc::Status RunImpl(grpc::ServerContext* context, const char* method,
                        const google::protobuf::Message& request,
                        google::protobuf::Message* response,
                        absl::FunctionRef<absl::Status(pqxx::work&)> work,
-                       absl::FunctionRef<absl::Status()> precheck);
+                       const absl::FunctionRef<absl::Status()>* precheck);
 
   db::Pool& pool_;
   const std::string service_;

@@ -259,17 +259,19 @@ absl::StatusOr<std::vector<OutboxEntry>> OrderStore::DueOutbox(int limit) {
       });
 }
 
-absl::Status OrderStore::MarkDelivered(const OutboxEntry& entry,
-                                       const std::string& saga_id) {
+absl::Status OrderStore::MarkDelivered(
+    const std::vector<Delivery>& deliveries) {
   return pool_.Transact("outbox_delivered", [&](pqxx::work& tx) {
-    tx.exec_params(
-        "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, "
-        "last_error = '' WHERE id = $1",
-        entry.id);
-    tx.exec_params(
-        "UPDATE orders SET saga_id = $2, updated_at = now() "
-        "WHERE order_id = $1 AND saga_id IS NULL",
-        entry.order.order_id(), saga_id);
+    for (const Delivery& d : deliveries) {
+      tx.exec_params(
+          "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, "
+          "last_error = '' WHERE id = $1",
+          d.entry->id);
+      tx.exec_params(
+          "UPDATE orders SET saga_id = $2, updated_at = now() "
+          "WHERE order_id = $1 AND saga_id IS NULL",
+          d.entry->order.order_id(), d.saga_id);
+    }
     return absl::OkStatus();
   });
 }

@@ -66,10 +66,15 @@ class OrderStore {
   // due, oldest first.
   absl::StatusOr<std::vector<OutboxEntry>> DueOutbox(int limit);
 
-  // MarkDelivered records that the orchestrator accepted the entry, and the
-  // saga id on the order.
-  absl::Status MarkDelivered(const OutboxEntry& entry,
-                             const std::string& saga_id);
+  // Delivery: an entry the orchestrator accepted, with the saga it started.
+  struct Delivery {
+    const OutboxEntry* entry;
+    std::string saga_id;
+  };
+
+  // MarkDelivered records, in one transaction, that the orchestrator
+  // accepted these entries, and each saga id on its order.
+  absl::Status MarkDelivered(const std::vector<Delivery>& deliveries);
 
   // MarkAttemptFailed records a failed delivery and when to try again.
   absl::Status MarkAttemptFailed(const OutboxEntry& entry,

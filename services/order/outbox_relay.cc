@@ -1,5 +1,8 @@
 #include "services/order/outbox_relay.h"
 
+#include <atomic>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -51,6 +54,29 @@ void OutboxRelay::Run() {
   }
 }
 
+absl::Status OutboxRelay::Deliver(const OutboxEntry& entry,
+                                  std::string* saga_id) {
+  v1::StartSagaRequest request;
+  request.set_order_id(entry.order.order_id());
+  request.set_customer_id(entry.order.customer_id());
+  *request.mutable_items() = entry.order.items();
+  *request.mutable_shipping_address() = entry.order.shipping_address();
+  // StartSaga is keyed by order id: a repeat starts no second saga.
+  resilience::CallOptions options;
+  options.idempotent = true;
+  options.deadline = absl::Now() + config_.call_timeout;
+  options.metadata = {
+      {"idempotency-key",
+       absl::StrCat("order:", entry.order.order_id(), ":start-saga")},
+      {"x-tenant-id", "order-service"}};
+  v1::Saga saga;
+  absl::Status status = orchestrator_.Call(
+      "StartSaga", options, &v1::SagaOrchestrator::StubInterface::StartSaga,
+      request, &saga);
+  *saga_id = saga.saga_id();
+  return status;
+}
+
 int OutboxRelay::DeliverDue() {
   absl::StatusOr<std::vector<OutboxEntry>> due =
       store_.DueOutbox(config_.batch_size);
@@ -58,45 +84,55 @@ int OutboxRelay::DeliverDue() {
     LogWarning(absl::StrCat("outbox: cannot read: ", due.status().message()));
     return 0;
   }
-  for (const OutboxEntry& entry : *due) {
-    v1::StartSagaRequest request;
-    request.set_order_id(entry.order.order_id());
-    request.set_customer_id(entry.order.customer_id());
-    *request.mutable_items() = entry.order.items();
-    *request.mutable_shipping_address() = entry.order.shipping_address();
-    // StartSaga is keyed by order id: a repeat starts no second saga.
-    resilience::CallOptions options;
-    options.idempotent = true;
-    options.deadline = absl::Now() + config_.call_timeout;
-    options.metadata = {
-        {"idempotency-key",
-         absl::StrCat("order:", entry.order.order_id(), ":start-saga")},
-        {"x-tenant-id", "order-service"}};
-    v1::Saga saga;
-    const absl::Status status = orchestrator_.Call(
-        "StartSaga", options, &v1::SagaOrchestrator::StubInterface::StartSaga,
-        request, &saga);
-    absl::Status recorded;
-    if (status.ok()) {
-      recorded = store_.MarkDelivered(entry, saga.saga_id());
-    } else {
-      std::uniform_real_distribution<double> uniform(0.0, 1.0);
-      const absl::Duration retry_after =
-          BackoffDelay(config_.backoff, entry.attempts + 1, uniform(rng_));
-      LogWarning(absl::StrCat("outbox: StartSaga for order ",
-                              entry.order.order_id(), " failed (attempt ",
-                              entry.attempts + 1,
-                              "): ", DescribeStatus(status)));
-      recorded =
-          store_.MarkAttemptFailed(entry, DescribeStatus(status), retry_after);
+  const size_t n = due->size();
+  std::vector<absl::Status> results(n);
+  std::vector<std::string> saga_ids(n);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < n; i = next++) {
+      results[i] = Deliver((*due)[i], &saga_ids[i]);
     }
-    if (!recorded.ok()) {
-      // The entry stays due and goes out again; StartSaga is keyed by order.
-      LogWarning(
-          absl::StrCat("outbox: cannot record delivery: ", recorded.message()));
+  };
+  std::vector<std::thread> helpers;
+  const size_t threads =
+      std::min(n, static_cast<size_t>(std::max(config_.concurrency, 1)));
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+
+  // One commit records every accepted entry of the batch.
+  std::vector<OrderStore::Delivery> delivered;
+  for (size_t i = 0; i < n; ++i) {
+    const OutboxEntry& entry = (*due)[i];
+    if (results[i].ok()) {
+      delivered.push_back({&entry, saga_ids[i]});
+      continue;
+    }
+    double draw;
+    {
+      absl::MutexLock lock(&rng_mu_);
+      draw = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+    }
+    const absl::Duration retry_after =
+        BackoffDelay(config_.backoff, entry.attempts + 1, draw);
+    LogWarning(absl::StrCat("outbox: StartSaga for order ",
+                            entry.order.order_id(), " failed (attempt ",
+                            entry.attempts + 1,
+                            "): ", DescribeStatus(results[i])));
+    if (absl::Status s = store_.MarkAttemptFailed(
+            entry, DescribeStatus(results[i]), retry_after);
+        !s.ok()) {
+      LogWarning(absl::StrCat("outbox: cannot record a failed delivery: ",
+                              s.message()));
     }
   }
-  return static_cast<int>(due->size());
+  if (!delivered.empty()) {
+    if (absl::Status s = store_.MarkDelivered(delivered); !s.ok()) {
+      // The entries stay due and go out again; StartSaga is keyed by order.
+      LogWarning(absl::StrCat("outbox: cannot record delivery: ", s.message()));
+    }
+  }
+  return static_cast<int>(n);
 }
 
 }  // namespace sagaworks::order

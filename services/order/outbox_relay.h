@@ -22,7 +22,10 @@ namespace sagaworks::order {
 struct OutboxRelayConfig {
   absl::Duration poll_interval = absl::Seconds(1);
   absl::Duration call_timeout = absl::Seconds(5);
-  int batch_size = 32;
+  int batch_size = 64;
+  // StartSaga calls out at once. One at a time, each waiting for the
+  // orchestrator's commit, caps the platform at a few hundred orders/s.
+  int concurrency = 16;
   BackoffConfig backoff{absl::Milliseconds(200), absl::Seconds(10), 2.0};
   uint64_t seed = std::random_device{}();
 };
@@ -45,11 +48,14 @@ class OutboxRelay {
   void Run();
   // Delivers the due entries; returns how many it tried.
   int DeliverDue();
+  // Deliver makes one StartSaga call (any thread).
+  absl::Status Deliver(const OutboxEntry& entry, std::string* saga_id);
 
   OrderStore& store_;
   resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator_;
   const OutboxRelayConfig config_;
-  std::mt19937_64 rng_;  // used by the relay thread only
+  absl::Mutex rng_mu_;
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);
   absl::Mutex mu_;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

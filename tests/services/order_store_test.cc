@@ -47,8 +47,8 @@ TEST_F(OrderStoreTest, CreateStoresPendingOrderWithItemsAndOutboxEntry) {
   ASSERT_EQ(due->size(), 1u);
   EXPECT_EQ((*due)[0].order.order_id(), order->order_id());
 
-  SW_ASSERT_OK(
-      store_->MarkDelivered((*due)[0], "33333333-3333-3333-3333-333333333333"));
+  SW_ASSERT_OK(store_->MarkDelivered(
+      {{&(*due)[0], "33333333-3333-3333-3333-333333333333"}}));
   EXPECT_TRUE(store_->DueOutbox(10)->empty());
   EXPECT_EQ(store_->Get(order->order_id())->saga_id(),
             "33333333-3333-3333-3333-333333333333");

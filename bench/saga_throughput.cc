@@ -1,0 +1,366 @@
+// saga_throughput: how many order sagas per second the local platform
+// completes with full durability, next to what the same PostgreSQL does on
+// its own.
+//
+// It starts a throw-away platform (its own cluster with fsync and
+// synchronous_commit on, the five real binaries on free loopback ports), seeds
+// bench customers and SKUs, and then in one run:
+//   1. saturation: --clients closed-loop callers of CreateOrder for
+//      --seconds; completed sagas per second from the first order accepted
+//      to the last saga finished, and the commits one saga costs (all
+//      databases' xact_commit, divided by the sagas);
+//   2. half load: orders paced at half that rate for --seconds; p50, p90 and
+//      p99 of saga latency (order accepted to order final, database clock);
+//   3. pgbench on the same cluster: single-row INSERT transactions with the
+//      same number of clients.
+//
+//   build/bin/saga_throughput [--seconds 10] [--clients 32] [--workers 32]
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/client/channel.h"
+#include "common/db/pool.h"
+#include "common/local/subprocess.h"
+#include "sagaworks/v1/order.grpc.pb.h"
+#include "tools/sagactl/platform.h"
+
+namespace sagaworks {
+namespace {
+
+constexpr int kCustomers = 200;
+constexpr int kSkus = 200;
+
+struct Options {
+  double seconds = 10;
+  int clients = 32;
+  int workers = 32;
+  bool keep = false;
+};
+
+[[noreturn]] void Die(const std::string& what, const absl::Status& s) {
+  std::cerr << "saga_throughput: " << what << ": " << s << "\n";
+  std::exit(1);
+}
+
+absl::Status Exec(const std::string& url, const std::string& sql) {
+  db::PoolConfig config;
+  config.url = url;
+  config.size = 1;
+  auto pool = db::Pool::Create(config);
+  if (!pool.ok()) return pool.status();
+  return (*pool)->Transact("bench", [&](pqxx::work& tx) {
+    tx.exec(sql);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<pqxx::result> Query(const std::string& url,
+                                   const std::string& sql) {
+  db::PoolConfig config;
+  config.url = url;
+  config.size = 1;
+  auto pool = db::Pool::Create(config);
+  if (!pool.ok()) return pool.status();
+  return (*pool)->TransactOr<pqxx::result>(
+      "bench", [&](pqxx::work& tx) -> absl::StatusOr<pqxx::result> {
+        return tx.exec(sql);
+      });
+}
+
+// Bench data spread over many rows, as real traffic is: one hot account or
+// SKU would measure that row's lock, not the platform.
+void Seed(const sagactl::Platform& platform) {
+  absl::Status s =
+      Exec(platform.cluster().Url("payments"),
+           absl::StrCat("INSERT INTO accounts (customer_id, balance_cents) "
+                        "SELECT 'bench-' || i, 1000000000000 "
+                        "FROM generate_series(0, ",
+                        kCustomers - 1, ") i ON CONFLICT DO NOTHING"));
+  if (!s.ok()) Die("seed accounts", s);
+  s = Exec(platform.cluster().Url("inventory"),
+           absl::StrCat("INSERT INTO stock (sku, price_cents, available) "
+                        "SELECT 'bench-' || i, 100, 1000000000 "
+                        "FROM generate_series(0, ",
+                        kSkus - 1, ") i ON CONFLICT DO NOTHING"));
+  if (!s.ok()) Die("seed stock", s);
+}
+
+int64_t TotalCommits(const sagactl::Platform& platform) {
+  auto r = Query(platform.cluster().Url("postgres"),
+                 "SELECT sum(xact_commit)::bigint FROM pg_stat_database");
+  if (!r.ok()) Die("read commit count", r.status());
+  return (*r)[0][0].as<int64_t>();
+}
+
+// Places one order; false when the call failed.
+bool PlaceOrder(v1::OrderService::Stub& stub, uint64_t n) {
+  v1::CreateOrderRequest r;
+  r.set_customer_id(absl::StrCat("bench-", n % kCustomers));
+  v1::OrderItem* item = r.add_items();
+  item->set_sku(absl::StrCat("bench-", (n / kCustomers + n) % kSkus));
+  item->set_quantity(1);
+  v1::Address* a = r.mutable_shipping_address();
+  a->set_name("Bench");
+  a->set_line1("1 Load Street");
+  a->set_city("Berlin");
+  a->set_postal_code("10115");
+  a->set_country("DE");
+  grpc::ClientContext c;
+  c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  c.AddMetadata("idempotency-key", absl::StrCat("bench-", n));
+  v1::Order order;
+  return stub.CreateOrder(&c, r, &order).ok();
+}
+
+// Waits until no order is pending; false after `limit`.
+bool AwaitDrained(const sagactl::Platform& platform, absl::Duration limit) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (absl::Now() < deadline) {
+    auto r = Query(platform.cluster().Url("orders"),
+                   "SELECT count(*) FROM orders WHERE status = 'pending'");
+    if (r.ok() && (*r)[0][0].as<int64_t>() == 0) return true;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  return false;
+}
+
+struct PhaseResult {
+  int64_t orders = 0;
+  int64_t approved = 0;
+  double seconds = 0;  // first order accepted to last saga final
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0;
+};
+
+// Reads the orders accepted since `since` (database clock).
+PhaseResult Summarize(const sagactl::Platform& platform,
+                      const std::string& since) {
+  auto r = Query(
+      platform.cluster().Url("orders"),
+      absl::StrCat(
+          "SELECT count(*), count(*) FILTER (WHERE status = 'approved'), "
+          "coalesce(extract(epoch FROM max(updated_at) - min(created_at)), 0),"
+          "coalesce(1000 * extract(epoch FROM percentile_cont(0.5) WITHIN "
+          "  GROUP (ORDER BY updated_at - created_at)), 0), "
+          "coalesce(1000 * extract(epoch FROM percentile_cont(0.9) WITHIN "
+          "  GROUP (ORDER BY updated_at - created_at)), 0), "
+          "coalesce(1000 * extract(epoch FROM percentile_cont(0.99) WITHIN "
+          "  GROUP (ORDER BY updated_at - created_at)), 0) "
+          "FROM orders WHERE created_at > '",
+          since, "'::timestamptz"));
+  if (!r.ok()) Die("summarize", r.status());
+  const pqxx::row row = (*r)[0];
+  PhaseResult p;
+  p.orders = row[0].as<int64_t>();
+  p.approved = row[1].as<int64_t>();
+  p.seconds = row[2].as<double>();
+  p.p50_ms = row[3].as<double>();
+  p.p90_ms = row[4].as<double>();
+  p.p99_ms = row[5].as<double>();
+  return p;
+}
+
+std::string DatabaseNow(const sagactl::Platform& platform) {
+  auto r = Query(platform.cluster().Url("orders"), "SELECT now()::text");
+  if (!r.ok()) Die("read clock", r.status());
+  return (*r)[0][0].as<std::string>();
+}
+
+// Runs `clients` threads placing orders until `until`; with `interval`
+// non-zero the threads together place one order per interval (open loop).
+int64_t Drive(const std::string& address, int clients, absl::Time until,
+              absl::Duration interval, std::atomic<uint64_t>& next_key) {
+  std::atomic<int64_t> failed{0};
+  std::atomic<int64_t> slot{0};
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&] {
+      auto stub = v1::OrderService::NewStub(Dial(address));
+      while (true) {
+        const uint64_t n = next_key.fetch_add(1);
+        if (interval > absl::ZeroDuration()) {
+          // Each order has its own slot in time, however long earlier
+          // calls took: the load does not back off when the platform slows.
+          const absl::Time due = start + slot.fetch_add(1) * interval;
+          if (due >= until) return;
+          absl::SleepFor(due - absl::Now());
+        } else if (absl::Now() >= until) {
+          return;
+        }
+        if (!PlaceOrder(*stub, n)) failed.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  return failed.load();
+}
+
+double PgbenchRate(const sagactl::Platform& platform, const Options& options,
+                   const std::string& dir) {
+  absl::Status s = platform.cluster().CreateDatabase("pgbench");
+  if (!s.ok()) Die("create pgbench database", s);
+  s = Exec(platform.cluster().Url("pgbench"),
+           "CREATE TABLE IF NOT EXISTS bench_rows (id bigserial PRIMARY KEY, "
+           "v integer NOT NULL, at timestamptz NOT NULL DEFAULT now())");
+  if (!s.ok()) Die("create pgbench table", s);
+  const std::string script = dir + "/insert.sql";
+  std::ofstream(script) << "INSERT INTO bench_rows (v) VALUES (1);\n";
+  chmod(script.c_str(), 0644);
+  std::vector<std::string> argv = {
+      "/usr/lib/postgresql/15/bin/pgbench",
+      "-n",
+      "-c",
+      absl::StrCat(options.clients),
+      "-j",
+      "2",
+      "-T",
+      absl::StrCat(static_cast<int>(options.seconds)),
+      "-f",
+      script,
+      platform.cluster().Url("pgbench")};
+  std::string out;
+  s = local::Run(argv, &out);
+  if (!s.ok()) Die("pgbench", s);
+  const std::string marker = "tps = ";
+  const size_t at = out.find(marker);
+  if (at == std::string::npos) {
+    Die("pgbench", absl::InternalError(absl::StrCat("no tps in: ", out)));
+  }
+  return std::strtod(out.c_str() + at + marker.size(), nullptr);
+}
+
+int Main(int argc, char** argv) {
+  Options options;
+  CLI::App app(
+      "Completed sagas per second on the local platform, next to "
+      "pgbench's single-row insert rate on the same PostgreSQL.");
+  app.add_option("--seconds", options.seconds, "length of each phase")
+      ->check(CLI::Range(1.0, 600.0))
+      ->capture_default_str();
+  app.add_option("--clients", options.clients,
+                 "concurrent callers (and pgbench clients)")
+      ->check(CLI::Range(1, 150))
+      ->capture_default_str();
+  app.add_option("--workers", options.workers, "orchestrator --workers")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_flag("--keep", options.keep,
+               "leave the platform's directory (logs) behind");
+  CLI11_PARSE(app, argc, argv);
+
+  char tmpl[] = "/tmp/sagaworks-bench-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) Die("mkdtemp", absl::InternalError("failed"));
+  const std::string home = tmpl;
+  chmod(home.c_str(), 0755);  // the postgres user must reach its data
+  sagactl::PlatformOptions po;
+  po.home = home;
+  po.bin_dir = local::ExecutableDir();
+  po.durable_db = true;  // fsync and synchronous_commit on: the real cost
+  auto port = local::FreePort();
+  if (!port.ok()) Die("free port", port.status());
+  po.pg_port = *port;
+  for (const auto& spec : sagactl::Services()) {
+    port = local::FreePort();
+    if (!port.ok()) Die("free port", port.status());
+    po.ports[spec.name] = *port;
+  }
+  po.extra_args["orchestrator"] = {
+      absl::StrCat("--workers=", options.workers),
+      absl::StrCat("--db-pool-size=", std::min(options.workers, 64))};
+  for (const char* name : {"order", "payment", "inventory", "shipping"}) {
+    po.extra_args[name] = {"--db-pool-size=16"};
+  }
+  sagactl::Platform platform(po);
+  std::cout << "starting the platform under " << home << " ...\n";
+  if (absl::Status s = platform.StartDatabase(); !s.ok()) Die("database", s);
+  std::vector<const sagactl::ServiceSpec*> all;
+  for (const auto& spec : sagactl::Services()) {
+    if (auto pid = platform.StartService(spec); !pid.ok()) {
+      Die(spec.name, pid.status());
+    }
+    all.push_back(&spec);
+  }
+  if (absl::Status s = platform.WaitServing(all); !s.ok()) Die("start", s);
+  Seed(platform);
+  const std::string order = platform.Address(*sagactl::FindService("order"));
+  std::atomic<uint64_t> next_key{0};
+
+  // Warm-up: connections, caches, pools.
+  Drive(order, options.clients, absl::Now() + absl::Seconds(2),
+        absl::ZeroDuration(), next_key);
+  if (!AwaitDrained(platform, absl::Minutes(2))) {
+    Die("warm-up", absl::DeadlineExceededError("sagas did not finish"));
+  }
+
+  // 1. Saturation.
+  const int64_t commits_before = TotalCommits(platform);
+  std::string since = DatabaseNow(platform);
+  int64_t failed = Drive(order, options.clients,
+                         absl::Now() + absl::Seconds(options.seconds),
+                         absl::ZeroDuration(), next_key);
+  if (!AwaitDrained(platform, absl::Minutes(5))) {
+    Die("saturation", absl::DeadlineExceededError("sagas did not finish"));
+  }
+  const int64_t commits = TotalCommits(platform) - commits_before;
+  const PhaseResult full = Summarize(platform, since);
+  const double rate = full.orders / std::max(full.seconds, 1e-9);
+
+  // 2. Half load, paced.
+  since = DatabaseNow(platform);
+  const absl::Duration interval = absl::Seconds(1.0 / (rate / 2));
+  failed +=
+      Drive(order, options.clients,
+            absl::Now() + absl::Seconds(options.seconds), interval, next_key);
+  if (!AwaitDrained(platform, absl::Minutes(5))) {
+    Die("half load", absl::DeadlineExceededError("sagas did not finish"));
+  }
+  const PhaseResult half = Summarize(platform, since);
+
+  // 3. The database on its own.
+  const double pgbench = PgbenchRate(platform, options, home);
+
+  std::cout << absl::StrFormat(
+      "\nsaturation (%d clients, orchestrator %d workers, %.0f s):\n"
+      "  %d sagas (%d approved) in %.2f s: %.1f completed sagas/s\n"
+      "  p50 %.1f ms, p99 %.1f ms (queueing included)\n"
+      "  %.1f database commits per saga (all five databases)\n"
+      "half load (%.1f orders/s paced):\n"
+      "  %d sagas: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, p99/p50 %.2f\n"
+      "pgbench, same cluster, %d clients, single-row INSERT: %.0f tps\n"
+      "  platform sagas/s / pgbench tps = %.3f; sagas/s x commits per saga / "
+      "tps = %.2f\n"
+      "failed CreateOrder calls: %d\n",
+      options.clients, options.workers, options.seconds, full.orders,
+      full.approved, full.seconds, rate, full.p50_ms, full.p99_ms,
+      static_cast<double>(commits) / std::max<int64_t>(full.orders, 1),
+      rate / 2, half.orders, half.p50_ms, half.p90_ms, half.p99_ms,
+      half.p99_ms / std::max(half.p50_ms, 1e-9), options.clients, pgbench,
+      rate / pgbench,
+      rate * commits / std::max<int64_t>(full.orders, 1) / pgbench, failed);
+
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    (void)platform.StopService(**it, /*hard=*/false);
+  }
+  (void)platform.StopDatabase();
+  if (!options.keep) {
+    std::error_code ignored;
+    std::filesystem::remove_all(home, ignored);
+  } else {
+    std::cout << "logs: " << platform.state_dir() << "/logs\n";
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace sagaworks
+
+int main(int argc, char** argv) { return sagaworks::Main(argc, argv); }
