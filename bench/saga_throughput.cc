@@ -272,6 +272,9 @@ int Main(int argc, char** argv) {
     port = local::FreePort();
     if (!port.ok()) Die("free port", port.status());
     po.ports[spec.name] = *port;
+    port = local::FreePort();
+    if (!port.ok()) Die("free port", port.status());
+    po.http_ports[spec.name] = *port;
   }
   po.extra_args["orchestrator"] = {
       absl::StrCat("--workers=", options.workers),

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/observability/trace.h"
 
 namespace sagaworks {
 namespace {
@@ -77,7 +78,7 @@ bool ParseLogLevel(absl::string_view text, LogLevel* level) {
   return false;
 }
 
-void Log(LogLevel level, absl::string_view message) {
+void Log(LogLevel level, absl::string_view message, const LogFields& fields) {
   if (static_cast<int>(level) < g_level.load(std::memory_order_relaxed)) return;
   std::string line =
       absl::StrCat("{\"time\":\"",
@@ -85,8 +86,24 @@ void Log(LogLevel level, absl::string_view message) {
                                     absl::UTCTimeZone()),
                    "\",\"level\":\"", LevelName(level), "\",\"service\":");
   AppendJsonString(&line, *g_service);
+  // The span this thread works in, so a line leads to its trace.
+  const trace::SpanContext& span = trace::CurrentContext();
+  if (span.valid()) {
+    absl::StrAppend(&line, ",\"trace_id\":\"", span.TraceIdHex(),
+                    "\",\"span_id\":\"", span.SpanIdHex(), "\"");
+  }
   line.append(",\"message\":");
   AppendJsonString(&line, message);
+  if (!fields.empty()) {
+    line.append(",\"fields\":{");
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (i > 0) line.push_back(',');
+      AppendJsonString(&line, fields[i].first);
+      line.push_back(':');
+      AppendJsonString(&line, fields[i].second);
+    }
+    line.push_back('}');
+  }
   line.append("}\n");
   // One write per line keeps concurrent lines whole.
   std::fwrite(line.data(), 1, line.size(), stderr);

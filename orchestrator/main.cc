@@ -7,7 +7,7 @@
 
 int main(int argc, char** argv) {
   using namespace sagaworks;
-  server::Process process({"saga-orchestrator", 50055, "orchestrator"});
+  server::Process process({"saga-orchestrator", 50055, "orchestrator", 9455});
   const std::string& order =
       process.AddPeer("order", "127.0.0.1:50051", "order service");
   const std::string& payment =
@@ -70,14 +70,24 @@ int main(int argc, char** argv) {
   if (!pool.ok()) return process.Fail(pool.status());
 
   orchestrator::ParticipantStubs stubs;
-  for (auto [name, client] :
-       {std::pair{"inventory", &stubs.inventory.downstream},
-        std::pair{"payment", &stubs.payment.downstream},
-        std::pair{"shipping", &stubs.shipping.downstream},
-        std::pair{"order", &stubs.order.downstream}}) {
-    auto downstream = process.MakeDownstream(name, calls);
+  struct Peer {
+    const char* name;
+    const char* rpc_service;
+    std::unique_ptr<resilience::Downstream>* client;
+  };
+  for (const Peer& peer :
+       {Peer{"inventory", v1::InventoryService::service_full_name(),
+             &stubs.inventory.downstream},
+        Peer{"payment", v1::PaymentService::service_full_name(),
+             &stubs.payment.downstream},
+        Peer{"shipping", v1::ShippingService::service_full_name(),
+             &stubs.shipping.downstream},
+        Peer{"order", v1::OrderService::service_full_name(),
+             &stubs.order.downstream}}) {
+    auto downstream =
+        process.MakeDownstream(peer.name, peer.rpc_service, calls);
     if (!downstream.ok()) return process.Fail(downstream.status());
-    *client = *std::move(downstream);
+    *peer.client = *std::move(downstream);
   }
   stubs.inventory.stub = v1::InventoryService::NewStub(Dial(inventory));
   stubs.payment.stub = v1::PaymentService::NewStub(Dial(payment));

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_reply.h"
+#include "common/observability/metrics.h"
 #include "common/page_token.h"
 #include "common/validation.h"
 
@@ -36,7 +37,12 @@ grpc::Status OrchestratorServiceImpl::StartSaga(
           return Summarize(*record, record->state);
         });
     // Committed: the saga may start. A replay created nothing.
-    if (status.ok() && created) runner_.Enqueue(response->saga_id());
+    if (status.ok() && created) {
+      static metrics::Family& started = metrics::Registry::Default().Counter(
+          "sagaworks_sagas_started_total", "Sagas created by StartSaga.");
+      started.With({}).Add(1);
+      runner_.Enqueue(response->saga_id());
+    }
     return status;
   });
 }

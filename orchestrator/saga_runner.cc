@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/observability/metrics.h"
+#include "common/observability/trace.h"
 #include "common/status.h"
 
 namespace sagaworks::orchestrator {
@@ -120,6 +122,37 @@ double SagaRunner::Draw() {
   return std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
 }
 
+void SagaRunner::RecordStep(trace::Span& span, const std::string& saga_id,
+                            const SagaCall& call, int attempt,
+                            const Transition& t, const absl::Status& result,
+                            absl::Duration took) {
+  static metrics::Family& latency = metrics::Registry::Default().Histogram(
+      "sagaworks_saga_step_duration_seconds",
+      "Time of one saga call (an action or a compensation), by outcome.",
+      {"step", "kind", "outcome"});
+  const std::string kind =
+      call.kind == CallKind::kAction ? "action" : "compensation";
+  const std::string outcome(StepOutcomeName(t.outcome));
+  latency.Histogram({std::string(call.name), kind, outcome})
+      .Observe(absl::ToDoubleSeconds(took));
+  if (!span.recording()) return;
+  span.SetAttribute("sagaworks.saga_id", saga_id);
+  span.SetAttribute("sagaworks.saga.step", static_cast<int64_t>(call.step));
+  span.SetAttribute("sagaworks.saga.call", std::string(call.name));
+  span.SetAttribute("sagaworks.saga.kind", kind);
+  span.SetAttribute("sagaworks.saga.attempt", static_cast<int64_t>(attempt));
+  span.SetAttribute("sagaworks.saga.outcome", outcome);
+  if (t.next.status != SagaStatus::kRunning) {
+    span.SetAttribute("sagaworks.saga.status",
+                      std::string(SagaStatusName(t.next.status)));
+  }
+  if (result.ok()) {
+    span.SetOk();
+  } else {
+    span.SetError(DescribeStatus(result));
+  }
+}
+
 void SagaRunner::Drive(const std::string& saga_id) {
   absl::StatusOr<SagaRecord> loaded = store_.Load(saga_id);
   if (!loaded.ok()) {
@@ -129,12 +162,20 @@ void SagaRunner::Drive(const std::string& saga_id) {
     return;
   }
   SagaRecord record = *std::move(loaded);
+  // Every step joins the trace of the call that started the saga, whichever
+  // orchestrator runs it and however often it restarted.
+  const std::optional<trace::SpanContext> saga_trace =
+      trace::ParseTraceparent(record.traceparent);
   // What to commit before the next call goes out: its attempt, after the
   // outcome of the call before it when there was one.
   std::vector<StepLogEntry> pending;
   SagaState state = record.state;
   std::optional<SagaCall> call = NextCall(state);
   while (call.has_value()) {
+    auto span = trace::Tracer::Get().StartSpanUnder(
+        absl::StrCat("saga ", call->name), trace::SpanKind::kInternal,
+        saga_trace.has_value() ? &*saga_trace : nullptr);
+    trace::ScopedContext in_span(span->context());
     // The attempt is committed before the call goes out, so a crash between
     // the two leaves a record that the call may have been made.
     const absl::Time start = clock_.Now();
@@ -169,6 +210,8 @@ void SagaRunner::Drive(const std::string& saga_id) {
     const absl::Time now = clock_.Now();
     Transition t =
         Advance(record.state, result.status, now, config_.policy, Draw());
+    RecordStep(*span, saga_id, *call, begun.attempt, t, result.status,
+               now - start);
     if (call->kind == CallKind::kAction && call->step == kReserveStock &&
         result.status.ok()) {
       t.next.total_cents = result.total_cents;
@@ -199,6 +242,12 @@ void SagaRunner::Drive(const std::string& saga_id) {
       return;
     }
     if (IsTerminal(state.status)) {
+      static metrics::Family& finished = metrics::Registry::Default().Counter(
+          "sagaworks_sagas_finished_total",
+          "Sagas that ended, by final status (completed, compensated, "
+          "failed).",
+          {"status"});
+      finished.With({std::string(SagaStatusName(state.status))}).Add(1);
       LogInfo(absl::StrCat("saga ", saga_id, " ", SagaStatusName(state.status),
                            state.failure_reason.empty()
                                ? ""

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/observability/trace.h"
 #include "orchestrator/order_saga.h"
 #include "orchestrator/participants.h"
 #include "orchestrator/saga_store.h"
@@ -62,6 +63,10 @@ class SagaRunner {
   // Drive makes the saga's calls until it finishes or must wait.
   void Drive(const std::string& saga_id);
   double Draw();
+  // RecordStep puts a call's outcome on its span and in the step metrics.
+  void RecordStep(trace::Span& span, const std::string& saga_id,
+                  const SagaCall& call, int attempt, const Transition& t,
+                  const absl::Status& result, absl::Duration took);
   // ClaimAll claims batches until none is full; returns how many it took.
   absl::StatusOr<size_t> ClaimAll(bool include_own);
   // LeaseLoop claims orphaned sagas and renews leases until Stop().

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/enum_names.h"
+#include "common/observability/trace.h"
 #include "common/page_token.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
@@ -18,7 +19,7 @@ constexpr char kSagaType[] = "order";
 constexpr char kRecordColumns[] =
     "saga_id, order_id, status, current_step, attempt, "
     "(extract(epoch FROM step_deadline) * 1000000)::bigint, failure_reason, "
-    "total_cents, payload::text, version, cancel_requested";
+    "total_cents, payload::text, version, cancel_requested, traceparent";
 
 constexpr char kSummaryColumns[] =
     "saga_id, saga_type, order_id, status, current_step, failure_reason, "
@@ -50,6 +51,7 @@ absl::StatusOr<SagaRecord> RecordFromRow(const pqxx::row& row) {
   }
   r.version = row[9].as<int64_t>();
   r.state.cancel_requested = row[10].as<bool>();
+  r.traceparent = row[11].as<std::string>();
   return r;
 }
 
@@ -148,12 +150,16 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
   pqxx::result inserted = tx.exec_params(
       "INSERT INTO saga_instances "
       "(saga_type, order_id, status, current_step, payload, lease_owner, "
-      " lease_expires_at) "
+      " lease_expires_at, traceparent) "
       "VALUES ($1, $2, 'running', $3, $4::jsonb, $5, "
-      "        now() + $6 * interval '1 millisecond') "
+      "        now() + $6 * interval '1 millisecond', $7) "
       "ON CONFLICT (saga_type, order_id) DO NOTHING RETURNING saga_id",
       kSagaType, request.order_id(), kReserveStock, payload, lease_.owner,
-      absl::ToInt64Milliseconds(lease_.duration));
+      absl::ToInt64Milliseconds(lease_.duration),
+      // The saga's steps continue the trace of the call that started it.
+      trace::CurrentContext().valid()
+          ? trace::FormatTraceparent(trace::CurrentContext())
+          : std::string());
   *created = !inserted.empty();
   pqxx::result r =
       tx.exec_params(absl::StrCat("SELECT ", kRecordColumns,

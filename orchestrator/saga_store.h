@@ -23,6 +23,8 @@ struct SagaRecord {
   SagaState state;
   v1::StartSagaRequest request;
   int64_t version = 0;
+  // The W3C traceparent of the call that started the saga, or empty.
+  std::string traceparent;
 };
 
 // A step-log entry about to be appended.

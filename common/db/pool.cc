@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/observability/trace.h"
 #include "pqxx/except"
 #include "pqxx/nontransaction"
 
@@ -151,6 +152,34 @@ void Pool::Release(std::unique_ptr<pqxx::connection> conn) {
 
 absl::Status Pool::Transact(absl::string_view name,
                             absl::FunctionRef<absl::Status(pqxx::work&)> fn) {
+  // A span only inside a traced operation: background polls (outbox, leases,
+  // purges) would otherwise each start a trace of one span.
+  std::unique_ptr<trace::Span> span;
+  if (trace::CurrentContext().valid()) {
+    span = trace::Tracer::Get().StartSpan(
+        absl::StrCat(name, " ", DatabaseName(config_.url)),
+        trace::SpanKind::kClient);
+    if (span->recording()) {
+      span->SetAttribute("db.system", std::string("postgresql"));
+      span->SetAttribute("db.name", DatabaseName(config_.url));
+      span->SetAttribute("db.operation", std::string(name));
+    }
+  }
+  absl::Status status = TransactAttempts(name, fn);
+  if (span != nullptr && span->recording()) {
+    if (status.ok()) {
+      span->SetOk();
+    } else {
+      span->SetAttribute("sagaworks.status_code",
+                         std::string(absl::StatusCodeToString(status.code())));
+      span->SetError(status.message());
+    }
+  }
+  return status;
+}
+
+absl::Status Pool::TransactAttempts(
+    absl::string_view name, absl::FunctionRef<absl::Status(pqxx::work&)> fn) {
   absl::Status status;
   for (int attempt = 1; attempt <= config_.max_tx_attempts; ++attempt) {
     absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Acquire();
@@ -174,6 +203,12 @@ absl::Status Pool::Transact(absl::string_view name,
     if (!absl::IsAborted(status)) return status;
   }
   return status;
+}
+
+std::string DatabaseName(const std::string& url) {
+  const size_t slash = url.rfind('/');
+  std::string name = slash == std::string::npos ? url : url.substr(slash + 1);
+  return name.substr(0, name.find('?'));
 }
 
 absl::Status Pool::Ping() {

@@ -41,6 +41,9 @@ struct PoolConfig {
 // deadlock -> ABORTED, unique violation -> ALREADY_EXISTS.
 absl::Status MapCurrentDbException(absl::string_view what_failed);
 
+// DatabaseName is the database a connection URI names ("orders").
+std::string DatabaseName(const std::string& url);
+
 class Pool {
  public:
   // Create connects once to prove the database answers, retrying until
@@ -84,6 +87,9 @@ class Pool {
   const PoolConfig& config() const { return config_; }
 
  private:
+  absl::Status TransactAttempts(
+      absl::string_view name, absl::FunctionRef<absl::Status(pqxx::work&)> fn);
+
   explicit Pool(PoolConfig config) : config_(std::move(config)) {}
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
   void Release(std::unique_ptr<pqxx::connection> conn);

@@ -1,5 +1,7 @@
 #include "common/idempotency/idempotency.h"
 
+#include "common/observability/metrics.h"
+
 #include <openssl/sha.h>
 
 #include <optional>
@@ -115,6 +117,11 @@ grpc::Status Idempotency::RunImpl(
                           "idempotency key reused with a different request");
     }
     context->AddInitialMetadata(kReplayHeader, "true");
+    static metrics::Family& replays = metrics::Registry::Default().Counter(
+        "sagaworks_idempotent_replays_total",
+        "Calls answered from a stored outcome (a repeated idempotency key).",
+        {"rpc_method"});
+    replays.With({method}).Add(1);
     if (!o.status.ok()) return ToGrpcStatus(o.status);
     if (!response->ParseFromString(o.response)) {
       return grpc::Status(grpc::StatusCode::INTERNAL,

@@ -1,5 +1,8 @@
 #include "common/resilience/downstream.h"
 
+#include "common/observability/metrics.h"
+#include "common/observability/trace.h"
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -67,6 +70,7 @@ bool CountsAgainstHealth(absl::StatusCode code) {
 Downstream::Downstream(std::string name, DownstreamConfig config, Clock& clock,
                        uint64_t seed)
     : name_(std::move(name)),
+      rpc_service_(name_),
       config_(std::move(config)),
       clock_(clock),
       open_message_(
@@ -125,32 +129,59 @@ absl::Status Downstream::Finish(const CallOptions& options,
 
 absl::Status Downstream::Call(const std::string& method,
                               const CallOptions& options, Attempt attempt) {
+  static metrics::Family& requests = metrics::Registry::Default().Counter(
+      "sagaworks_rpc_client_requests_total",
+      "Calls to other services, all attempts included, by final code.",
+      {"downstream", "rpc_method", "code"});
+  static metrics::Family& latency = metrics::Registry::Default().Histogram(
+      "sagaworks_rpc_client_duration_seconds",
+      "Time of calls to other services, retries and backoff included.",
+      {"downstream", "rpc_method"});
   ++stats_.calls;
+  const absl::Time start = clock_.Now();
+  absl::Status status;
   // The breaker first: when it is open, nothing else need be touched.
   CircuitBreaker& breaker = BreakerFor(method);
   if (!breaker.TryAcquire()) {
     ++stats_.breaker_rejections;
-    return Finish(options, absl::UnavailableError(open_message_));
-  }
-  if (!bulkhead_.TryEnter()) {
+    // A span of its own, so a trace shows where the breaker refused.
+    auto span = trace::Tracer::Get().StartSpan(
+        absl::StrCat(rpc_service_, "/", method), trace::SpanKind::kClient);
+    span->SetAttribute("rpc.system", std::string("grpc"));
+    span->SetAttribute("rpc.service", rpc_service_);
+    span->SetAttribute("rpc.method", method);
+    span->AddEvent("circuit_breaker.rejected",
+                   {{"sagaworks.downstream", name_}});
+    span->SetError(open_message_);
+    status = Finish(options, absl::UnavailableError(open_message_));
+  } else if (!bulkhead_.TryEnter()) {
     breaker.OnIgnored();
     ++stats_.bulkhead_rejections;
-    return Finish(options,
-                  absl::ResourceExhaustedError(absl::StrCat(
-                      name_, ": bulkhead full (",
-                      config_.bulkhead.max_concurrent, " calls in flight)")));
+    status = Finish(options,
+                    absl::ResourceExhaustedError(absl::StrCat(
+                        name_, ": bulkhead full (",
+                        config_.bulkhead.max_concurrent, " calls in flight)")));
+  } else {
+    status = Attempts(method, options, breaker, attempt);
+    bulkhead_.Leave();
   }
-  struct LeaveOnExit {
-    Bulkhead& b;
-    ~LeaveOnExit() { b.Leave(); }
-  } leave{bulkhead_};
+  requests.With({name_, method, std::string(absl::StatusCodeToString(status.code()))})
+      .Add(1);
+  latency.Histogram({name_, method})
+      .Observe(absl::ToDoubleSeconds(clock_.Now() - start));
+  return status;
+}
 
+absl::Status Downstream::Attempts(const std::string& method,
+                                  const CallOptions& options,
+                                  CircuitBreaker& breaker, Attempt attempt) {
   const CallPolicy& policy = PolicyFor(method);
   RetryBackoff backoff(policy.retry);
   budget_.RecordCall();
   const absl::Time start = clock_.Now();
   const absl::Time overall =
       std::min(start + policy.total_timeout, options.deadline);
+  const std::string span_name = absl::StrCat(rpc_service_, "/", method);
   absl::Status last;
   for (int n = 1;; ++n) {
     if (n > 1 && !breaker.TryAcquire()) {
@@ -170,12 +201,30 @@ absl::Status Downstream::Call(const std::string& method,
                                     name_, ": no time left to call ", method))
                               : last);
     }
+    // One client span per attempt, its context sent along as traceparent.
+    auto span =
+        trace::Tracer::Get().StartSpan(span_name, trace::SpanKind::kClient);
+    const BreakerState before = breaker.state();
+    if (span->recording()) {
+      span->SetAttribute("rpc.system", std::string("grpc"));
+      span->SetAttribute("rpc.service", rpc_service_);
+      span->SetAttribute("rpc.method", method);
+      span->SetAttribute("sagaworks.attempt", int64_t{n});
+      span->SetAttribute("sagaworks.circuit_breaker.state",
+                         std::string(BreakerStateName(before)));
+      if (n > 1) {
+        span->SetAttribute("sagaworks.retry_reason",
+                           std::string(absl::StatusCodeToString(last.code())));
+      }
+    }
     // A fresh context per attempt: a ClientContext cannot be reused.
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(deadline));
     for (const auto& [key, value] : options.metadata) {
       context.AddMetadata(key, value);
     }
+    context.AddMetadata("traceparent",
+                        trace::FormatTraceparent(span->context()));
     ++stats_.attempts;
     last = FromGrpcStatus(attempt(context));
     const absl::Duration took = clock_.Now() - now;
@@ -185,6 +234,22 @@ absl::Status Downstream::Call(const std::string& method,
       breaker.OnFailure(took);
     } else {
       breaker.OnSuccess(took);
+    }
+    if (span->recording()) {
+      span->SetAttribute("rpc.grpc.status_code",
+                         static_cast<int64_t>(last.code()));
+      const BreakerState after = breaker.state();
+      if (after != before) {
+        span->AddEvent("circuit_breaker.transition",
+                       {{"sagaworks.downstream", name_},
+                        {"from", std::string(BreakerStateName(before))},
+                        {"to", std::string(BreakerStateName(after))}});
+      }
+      if (last.ok()) {
+        span->SetOk();
+      } else {
+        span->SetError(last.message());
+      }
     }
     if (last.ok() || !IsRetryable(last.code(), options.idempotent) ||
         n >= policy.retry.max_attempts) {
@@ -200,9 +265,15 @@ absl::Status Downstream::Call(const std::string& method,
     if (clock_.Now() + wait >= overall) return Finish(options, last);
     if (!budget_.TryRetry()) {
       ++stats_.budget_exhausted;
+      span->AddEvent("retry_budget.exhausted");
       return Finish(options, last);
     }
     ++stats_.retries;
+    span->AddEvent("retry", {{"sagaworks.retry_reason",
+                              std::string(absl::StatusCodeToString(last.code()))},
+                             {"sagaworks.backoff_ms",
+                              absl::ToInt64Milliseconds(wait)}});
+    span->End();
     clock_.SleepFor(wait);
   }
 }

@@ -112,6 +112,9 @@ class Downstream {
   std::vector<std::pair<std::string, BreakerSnapshot>> Breakers();
 
   const std::string& name() const { return name_; }
+  // The peer's gRPC service ("sagaworks.v1.PaymentService"), which names the
+  // client spans; the downstream's name until set.
+  void set_rpc_service(std::string service) { rpc_service_ = std::move(service); }
   const DownstreamStats& stats() const { return stats_; }
   Bulkhead& bulkhead() { return bulkhead_; }
 
@@ -119,8 +122,12 @@ class Downstream {
   const CallPolicy& PolicyFor(const std::string& method) const;
   double Draw();
   absl::Status Finish(const CallOptions& options, absl::Status status);
+  // Attempts runs the retry loop of Call, past the breaker and bulkhead.
+  absl::Status Attempts(const std::string& method, const CallOptions& options,
+                        CircuitBreaker& breaker, Attempt attempt);
 
   const std::string name_;
+  std::string rpc_service_;
   const DownstreamConfig config_;
   Clock& clock_;
   // Built once: an open breaker must refuse in well under a microsecond.

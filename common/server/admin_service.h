@@ -7,6 +7,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/observability/metrics.h"
 #include "common/resilience/downstream.h"
 #include "common/server/guard.h"
 #include "sagaworks/v1/admin.grpc.pb.h"
@@ -22,6 +23,11 @@ class AdminServiceImpl final : public v1::AdminService::Service {
 
   // Track adds a downstream to report; it must outlive this service.
   void Track(resilience::Downstream* downstream);
+
+  // ExportMetrics publishes what this service reports (breakers, retries,
+  // rejections) and the trace exporter's counters in `registry`, read at
+  // each scrape.
+  void ExportMetrics(metrics::Registry& registry);
 
   grpc::Status GetResilienceStatus(
       grpc::ServerContext* context,

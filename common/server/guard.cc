@@ -1,6 +1,7 @@
 #include "common/server/guard.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/observability/metrics.h"
 #include "common/resilience/downstream.h"
 #include "common/status.h"
 
@@ -127,6 +128,66 @@ int ServerGuard::in_flight() const {
 void ServerGuard::Release() {
   absl::MutexLock lock(&mu_);
   if (in_flight_ > 0) --in_flight_;
+}
+
+ServerCall::ServerCall(grpc::ServerContext* context,
+                       const std::string& service, const char* method)
+    : service_(service), method_(method), start_(absl::Now()) {
+  std::optional<trace::SpanContext> parent;
+  const auto& metadata = context->client_metadata();
+  if (auto it = metadata.find("traceparent"); it != metadata.end()) {
+    // A malformed header is ignored: the call starts a new trace.
+    parent = trace::ParseTraceparent(
+        absl::string_view(it->second.data(), it->second.size()));
+    if (parent.has_value()) {
+      if (auto st = metadata.find("tracestate"); st != metadata.end()) {
+        parent->trace_state = std::string(st->second.data(), st->second.size());
+      }
+    }
+  }
+  // The caller's context, not whatever this thread last had: each call is
+  // its own trace unless the caller says otherwise.
+  span_ = trace::Tracer::Get().StartSpanUnder(
+      absl::StrCat(service, "/", method), trace::SpanKind::kServer,
+      parent.has_value() ? &*parent : nullptr);
+  if (span_->recording()) {
+    span_->SetAttribute("rpc.system", std::string("grpc"));
+    span_->SetAttribute("rpc.service", service);
+    span_->SetAttribute("rpc.method", std::string(method));
+    span_->SetAttribute("client.address", context->peer());
+  }
+  scope_ = std::make_unique<trace::ScopedContext>(span_->context());
+}
+
+ServerCall::~ServerCall() {
+  scope_.reset();
+  span_->End();
+}
+
+grpc::Status ServerCall::Finish(grpc::Status status) {
+  static metrics::Family& requests = metrics::Registry::Default().Counter(
+      "sagaworks_rpc_server_requests_total",
+      "Calls this process served, by method and code.",
+      {"rpc_service", "rpc_method", "code"});
+  static metrics::Family& latency = metrics::Registry::Default().Histogram(
+      "sagaworks_rpc_server_duration_seconds",
+      "Time to serve a call, by method.", {"rpc_service", "rpc_method"});
+  const absl::StatusCode code =
+      static_cast<absl::StatusCode>(status.error_code());
+  requests.With({service_, method_, std::string(absl::StatusCodeToString(code))})
+      .Add(1);
+  latency.Histogram({service_, method_})
+      .Observe(absl::ToDoubleSeconds(absl::Now() - start_));
+  if (span_->recording()) {
+    span_->SetAttribute("rpc.grpc.status_code",
+                        static_cast<int64_t>(status.error_code()));
+    if (status.ok()) {
+      span_->SetOk();
+    } else {
+      span_->SetError(status.error_message());
+    }
+  }
+  return status;
 }
 
 }  // namespace sagaworks::server

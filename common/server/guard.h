@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/observability/trace.h"
 #include "common/resilience/chaos.h"
 #include "common/resilience/token_bucket.h"
 #include "grpcpp/server_context.h"
@@ -83,6 +84,26 @@ class ServerGuard {
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_){std::random_device{}()};
 };
 
+// ServerCall: the telemetry of one server call: a server span continuing the
+// caller's `traceparent` (current on this thread while the call runs, so the
+// handler's own calls and logs join the trace), and the request count and
+// latency by method and code.
+class ServerCall {
+ public:
+  ServerCall(grpc::ServerContext* context, const std::string& service,
+             const char* method);
+  ~ServerCall();
+  // Finish records the call's status and returns it.
+  grpc::Status Finish(grpc::Status status);
+
+ private:
+  const std::string& service_;
+  const char* method_;
+  absl::Time start_;
+  std::unique_ptr<trace::Span> span_;
+  std::unique_ptr<trace::ScopedContext> scope_;
+};
+
 // ServiceGuard: one service's view of the guard, naming its methods.
 class ServiceGuard {
  public:
@@ -92,14 +113,15 @@ class ServiceGuard {
   template <typename Handler>
   grpc::Status Run(grpc::ServerContext* context, const char* method,
                    Handler&& handler) {
+    ServerCall call(context, service_, method);
     grpc::Status admitted =
         guard_.Admit(context, "/" + service_ + "/" + method);
-    if (!admitted.ok()) return admitted;
+    if (!admitted.ok()) return call.Finish(admitted);
     struct ReleaseOnExit {
       ServerGuard& g;
       ~ReleaseOnExit() { g.Release(); }
     } release{guard_};
-    return handler();
+    return call.Finish(handler());
   }
 
  private:

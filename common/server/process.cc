@@ -1,5 +1,6 @@
 #include "common/server/process.h"
 
+#include <cstdlib>
 #include <iostream>
 #include <set>
 
@@ -8,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/observability/otlp_exporter.h"
+#include "common/observability/trace.h"
 #include "common/status.h"
 
 namespace sagaworks::server {
@@ -49,6 +52,13 @@ Process::Process(ProcessInfo info) : info_(std::move(info)), app_(info_.name) {
   app_.add_option("--listen", server_config_.listen,
                   "gRPC listen address, host:port (port 0 picks one)")
       ->envname("SAGAWORKS_LISTEN")
+      ->check(HostPortValidator())
+      ->capture_default_str();
+  http_listen_ = absl::StrCat("127.0.0.1:", info_.default_http_port);
+  app_.add_option("--http-listen", http_listen_,
+                  "HTTP address for /metrics, /health/live and /health/ready, "
+                  "host:port (port 0 picks one)")
+      ->envname("SAGAWORKS_HTTP_LISTEN")
       ->check(HostPortValidator())
       ->capture_default_str();
   app_.add_option("--shutdown-grace-seconds", shutdown_grace_seconds_,
@@ -127,12 +137,14 @@ Process::MakeIdempotency(const std::string& service) {
 }
 
 absl::StatusOr<std::unique_ptr<resilience::Downstream>> Process::MakeDownstream(
-    const std::string& name, resilience::DownstreamConfig base) {
+    const std::string& name, const std::string& rpc_service,
+    resilience::DownstreamConfig base) {
   absl::StatusOr<resilience::DownstreamConfig> config =
       resilience::ConfigFor(resilience_settings_, name, std::move(base));
   if (!config.ok()) return config.status();
   auto downstream = std::make_unique<resilience::Downstream>(
       name, *std::move(config), RealClock::Default());
+  downstream->set_rpc_service(rpc_service);
   admin_service_->Track(downstream.get());
   return downstream;
 }
@@ -207,6 +219,12 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
   server_->Register(chaos_service_.get(), "sagaworks.v1.ChaosService");
   admin_service_ = std::make_unique<AdminServiceImpl>(*guard_);
   server_->Register(admin_service_.get(), "sagaworks.v1.AdminService");
+  admin_service_->ExportMetrics(metrics::Registry::Default());
+  if (absl::Status s = ConfigureTracing(); !s.ok()) {
+    std::cerr << info_.name << ": invalid configuration: " << s.message()
+              << "\n";
+    return 2;
+  }
   return std::nullopt;
 }
 
@@ -220,9 +238,36 @@ absl::StatusOr<db::Pool*> Process::OpenDatabase(
   return pool_.get();
 }
 
+absl::Status Process::ConfigureTracing() {
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string(v == nullptr ? "" : v);
+  };
+  std::string service = env("OTEL_SERVICE_NAME");
+  if (service.empty()) service = info_.name;
+  absl::StatusOr<trace::Sampler> sampler = trace::Sampler::Parse(
+      env("OTEL_TRACES_SAMPLER"), env("OTEL_TRACES_SAMPLER_ARG"));
+  if (!sampler.ok()) return sampler.status();
+  absl::StatusOr<std::unique_ptr<trace::Exporter>> exporter =
+      trace::ExporterFromEnvironment(service);
+  if (!exporter.ok()) return exporter.status();
+  tracing_ = *exporter != nullptr;
+  trace::Tracer::Get().Configure(service, *sampler, *std::move(exporter));
+  return absl::OkStatus();
+}
+
 int Process::Serve() {
+  http_ = std::make_unique<metrics::HttpServer>(
+      metrics::Registry::Default(), [this]() -> absl::Status {
+        return pool_ == nullptr ? absl::OkStatus() : pool_->Ping();
+      });
+  if (absl::Status s = http_->Start(http_listen_); !s.ok()) return Fail(s);
   if (absl::Status s = server_->Start(); !s.ok()) return Fail(s);
-  LogInfo(absl::StrCat(info_.name, " serving on port ", server_->port()));
+  LogInfo(absl::StrCat(info_.name, " serving on port ", server_->port(),
+                       ", HTTP on port ", http_->port(),
+                       tracing_ ? ", exporting traces over OTLP"
+                                : ", traces not exported (no "
+                                  "OTEL_EXPORTER_OTLP_ENDPOINT)"));
   const int sig = WaitForTerminationSignal();
   LogInfo(absl::StrCat("signal ", sig, ": draining in-flight calls"));
   for (auto& fn : before_drain_) fn();
@@ -231,6 +276,8 @@ int Process::Serve() {
     (*it)();
   }
   if (pool_ != nullptr) pool_->Close();
+  http_->Stop();
+  trace::Tracer::Get().Shutdown(absl::Seconds(5));
   LogInfo("stopped");
   return 0;
 }

@@ -26,6 +26,7 @@
 #include "common/db/migrate.h"
 #include "common/db/pool.h"
 #include "common/idempotency/idempotency.h"
+#include "common/observability/http_server.h"
 #include "common/resilience/config.h"
 #include "common/server/admin_service.h"
 #include "common/server/chaos_service.h"
@@ -35,9 +36,10 @@
 namespace sagaworks::server {
 
 struct ProcessInfo {
-  std::string name;      // "order-service"
-  int default_port;      // 50051
-  std::string database;  // "orders"; empty for processes without one
+  std::string name;       // "order-service"
+  int default_port;       // 50051
+  std::string database;   // "orders"; empty for processes without one
+  int default_http_port;  // 9451: /metrics and /health/*
 };
 
 // DefaultDatabaseUrl is the local cluster that `sagactl up` runs.
@@ -85,11 +87,12 @@ class Process {
   absl::StatusOr<std::unique_ptr<idempotency::Idempotency>> MakeIdempotency(
       const std::string& service);
 
-  // MakeDownstream builds the pipeline for calls to peer `name`: `base`,
-  // overridden by the --resilience-config file; it reports through
-  // AdminService.
+  // MakeDownstream builds the pipeline for calls to peer `name` (whose gRPC
+  // service is `rpc_service`, for traces): `base`, overridden by the
+  // --resilience-config file; it reports through AdminService and /metrics.
   absl::StatusOr<std::unique_ptr<resilience::Downstream>> MakeDownstream(
-      const std::string& name, resilience::DownstreamConfig base = {});
+      const std::string& name, const std::string& rpc_service,
+      resilience::DownstreamConfig base = {});
 
   // BeforeDrain registers work to run when a stop signal arrives, before
   // in-flight calls drain (ending long-lived streams).
@@ -104,15 +107,19 @@ class Process {
     on_shutdown_.push_back(std::move(fn));
   }
 
-  // Serve starts the server, blocks until SIGTERM/SIGINT, then shuts down in
-  // order: stop accepting, drain in-flight calls, stop background work, close
-  // the pool. Returns the exit code.
+  // Serve starts the HTTP port and the gRPC server, blocks until
+  // SIGTERM/SIGINT, then shuts down in order: stop accepting, drain in-flight
+  // calls, stop background work, close the pool, flush traces. Returns the
+  // exit code.
   int Serve();
 
   // Fail logs a start-up error and returns the exit code to return from main.
   int Fail(const absl::Status& status);
 
  private:
+  // ConfigureTracing reads the OTEL_* variables and sets up the tracer.
+  absl::Status ConfigureTracing();
+
   ProcessInfo info_;
   CLI::App app_;
   ServerConfig server_config_;
@@ -129,6 +136,9 @@ class Process {
   std::unique_ptr<ChaosServiceImpl> chaos_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<db::Pool> pool_;
+  std::string http_listen_;
+  std::unique_ptr<metrics::HttpServer> http_;
+  bool tracing_ = false;
   std::map<std::string, std::string> peers_;
   std::string resilience_config_path_;
   double idempotency_retention_hours_ = 24;

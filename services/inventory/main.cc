@@ -5,7 +5,7 @@
 
 int main(int argc, char** argv) {
   using namespace sagaworks;
-  server::Process process({"inventory-service", 50053, "inventory"});
+  server::Process process({"inventory-service", 50053, "inventory", 9453});
   if (auto code = process.ParseFlags(argc, argv)) return *code;
   auto pool = process.OpenDatabase(migrations::inventory());
   if (!pool.ok()) return process.Fail(pool.status());

@@ -7,7 +7,7 @@
 
 int main(int argc, char** argv) {
   using namespace sagaworks;
-  server::Process process({"order-service", 50051, "orders"});
+  server::Process process({"order-service", 50051, "orders", 9451});
   const std::string& orchestrator = process.AddPeer(
       "orchestrator", "127.0.0.1:50055", "saga orchestrator (outbox relay)");
   const std::string& inventory = process.AddPeer(
@@ -18,9 +18,12 @@ int main(int argc, char** argv) {
   auto pool = process.OpenDatabase(migrations::order());
   if (!pool.ok()) return process.Fail(pool.status());
 
-  auto to_orchestrator = process.MakeDownstream("orchestrator");
-  auto to_inventory = process.MakeDownstream("inventory");
-  auto to_payment = process.MakeDownstream("payment");
+  auto to_orchestrator = process.MakeDownstream(
+      "orchestrator", v1::SagaOrchestrator::service_full_name());
+  auto to_inventory = process.MakeDownstream(
+      "inventory", v1::InventoryService::service_full_name());
+  auto to_payment = process.MakeDownstream(
+      "payment", v1::PaymentService::service_full_name());
   for (const auto* d : {&to_orchestrator, &to_inventory, &to_payment}) {
     if (!d->ok()) return process.Fail(d->status());
   }

@@ -1,5 +1,7 @@
 #include "services/order/order_store.h"
 
+#include "common/observability/trace.h"
+
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -132,7 +134,11 @@ absl::StatusOr<v1::Order> OrderStore::CreateIn(
         "VALUES ($1, $2, $3, $4)",
         order_id, i, request.items(i).sku(), request.items(i).quantity());
   }
-  tx.exec_params("INSERT INTO outbox (order_id) VALUES ($1)", order_id);
+  // The trace of the call creating the order goes along to the saga.
+  const trace::SpanContext& span = trace::CurrentContext();
+  tx.exec_params(
+      "INSERT INTO outbox (order_id, traceparent) VALUES ($1, $2)", order_id,
+      span.valid() ? trace::FormatTraceparent(span) : std::string());
   return *LoadOrder(tx, order_id);
 }
 
@@ -240,7 +246,7 @@ absl::StatusOr<std::vector<OutboxEntry>> OrderStore::DueOutbox(int limit) {
       "due_outbox",
       [&](pqxx::work& tx) -> absl::StatusOr<std::vector<OutboxEntry>> {
         pqxx::result r = tx.exec_params(
-            "SELECT id, order_id, attempts FROM outbox "
+            "SELECT id, order_id, attempts, traceparent FROM outbox "
             "WHERE delivered_at IS NULL AND next_attempt_at <= now() "
             "ORDER BY id LIMIT $1",
             limit);
@@ -249,6 +255,7 @@ absl::StatusOr<std::vector<OutboxEntry>> OrderStore::DueOutbox(int limit) {
           OutboxEntry entry;
           entry.id = row[0].as<int64_t>();
           entry.attempts = row[2].as<int>();
+          entry.traceparent = row[3].as<std::string>();
           std::optional<v1::Order> order =
               LoadOrder(tx, row[1].as<std::string>());
           if (!order.has_value()) continue;
@@ -274,6 +281,20 @@ absl::Status OrderStore::MarkDelivered(
     }
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<OrderStore::Backlog> OrderStore::OutboxBacklog() {
+  return pool_.TransactOr<Backlog>(
+      "outbox_backlog", [&](pqxx::work& tx) -> absl::StatusOr<Backlog> {
+        pqxx::result r = tx.exec(
+            "SELECT count(*), coalesce(extract(epoch FROM now() - "
+            "min(created_at)), 0)::float8 FROM outbox "
+            "WHERE delivered_at IS NULL");
+        Backlog b;
+        b.pending = r[0][0].as<int64_t>();
+        b.oldest = absl::Seconds(r[0][1].as<double>());
+        return b;
+      });
 }
 
 absl::Status OrderStore::MarkAttemptFailed(const OutboxEntry& entry,

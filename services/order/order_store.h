@@ -20,6 +20,8 @@ struct OutboxEntry {
   int64_t id = 0;
   int attempts = 0;
   v1::Order order;
+  // The W3C traceparent of the CreateOrder call, or empty.
+  std::string traceparent;
 };
 
 class OrderStore {
@@ -75,6 +77,14 @@ class OrderStore {
   // MarkDelivered records, in one transaction, that the orchestrator
   // accepted these entries, and each saga id on its order.
   absl::Status MarkDelivered(const std::vector<Delivery>& deliveries);
+
+  // OutboxBacklog is how many entries wait for delivery and how long the
+  // oldest has waited (zero when none).
+  struct Backlog {
+    int64_t pending = 0;
+    absl::Duration oldest = absl::ZeroDuration();
+  };
+  absl::StatusOr<Backlog> OutboxBacklog();
 
   // MarkAttemptFailed records a failed delivery and when to try again.
   absl::Status MarkAttemptFailed(const OutboxEntry& entry,

@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/observability/metrics.h"
+#include "common/observability/trace.h"
 #include "common/status.h"
 
 namespace sagaworks::order {
@@ -38,8 +40,23 @@ void OutboxRelay::Notify() {
 }
 
 void OutboxRelay::Run() {
+  static metrics::Family& pending = metrics::Registry::Default().Gauge(
+      "sagaworks_outbox_pending", "Orders whose saga has not been started yet.");
+  static metrics::Family& lag = metrics::Registry::Default().Gauge(
+      "sagaworks_outbox_lag_seconds",
+      "How long the oldest undelivered order has waited for its saga.");
+  absl::Time measured = absl::InfinitePast();
   while (true) {
     const int tried = DeliverDue();
+    // The backlog costs a query: once a second is enough for a gauge.
+    if (absl::Now() - measured >= absl::Seconds(1)) {
+      measured = absl::Now();
+      if (absl::StatusOr<OrderStore::Backlog> b = store_.OutboxBacklog();
+          b.ok()) {
+        pending.With({}).Set(static_cast<double>(b->pending));
+        lag.With({}).Set(absl::ToDoubleSeconds(b->oldest));
+      }
+    }
     absl::MutexLock lock(&mu_);
     if (stop_) return;
     // A full batch means more may be due: go again at once.
@@ -56,6 +73,16 @@ void OutboxRelay::Run() {
 
 absl::Status OutboxRelay::Deliver(const OutboxEntry& entry,
                                   std::string* saga_id) {
+  // The delivery joins the order's trace: CreateOrder's span is its parent.
+  std::optional<trace::SpanContext> parent =
+      trace::ParseTraceparent(entry.traceparent);
+  auto span = trace::Tracer::Get().StartSpanUnder(
+      "outbox deliver", trace::SpanKind::kProducer,
+      parent.has_value() ? &*parent : nullptr);
+  span->SetAttribute("sagaworks.order_id", entry.order.order_id());
+  span->SetAttribute("sagaworks.outbox.attempt",
+                     static_cast<int64_t>(entry.attempts + 1));
+  trace::ScopedContext in(span->context());
   v1::StartSagaRequest request;
   request.set_order_id(entry.order.order_id());
   request.set_customer_id(entry.order.customer_id());
@@ -74,6 +101,11 @@ absl::Status OutboxRelay::Deliver(const OutboxEntry& entry,
       "StartSaga", options, &v1::SagaOrchestrator::StubInterface::StartSaga,
       request, &saga);
   *saga_id = saga.saga_id();
+  if (status.ok()) {
+    span->SetOk();
+  } else {
+    span->SetError(status.message());
+  }
   return status;
 }
 

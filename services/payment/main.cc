@@ -5,7 +5,7 @@
 
 int main(int argc, char** argv) {
   using namespace sagaworks;
-  server::Process process({"payment-service", 50052, "payments"});
+  server::Process process({"payment-service", 50052, "payments", 9452});
   if (auto code = process.ParseFlags(argc, argv)) return *code;
   auto pool = process.OpenDatabase(migrations::payment());
   if (!pool.ok()) return process.Fail(pool.status());

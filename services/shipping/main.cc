@@ -8,7 +8,7 @@
 
 int main(int argc, char** argv) {
   using namespace sagaworks;
-  server::Process process({"shipping-service", 50054, "shipping"});
+  server::Process process({"shipping-service", 50054, "shipping", 9454});
   std::vector<std::string> undeliverable = {"ZZ"};
   process.app()
       .add_option("--undeliverable-countries", undeliverable,

@@ -241,6 +241,9 @@ TEST_F(CrashTest, SecondOrchestratorTakesOverTheSagasOfADeadOne) {
   absl::StatusOr<int> port = local::FreePort();
   ASSERT_TRUE(port.ok());
   second.port = *port;
+  port = local::FreePort();
+  ASSERT_TRUE(port.ok());
+  second.http_port = *port;
   const sagactl::ServiceSpec& first = *sagactl::FindService("orchestrator");
   ASSERT_TRUE(platform().platform().StartService(second).ok());
   ASSERT_TRUE(platform().platform().WaitServing({&second}).ok());

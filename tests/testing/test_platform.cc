@@ -26,6 +26,9 @@ absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Start(
     port = local::FreePort();
     if (!port.ok()) return port.status();
     options.ports[spec.name] = *port;
+    port = local::FreePort();
+    if (!port.ok()) return port.status();
+    options.http_ports[spec.name] = *port;
   }
   options.durable_db = false;
   options.extra_args = std::move(extra_args);

@@ -45,30 +45,35 @@ const std::vector<ServiceSpec>& Services() {
       {"inventory",
        "inventory-service",
        50053,
+       9453,
        "inventory",
        {},
        "sagaworks.v1.InventoryService"},
       {"payment",
        "payment-service",
        50052,
+       9452,
        "payments",
        {},
        "sagaworks.v1.PaymentService"},
       {"shipping",
        "shipping-service",
        50054,
+       9454,
        "shipping",
        {},
        "sagaworks.v1.ShippingService"},
       {"orchestrator",
        "saga-orchestrator",
        50055,
+       9455,
        "orchestrator",
        {"order", "payment", "inventory", "shipping"},
        "sagaworks.v1.SagaOrchestrator"},
       {"order",
        "order-service",
        50051,
+       9451,
        "orders",
        {"orchestrator", "inventory", "payment"},
        "sagaworks.v1.OrderService"},
@@ -106,6 +111,11 @@ Platform::Platform(PlatformOptions options)
 int Platform::Port(const ServiceSpec& spec) const {
   auto it = options_.ports.find(spec.name);
   return it == options_.ports.end() ? spec.port : it->second;
+}
+
+int Platform::HttpPort(const ServiceSpec& spec) const {
+  auto it = options_.http_ports.find(spec.name);
+  return it == options_.http_ports.end() ? spec.http_port : it->second;
 }
 
 std::string Platform::Address(const ServiceSpec& spec) const {
@@ -175,6 +185,7 @@ absl::StatusOr<pid_t> Platform::StartService(const ServiceSpec& spec) {
   local::SpawnOptions spawn;
   spawn.argv = {absl::StrCat(options_.bin_dir, "/", spec.binary),
                 absl::StrCat("--listen=", Address(spec)),
+                absl::StrCat("--http-listen=127.0.0.1:", HttpPort(spec)),
                 absl::StrCat("--database-url=", cluster_.Url(spec.database)),
                 // A local stack is for breaking things on purpose.
                 "--enable-chaos"};

@@ -23,6 +23,7 @@ struct ServiceSpec {
   std::string name;      // "payment": what users type
   std::string binary;    // "payment-service"
   int port;              // gRPC, by default
+  int http_port;         // /metrics and /health/*, by default
   std::string database;  // its database
   // Services it calls, each passed as --<peer>-address.
   std::vector<std::string> peers;
@@ -43,6 +44,8 @@ struct PlatformOptions {
   int pg_port = 54329;
   // gRPC port per service name, where not the default.
   std::map<std::string, int> ports;
+  // HTTP port per service name, where not the default.
+  std::map<std::string, int> http_ports;
   // Extra flags per service name.
   std::map<std::string, std::vector<std::string>> extra_args;
   // Off for throw-away test clusters only.
@@ -80,6 +83,7 @@ class Platform {
 
   // Port is the service's gRPC port; Address is 127.0.0.1:<port>.
   int Port(const ServiceSpec& spec) const;
+  int HttpPort(const ServiceSpec& spec) const;
   std::string Address(const ServiceSpec& spec) const;
 
   std::string LogPath(const std::string& name) const;

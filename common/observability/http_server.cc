@@ -1,0 +1,66 @@
+#include "common/observability/http_server.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "httplib.h"
+
+namespace sagaworks::metrics {
+
+HttpServer::HttpServer(Registry& registry, std::function<absl::Status()> ready)
+    : registry_(registry),
+      ready_(std::move(ready)),
+      server_(std::make_unique<httplib::Server>()) {
+  server_->Get("/metrics", [this](const httplib::Request&,
+                                  httplib::Response& res) {
+    res.set_content(registry_.Render(), "text/plain; version=0.0.4");
+  });
+  server_->Get("/health/live", [](const httplib::Request&,
+                                  httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  server_->Get("/health/ready", [this](const httplib::Request&,
+                                       httplib::Response& res) {
+    const absl::Status s = ready_();
+    if (s.ok()) {
+      res.set_content("ok\n", "text/plain");
+    } else {
+      res.status = 503;
+      res.set_content(absl::StrCat("not ready: ", s.message(), "\n"),
+                      "text/plain");
+    }
+  });
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+absl::Status HttpServer::Start(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http-listen: '", listen, "' is not host:port"));
+  }
+  const std::string host = listen.substr(0, colon);
+  if (port == 0) {
+    port_ = server_->bind_to_any_port(host);
+  } else {
+    port_ = server_->bind_to_port(host, port) ? port : -1;
+  }
+  if (port_ < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("--http-listen: cannot listen on ", listen));
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return absl::OkStatus();
+}
+
+void HttpServer::Stop() {
+  if (thread_.joinable()) {
+    server_->stop();
+    thread_.join();
+  }
+}
+
+}  // namespace sagaworks::metrics

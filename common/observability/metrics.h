@@ -1,0 +1,121 @@
+// Metrics in the Prometheus text exposition format: counters, gauges and
+// histograms with labels, kept in one registry per process and rendered on
+// each scrape of /metrics.
+//
+//   static auto& requests = metrics::Registry::Default().Counter(
+//       "sagaworks_rpc_server_requests_total", "Server calls by method and code.",
+//       {"rpc_method", "code"});
+//   requests.With({"Charge", "OK"}).Add(1);
+//
+// Values that other code already keeps (breaker states, guard counters) are
+// read at scrape time by collectors instead of being counted twice.
+#ifndef SAGAWORKS_COMMON_OBSERVABILITY_METRICS_H_
+#define SAGAWORKS_COMMON_OBSERVABILITY_METRICS_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace sagaworks::metrics {
+
+// Value: a counter or gauge sample. Thread-safe.
+class Value {
+ public:
+  void Add(double v);
+  void Set(double v);
+  double Get() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  double value_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// HistogramValue: cumulative buckets, sum and count. Thread-safe.
+class HistogramValue {
+ public:
+  explicit HistogramValue(const std::vector<double>* bounds);
+  void Observe(double v);
+
+ private:
+  friend class Family;
+  const std::vector<double>* bounds_;
+  mutable absl::Mutex mu_;
+  std::vector<uint64_t> counts_ ABSL_GUARDED_BY(mu_);  // per bucket, +Inf last
+  double sum_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t count_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+enum class Type { kCounter, kGauge, kHistogram };
+
+// Family: one metric name with its children, one per set of label values.
+class Family {
+ public:
+  Family(std::string name, std::string help, Type type,
+         std::vector<std::string> labels, std::vector<double> bounds);
+
+  // With returns the child for these label values (created on first use);
+  // the reference stays valid for the life of the registry.
+  Value& With(const std::vector<std::string>& label_values);
+  HistogramValue& Histogram(const std::vector<std::string>& label_values);
+
+  void Render(std::string* out) const;
+  const std::string& name() const { return name_; }
+
+ private:
+  const std::string name_, help_;
+  const Type type_;
+  const std::vector<std::string> labels_;
+  const std::vector<double> bounds_;
+  mutable absl::Mutex mu_;
+  std::map<std::vector<std::string>, std::unique_ptr<Value>> values_
+      ABSL_GUARDED_BY(mu_);
+  std::map<std::vector<std::string>, std::unique_ptr<HistogramValue>>
+      histograms_ ABSL_GUARDED_BY(mu_);
+};
+
+// Latency buckets in seconds: 1 ms to 30 s.
+const std::vector<double>& LatencyBuckets();
+
+class Registry {
+ public:
+  static Registry& Default();
+
+  // Each returns the family of that name, creating it on first use (later
+  // calls get that family, whatever they pass).
+  Family& Counter(const std::string& name, const std::string& help,
+                  std::vector<std::string> labels = {});
+  Family& Gauge(const std::string& name, const std::string& help,
+                std::vector<std::string> labels = {});
+  Family& Histogram(const std::string& name, const std::string& help,
+                    std::vector<std::string> labels,
+                    std::vector<double> bounds = LatencyBuckets());
+
+  // AddCollector registers work run before each rendering (to copy values
+  // kept elsewhere into families).
+  void AddCollector(std::function<void()> collect);
+
+  // Render returns the exposition text of every family.
+  std::string Render();
+
+ private:
+  Family& GetOrCreate(const std::string& name, const std::string& help,
+                      Type type, std::vector<std::string> labels,
+                      std::vector<double> bounds);
+
+  absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<Family>> families_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::function<void()>> collectors_ ABSL_GUARDED_BY(mu_);
+};
+
+// FormatNumber prints integers without a fraction and everything else with
+// full precision, as Prometheus parses it.
+std::string FormatNumber(double v);
+
+}  // namespace sagaworks::metrics
+
+#endif  // SAGAWORKS_COMMON_OBSERVABILITY_METRICS_H_

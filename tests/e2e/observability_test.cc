@@ -1,0 +1,372 @@
+// End to end, with real processes exporting to an in-test OTLP receiver:
+// one order is one trace across all five processes, a failing payment shows
+// its retries, the breaker and the compensations in the trace, every
+// /metrics passes `promtool check metrics`, the health endpoints answer, and
+// log lines are JSON carrying the trace ids of the exported spans.
+#include <stdlib.h>
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/client/channel.h"
+#include "common/local/subprocess.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "sagaworks/v1/chaos.grpc.pb.h"
+#include "sagaworks/v1/order.grpc.pb.h"
+#include "tests/testing/demo.h"
+#include "tests/testing/otlp_receiver.h"
+#include "tests/testing/platform_suite.h"
+
+namespace sagaworks {
+namespace {
+
+namespace otlp = opentelemetry::proto::trace::v1;
+
+const std::vector<std::string> kServices = {"order", "payment", "inventory",
+                                            "shipping", "orchestrator"};
+const std::set<std::string> kProcessNames = {
+    "order-service", "payment-service", "inventory-service",
+    "shipping-service", "saga-orchestrator"};
+
+void Deadline(grpc::ClientContext* c) {
+  c->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+}
+
+const opentelemetry::proto::common::v1::AnyValue* Attr(const otlp::Span& span,
+                                                       const std::string& key) {
+  for (const auto& kv : span.attributes()) {
+    if (kv.key() == key) return &kv.value();
+  }
+  return nullptr;
+}
+
+std::string Hex(const std::string& bytes) {
+  return absl::BytesToHexString(bytes);
+}
+
+class ObservabilityTest : public testing::PlatformSuite {
+ protected:
+  static void SetUpTestSuite() {
+    receiver_ = new testing::OtlpReceiver();
+    // The services inherit the environment of the process that starts them.
+    setenv("OTEL_EXPORTER_OTLP_ENDPOINT",
+           absl::StrCat("http://127.0.0.1:", receiver_->port()).c_str(), 1);
+    StartPlatform({{"orchestrator", {"--step-timeout-seconds=3"}}});
+    unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+  }
+  static void TearDownTestSuite() {
+    PlatformSuite::TearDownTestSuite();
+    delete receiver_;
+    receiver_ = nullptr;
+  }
+  void TearDown() override {
+    auto chaos = v1::ChaosService::NewStub(ChannelTo("payment"));
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::ChaosState state;
+    (void)chaos->ClearChaos(&c, {}, &state);
+  }
+
+  std::string PlaceOrder(const std::string& customer) {
+    auto orders = v1::OrderService::NewStub(ChannelTo("order"));
+    v1::CreateOrderRequest r;
+    r.set_customer_id(customer);
+    v1::OrderItem* item = r.add_items();
+    item->set_sku("widget");
+    item->set_quantity(1);
+    *r.mutable_shipping_address() = testing::DemoAddress();
+    grpc::ClientContext c;
+    Deadline(&c);
+    c.AddMetadata("idempotency-key", absl::StrCat("obs-", ++keys_));
+    v1::Order order;
+    grpc::Status s = orders->CreateOrder(&c, r, &order);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return order.order_id();
+  }
+
+  v1::Order AwaitFinal(const std::string& order_id) {
+    auto orders = v1::OrderService::NewStub(ChannelTo("order"));
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    v1::Order o;
+    while (absl::Now() < deadline) {
+      grpc::ClientContext c;
+      Deadline(&c);
+      v1::GetOrderRequest r;
+      r.set_order_id(order_id);
+      if (orders->GetOrder(&c, r, &o).ok() &&
+          o.status() != v1::ORDER_STATUS_PENDING) {
+        return o;
+      }
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    ADD_FAILURE() << "order " << order_id << " still pending";
+    return o;
+  }
+
+  // The trace of an order: the outbox hop names the order it carries.
+  std::optional<std::string> TraceOf(const std::string& order_id) {
+    for (const auto& r : receiver_->Spans()) {
+      const auto* v = Attr(r.span, "sagaworks.order_id");
+      if (v != nullptr && v->string_value() == order_id) {
+        return r.span.trace_id();
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::vector<testing::ReceivedSpan> SpansOf(const std::string& trace_id) {
+    std::vector<testing::ReceivedSpan> out;
+    for (auto& r : receiver_->Spans()) {
+      if (r.span.trace_id() == trace_id) out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  // Polls until the order's trace has spans from `processes` (all five by
+  // default), every parent among them, and a span named `last`; returns the
+  // spans.
+  std::vector<testing::ReceivedSpan> AwaitTrace(
+      const std::string& order_id, const std::string& last,
+      const std::set<std::string>& processes = kProcessNames) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    std::vector<testing::ReceivedSpan> spans;
+    std::string why;
+    while (absl::Now() < deadline) {
+      std::optional<std::string> trace = TraceOf(order_id);
+      if (trace.has_value()) {
+        spans = SpansOf(*trace);
+        std::set<std::string> services, ids;
+        bool has_last = false;
+        for (const auto& r : spans) {
+          services.insert(r.service);
+          ids.insert(r.span.span_id());
+          has_last |= r.span.name() == last;
+        }
+        int orphans = 0;
+        for (const auto& r : spans) {
+          if (!r.span.parent_span_id().empty() &&
+              ids.count(r.span.parent_span_id()) == 0) {
+            ++orphans;
+          }
+        }
+        if (services == processes && orphans == 0 && has_last) {
+          return spans;
+        }
+        why = absl::StrCat(services.size(), " services, ", orphans,
+                           " orphans, last span seen: ", has_last);
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    std::string seen;
+    for (const auto& r : spans) {
+      absl::StrAppend(&seen, "\n  ", r.service, ": ", r.span.name());
+    }
+    ADD_FAILURE() << "trace of order " << order_id << " incomplete: " << why
+                  << seen;
+    return spans;
+  }
+
+  static int HttpPort(const std::string& service) {
+    return platform().platform().HttpPort(*sagactl::FindService(service));
+  }
+
+  static std::pair<int, std::string> HttpGet(const std::string& service,
+                                             const std::string& path) {
+    httplib::Client client("127.0.0.1", HttpPort(service));
+    client.set_connection_timeout(5);
+    client.set_read_timeout(10);
+    auto res = client.Get(path.c_str());
+    if (!res) return {0, ""};
+    return {res->status, res->body};
+  }
+
+  static inline testing::OtlpReceiver* receiver_ = nullptr;
+  static inline int keys_ = 0;
+};
+
+TEST_F(ObservabilityTest, OneOrderIsOneTraceAcrossAllFiveProcesses) {
+  const std::string id = PlaceOrder("alice");
+  ASSERT_EQ(AwaitFinal(id).status(), v1::ORDER_STATUS_APPROVED);
+  const auto spans = AwaitTrace(id, "sagaworks.v1.OrderService/ApproveOrder");
+  ASSERT_FALSE(spans.empty());
+
+  int roots = 0;
+  std::set<std::string> names;
+  for (const auto& r : spans) {
+    const otlp::Span& s = r.span;
+    names.insert(s.name());
+    if (s.parent_span_id().empty()) {
+      ++roots;
+      EXPECT_EQ(s.name(), "sagaworks.v1.OrderService/CreateOrder");
+    }
+    EXPECT_GT(s.end_time_unix_nano(), s.start_time_unix_nano()) << s.name();
+    if (s.kind() == otlp::Span::SPAN_KIND_SERVER ||
+        (s.kind() == otlp::Span::SPAN_KIND_CLIENT && Attr(s, "rpc.system"))) {
+      ASSERT_NE(Attr(s, "rpc.system"), nullptr) << s.name();
+      EXPECT_EQ(Attr(s, "rpc.system")->string_value(), "grpc");
+      ASSERT_NE(Attr(s, "rpc.service"), nullptr) << s.name();
+      ASSERT_NE(Attr(s, "rpc.method"), nullptr) << s.name();
+      ASSERT_NE(Attr(s, "rpc.grpc.status_code"), nullptr) << s.name();
+      EXPECT_EQ(absl::StrCat(Attr(s, "rpc.service")->string_value(), "/",
+                             Attr(s, "rpc.method")->string_value()),
+                s.name());
+    }
+    if (Attr(s, "db.system") != nullptr) {
+      EXPECT_EQ(Attr(s, "db.system")->string_value(), "postgresql");
+    }
+  }
+  EXPECT_EQ(roots, 1);
+  // The order's whole path: the outbox hop, each saga step, each service's
+  // handler, and database transactions.
+  for (const char* name :
+       {"outbox deliver", "sagaworks.v1.SagaOrchestrator/StartSaga",
+        "saga reserve_stock", "saga charge_payment", "saga create_shipment",
+        "saga approve_order", "sagaworks.v1.InventoryService/ReserveStock",
+        "sagaworks.v1.PaymentService/Charge",
+        "sagaworks.v1.ShippingService/CreateShipment"}) {
+    EXPECT_EQ(names.count(name), 1u) << "no span " << name;
+  }
+  EXPECT_TRUE(std::any_of(spans.begin(), spans.end(), [](const auto& r) {
+    return Attr(r.span, "db.system") != nullptr;
+  })) << "no database spans";
+  std::cout << "one order: " << spans.size() << " spans in one trace from "
+            << kProcessNames.size() << " processes, no orphans\n";
+}
+
+TEST_F(ObservabilityTest, AFailingPaymentShowsRetriesBreakerAndCompensations) {
+  auto chaos = v1::ChaosService::NewStub(ChannelTo("payment"));
+  {
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::SetChaosRequest r;
+    r.mutable_rule()->set_method("/sagaworks.v1.PaymentService/Charge");
+    r.mutable_rule()->set_failure_rate(1.0);
+    v1::ChaosState state;
+    ASSERT_TRUE(chaos->SetChaos(&c, r, &state).ok());
+  }
+  std::vector<std::string> ids;
+  for (int i = 0; i < 8; ++i) ids.push_back(PlaceOrder("alice"));
+  for (const std::string& id : ids) {
+    EXPECT_EQ(AwaitFinal(id).status(), v1::ORDER_STATUS_REJECTED);
+  }
+  // Shipping is never reached: the charge fails first.
+  const auto spans =
+      AwaitTrace(ids.front(), "saga reject_order",
+                 {"order-service", "payment-service", "inventory-service",
+                  "saga-orchestrator"});
+  int retries = 0, breaker_events = 0;
+  std::set<std::string> names;
+  for (const auto& r : spans) names.insert(r.span.name());
+  // Retries and breaker events may fall in any of the orders' traces.
+  for (const std::string& id : ids) {
+    std::optional<std::string> trace = TraceOf(id);
+    if (!trace.has_value()) continue;
+    for (const auto& r : SpansOf(*trace)) {
+      for (const auto& e : r.span.events()) {
+        retries += e.name() == "retry";
+        breaker_events += absl::StartsWith(e.name(), "circuit_breaker.");
+      }
+    }
+  }
+  EXPECT_GT(retries, 0) << "no retry events";
+  EXPECT_GT(breaker_events, 0) << "no breaker transition or refusal";
+  for (const char* name : {"saga charge_payment", "saga release_stock",
+                           "saga reject_order"}) {
+    EXPECT_EQ(names.count(name), 1u) << "no span " << name;
+  }
+  bool failed_charge = false;
+  for (const auto& r : spans) {
+    if (r.span.name() == "saga charge_payment") {
+      failed_charge =
+          r.span.status().code() == otlp::Status::STATUS_CODE_ERROR;
+    }
+  }
+  EXPECT_TRUE(failed_charge);
+  std::cout << "failing payment: " << retries << " retry events, "
+            << breaker_events << " breaker events across " << ids.size()
+            << " traces\n";
+}
+
+TEST_F(ObservabilityTest, EveryMetricsPagePassesPromtool) {
+  ASSERT_EQ(AwaitFinal(PlaceOrder("alice")).status(),
+            v1::ORDER_STATUS_APPROVED);
+  for (const std::string& service : kServices) {
+    SCOPED_TRACE(service);
+    auto [status, body] = HttpGet(service, "/metrics");
+    ASSERT_EQ(status, 200);
+    const std::string file =
+        absl::StrCat(platform().home(), "/metrics-", service, ".txt");
+    std::ofstream(file) << body;
+    std::string out;
+    absl::Status s = local::Run(
+        {"/bin/sh", "-c", absl::StrCat("promtool check metrics < ", file)},
+        &out);
+    EXPECT_TRUE(s.ok()) << s << "\n" << out;
+    EXPECT_TRUE(absl::StrContains(body, "sagaworks_rpc_server_requests_total"));
+  }
+  const std::string order = HttpGet("order", "/metrics").second;
+  EXPECT_TRUE(absl::StrContains(
+      order,
+      "sagaworks_rpc_server_requests_total{rpc_service=\"sagaworks.v1."
+      "OrderService\",rpc_method=\"CreateOrder\",code=\"OK\"}"));
+  EXPECT_TRUE(absl::StrContains(order, "sagaworks_outbox_lag_seconds"));
+  const std::string orchestrator = HttpGet("orchestrator", "/metrics").second;
+  EXPECT_TRUE(absl::StrContains(
+      orchestrator, "sagaworks_sagas_finished_total{status=\"completed\"}"));
+  EXPECT_TRUE(absl::StrContains(
+      orchestrator, "sagaworks_circuit_breaker_state{downstream=\"payment\""));
+  EXPECT_TRUE(absl::StrContains(orchestrator,
+                                "sagaworks_saga_step_duration_seconds_bucket"));
+}
+
+TEST_F(ObservabilityTest, HealthEndpointsAnswer) {
+  for (const std::string& service : kServices) {
+    EXPECT_EQ(HttpGet(service, "/health/live").first, 200) << service;
+    EXPECT_EQ(HttpGet(service, "/health/ready").first, 200) << service;
+  }
+}
+
+TEST_F(ObservabilityTest, LogLinesAreJsonWithTheTraceIdsOfExportedSpans) {
+  const std::string id = PlaceOrder("alice");
+  ASSERT_EQ(AwaitFinal(id).status(), v1::ORDER_STATUS_APPROVED);
+  AwaitTrace(id, "sagaworks.v1.OrderService/ApproveOrder");
+  std::optional<std::string> trace = TraceOf(id);
+  ASSERT_TRUE(trace.has_value());
+  const std::string trace_hex = Hex(*trace);
+  std::set<std::string> span_ids;
+  for (const auto& r : SpansOf(*trace)) span_ids.insert(Hex(r.span.span_id()));
+
+  std::ifstream log(platform().platform().LogPath("orchestrator"));
+  std::string line;
+  int lines = 0, in_trace = 0;
+  while (std::getline(log, line)) {
+    ++lines;
+    google::protobuf::Struct json;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &json).ok())
+        << "not JSON: " << line;
+    for (const char* key : {"time", "level", "service", "message"}) {
+      EXPECT_TRUE(json.fields().count(key)) << key << " missing: " << line;
+    }
+    auto t = json.fields().find("trace_id");
+    if (t != json.fields().end() && t->second.string_value() == trace_hex) {
+      ++in_trace;
+      EXPECT_EQ(span_ids.count(json.fields().at("span_id").string_value()), 1u)
+          << "log line names a span that was not exported: " << line;
+    }
+  }
+  EXPECT_GT(lines, 0);
+  EXPECT_GT(in_trace, 0) << "no orchestrator log line carries trace "
+                         << trace_hex;
+}
+
+}  // namespace
+}  // namespace sagaworks
