@@ -75,6 +75,10 @@ std::string FormatNumber(double v) {
   if (v == std::floor(v) && std::fabs(v) < 9007199254740992.0) {
     return absl::StrCat(static_cast<int64_t>(v));
   }
+  // The shortest form that reads back as the same double: "0.1", not
+  // "0.10000000000000001".
+  std::string shorter = absl::StrFormat("%.15g", v);
+  if (std::strtod(shorter.c_str(), nullptr) == v) return shorter;
   return absl::StrFormat("%.17g", v);
 }
 

@@ -317,6 +317,17 @@ TEST_F(PlatformTest, BadConfigurationStopsStartUpNamingTheSetting) {
   EXPECT_FALSE(local::Run({bin}, &out).ok());
   unsetenv("SAGAWORKS_DB_POOL_SIZE");
   EXPECT_NE(out.find("SAGAWORKS_DB_POOL_SIZE"), std::string::npos) << out;
+  // The OpenTelemetry variables are checked too.
+  setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger", 1);
+  EXPECT_FALSE(local::Run({bin}, &out).ok());
+  unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+  EXPECT_NE(out.find("OTEL_EXPORTER_OTLP_ENDPOINT"), std::string::npos) << out;
+  setenv("OTEL_TRACES_SAMPLER", "sometimes", 1);
+  EXPECT_FALSE(local::Run({bin}, &out).ok());
+  unsetenv("OTEL_TRACES_SAMPLER");
+  EXPECT_NE(out.find("OTEL_TRACES_SAMPLER"), std::string::npos) << out;
+  EXPECT_FALSE(local::Run({bin, "--http-listen=nowhere"}, &out).ok());
+  EXPECT_NE(out.find("--http-listen"), std::string::npos) << out;
 }
 
 TEST_F(PlatformTest, CancellingAnApprovedOrderUndoesEverything) {

@@ -1,0 +1,60 @@
+// The Prometheus text exposition: what each kind of family renders.
+#include "common/observability/metrics.h"
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+
+namespace sagaworks::metrics {
+namespace {
+
+TEST(MetricsTest, CountersAndGaugesRenderWithHelpTypeAndEscapedLabels) {
+  Registry r;
+  r.Counter("calls_total", "Calls\nmade.", {"method", "code"})
+      .With({"Charge", "OK"})
+      .Add(3);
+  r.Gauge("breaker_state", "State.", {"downstream"})
+      .With({"pay\"ment"})
+      .Set(1);
+  const std::string text = r.Render();
+  EXPECT_TRUE(absl::StrContains(text, "# HELP calls_total Calls\\nmade.\n"));
+  EXPECT_TRUE(absl::StrContains(text, "# TYPE calls_total counter\n"));
+  EXPECT_TRUE(
+      absl::StrContains(text, "calls_total{method=\"Charge\",code=\"OK\"} 3\n"));
+  EXPECT_TRUE(absl::StrContains(text, "# TYPE breaker_state gauge\n"));
+  EXPECT_TRUE(
+      absl::StrContains(text, "breaker_state{downstream=\"pay\\\"ment\"} 1\n"));
+}
+
+TEST(MetricsTest, HistogramsAreCumulativeWithSumAndCount) {
+  Registry r;
+  HistogramValue& h = r.Histogram("latency_seconds", "Latency.", {"method"},
+                                  {0.1, 1})
+                          .Histogram({"Charge"});
+  h.Observe(0.05);
+  h.Observe(0.5);
+  h.Observe(5);
+  const std::string text = r.Render();
+  EXPECT_TRUE(absl::StrContains(
+      text, "latency_seconds_bucket{method=\"Charge\",le=\"0.1\"} 1\n"))
+      << text;
+  EXPECT_TRUE(absl::StrContains(
+      text, "latency_seconds_bucket{method=\"Charge\",le=\"1\"} 2\n"));
+  EXPECT_TRUE(absl::StrContains(
+      text, "latency_seconds_bucket{method=\"Charge\",le=\"+Inf\"} 3\n"));
+  EXPECT_TRUE(
+      absl::StrContains(text, "latency_seconds_sum{method=\"Charge\"} 5.55"));
+  EXPECT_TRUE(
+      absl::StrContains(text, "latency_seconds_count{method=\"Charge\"} 3\n"));
+}
+
+TEST(MetricsTest, CollectorsRunBeforeEachRendering) {
+  Registry r;
+  Value& v = r.Gauge("queue", "Queue length.").With({});
+  int calls = 0;
+  r.AddCollector([&] { v.Set(++calls); });
+  EXPECT_TRUE(absl::StrContains(r.Render(), "queue 1\n"));
+  EXPECT_TRUE(absl::StrContains(r.Render(), "queue 2\n"));
+}
+
+}  // namespace
+}  // namespace sagaworks::metrics
