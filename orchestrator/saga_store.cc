@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/db/exec.h"
 #include "common/enum_names.h"
 #include "common/observability/trace.h"
 #include "common/page_token.h"
@@ -147,7 +148,8 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
            .ok()) {
     return absl::InternalError("cannot encode saga payload");
   }
-  pqxx::result inserted = tx.exec_params(
+  pqxx::result inserted = db::Exec(
+      tx,
       "INSERT INTO saga_instances "
       "(saga_type, order_id, status, current_step, payload, lease_owner, "
       " lease_expires_at, traceparent) "
@@ -162,10 +164,11 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
           : std::string());
   *created = !inserted.empty();
   pqxx::result r =
-      tx.exec_params(absl::StrCat("SELECT ", kRecordColumns,
-                                  " FROM saga_instances "
-                                  "WHERE saga_type = $1 AND order_id = $2"),
-                     kSagaType, request.order_id());
+      db::Exec(tx,
+               absl::StrCat("SELECT ", kRecordColumns,
+                            " FROM saga_instances "
+                            "WHERE saga_type = $1 AND order_id = $2"),
+               kSagaType, request.order_id());
   return RecordFromRow(r[0]);
 }
 
@@ -177,12 +180,13 @@ absl::StatusOr<SagaRecord> SagaStore::Create(
 }
 
 absl::StatusOr<SagaRecord> SagaStore::Load(const std::string& saga_id) {
-  return pool_.TransactOr<SagaRecord>(
-      "load_saga", [&](pqxx::work& tx) -> absl::StatusOr<SagaRecord> {
-        pqxx::result r = tx.exec_params(
-            absl::StrCat("SELECT ", kRecordColumns,
-                         " FROM saga_instances WHERE saga_id = $1"),
-            saga_id);
+  return pool_.AutocommitOr<SagaRecord>(
+      "load_saga", [&](pqxx::nontransaction& tx) -> absl::StatusOr<SagaRecord> {
+        pqxx::result r =
+            db::Exec(tx,
+                     absl::StrCat("SELECT ", kRecordColumns,
+                                  " FROM saga_instances WHERE saga_id = $1"),
+                     saga_id);
         if (r.empty()) {
           return absl::NotFoundError(absl::StrCat("no saga ", saga_id));
         }
@@ -191,46 +195,60 @@ absl::StatusOr<SagaRecord> SagaStore::Load(const std::string& saga_id) {
 }
 
 absl::StatusOr<int64_t> SagaStore::CommitIn(
-    pqxx::work& tx, const SagaRecord& record, const SagaState& next,
+    pqxx::transaction_base& tx, const SagaRecord& record, const SagaState& next,
     const std::vector<StepLogEntry>& entries, absl::Time next_attempt_at,
     bool take_over) {
   const bool has_deadline = next.step_deadline.has_value();
   const int64_t deadline_micros =
       has_deadline ? absl::ToUnixMicros(*next.step_deadline) : 0;
-  // The lease check matters even though the version is checked too: another
-  // orchestrator may have claimed the saga and not yet committed anything.
-  pqxx::result r = tx.exec_params(
-      "UPDATE saga_instances SET status = $3, current_step = $4, "
-      "attempt = $5, "
-      "step_deadline = CASE WHEN $6 THEN 'epoch'::timestamptz + "
-      "  $7 * interval '1 microsecond' END, "
-      "failure_reason = $8, total_cents = $9, cancel_requested = $11, "
-      "next_attempt_at = 'epoch'::timestamptz + "
-      "  $10 * interval '1 microsecond', "
-      "lease_owner = $12, "
-      "lease_expires_at = now() + $13 * interval '1 millisecond', "
-      "version = version + 1, updated_at = now() "
-      "WHERE saga_id = $1 AND version = $2 AND ($14 OR lease_owner IS NULL "
-      "  OR lease_owner = $12 OR lease_expires_at < now()) "
-      "RETURNING version",
+  std::vector<std::string> steps, names, kinds, attempts, outcomes, errors;
+  for (const StepLogEntry& e : entries) {
+    steps.push_back(absl::StrCat(e.step));
+    names.push_back(e.name);
+    kinds.push_back(e.kind == CallKind::kAction ? "action" : "compensation");
+    attempts.push_back(absl::StrCat(e.attempt));
+    outcomes.push_back(e.outcome);
+    errors.push_back(e.error);
+  }
+  // One statement: the state moves and the log grows together, or neither
+  // (no row matched: ABORTED). The lease check matters even though the
+  // version is checked too: another orchestrator may have claimed the saga
+  // and not yet committed anything.
+  pqxx::result r = db::Exec(
+      tx,
+      "WITH moved AS ("
+      "  UPDATE saga_instances SET status = $3, current_step = $4, "
+      "  attempt = $5, "
+      "  step_deadline = CASE WHEN $6 THEN 'epoch'::timestamptz + "
+      "    $7 * interval '1 microsecond' END, "
+      "  failure_reason = $8, total_cents = $9, cancel_requested = $11, "
+      "  next_attempt_at = 'epoch'::timestamptz + "
+      "    $10 * interval '1 microsecond', "
+      "  lease_owner = $12, "
+      "  lease_expires_at = now() + $13 * interval '1 millisecond', "
+      "  version = version + 1, updated_at = now() "
+      "  WHERE saga_id = $1 AND version = $2 AND ($14 OR lease_owner IS NULL "
+      "    OR lease_owner = $12 OR lease_expires_at < now()) "
+      "  RETURNING version) "
+      "INSERT INTO saga_steps (saga_id, step, name, kind, attempt, outcome, "
+      "                        error) "
+      "SELECT $1, e.step, e.name, e.kind, e.attempt, e.outcome, e.error "
+      "FROM moved, unnest($15::int[], $16::text[], $17::text[], $18::int[], "
+      "                   $19::text[], $20::text[]) "
+      "  AS e(step, name, kind, attempt, outcome, error) "
+      "RETURNING (SELECT version FROM moved)",
       record.saga_id, record.version, std::string(SagaStatusName(next.status)),
       next.current_step, next.attempt, has_deadline, deadline_micros,
       next.failure_reason, next.total_cents,
       absl::ToUnixMicros(next_attempt_at), next.cancel_requested, lease_.owner,
-      absl::ToInt64Milliseconds(lease_.duration), take_over);
+      absl::ToInt64Milliseconds(lease_.duration), take_over,
+      db::ArrayLiteral(steps), db::ArrayLiteral(names), db::ArrayLiteral(kinds),
+      db::ArrayLiteral(attempts), db::ArrayLiteral(outcomes),
+      db::ArrayLiteral(errors));
   if (r.empty()) {
     return absl::AbortedError(
         absl::StrCat("saga ", record.saga_id, " moved on since version ",
                      record.version, " or is leased to another orchestrator"));
-  }
-  for (const StepLogEntry& entry : entries) {
-    tx.exec_params(
-        "INSERT INTO saga_steps "
-        "(saga_id, step, name, kind, attempt, outcome, error) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        record.saga_id, entry.step, entry.name,
-        entry.kind == CallKind::kAction ? "action" : "compensation",
-        entry.attempt, entry.outcome, entry.error);
   }
   return r[0][0].as<int64_t>();
 }
@@ -238,18 +256,21 @@ absl::StatusOr<int64_t> SagaStore::CommitIn(
 absl::StatusOr<int64_t> SagaStore::Commit(
     const SagaRecord& record, const SagaState& next,
     const std::vector<StepLogEntry>& entries, absl::Time next_attempt_at) {
-  return pool_.TransactOr<int64_t>("commit_saga", [&](pqxx::work& tx) {
-    return CommitIn(tx, record, next, entries, next_attempt_at);
-  });
+  // A single statement needs no transaction around it: one round trip.
+  return pool_.AutocommitOr<int64_t>(
+      "commit_saga", [&](pqxx::nontransaction& tx) {
+        return CommitIn(tx, record, next, entries, next_attempt_at);
+      });
 }
 
 absl::StatusOr<SagaRecord> SagaStore::LockByOrderIn(
     pqxx::work& tx, const std::string& order_id) {
-  pqxx::result r = tx.exec_params(
-      absl::StrCat("SELECT ", kRecordColumns,
-                   " FROM saga_instances WHERE saga_type = $1 AND "
-                   "order_id = $2 FOR UPDATE"),
-      kSagaType, order_id);
+  pqxx::result r =
+      db::Exec(tx,
+               absl::StrCat("SELECT ", kRecordColumns,
+                            " FROM saga_instances WHERE saga_type = $1 AND "
+                            "order_id = $2 FOR UPDATE"),
+               kSagaType, order_id);
   if (r.empty()) {
     return absl::NotFoundError(absl::StrCat("no saga for order ", order_id));
   }
@@ -260,7 +281,8 @@ absl::StatusOr<SagaStore::DueSagas> SagaStore::Claim(int limit,
                                                      bool include_own) {
   return pool_.TransactOr<DueSagas>(
       "claim_sagas", [&](pqxx::work& tx) -> absl::StatusOr<DueSagas> {
-        pqxx::result r = tx.exec_params(
+        pqxx::result r = db::Exec(
+            tx,
             "UPDATE saga_instances s SET lease_owner = $1, "
             "lease_expires_at = now() + $2 * interval '1 millisecond' "
             "FROM (SELECT saga_id FROM saga_instances "
@@ -286,7 +308,8 @@ absl::StatusOr<SagaStore::DueSagas> SagaStore::Claim(int limit,
 absl::StatusOr<int64_t> SagaStore::RenewLeases() {
   return pool_.TransactOr<int64_t>(
       "renew_leases", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
-        pqxx::result r = tx.exec_params(
+        pqxx::result r = db::Exec(
+            tx,
             "UPDATE saga_instances "
             "SET lease_expires_at = now() + $2 * interval '1 millisecond' "
             "WHERE lease_owner = $1 "
@@ -298,10 +321,10 @@ absl::StatusOr<int64_t> SagaStore::RenewLeases() {
 
 absl::Status SagaStore::ReleaseLeases() {
   return pool_.Transact("release_leases", [&](pqxx::work& tx) {
-    tx.exec_params(
-        "UPDATE saga_instances SET lease_expires_at = now() "
-        "WHERE lease_owner = $1 AND status IN ('running', 'compensating')",
-        lease_.owner);
+    db::Exec(tx,
+             "UPDATE saga_instances SET lease_expires_at = now() "
+             "WHERE lease_owner = $1 AND status IN ('running', 'compensating')",
+             lease_.owner);
     return absl::OkStatus();
   });
 }
@@ -312,26 +335,28 @@ absl::StatusOr<v1::Saga> SagaStore::Describe(const std::string& saga_id,
       "describe_saga", [&](pqxx::work& tx) -> absl::StatusOr<v1::Saga> {
         pqxx::result r =
             saga_id.empty()
-                ? tx.exec_params(
-                      absl::StrCat("SELECT ", kSummaryColumns,
-                                   " FROM saga_instances WHERE "
-                                   "saga_type = $1 AND order_id = $2"),
-                      kSagaType, order_id)
-                : tx.exec_params(absl::StrCat("SELECT ", kSummaryColumns,
-                                              " FROM saga_instances "
-                                              "WHERE saga_id = $1"),
-                                 saga_id);
+                ? db::Exec(tx,
+                           absl::StrCat("SELECT ", kSummaryColumns,
+                                        " FROM saga_instances WHERE "
+                                        "saga_type = $1 AND order_id = $2"),
+                           kSagaType, order_id)
+                : db::Exec(tx,
+                           absl::StrCat("SELECT ", kSummaryColumns,
+                                        " FROM saga_instances "
+                                        "WHERE saga_id = $1"),
+                           saga_id);
         if (r.empty()) {
           return absl::NotFoundError(
               saga_id.empty() ? absl::StrCat("no saga for order ", order_id)
                               : absl::StrCat("no saga ", saga_id));
         }
         v1::Saga saga = SummaryFromRow(r[0]);
-        pqxx::result steps = tx.exec_params(
-            "SELECT step, name, kind, attempt, outcome, error, "
-            "(extract(epoch FROM at) * 1000000)::bigint "
-            "FROM saga_steps WHERE saga_id = $1 ORDER BY id",
-            saga.saga_id());
+        pqxx::result steps =
+            db::Exec(tx,
+                     "SELECT step, name, kind, attempt, outcome, error, "
+                     "(extract(epoch FROM at) * 1000000)::bigint "
+                     "FROM saga_steps WHERE saga_id = $1 ORDER BY id",
+                     saga.saga_id());
         for (const auto& row : steps) {
           v1::SagaStepEvent* e = saga.add_steps();
           e->set_step(row[0].as<int>());
@@ -362,7 +387,8 @@ absl::StatusOr<v1::ListSagasResponse> SagaStore::List(
   return pool_.TransactOr<v1::ListSagasResponse>(
       "list_sagas",
       [&](pqxx::work& tx) -> absl::StatusOr<v1::ListSagasResponse> {
-        pqxx::result r = tx.exec_params(
+        pqxx::result r = db::Exec(
+            tx,
             absl::StrCat(
                 "SELECT ", kSummaryColumns,
                 " FROM saga_instances WHERE ($1 = '' OR status = $1) "

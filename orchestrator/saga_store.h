@@ -84,7 +84,8 @@ class SagaStore {
 
   // The same, inside a caller's transaction. `take_over` claims the saga
   // whoever holds its lease (CancelSaga, which holds the row lock).
-  absl::StatusOr<int64_t> CommitIn(pqxx::work& tx, const SagaRecord& record,
+  absl::StatusOr<int64_t> CommitIn(pqxx::transaction_base& tx,
+                                   const SagaRecord& record,
                                    const SagaState& next,
                                    const std::vector<StepLogEntry>& entries,
                                    absl::Time next_attempt_at,

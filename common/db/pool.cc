@@ -133,7 +133,13 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Acquire() {
     ++open_;  // reserve a slot; connect outside the lock
   }
   try {
-    return std::make_unique<pqxx::connection>(config_.url);
+    auto conn = std::make_unique<pqxx::connection>(config_.url);
+    // No statement waits on a lock for ever: past this it fails with
+    // lock_not_available, which maps to ABORTED (try again).
+    pqxx::nontransaction(*conn).exec(
+        absl::StrCat("SET lock_timeout = ",
+                     absl::ToInt64Milliseconds(config_.lock_timeout)));
+    return conn;
   } catch (...) {
     absl::MutexLock lock(&mu_);
     --open_;
@@ -150,8 +156,8 @@ void Pool::Release(std::unique_ptr<pqxx::connection> conn) {
   idle_.push_back(std::move(conn));
 }
 
-absl::Status Pool::Transact(absl::string_view name,
-                            absl::FunctionRef<absl::Status(pqxx::work&)> fn) {
+absl::Status Pool::Traced(absl::string_view name,
+                          absl::FunctionRef<absl::Status()> run) {
   // A span only inside a traced operation: background polls (outbox, leases,
   // purges) would otherwise each start a trace of one span.
   std::unique_ptr<trace::Span> span;
@@ -165,7 +171,7 @@ absl::Status Pool::Transact(absl::string_view name,
       span->SetAttribute("db.operation", std::string(name));
     }
   }
-  absl::Status status = TransactAttempts(name, fn);
+  absl::Status status = run();
   if (span != nullptr && span->recording()) {
     if (status.ok()) {
       span->SetOk();
@@ -176,6 +182,30 @@ absl::Status Pool::Transact(absl::string_view name,
     }
   }
   return status;
+}
+
+absl::Status Pool::Transact(absl::string_view name,
+                            absl::FunctionRef<absl::Status(pqxx::work&)> fn) {
+  return Traced(name, [&] { return TransactAttempts(name, fn); });
+}
+
+absl::Status Pool::Autocommit(
+    absl::string_view name,
+    absl::FunctionRef<absl::Status(pqxx::nontransaction&)> fn) {
+  return Traced(name, [&]() -> absl::Status {
+    absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Acquire();
+    if (!conn.ok()) return conn.status();
+    absl::Status status;
+    try {
+      pqxx::nontransaction tx(**conn, std::string(name));
+      status = fn(tx);
+    } catch (...) {
+      status = MapCurrentDbException(name);
+    }
+    if (absl::IsUnavailable(status)) (*conn)->disconnect();
+    Release(*std::move(conn));
+    return status;
+  });
 }
 
 absl::Status Pool::TransactAttempts(

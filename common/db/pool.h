@@ -32,6 +32,8 @@ struct PoolConfig {
   absl::Duration connect_timeout = absl::Seconds(30);
   // Serialization failures and deadlocks are retried this many times in all.
   int max_tx_attempts = 3;
+  // How long any statement waits for a row lock before failing (ABORTED).
+  absl::Duration lock_timeout = absl::Seconds(5);
 
   absl::Status Validate() const;
 };
@@ -77,6 +79,29 @@ class Pool {
     return *std::move(value);
   }
 
+  // Autocommit runs `fn` on a connection outside an explicit transaction:
+  // each statement commits by itself. For a single statement that is one
+  // round trip instead of three (BEGIN, statement, COMMIT). Not retried.
+  absl::Status Autocommit(
+      absl::string_view name,
+      absl::FunctionRef<absl::Status(pqxx::nontransaction&)> fn);
+
+  template <typename T>
+  absl::StatusOr<T> AutocommitOr(
+      absl::string_view name,
+      absl::FunctionRef<absl::StatusOr<T>(pqxx::nontransaction&)> fn) {
+    std::optional<T> value;
+    absl::Status status =
+        Autocommit(name, [&](pqxx::nontransaction& tx) -> absl::Status {
+          absl::StatusOr<T> result = fn(tx);
+          if (!result.ok()) return result.status();
+          value = *std::move(result);
+          return absl::OkStatus();
+        });
+    if (!status.ok()) return status;
+    return *std::move(value);
+  }
+
   // Ping answers OK when the database accepts a query.
   absl::Status Ping();
 
@@ -87,6 +112,9 @@ class Pool {
   const PoolConfig& config() const { return config_; }
 
  private:
+  // Traced runs `run` inside a database span when a trace is current.
+  absl::Status Traced(absl::string_view name,
+                      absl::FunctionRef<absl::Status()> run);
   absl::Status TransactAttempts(
       absl::string_view name, absl::FunctionRef<absl::Status(pqxx::work&)> fn);
 

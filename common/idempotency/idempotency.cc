@@ -1,14 +1,14 @@
 #include "common/idempotency/idempotency.h"
 
-#include "common/observability/metrics.h"
-
 #include <openssl/sha.h>
 
 #include <optional>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/db/exec.h"
 #include "common/log.h"
+#include "common/observability/metrics.h"
 #include "common/server/guard.h"
 #include "common/status.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -135,10 +135,11 @@ grpc::Status Idempotency::RunImpl(
     // find a committed key first. Without a precheck the claiming insert
     // below finds it too, one transaction cheaper for every first call.
     absl::StatusOr<std::optional<Outcome>> found =
-        pool_.TransactOr<std::optional<Outcome>>(
+        pool_.AutocommitOr<std::optional<Outcome>>(
             "idempotency_lookup",
-            [&](pqxx::work& tx) -> absl::StatusOr<std::optional<Outcome>> {
-              pqxx::result r = tx.exec_params(kSelect, scope, full_method, key);
+            [&](pqxx::nontransaction& tx)
+                -> absl::StatusOr<std::optional<Outcome>> {
+              pqxx::result r = db::Exec(tx, kSelect, scope, full_method, key);
               if (r.empty()) return std::optional<Outcome>();
               return std::optional<Outcome>(FromRow(r[0]));
             });
@@ -147,43 +148,75 @@ grpc::Status Idempotency::RunImpl(
     if (absl::Status s = (*precheck)(); !s.ok()) return ToGrpcStatus(s);
   }
 
+  // A refusal (a final error) is an answer too, but the handler's writes
+  // must not stay: its transaction is rolled back, and the refusal is then
+  // stored on its own. Cheaper on the common path than a savepoint.
+  std::optional<absl::Status> refused;
   absl::StatusOr<Outcome> outcome = pool_.TransactOr<Outcome>(
       absl::StrCat("idempotent_", method),
       [&](pqxx::work& tx) -> absl::StatusOr<Outcome> {
-        tx.exec(absl::StrCat("SET LOCAL lock_timeout = ",
-                             absl::ToInt64Milliseconds(config_.lock_wait)));
+        refused.reset();
+        // Every pooled connection already has the pool's lock timeout; set
+        // it here only where this wait differs (a round trip saved per call).
+        if (config_.lock_wait != pool_.config().lock_timeout) {
+          tx.exec(absl::StrCat("SET LOCAL lock_timeout = ",
+                               absl::ToInt64Milliseconds(config_.lock_wait)));
+        }
         // A concurrent duplicate still in flight holds this row's index
         // entry: the insert waits for it, then finds its committed outcome.
-        pqxx::result claimed = tx.exec_params(
+        pqxx::result claimed = db::Exec(
+            tx,
             "INSERT INTO idempotency_keys "
             "(scope, method, key, fingerprint, status_code) "
             "VALUES ($1, $2, $3, $4, -1) ON CONFLICT DO NOTHING RETURNING 1",
             scope, full_method, key, fingerprint);
         if (claimed.empty()) {
-          return FromRow(tx.exec_params(kSelect, scope, full_method, key)[0]);
+          return FromRow(db::Exec(tx, kSelect, scope, full_method, key)[0]);
         }
-        tx.exec("SAVEPOINT idempotent_effect");
         Outcome out;
         out.fingerprint = fingerprint;
         out.status = work(tx);
-        if (out.status.ok()) {
-          response->SerializeToString(&out.response);
-        } else if (IsFinalError(out.status)) {
-          // A refusal is an answer: undo whatever the handler wrote, keep
-          // the answer for replays.
-          tx.exec("ROLLBACK TO SAVEPOINT idempotent_effect");
-        } else {
-          return out.status;  // transient: nothing is remembered
+        if (!out.status.ok()) {
+          // Either way this transaction rolls back; a final error is kept
+          // below, a transient one is not remembered.
+          if (IsFinalError(out.status)) refused = out.status;
+          return out.status;
         }
-        tx.exec_params(
-            "UPDATE idempotency_keys SET status_code = $4, "
-            "status_message = $5, response = decode($6, 'hex') "
-            "WHERE scope = $1 AND method = $2 AND key = $3",
-            scope, full_method, key, static_cast<int>(out.status.code()),
-            std::string(out.status.message()),
-            absl::BytesToHexString(out.response));
+        response->SerializeToString(&out.response);
+        db::Exec(tx,
+                 "UPDATE idempotency_keys SET status_code = $4, "
+                 "status_message = $5, response = decode($6, 'hex') "
+                 "WHERE scope = $1 AND method = $2 AND key = $3",
+                 scope, full_method, key, static_cast<int>(out.status.code()),
+                 std::string(out.status.message()),
+                 absl::BytesToHexString(out.response));
         return out;
       });
+  if (refused.has_value()) {
+    // Store the refusal under the key. If a duplicate claimed the key in the
+    // meantime, its outcome is the answer.
+    outcome = pool_.TransactOr<Outcome>(
+        absl::StrCat("idempotent_", method, "_refusal"),
+        [&](pqxx::work& tx) -> absl::StatusOr<Outcome> {
+          pqxx::result stored =
+              db::Exec(tx,
+                       "INSERT INTO idempotency_keys "
+                       "(scope, method, key, fingerprint, status_code, "
+                       " status_message) "
+                       "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING "
+                       "RETURNING 1",
+                       scope, full_method, key, fingerprint,
+                       static_cast<int>(refused->code()),
+                       std::string(refused->message()));
+          if (stored.empty()) {
+            return FromRow(db::Exec(tx, kSelect, scope, full_method, key)[0]);
+          }
+          Outcome out;
+          out.fingerprint = fingerprint;
+          out.status = *refused;
+          return out;
+        });
+  }
   if (!outcome.ok()) {
     if (absl::IsAborted(outcome.status())) {
       return grpc::Status(
@@ -201,7 +234,8 @@ absl::StatusOr<int64_t> Idempotency::Purge() {
   while (true) {
     absl::StatusOr<int64_t> deleted = pool_.TransactOr<int64_t>(
         "idempotency_purge", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
-          pqxx::result r = tx.exec_params(
+          pqxx::result r = db::Exec(
+              tx,
               "DELETE FROM idempotency_keys WHERE ctid IN ("
               "  SELECT ctid FROM idempotency_keys WHERE created_at < "
               "  now() - $1 * interval '1 second' LIMIT $2)",

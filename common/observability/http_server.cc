@@ -10,25 +10,25 @@ HttpServer::HttpServer(Registry& registry, std::function<absl::Status()> ready)
     : registry_(registry),
       ready_(std::move(ready)),
       server_(std::make_unique<httplib::Server>()) {
-  server_->Get("/metrics", [this](const httplib::Request&,
-                                  httplib::Response& res) {
-    res.set_content(registry_.Render(), "text/plain; version=0.0.4");
-  });
-  server_->Get("/health/live", [](const httplib::Request&,
-                                  httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  });
-  server_->Get("/health/ready", [this](const httplib::Request&,
-                                       httplib::Response& res) {
-    const absl::Status s = ready_();
-    if (s.ok()) {
-      res.set_content("ok\n", "text/plain");
-    } else {
-      res.status = 503;
-      res.set_content(absl::StrCat("not ready: ", s.message(), "\n"),
-                      "text/plain");
-    }
-  });
+  server_->Get(
+      "/metrics", [this](const httplib::Request&, httplib::Response& res) {
+        res.set_content(registry_.Render(), "text/plain; version=0.0.4");
+      });
+  server_->Get("/health/live",
+               [](const httplib::Request&, httplib::Response& res) {
+                 res.set_content("ok\n", "text/plain");
+               });
+  server_->Get(
+      "/health/ready", [this](const httplib::Request&, httplib::Response& res) {
+        const absl::Status s = ready_();
+        if (s.ok()) {
+          res.set_content("ok\n", "text/plain");
+        } else {
+          res.status = 503;
+          res.set_content(absl::StrCat("not ready: ", s.message(), "\n"),
+                          "text/plain");
+        }
+      });
 }
 
 HttpServer::~HttpServer() { Stop(); }

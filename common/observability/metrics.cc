@@ -48,7 +48,8 @@ std::string Labels(const std::vector<std::string>& names,
                    const std::string& extra = "") {
   std::vector<std::string> parts;
   for (size_t i = 0; i < names.size(); ++i) {
-    parts.push_back(absl::StrCat(names[i], "=\"", EscapeLabel(values[i]), "\""));
+    parts.push_back(
+        absl::StrCat(names[i], "=\"", EscapeLabel(values[i]), "\""));
   }
   if (!extra.empty()) parts.push_back(extra);
   if (parts.empty()) return "";
@@ -83,30 +84,23 @@ std::string FormatNumber(double v) {
 }
 
 void Value::Add(double v) {
-  absl::MutexLock lock(&mu_);
-  value_ += v;
-}
-
-void Value::Set(double v) {
-  absl::MutexLock lock(&mu_);
-  value_ = v;
-}
-
-double Value::Get() const {
-  absl::MutexLock lock(&mu_);
-  return value_;
+  double current = value_.load(std::memory_order_relaxed);
+  while (!value_.compare_exchange_weak(current, current + v,
+                                       std::memory_order_relaxed)) {
+  }
 }
 
 HistogramValue::HistogramValue(const std::vector<double>* bounds)
-    : bounds_(bounds), counts_(bounds->size() + 1, 0) {}
+    : bounds_(bounds),
+      counts_(new std::atomic<uint64_t>[bounds->size() + 1]) {
+  for (size_t i = 0; i <= bounds->size(); ++i) counts_[i] = 0;
+}
 
 void HistogramValue::Observe(double v) {
   size_t i = 0;
   while (i < bounds_->size() && v > (*bounds_)[i]) ++i;
-  absl::MutexLock lock(&mu_);
-  ++counts_[i];
-  sum_ += v;
-  ++count_;
+  counts_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_.Add(v);
 }
 
 Family::Family(std::string name, std::string help, Type type,
@@ -150,26 +144,26 @@ void Family::Render(std::string* out) const {
                     FormatNumber(value->Get()), "\n");
   }
   for (const auto& [labels, h] : histograms_) {
-    absl::MutexLock hl(&h->mu_);
     uint64_t cumulative = 0;
     for (size_t i = 0; i <= bounds_.size(); ++i) {
-      cumulative += h->counts_[i];
+      cumulative += h->counts_[i].load(std::memory_order_relaxed);
       const std::string le =
           i < bounds_.size() ? FormatNumber(bounds_[i]) : "+Inf";
       absl::StrAppend(out, name_, "_bucket",
                       Labels(labels_, labels, absl::StrCat("le=\"", le, "\"")),
                       " ", cumulative, "\n");
     }
+    // The count is the +Inf bucket, so the two always agree.
     absl::StrAppend(out, name_, "_sum", Labels(labels_, labels), " ",
-                    FormatNumber(h->sum_), "\n", name_, "_count",
-                    Labels(labels_, labels), " ", h->count_, "\n");
+                    FormatNumber(h->sum_.Get()), "\n", name_, "_count",
+                    Labels(labels_, labels), " ", cumulative, "\n");
   }
 }
 
 const std::vector<double>& LatencyBuckets() {
-  static const auto* const kBuckets = new std::vector<double>{
-      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-      0.25,  0.5,    1,     2.5,  5,     10,   30};
+  static const auto* const kBuckets =
+      new std::vector<double>{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                              0.25,  0.5,    1,     2.5,  5,     10,   30};
   return *kBuckets;
 }
 

@@ -3,7 +3,8 @@
 // each scrape of /metrics.
 //
 //   static auto& requests = metrics::Registry::Default().Counter(
-//       "sagaworks_rpc_server_requests_total", "Server calls by method and code.",
+//       "sagaworks_rpc_server_requests_total", "Server calls by method and
+//       code.",
 //       {"rpc_method", "code"});
 //   requests.With({"Charge", "OK"}).Add(1);
 //
@@ -12,6 +13,7 @@
 #ifndef SAGAWORKS_COMMON_OBSERVABILITY_METRICS_H_
 #define SAGAWORKS_COMMON_OBSERVABILITY_METRICS_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,19 +25,21 @@
 
 namespace sagaworks::metrics {
 
-// Value: a counter or gauge sample. Thread-safe.
+// Value: a counter or gauge sample. Thread-safe and lock-free: counting is
+// on every call's path.
 class Value {
  public:
   void Add(double v);
-  void Set(double v);
-  double Get() const;
+  void Set(double v) { value_.store(v, std::memory_order_relaxed); }
+  double Get() const { return value_.load(std::memory_order_relaxed); }
 
  private:
-  mutable absl::Mutex mu_;
-  double value_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<double> value_{0};
 };
 
-// HistogramValue: cumulative buckets, sum and count. Thread-safe.
+// HistogramValue: buckets and sum (the count is the +Inf bucket).
+// Thread-safe and lock-free; a scrape may see an observation in its bucket a
+// moment before it is in the sum.
 class HistogramValue {
  public:
   explicit HistogramValue(const std::vector<double>* bounds);
@@ -44,10 +48,8 @@ class HistogramValue {
  private:
   friend class Family;
   const std::vector<double>* bounds_;
-  mutable absl::Mutex mu_;
-  std::vector<uint64_t> counts_ ABSL_GUARDED_BY(mu_);  // per bucket, +Inf last
-  double sum_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t count_ ABSL_GUARDED_BY(mu_) = 0;
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // per bucket, +Inf last
+  Value sum_;
 };
 
 enum class Type { kCounter, kGauge, kHistogram };

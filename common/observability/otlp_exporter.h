@@ -55,7 +55,8 @@ class OtlpExporter final : public Exporter {
 
   const OtlpExporterConfig config_;
   const std::string service_name_;
-  std::unique_ptr<opentelemetry::proto::collector::trace::v1::TraceService::Stub>
+  std::unique_ptr<
+      opentelemetry::proto::collector::trace::v1::TraceService::Stub>
       stub_;
   absl::Mutex mu_;
   std::deque<opentelemetry::proto::trace::v1::Span> queue_ ABSL_GUARDED_BY(mu_);

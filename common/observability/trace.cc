@@ -4,8 +4,8 @@
 #include <random>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -181,8 +181,8 @@ absl::StatusOr<Sampler> Sampler::Parse(absl::string_view name,
   if (absl::EndsWith(n, "traceidratio")) {
     s.root = Kind::kRatio;
     s.ratio = 1.0;
-    if (!arg.empty() && (!absl::SimpleAtod(arg, &s.ratio) || s.ratio < 0 ||
-                         s.ratio > 1)) {
+    if (!arg.empty() &&
+        (!absl::SimpleAtod(arg, &s.ratio) || s.ratio < 0 || s.ratio > 1)) {
       return absl::InvalidArgumentError(
           absl::StrCat("OTEL_TRACES_SAMPLER_ARG: '", arg,
                        "' is not a ratio between 0 and 1"));
@@ -222,6 +222,7 @@ void Tracer::Configure(std::string service_name, Sampler sampler,
   sampler_ = sampler;
   absl::MutexLock lock(&mu_);
   exporter_ = std::move(exporter);
+  exporting_ = exporter_ != nullptr;
 }
 
 void Tracer::Shutdown(absl::Duration timeout) {
@@ -229,6 +230,7 @@ void Tracer::Shutdown(absl::Duration timeout) {
   {
     absl::MutexLock lock(&mu_);
     exporter = std::move(exporter_);
+    exporting_ = false;
   }
   if (exporter != nullptr) exporter->Shutdown(timeout);
 }
@@ -255,11 +257,7 @@ std::unique_ptr<Span> Tracer::StartSpanUnder(absl::string_view name,
   FillRandom(c.span_id);
   const bool sampled = sampler_.Sample(parent, c.trace_id);
   c.flags = sampled ? 1 : 0;
-  bool recording;
-  {
-    absl::MutexLock lock(&mu_);
-    recording = sampled && exporter_ != nullptr;
-  }
+  const bool recording = sampled && exporting();
   std::unique_ptr<Span> span(new Span(*this, c, recording));
   if (recording) {
     otlp::Span& d = span->data_;

@@ -14,6 +14,7 @@
 #define SAGAWORKS_COMMON_OBSERVABILITY_TRACE_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -154,6 +155,8 @@ class Tracer {
                                        const SpanContext* parent);
 
   const std::string& service_name() const { return service_name_; }
+  // exporting: spans are being sent somewhere (an exporter is set).
+  bool exporting() const { return exporting_.load(std::memory_order_relaxed); }
 
  private:
   friend class Span;
@@ -163,6 +166,7 @@ class Tracer {
   Sampler sampler_;
   absl::Mutex mu_;
   std::unique_ptr<Exporter> exporter_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> exporting_{false};
 };
 
 // Now in nanoseconds since the epoch, as OTLP stamps spans.

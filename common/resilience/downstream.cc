@@ -1,11 +1,10 @@
 #include "common/resilience/downstream.h"
 
-#include "common/observability/metrics.h"
-#include "common/observability/trace.h"
-
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/observability/metrics.h"
+#include "common/observability/trace.h"
 #include "common/status.h"
 
 namespace sagaworks::resilience {
@@ -127,8 +126,7 @@ absl::Status Downstream::Finish(const CallOptions& options,
   return status;
 }
 
-absl::Status Downstream::Call(const std::string& method,
-                              const CallOptions& options, Attempt attempt) {
+Downstream::MethodMetrics& Downstream::MetricsFor(const std::string& method) {
   static metrics::Family& requests = metrics::Registry::Default().Counter(
       "sagaworks_rpc_client_requests_total",
       "Calls to other services, all attempts included, by final code.",
@@ -137,6 +135,22 @@ absl::Status Downstream::Call(const std::string& method,
       "sagaworks_rpc_client_duration_seconds",
       "Time of calls to other services, retries and backoff included.",
       {"downstream", "rpc_method"});
+  absl::MutexLock lock(&metrics_mu_);
+  auto it = metrics_.find(method);
+  if (it != metrics_.end()) return it->second;
+  // Resolved once per method, so a call costs no label look-up.
+  MethodMetrics& m = metrics_[method];
+  m.latency = &latency.Histogram({name_, method});
+  for (int code = 0; code < kStatusCodes; ++code) {
+    m.by_code[code] = &requests.With(
+        {name_, method,
+         absl::StatusCodeToString(static_cast<absl::StatusCode>(code))});
+  }
+  return m;
+}
+
+absl::Status Downstream::Call(const std::string& method,
+                              const CallOptions& options, Attempt attempt) {
   ++stats_.calls;
   const absl::Time start = clock_.Now();
   absl::Status status;
@@ -144,15 +158,19 @@ absl::Status Downstream::Call(const std::string& method,
   CircuitBreaker& breaker = BreakerFor(method);
   if (!breaker.TryAcquire()) {
     ++stats_.breaker_rejections;
-    // A span of its own, so a trace shows where the breaker refused.
-    auto span = trace::Tracer::Get().StartSpan(
-        absl::StrCat(rpc_service_, "/", method), trace::SpanKind::kClient);
-    span->SetAttribute("rpc.system", std::string("grpc"));
-    span->SetAttribute("rpc.service", rpc_service_);
-    span->SetAttribute("rpc.method", method);
-    span->AddEvent("circuit_breaker.rejected",
-                   {{"sagaworks.downstream", name_}});
-    span->SetError(open_message_);
+    // A span of its own, so a trace shows where the breaker refused; only
+    // when it would be recorded, since failing fast must stay cheap.
+    if (trace::Tracer::Get().exporting() &&
+        trace::CurrentContext().sampled()) {
+      auto span = trace::Tracer::Get().StartSpan(
+          absl::StrCat(rpc_service_, "/", method), trace::SpanKind::kClient);
+      span->SetAttribute("rpc.system", std::string("grpc"));
+      span->SetAttribute("rpc.service", rpc_service_);
+      span->SetAttribute("rpc.method", method);
+      span->AddEvent("circuit_breaker.rejected",
+                     {{"sagaworks.downstream", name_}});
+      span->SetError(open_message_);
+    }
     status = Finish(options, absl::UnavailableError(open_message_));
   } else if (!bulkhead_.TryEnter()) {
     breaker.OnIgnored();
@@ -165,10 +183,10 @@ absl::Status Downstream::Call(const std::string& method,
     status = Attempts(method, options, breaker, attempt);
     bulkhead_.Leave();
   }
-  requests.With({name_, method, std::string(absl::StatusCodeToString(status.code()))})
-      .Add(1);
-  latency.Histogram({name_, method})
-      .Observe(absl::ToDoubleSeconds(clock_.Now() - start));
+  MethodMetrics& m = MetricsFor(method);
+  const int code = static_cast<int>(status.code());
+  if (code >= 0 && code < kStatusCodes) m.by_code[code]->Add(1);
+  m.latency->Observe(absl::ToDoubleSeconds(clock_.Now() - start));
   return status;
 }
 
@@ -269,10 +287,10 @@ absl::Status Downstream::Attempts(const std::string& method,
       return Finish(options, last);
     }
     ++stats_.retries;
-    span->AddEvent("retry", {{"sagaworks.retry_reason",
-                              std::string(absl::StatusCodeToString(last.code()))},
-                             {"sagaworks.backoff_ms",
-                              absl::ToInt64Milliseconds(wait)}});
+    span->AddEvent("retry",
+                   {{"sagaworks.retry_reason",
+                     std::string(absl::StatusCodeToString(last.code()))},
+                    {"sagaworks.backoff_ms", absl::ToInt64Milliseconds(wait)}});
     span->End();
     clock_.SleepFor(wait);
   }

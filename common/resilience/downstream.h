@@ -19,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <array>
 #include <map>
 #include <memory>
 #include <random>
@@ -32,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/observability/metrics.h"
 #include "common/resilience/bulkhead.h"
 #include "common/resilience/circuit_breaker.h"
 #include "common/resilience/retry.h"
@@ -114,11 +116,21 @@ class Downstream {
   const std::string& name() const { return name_; }
   // The peer's gRPC service ("sagaworks.v1.PaymentService"), which names the
   // client spans; the downstream's name until set.
-  void set_rpc_service(std::string service) { rpc_service_ = std::move(service); }
+  void set_rpc_service(std::string service) {
+    rpc_service_ = std::move(service);
+  }
   const DownstreamStats& stats() const { return stats_; }
   Bulkhead& bulkhead() { return bulkhead_; }
 
  private:
+  // The gRPC status codes, 0 (OK) to 16 (UNAUTHENTICATED).
+  static constexpr int kStatusCodes = 17;
+  // One method's metric series, looked up once.
+  struct MethodMetrics {
+    metrics::HistogramValue* latency = nullptr;
+    std::array<metrics::Value*, kStatusCodes> by_code{};
+  };
+  MethodMetrics& MetricsFor(const std::string& method);
   const CallPolicy& PolicyFor(const std::string& method) const;
   double Draw();
   absl::Status Finish(const CallOptions& options, absl::Status status);
@@ -141,6 +153,9 @@ class Downstream {
   // The downstream-wide breaker (null with breaker_per_method): no lookup.
   CircuitBreaker* shared_breaker_ = nullptr;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex metrics_mu_;
+  std::map<std::string, MethodMetrics, std::less<>> metrics_
+      ABSL_GUARDED_BY(metrics_mu_);
 };
 
 }  // namespace sagaworks::resilience

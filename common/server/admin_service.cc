@@ -77,14 +77,13 @@ void AdminServiceImpl::ExportMetrics(metrics::Registry& registry) {
       "Calls refused because the breaker was open.", kDownstream);
   metrics::Family& bulkhead_rejections = registry.Counter(
       "sagaworks_bulkhead_rejections_total",
-      "Calls refused because the downstream's bulkhead was full.",
-      kDownstream);
+      "Calls refused because the downstream's bulkhead was full.", kDownstream);
   metrics::Family& budget = registry.Counter(
       "sagaworks_retry_budget_exhausted_total",
       "Retries not made because the retry budget was spent.", kDownstream);
-  metrics::Family& in_flight = registry.Gauge(
-      "sagaworks_rpc_client_in_flight", "Calls out to a downstream now.",
-      kDownstream);
+  metrics::Family& in_flight =
+      registry.Gauge("sagaworks_rpc_client_in_flight",
+                     "Calls out to a downstream now.", kDownstream);
   metrics::Family& rejected = registry.Counter(
       "sagaworks_server_rejections_total",
       "Calls this process refused before its handler ran, by reason.",

@@ -130,8 +130,8 @@ void ServerGuard::Release() {
   if (in_flight_ > 0) --in_flight_;
 }
 
-ServerCall::ServerCall(grpc::ServerContext* context,
-                       const std::string& service, const char* method)
+ServerCall::ServerCall(grpc::ServerContext* context, const std::string& service,
+                       const char* method)
     : service_(service), method_(method), start_(absl::Now()) {
   std::optional<trace::SpanContext> parent;
   const auto& metadata = context->client_metadata();
@@ -174,7 +174,8 @@ grpc::Status ServerCall::Finish(grpc::Status status) {
       "Time to serve a call, by method.", {"rpc_service", "rpc_method"});
   const absl::StatusCode code =
       static_cast<absl::StatusCode>(status.error_code());
-  requests.With({service_, method_, std::string(absl::StatusCodeToString(code))})
+  requests
+      .With({service_, method_, std::string(absl::StatusCodeToString(code))})
       .Add(1);
   latency.Histogram({service_, method_})
       .Observe(absl::ToDoubleSeconds(absl::Now() - start_));

@@ -5,16 +5,18 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/db/exec.h"
 
 namespace sagaworks::inventory {
 namespace {
 
 // Loads a reservation row and its items; the row must exist.
 v1::Reservation LoadReservation(pqxx::work& tx, const std::string& order_id) {
-  pqxx::result r = tx.exec_params(
-      "SELECT reservation_id, status, total_cents FROM reservations "
-      "WHERE order_id = $1",
-      order_id);
+  pqxx::result r =
+      db::Exec(tx,
+               "SELECT reservation_id, status, total_cents FROM reservations "
+               "WHERE order_id = $1",
+               order_id);
   v1::Reservation out;
   out.set_reservation_id(r[0][0].as<std::string>());
   out.set_order_id(order_id);
@@ -22,10 +24,11 @@ v1::Reservation LoadReservation(pqxx::work& tx, const std::string& order_id) {
                      ? v1::RESERVATION_STATUS_RESERVED
                      : v1::RESERVATION_STATUS_RELEASED);
   out.set_total_cents(r[0][2].as<int64_t>());
-  pqxx::result items = tx.exec_params(
-      "SELECT sku, quantity, unit_price_cents FROM reservation_items "
-      "WHERE reservation_id = $1 ORDER BY sku",
-      out.reservation_id());
+  pqxx::result items =
+      db::Exec(tx,
+               "SELECT sku, quantity, unit_price_cents FROM reservation_items "
+               "WHERE reservation_id = $1 ORDER BY sku",
+               out.reservation_id());
   for (const auto& row : items) {
     v1::ReservedItem* item = out.add_items();
     item->set_sku(row[0].as<std::string>());
@@ -53,11 +56,12 @@ absl::StatusOr<v1::Reservation> InventoryStore::ReserveIn(
     const google::protobuf::RepeatedPtrField<v1::OrderItem>& items) {
   // Claims the order first: a concurrent duplicate waits here on the
   // unique index, then finds the committed row.
-  pqxx::result claimed = tx.exec_params(
-      "INSERT INTO reservations (order_id, status) "
-      "VALUES ($1, 'reserved') ON CONFLICT (order_id) DO NOTHING "
-      "RETURNING reservation_id",
-      order_id);
+  pqxx::result claimed =
+      db::Exec(tx,
+               "INSERT INTO reservations (order_id, status) "
+               "VALUES ($1, 'reserved') ON CONFLICT (order_id) DO NOTHING "
+               "RETURNING reservation_id",
+               order_id);
   if (claimed.empty()) {
     v1::Reservation existing = LoadReservation(tx, order_id);
     if (existing.status() == v1::RESERVATION_STATUS_RELEASED) {
@@ -81,14 +85,15 @@ absl::StatusOr<v1::Reservation> InventoryStore::ReserveIn(
             [](auto* a, auto* b) { return a->sku() < b->sku(); });
   int64_t total = 0;
   for (const v1::OrderItem* item : sorted) {
-    pqxx::result updated = tx.exec_params(
-        "UPDATE stock SET available = available - $2, "
-        "reserved = reserved + $2 "
-        "WHERE sku = $1 AND available >= $2 RETURNING price_cents",
-        item->sku(), item->quantity());
+    pqxx::result updated =
+        db::Exec(tx,
+                 "UPDATE stock SET available = available - $2, "
+                 "reserved = reserved + $2 "
+                 "WHERE sku = $1 AND available >= $2 RETURNING price_cents",
+                 item->sku(), item->quantity());
     if (updated.empty()) {
-      pqxx::result found = tx.exec_params(
-          "SELECT available FROM stock WHERE sku = $1", item->sku());
+      pqxx::result found = db::Exec(
+          tx, "SELECT available FROM stock WHERE sku = $1", item->sku());
       if (found.empty()) {
         return absl::NotFoundError(
             absl::StrCat("unknown sku '", item->sku(), "'"));
@@ -100,16 +105,16 @@ absl::StatusOr<v1::Reservation> InventoryStore::ReserveIn(
     }
     const int64_t price = updated[0][0].as<int64_t>();
     total += price * item->quantity();
-    tx.exec_params(
-        "INSERT INTO reservation_items "
-        "(reservation_id, sku, quantity, unit_price_cents) "
-        "VALUES ($1, $2, $3, $4)",
-        reservation_id, item->sku(), item->quantity(), price);
+    db::Exec(tx,
+             "INSERT INTO reservation_items "
+             "(reservation_id, sku, quantity, unit_price_cents) "
+             "VALUES ($1, $2, $3, $4)",
+             reservation_id, item->sku(), item->quantity(), price);
   }
-  tx.exec_params(
-      "UPDATE reservations SET total_cents = $2 "
-      "WHERE reservation_id = $1",
-      reservation_id, total);
+  db::Exec(tx,
+           "UPDATE reservations SET total_cents = $2 "
+           "WHERE reservation_id = $1",
+           reservation_id, total);
   return LoadReservation(tx, order_id);
 }
 
@@ -124,27 +129,27 @@ absl::StatusOr<v1::Reservation> InventoryStore::Reserve(
 absl::StatusOr<v1::Reservation> InventoryStore::ReleaseIn(
     pqxx::work& tx, const std::string& order_id) {
   // With no reservation yet, the insert leaves a tombstone.
-  tx.exec_params(
-      "INSERT INTO reservations (order_id, status) "
-      "VALUES ($1, 'released') ON CONFLICT (order_id) DO NOTHING",
-      order_id);
-  pqxx::result r = tx.exec_params(
-      "SELECT reservation_id, status FROM reservations "
-      "WHERE order_id = $1 FOR UPDATE",
-      order_id);
+  db::Exec(tx,
+           "INSERT INTO reservations (order_id, status) "
+           "VALUES ($1, 'released') ON CONFLICT (order_id) DO NOTHING",
+           order_id);
+  pqxx::result r = db::Exec(tx,
+                            "SELECT reservation_id, status FROM reservations "
+                            "WHERE order_id = $1 FOR UPDATE",
+                            order_id);
   if (r[0][1].as<std::string>() == "reserved") {
     const std::string reservation_id = r[0][0].as<std::string>();
-    tx.exec_params(
-        "UPDATE stock s SET available = s.available + i.quantity, "
-        "reserved = s.reserved - i.quantity "
-        "FROM (SELECT sku, quantity FROM reservation_items "
-        "      WHERE reservation_id = $1 ORDER BY sku) i "
-        "WHERE s.sku = i.sku",
-        reservation_id);
-    tx.exec_params(
-        "UPDATE reservations SET status = 'released', updated_at = now() "
-        "WHERE reservation_id = $1",
-        reservation_id);
+    db::Exec(tx,
+             "UPDATE stock s SET available = s.available + i.quantity, "
+             "reserved = s.reserved - i.quantity "
+             "FROM (SELECT sku, quantity FROM reservation_items "
+             "      WHERE reservation_id = $1 ORDER BY sku) i "
+             "WHERE s.sku = i.sku",
+             reservation_id);
+    db::Exec(tx,
+             "UPDATE reservations SET status = 'released', updated_at = now() "
+             "WHERE reservation_id = $1",
+             reservation_id);
   }
   return LoadReservation(tx, order_id);
 }
@@ -156,12 +161,14 @@ absl::StatusOr<v1::Reservation> InventoryStore::Release(
 }
 
 absl::StatusOr<v1::Stock> InventoryStore::GetStock(const std::string& sku) {
-  return pool_.TransactOr<v1::Stock>(
-      "get_stock", [&](pqxx::work& tx) -> absl::StatusOr<v1::Stock> {
-        pqxx::result r = tx.exec_params(
-            "SELECT available, reserved, price_cents FROM stock "
-            "WHERE sku = $1",
-            sku);
+  // One read: no transaction around it.
+  return pool_.AutocommitOr<v1::Stock>(
+      "get_stock", [&](pqxx::nontransaction& tx) -> absl::StatusOr<v1::Stock> {
+        pqxx::result r =
+            db::Exec(tx,
+                     "SELECT available, reserved, price_cents FROM stock "
+                     "WHERE sku = $1",
+                     sku);
         if (r.empty()) {
           return absl::NotFoundError(absl::StrCat("unknown sku '", sku, "'"));
         }

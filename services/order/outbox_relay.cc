@@ -41,7 +41,8 @@ void OutboxRelay::Notify() {
 
 void OutboxRelay::Run() {
   static metrics::Family& pending = metrics::Registry::Default().Gauge(
-      "sagaworks_outbox_pending", "Orders whose saga has not been started yet.");
+      "sagaworks_outbox_pending",
+      "Orders whose saga has not been started yet.");
   static metrics::Family& lag = metrics::Registry::Default().Gauge(
       "sagaworks_outbox_lag_seconds",
       "How long the oldest undelivered order has waited for its saga.");

@@ -1,12 +1,14 @@
 #include "services/payment/payment_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/db/exec.h"
 
 namespace sagaworks::payment {
 namespace {
 
 v1::Charge LoadCharge(pqxx::work& tx, const std::string& order_id) {
-  pqxx::result r = tx.exec_params(
+  pqxx::result r = db::Exec(
+      tx,
       "SELECT charge_id, coalesce(customer_id, ''), amount_cents, status "
       "FROM charges WHERE order_id = $1",
       order_id);
@@ -29,7 +31,8 @@ absl::StatusOr<v1::Charge> PaymentStore::ChargeIn(
   // Claims the order first: a concurrent duplicate waits here on the
   // unique index, then finds the committed charge. If the debit below
   // fails, the rollback removes the claim too.
-  pqxx::result claimed = tx.exec_params(
+  pqxx::result claimed = db::Exec(
+      tx,
       "INSERT INTO charges (order_id, customer_id, amount_cents, status) "
       "VALUES ($1, $2, $3, 'charged') ON CONFLICT (order_id) DO NOTHING "
       "RETURNING charge_id",
@@ -47,14 +50,15 @@ absl::StatusOr<v1::Charge> PaymentStore::ChargeIn(
     }
     return charge;
   }
-  pqxx::result debited = tx.exec_params(
-      "UPDATE accounts SET balance_cents = balance_cents - $2 "
-      "WHERE customer_id = $1 AND balance_cents >= $2 "
-      "RETURNING balance_cents",
-      customer_id, amount_cents);
+  pqxx::result debited =
+      db::Exec(tx,
+               "UPDATE accounts SET balance_cents = balance_cents - $2 "
+               "WHERE customer_id = $1 AND balance_cents >= $2 "
+               "RETURNING balance_cents",
+               customer_id, amount_cents);
   if (debited.empty()) {
-    pqxx::result account = tx.exec_params(
-        "SELECT balance_cents FROM accounts WHERE customer_id = $1",
+    pqxx::result account = db::Exec(
+        tx, "SELECT balance_cents FROM accounts WHERE customer_id = $1",
         customer_id);
     if (account.empty()) {
       return absl::NotFoundError(
@@ -78,23 +82,24 @@ absl::StatusOr<v1::Charge> PaymentStore::Charge(const std::string& order_id,
 
 absl::StatusOr<v1::Charge> PaymentStore::RefundIn(pqxx::work& tx,
                                                   const std::string& order_id) {
-  tx.exec_params(
-      "INSERT INTO charges (order_id, amount_cents, status) "
-      "VALUES ($1, 0, 'refunded') ON CONFLICT (order_id) DO NOTHING",
-      order_id);
-  pqxx::result r = tx.exec_params(
-      "SELECT customer_id, amount_cents, status FROM charges "
-      "WHERE order_id = $1 FOR UPDATE",
-      order_id);
+  db::Exec(tx,
+           "INSERT INTO charges (order_id, amount_cents, status) "
+           "VALUES ($1, 0, 'refunded') ON CONFLICT (order_id) DO NOTHING",
+           order_id);
+  pqxx::result r =
+      db::Exec(tx,
+               "SELECT customer_id, amount_cents, status FROM charges "
+               "WHERE order_id = $1 FOR UPDATE",
+               order_id);
   if (r[0][2].as<std::string>() == "charged") {
-    tx.exec_params(
-        "UPDATE accounts SET balance_cents = balance_cents + $2 "
-        "WHERE customer_id = $1",
-        r[0][0].as<std::string>(), r[0][1].as<int64_t>());
-    tx.exec_params(
-        "UPDATE charges SET status = 'refunded', updated_at = now() "
-        "WHERE order_id = $1",
-        order_id);
+    db::Exec(tx,
+             "UPDATE accounts SET balance_cents = balance_cents + $2 "
+             "WHERE customer_id = $1",
+             r[0][0].as<std::string>(), r[0][1].as<int64_t>());
+    db::Exec(tx,
+             "UPDATE charges SET status = 'refunded', updated_at = now() "
+             "WHERE order_id = $1",
+             order_id);
   }
   return LoadCharge(tx, order_id);
 }
@@ -106,10 +111,12 @@ absl::StatusOr<v1::Charge> PaymentStore::Refund(const std::string& order_id) {
 
 absl::StatusOr<v1::Balance> PaymentStore::GetBalance(
     const std::string& customer_id) {
-  return pool_.TransactOr<v1::Balance>(
-      "get_balance", [&](pqxx::work& tx) -> absl::StatusOr<v1::Balance> {
-        pqxx::result r = tx.exec_params(
-            "SELECT balance_cents FROM accounts WHERE customer_id = $1",
+  // One read: no transaction around it.
+  return pool_.AutocommitOr<v1::Balance>(
+      "get_balance",
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<v1::Balance> {
+        pqxx::result r = db::Exec(
+            tx, "SELECT balance_cents FROM accounts WHERE customer_id = $1",
             customer_id);
         if (r.empty()) {
           return absl::NotFoundError(

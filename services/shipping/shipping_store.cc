@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "common/db/exec.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace sagaworks::shipping {
@@ -11,7 +12,8 @@ namespace {
 // Returns nullopt when the order has no shipment row.
 std::optional<v1::Shipment> LoadShipment(pqxx::work& tx,
                                          const std::string& order_id) {
-  pqxx::result r = tx.exec_params(
+  pqxx::result r = db::Exec(
+      tx,
       "SELECT shipment_id, status, name, line1, city, postal_code, country, "
       "tracking_number FROM shipments WHERE order_id = $1",
       order_id);
@@ -29,7 +31,8 @@ std::optional<v1::Shipment> LoadShipment(pqxx::work& tx,
   a->set_postal_code(r[0][5].as<std::string>());
   a->set_country(r[0][6].as<std::string>());
   out.set_tracking_number(r[0][7].as<std::string>());
-  pqxx::result items = tx.exec_params(
+  pqxx::result items = db::Exec(
+      tx,
       "SELECT sku, quantity FROM shipment_items WHERE shipment_id = $1 "
       "ORDER BY line",
       out.shipment_id());
@@ -61,13 +64,14 @@ bool SameShipment(const v1::Shipment& existing,
 absl::StatusOr<v1::Shipment> ShippingStore::CreateIn(
     pqxx::work& tx, const v1::CreateShipmentRequest& request) {
   const v1::Address& a = request.address();
-  pqxx::result claimed = tx.exec_params(
-      "INSERT INTO shipments "
-      "(order_id, status, name, line1, city, postal_code, country) "
-      "VALUES ($1, 'created', $2, $3, $4, $5, $6) "
-      "ON CONFLICT (order_id) DO NOTHING RETURNING shipment_id",
-      request.order_id(), a.name(), a.line1(), a.city(), a.postal_code(),
-      a.country());
+  pqxx::result claimed =
+      db::Exec(tx,
+               "INSERT INTO shipments "
+               "(order_id, status, name, line1, city, postal_code, country) "
+               "VALUES ($1, 'created', $2, $3, $4, $5, $6) "
+               "ON CONFLICT (order_id) DO NOTHING RETURNING shipment_id",
+               request.order_id(), a.name(), a.line1(), a.city(),
+               a.postal_code(), a.country());
   if (claimed.empty()) {
     v1::Shipment existing = *LoadShipment(tx, request.order_id());
     if (existing.status() == v1::SHIPMENT_STATUS_CANCELLED) {
@@ -88,14 +92,15 @@ absl::StatusOr<v1::Shipment> ShippingStore::CreateIn(
   const std::string tracking =
       absl::StrCat("SW", absl::AsciiStrToUpper(absl::StrReplaceAll(
                              shipment_id.substr(0, 13), {{"-", ""}})));
-  tx.exec_params(
-      "UPDATE shipments SET tracking_number = $2 WHERE shipment_id = $1",
-      shipment_id, tracking);
+  db::Exec(tx,
+           "UPDATE shipments SET tracking_number = $2 WHERE shipment_id = $1",
+           shipment_id, tracking);
   for (int i = 0; i < request.items_size(); ++i) {
-    tx.exec_params(
-        "INSERT INTO shipment_items (shipment_id, line, sku, quantity) "
-        "VALUES ($1, $2, $3, $4)",
-        shipment_id, i, request.items(i).sku(), request.items(i).quantity());
+    db::Exec(tx,
+             "INSERT INTO shipment_items (shipment_id, line, sku, quantity) "
+             "VALUES ($1, $2, $3, $4)",
+             shipment_id, i, request.items(i).sku(),
+             request.items(i).quantity());
   }
   return *LoadShipment(tx, request.order_id());
 }
@@ -108,11 +113,11 @@ absl::StatusOr<v1::Shipment> ShippingStore::Create(
 
 absl::StatusOr<v1::Shipment> ShippingStore::CancelIn(
     pqxx::work& tx, const std::string& order_id) {
-  tx.exec_params(
-      "INSERT INTO shipments (order_id, status) VALUES ($1, 'cancelled') "
-      "ON CONFLICT (order_id) DO UPDATE SET status = 'cancelled', "
-      "updated_at = now() WHERE shipments.status <> 'cancelled'",
-      order_id);
+  db::Exec(tx,
+           "INSERT INTO shipments (order_id, status) VALUES ($1, 'cancelled') "
+           "ON CONFLICT (order_id) DO UPDATE SET status = 'cancelled', "
+           "updated_at = now() WHERE shipments.status <> 'cancelled'",
+           order_id);
   return *LoadShipment(tx, order_id);
 }
 

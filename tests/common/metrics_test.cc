@@ -12,14 +12,12 @@ TEST(MetricsTest, CountersAndGaugesRenderWithHelpTypeAndEscapedLabels) {
   r.Counter("calls_total", "Calls\nmade.", {"method", "code"})
       .With({"Charge", "OK"})
       .Add(3);
-  r.Gauge("breaker_state", "State.", {"downstream"})
-      .With({"pay\"ment"})
-      .Set(1);
+  r.Gauge("breaker_state", "State.", {"downstream"}).With({"pay\"ment"}).Set(1);
   const std::string text = r.Render();
   EXPECT_TRUE(absl::StrContains(text, "# HELP calls_total Calls\\nmade.\n"));
   EXPECT_TRUE(absl::StrContains(text, "# TYPE calls_total counter\n"));
-  EXPECT_TRUE(
-      absl::StrContains(text, "calls_total{method=\"Charge\",code=\"OK\"} 3\n"));
+  EXPECT_TRUE(absl::StrContains(
+      text, "calls_total{method=\"Charge\",code=\"OK\"} 3\n"));
   EXPECT_TRUE(absl::StrContains(text, "# TYPE breaker_state gauge\n"));
   EXPECT_TRUE(
       absl::StrContains(text, "breaker_state{downstream=\"pay\\\"ment\"} 1\n"));
@@ -27,9 +25,9 @@ TEST(MetricsTest, CountersAndGaugesRenderWithHelpTypeAndEscapedLabels) {
 
 TEST(MetricsTest, HistogramsAreCumulativeWithSumAndCount) {
   Registry r;
-  HistogramValue& h = r.Histogram("latency_seconds", "Latency.", {"method"},
-                                  {0.1, 1})
-                          .Histogram({"Charge"});
+  HistogramValue& h =
+      r.Histogram("latency_seconds", "Latency.", {"method"}, {0.1, 1})
+          .Histogram({"Charge"});
   h.Observe(0.05);
   h.Observe(0.5);
   h.Observe(5);

@@ -86,9 +86,9 @@ TEST(TracerTest, ANewRootWithoutParentAndChildrenOfTheCurrentSpan) {
   const SpanContext remote = *ParseTraceparent(kValid);
   tracer.StartSpanUnder("server", SpanKind::kServer, &remote)->End();
   EXPECT_EQ(spans.back().trace_id().size(), 16u);
-  EXPECT_EQ(spans.back().parent_span_id(),
-            std::string(reinterpret_cast<const char*>(remote.span_id.data()),
-                        8));
+  EXPECT_EQ(
+      spans.back().parent_span_id(),
+      std::string(reinterpret_cast<const char*>(remote.span_id.data()), 8));
 }
 
 TEST(TracerTest, UnsampledSpansPropagateButAreNotExported) {

@@ -34,8 +34,8 @@ namespace otlp = opentelemetry::proto::trace::v1;
 const std::vector<std::string> kServices = {"order", "payment", "inventory",
                                             "shipping", "orchestrator"};
 const std::set<std::string> kProcessNames = {
-    "order-service", "payment-service", "inventory-service",
-    "shipping-service", "saga-orchestrator"};
+    "order-service", "payment-service", "inventory-service", "shipping-service",
+    "saga-orchestrator"};
 
 void Deadline(grpc::ClientContext* c) {
   c->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
@@ -259,10 +259,9 @@ TEST_F(ObservabilityTest, AFailingPaymentShowsRetriesBreakerAndCompensations) {
     EXPECT_EQ(AwaitFinal(id).status(), v1::ORDER_STATUS_REJECTED);
   }
   // Shipping is never reached: the charge fails first.
-  const auto spans =
-      AwaitTrace(ids.front(), "saga reject_order",
-                 {"order-service", "payment-service", "inventory-service",
-                  "saga-orchestrator"});
+  const auto spans = AwaitTrace(ids.front(), "saga reject_order",
+                                {"order-service", "payment-service",
+                                 "inventory-service", "saga-orchestrator"});
   int retries = 0, breaker_events = 0;
   std::set<std::string> names;
   for (const auto& r : spans) names.insert(r.span.name());
@@ -279,15 +278,14 @@ TEST_F(ObservabilityTest, AFailingPaymentShowsRetriesBreakerAndCompensations) {
   }
   EXPECT_GT(retries, 0) << "no retry events";
   EXPECT_GT(breaker_events, 0) << "no breaker transition or refusal";
-  for (const char* name : {"saga charge_payment", "saga release_stock",
-                           "saga reject_order"}) {
+  for (const char* name :
+       {"saga charge_payment", "saga release_stock", "saga reject_order"}) {
     EXPECT_EQ(names.count(name), 1u) << "no span " << name;
   }
   bool failed_charge = false;
   for (const auto& r : spans) {
     if (r.span.name() == "saga charge_payment") {
-      failed_charge =
-          r.span.status().code() == otlp::Status::STATUS_CODE_ERROR;
+      failed_charge = r.span.status().code() == otlp::Status::STATUS_CODE_ERROR;
     }
   }
   EXPECT_TRUE(failed_charge);

@@ -87,6 +87,7 @@ TEST_F(SagaStoreTest, CommitAppendsLogAndRejectsStaleVersions) {
 }
 
 TEST_F(SagaStoreTest, OneCommitCarriesAnOutcomeAndTheNextAttempt) {
+  const std::string kAwkward = "a \"quoted\" \\ back, {brace} NULL";
   bool created;
   SagaRecord record = *store_->Create(Request(), &created);
   SagaState next = record.state;
@@ -95,13 +96,16 @@ TEST_F(SagaStoreTest, OneCommitCarriesAnOutcomeAndTheNextAttempt) {
   SW_ASSERT_OK(
       store_
           ->Commit(record, next,
-                   {{1, "reserve_stock", CallKind::kAction, 1, "succeeded", ""},
+                   {{1, "reserve_stock", CallKind::kAction, 1, "succeeded",
+                     kAwkward},
                     {2, "charge_payment", CallKind::kAction, 1, "started", ""}},
                    absl::Now())
           .status());
   v1::Saga described = *store_->Describe(record.saga_id, "");
   ASSERT_EQ(described.steps_size(), 2);
   EXPECT_EQ(described.steps(0).outcome(), v1::STEP_OUTCOME_SUCCEEDED);
+  // Quotes, backslashes, commas and braces survive the array parameters.
+  EXPECT_EQ(described.steps(0).error(), kAwkward);
   EXPECT_EQ(described.steps(1).name(), "charge_payment");
   EXPECT_EQ(described.steps(1).outcome(), v1::STEP_OUTCOME_STARTED);
 }
