@@ -126,27 +126,29 @@ absl::Status Downstream::Finish(const CallOptions& options,
   return status;
 }
 
-Downstream::MethodMetrics& Downstream::MetricsFor(const std::string& method) {
+const Downstream::Series& Downstream::SeriesFor(const std::string& method,
+                                                int code) {
   static metrics::Family& requests = metrics::Registry::Default().Counter(
       "sagaworks_rpc_client_requests_total",
       "Calls to other services, all attempts included, by final code.",
       {"downstream", "rpc_method", "code"});
   static metrics::Family& latency = metrics::Registry::Default().Histogram(
       "sagaworks_rpc_client_duration_seconds",
-      "Time of calls to other services, retries and backoff included.",
-      {"downstream", "rpc_method"});
+      "Time of calls to other services, retries and backoff included, by "
+      "final code.",
+      {"downstream", "rpc_method", "code"});
   absl::MutexLock lock(&metrics_mu_);
   auto it = metrics_.find(method);
-  if (it != metrics_.end()) return it->second;
-  // Resolved once per method, so a call costs no label look-up.
-  MethodMetrics& m = metrics_[method];
-  m.latency = &latency.Histogram({name_, method});
-  for (int code = 0; code < kStatusCodes; ++code) {
-    m.by_code[code] = &requests.With(
-        {name_, method,
-         absl::StatusCodeToString(static_cast<absl::StatusCode>(code))});
+  if (it == metrics_.end()) it = metrics_.emplace(method, PerCode{}).first;
+  Series& series = it->second[code];
+  if (series.requests == nullptr) {
+    // Resolved once per method and code, so a call costs no label look-up.
+    const std::string name =
+        absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+    series.requests = &requests.With({name_, method, name});
+    series.latency = &latency.Histogram({name_, method, name});
   }
-  return m;
+  return series;
 }
 
 absl::Status Downstream::Call(const std::string& method,
@@ -160,8 +162,7 @@ absl::Status Downstream::Call(const std::string& method,
     ++stats_.breaker_rejections;
     // A span of its own, so a trace shows where the breaker refused; only
     // when it would be recorded, since failing fast must stay cheap.
-    if (trace::Tracer::Get().exporting() &&
-        trace::CurrentContext().sampled()) {
+    if (trace::Tracer::Get().exporting() && trace::CurrentContext().sampled()) {
       auto span = trace::Tracer::Get().StartSpan(
           absl::StrCat(rpc_service_, "/", method), trace::SpanKind::kClient);
       span->SetAttribute("rpc.system", std::string("grpc"));
@@ -183,10 +184,12 @@ absl::Status Downstream::Call(const std::string& method,
     status = Attempts(method, options, breaker, attempt);
     bulkhead_.Leave();
   }
-  MethodMetrics& m = MetricsFor(method);
   const int code = static_cast<int>(status.code());
-  if (code >= 0 && code < kStatusCodes) m.by_code[code]->Add(1);
-  m.latency->Observe(absl::ToDoubleSeconds(clock_.Now() - start));
+  if (code >= 0 && code < kStatusCodes) {
+    const Series& series = SeriesFor(method, code);
+    series.requests->Add(1);
+    series.latency->Observe(absl::ToDoubleSeconds(clock_.Now() - start));
+  }
   return status;
 }
 

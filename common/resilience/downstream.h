@@ -16,10 +16,10 @@
 #ifndef SAGAWORKS_COMMON_RESILIENCE_DOWNSTREAM_H_
 #define SAGAWORKS_COMMON_RESILIENCE_DOWNSTREAM_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <array>
 #include <map>
 #include <memory>
 #include <random>
@@ -125,12 +125,13 @@ class Downstream {
  private:
   // The gRPC status codes, 0 (OK) to 16 (UNAUTHENTICATED).
   static constexpr int kStatusCodes = 17;
-  // One method's metric series, looked up once.
-  struct MethodMetrics {
+  // The metric series of one method and code, looked up once.
+  struct Series {
+    metrics::Value* requests = nullptr;
     metrics::HistogramValue* latency = nullptr;
-    std::array<metrics::Value*, kStatusCodes> by_code{};
   };
-  MethodMetrics& MetricsFor(const std::string& method);
+  using PerCode = std::array<Series, kStatusCodes>;
+  const Series& SeriesFor(const std::string& method, int code);
   const CallPolicy& PolicyFor(const std::string& method) const;
   double Draw();
   absl::Status Finish(const CallOptions& options, absl::Status status);
@@ -154,7 +155,7 @@ class Downstream {
   CircuitBreaker* shared_breaker_ = nullptr;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   absl::Mutex metrics_mu_;
-  std::map<std::string, MethodMetrics, std::less<>> metrics_
+  std::map<std::string, PerCode, std::less<>> metrics_
       ABSL_GUARDED_BY(metrics_mu_);
 };
 

@@ -171,13 +171,12 @@ grpc::Status ServerCall::Finish(grpc::Status status) {
       {"rpc_service", "rpc_method", "code"});
   static metrics::Family& latency = metrics::Registry::Default().Histogram(
       "sagaworks_rpc_server_duration_seconds",
-      "Time to serve a call, by method.", {"rpc_service", "rpc_method"});
-  const absl::StatusCode code =
-      static_cast<absl::StatusCode>(status.error_code());
-  requests
-      .With({service_, method_, std::string(absl::StatusCodeToString(code))})
-      .Add(1);
-  latency.Histogram({service_, method_})
+      "Time to serve a call, by method and code.",
+      {"rpc_service", "rpc_method", "code"});
+  const std::string code = absl::StatusCodeToString(
+      static_cast<absl::StatusCode>(status.error_code()));
+  requests.With({service_, method_, code}).Add(1);
+  latency.Histogram({service_, method_, code})
       .Observe(absl::ToDoubleSeconds(absl::Now() - start_));
   if (span_->recording()) {
     span_->SetAttribute("rpc.grpc.status_code",

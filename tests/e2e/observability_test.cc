@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
+#include "sagaworks/v1/orchestrator.grpc.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "tests/testing/demo.h"
 #include "tests/testing/otlp_receiver.h"
@@ -60,20 +61,23 @@ class ObservabilityTest : public testing::PlatformSuite {
     // The services inherit the environment of the process that starts them.
     setenv("OTEL_EXPORTER_OTLP_ENDPOINT",
            absl::StrCat("http://127.0.0.1:", receiver_->port()).c_str(), 1);
+    // Set for the whole suite: a service restarted by a test exports too.
     StartPlatform({{"orchestrator", {"--step-timeout-seconds=3"}}});
-    unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
   }
   static void TearDownTestSuite() {
     PlatformSuite::TearDownTestSuite();
+    unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
     delete receiver_;
     receiver_ = nullptr;
   }
   void TearDown() override {
-    auto chaos = v1::ChaosService::NewStub(ChannelTo("payment"));
-    grpc::ClientContext c;
-    Deadline(&c);
-    v1::ChaosState state;
-    (void)chaos->ClearChaos(&c, {}, &state);
+    for (const char* service : {"payment", "inventory"}) {
+      auto chaos = v1::ChaosService::NewStub(ChannelTo(service));
+      grpc::ClientContext c;
+      Deadline(&c);
+      v1::ChaosState state;
+      (void)chaos->ClearChaos(&c, {}, &state);
+    }
   }
 
   std::string PlaceOrder(const std::string& customer) {
@@ -292,6 +296,65 @@ TEST_F(ObservabilityTest, AFailingPaymentShowsRetriesBreakerAndCompensations) {
   std::cout << "failing payment: " << retries << " retry events, "
             << breaker_events << " breaker events across " << ids.size()
             << " traces\n";
+}
+
+// The saga keeps the trace context it was started with, so the steps an
+// orchestrator resumes after a crash still belong to the order's trace.
+TEST_F(ObservabilityTest, StepsResumedAfterAnOrchestratorCrashJoinTheTrace) {
+  auto chaos = v1::ChaosService::NewStub(ChannelTo("inventory"));
+  {
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::SetChaosRequest r;
+    r.mutable_rule()->set_method("/sagaworks.v1.InventoryService/ReserveStock");
+    r.mutable_rule()->set_latency_ms(1500);
+    v1::ChaosState state;
+    ASSERT_TRUE(chaos->SetChaos(&c, r, &state).ok());
+  }
+  const std::string id = PlaceOrder("alice");
+  // The reservation is out when the orchestrator dies.
+  auto sagas = v1::SagaOrchestrator::NewStub(ChannelTo("orchestrator"));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (true) {
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::GetSagaRequest r;
+    r.set_order_id(id);
+    v1::Saga saga;
+    if (sagas->GetSaga(&c, r, &saga).ok() && saga.steps_size() > 0) break;
+    ASSERT_LT(absl::Now(), deadline) << "the saga did not start";
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  const auto& orchestrator = *sagactl::FindService("orchestrator");
+  ASSERT_TRUE(platform().platform().StopService(orchestrator, true).ok());
+  {
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::ChaosState state;
+    ASSERT_TRUE(chaos->ClearChaos(&c, {}, &state).ok());
+  }
+  ASSERT_TRUE(platform().platform().StartService(orchestrator).ok());
+  ASSERT_TRUE(platform().platform().WaitServing({&orchestrator}).ok());
+  ASSERT_EQ(AwaitFinal(id).status(), v1::ORDER_STATUS_APPROVED);
+
+  // The killed process never exported its last spans, so their children may
+  // be orphans here: only the trace id is asserted.
+  const absl::Time until = absl::Now() + absl::Seconds(20);
+  bool resumed = false, approved = false;
+  while (absl::Now() < until && !(resumed && approved)) {
+    std::optional<std::string> trace = TraceOf(id);
+    if (trace.has_value()) {
+      for (const auto& r : SpansOf(*trace)) {
+        const auto* attempt = Attr(r.span, "sagaworks.saga.attempt");
+        resumed |= r.span.name() == "saga reserve_stock" &&
+                   attempt != nullptr && attempt->int_value() >= 2;
+        approved |= r.span.name() == "saga approve_order";
+      }
+    }
+    if (!(resumed && approved)) absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_TRUE(resumed) << "no resumed reserve_stock attempt in the trace";
+  EXPECT_TRUE(approved) << "approve_order is not in the order's trace";
 }
 
 TEST_F(ObservabilityTest, EveryMetricsPagePassesPromtool) {
