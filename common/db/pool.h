@@ -68,15 +68,10 @@ class Pool {
   absl::StatusOr<T> TransactOr(
       absl::string_view name,
       absl::FunctionRef<absl::StatusOr<T>(pqxx::work&)> fn) {
-    std::optional<T> value;
-    absl::Status status = Transact(name, [&](pqxx::work& tx) -> absl::Status {
-      absl::StatusOr<T> result = fn(tx);
-      if (!result.ok()) return result.status();
-      value = *std::move(result);
-      return absl::OkStatus();
-    });
-    if (!status.ok()) return status;
-    return *std::move(value);
+    return Capture<T, pqxx::work>(
+        fn, [&](absl::FunctionRef<absl::Status(pqxx::work&)> run) {
+          return Transact(name, run);
+        });
   }
 
   // Autocommit runs `fn` on a connection outside an explicit transaction:
@@ -90,16 +85,10 @@ class Pool {
   absl::StatusOr<T> AutocommitOr(
       absl::string_view name,
       absl::FunctionRef<absl::StatusOr<T>(pqxx::nontransaction&)> fn) {
-    std::optional<T> value;
-    absl::Status status =
-        Autocommit(name, [&](pqxx::nontransaction& tx) -> absl::Status {
-          absl::StatusOr<T> result = fn(tx);
-          if (!result.ok()) return result.status();
-          value = *std::move(result);
-          return absl::OkStatus();
+    return Capture<T, pqxx::nontransaction>(
+        fn, [&](absl::FunctionRef<absl::Status(pqxx::nontransaction&)> run) {
+          return Autocommit(name, run);
         });
-    if (!status.ok()) return status;
-    return *std::move(value);
   }
 
   // Ping answers OK when the database accepts a query.
@@ -112,6 +101,22 @@ class Pool {
   const PoolConfig& config() const { return config_; }
 
  private:
+  // Capture runs `fn` through `runner` (Transact or Autocommit) and hands
+  // back the value it produced.
+  template <typename T, typename Tx, typename Runner>
+  static absl::StatusOr<T> Capture(absl::FunctionRef<absl::StatusOr<T>(Tx&)> fn,
+                                   Runner runner) {
+    std::optional<T> value;
+    absl::Status status = runner([&](Tx& tx) -> absl::Status {
+      absl::StatusOr<T> result = fn(tx);
+      if (!result.ok()) return result.status();
+      value = *std::move(result);
+      return absl::OkStatus();
+    });
+    if (!status.ok()) return status;
+    return *std::move(value);
+  }
+
   // Traced runs `run` inside a database span when a trace is current.
   absl::Status Traced(absl::string_view name,
                       absl::FunctionRef<absl::Status()> run);

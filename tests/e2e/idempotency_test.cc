@@ -14,6 +14,7 @@
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
 #include "tests/testing/demo.h"
+#include "tests/testing/orders.h"
 #include "tests/testing/platform_suite.h"
 
 namespace sagaworks {
@@ -79,18 +80,7 @@ class IdempotencyTest : public testing::PlatformSuite {
   }
 
   v1::Order AwaitFinal(const std::string& id) {
-    v1::Order o;
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      v1::GetOrderRequest r;
-      r.set_order_id(id);
-      Send({},
-           [&](grpc::ClientContext* c) { return orders_->GetOrder(c, r, &o); });
-      if (o.status() != v1::ORDER_STATUS_PENDING) return o;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    ADD_FAILURE() << "order still pending";
-    return o;
+    return testing::AwaitOrderFinal(*orders_, id);
   }
 
   std::unique_ptr<v1::OrderService::Stub> orders_;

@@ -24,6 +24,7 @@
 #include "sagaworks/v1/orchestrator.grpc.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "tests/testing/demo.h"
+#include "tests/testing/orders.h"
 #include "tests/testing/otlp_receiver.h"
 #include "tests/testing/platform_suite.h"
 
@@ -99,21 +100,7 @@ class ObservabilityTest : public testing::PlatformSuite {
 
   v1::Order AwaitFinal(const std::string& order_id) {
     auto orders = v1::OrderService::NewStub(ChannelTo("order"));
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    v1::Order o;
-    while (absl::Now() < deadline) {
-      grpc::ClientContext c;
-      Deadline(&c);
-      v1::GetOrderRequest r;
-      r.set_order_id(order_id);
-      if (orders->GetOrder(&c, r, &o).ok() &&
-          o.status() != v1::ORDER_STATUS_PENDING) {
-        return o;
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    ADD_FAILURE() << "order " << order_id << " still pending";
-    return o;
+    return testing::AwaitOrderFinal(*orders, order_id);
   }
 
   // The trace of an order: the outbox hop names the order it carries.

@@ -20,6 +20,7 @@
 #include "sagaworks/v1/payment.grpc.pb.h"
 #include "sagaworks/v1/shipping.grpc.pb.h"
 #include "tests/testing/demo.h"
+#include "tests/testing/orders.h"
 #include "tests/testing/platform_suite.h"
 
 namespace sagaworks {
@@ -71,21 +72,7 @@ class PlatformTest : public testing::PlatformSuite {
 
   // Polls GetOrder until the order leaves PENDING, for at most 30 s.
   v1::Order AwaitFinal(const std::string& order_id) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    v1::Order order;
-    while (absl::Now() < deadline) {
-      grpc::ClientContext c;
-      Deadline(&c);
-      v1::GetOrderRequest r;
-      r.set_order_id(order_id);
-      if (orders_->GetOrder(&c, r, &order).ok() &&
-          order.status() != v1::ORDER_STATUS_PENDING) {
-        return order;
-      }
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    ADD_FAILURE() << "order " << order_id << " still pending after 30 s";
-    return order;
+    return testing::AwaitOrderFinal(*orders_, order_id);
   }
 
   grpc::Status Cancel(const std::string& order_id, v1::Order* out,
