@@ -235,6 +235,15 @@ absl::StatusOr<db::Pool*> Process::OpenDatabase(
   if (!pool.ok()) return pool.status();
   pool_ = *std::move(pool);
   if (absl::Status s = db::ApplyMigrations(*pool_, files); !s.ok()) return s;
+  // Health probes get a connection of their own: a pool busy with real work
+  // is not a database that is down.
+  db::PoolConfig probe = pool_config_;
+  probe.size = 1;
+  probe.acquire_timeout = absl::Seconds(2);
+  absl::StatusOr<std::unique_ptr<db::Pool>> probe_pool =
+      db::Pool::Create(probe, TerminationSignalPending);
+  if (!probe_pool.ok()) return probe_pool.status();
+  probe_pool_ = *std::move(probe_pool);
   return pool_.get();
 }
 
@@ -256,13 +265,55 @@ absl::Status Process::ConfigureTracing() {
   return absl::OkStatus();
 }
 
+void Process::StartDatabaseWatch() {
+  if (probe_pool_ == nullptr) return;
+  watch_ = std::thread([this] {
+    bool healthy = true;
+    absl::MutexLock lock(&watch_mu_);
+    while (true) {
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(watch_mu_) {
+        return watch_stop_;
+      };
+      if (watch_mu_.AwaitWithTimeout(absl::Condition(&stopping),
+                                     absl::Seconds(2))) {
+        return;
+      }
+      watch_mu_.Unlock();
+      const absl::Status s = probe_pool_->Ping();
+      // Load balancers and sagactl read gRPC health: without its database
+      // this process can answer nothing useful.
+      if (!s.ok() && healthy) {
+        LogWarning(absl::StrCat("database unreachable, reporting NOT_SERVING: ",
+                                s.message()));
+        server_->health().SetAll(
+            grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+      } else if (s.ok() && !healthy) {
+        LogInfo("database reachable again, reporting SERVING");
+        server_->health().SetAll(
+            grpc::health::v1::HealthCheckResponse::SERVING);
+      }
+      healthy = s.ok();
+      watch_mu_.Lock();
+    }
+  });
+}
+
+void Process::StopDatabaseWatch() {
+  {
+    absl::MutexLock lock(&watch_mu_);
+    watch_stop_ = true;
+  }
+  if (watch_.joinable()) watch_.join();
+}
+
 int Process::Serve() {
   http_ = std::make_unique<metrics::HttpServer>(
       metrics::Registry::Default(), [this]() -> absl::Status {
-        return pool_ == nullptr ? absl::OkStatus() : pool_->Ping();
+        return probe_pool_ == nullptr ? absl::OkStatus() : probe_pool_->Ping();
       });
   if (absl::Status s = http_->Start(http_listen_); !s.ok()) return Fail(s);
   if (absl::Status s = server_->Start(); !s.ok()) return Fail(s);
+  StartDatabaseWatch();
   LogInfo(absl::StrCat(info_.name, " serving on port ", server_->port(),
                        ", HTTP on port ", http_->port(),
                        tracing_ ? ", exporting traces over OTLP"
@@ -272,11 +323,13 @@ int Process::Serve() {
   LogInfo(absl::StrCat("signal ", sig, ": draining in-flight calls"));
   for (auto& fn : before_drain_) fn();
   server_->Shutdown();
+  StopDatabaseWatch();
   for (auto it = on_shutdown_.rbegin(); it != on_shutdown_.rend(); ++it) {
     (*it)();
   }
-  if (pool_ != nullptr) pool_->Close();
   http_->Stop();
+  if (probe_pool_ != nullptr) probe_pool_->Close();
+  if (pool_ != nullptr) pool_->Close();
   trace::Tracer::Get().Shutdown(absl::Seconds(5));
   LogInfo("stopped");
   return 0;

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -119,6 +120,10 @@ class Process {
  private:
   // ConfigureTracing reads the OTEL_* variables and sets up the tracer.
   absl::Status ConfigureTracing();
+  // The database watch pings the database every 2 s and turns gRPC health
+  // NOT_SERVING while it does not answer.
+  void StartDatabaseWatch();
+  void StopDatabaseWatch();
 
   ProcessInfo info_;
   CLI::App app_;
@@ -136,9 +141,13 @@ class Process {
   std::unique_ptr<ChaosServiceImpl> chaos_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;
   std::unique_ptr<db::Pool> pool_;
+  std::unique_ptr<db::Pool> probe_pool_;  // health checks only
   std::string http_listen_;
   std::unique_ptr<metrics::HttpServer> http_;
   bool tracing_ = false;
+  absl::Mutex watch_mu_;
+  bool watch_stop_ ABSL_GUARDED_BY(watch_mu_) = false;
+  std::thread watch_;
   std::map<std::string, std::string> peers_;
   std::string resilience_config_path_;
   double idempotency_retention_hours_ = 24;

@@ -416,5 +416,41 @@ TEST_F(ObservabilityTest, LogLinesAreJsonWithTheTraceIdsOfExportedSpans) {
                          << trace_hex;
 }
 
+// Readiness follows the database: with PostgreSQL stopped, every process
+// answers /health/ready with 503 and gRPC health NOT_SERVING; once it is back,
+// both recover without a restart.
+TEST_F(ObservabilityTest, WithoutItsDatabaseAProcessIsNotReady) {
+  auto await = [&](bool ready) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    for (const std::string& service : kServices) {
+      const auto& spec = *sagactl::FindService(service);
+      while (true) {
+        const bool http_ready = HttpGet(service, "/health/ready").first == 200;
+        const bool grpc_serving =
+            sagactl::CheckHealth(platform().platform().Address(spec),
+                                 absl::Seconds(2)) == sagactl::Health::kServing;
+        if (http_ready == ready && grpc_serving == ready) break;
+        if (absl::Now() > deadline) {
+          ADD_FAILURE() << service << ": /health/ready "
+                        << (http_ready ? "200" : "not 200") << ", gRPC "
+                        << (grpc_serving ? "SERVING" : "not SERVING")
+                        << "; expected " << (ready ? "ready" : "not ready");
+          return;
+        }
+        absl::SleepFor(absl::Milliseconds(200));
+      }
+    }
+  };
+  ASSERT_TRUE(platform().platform().StopDatabase().ok());
+  await(false);
+  // Alive all the same: nothing to restart.
+  EXPECT_EQ(HttpGet("payment", "/health/live").first, 200);
+  ASSERT_TRUE(platform().platform().StartDatabase().ok());
+  await(true);
+  // And it works again: an order goes through.
+  EXPECT_EQ(AwaitFinal(PlaceOrder("alice")).status(),
+            v1::ORDER_STATUS_APPROVED);
+}
+
 }  // namespace
 }  // namespace sagaworks
