@@ -253,7 +253,7 @@ TEST_F(ObservabilityTest, AFailingPaymentShowsRetriesBreakerAndCompensations) {
   const auto spans = AwaitTrace(ids.front(), "saga reject_order",
                                 {"order-service", "payment-service",
                                  "inventory-service", "saga-orchestrator"});
-  int retries = 0, breaker_events = 0;
+  int retries = 0, breaker_events = 0, opened = 0;
   std::set<std::string> names;
   for (const auto& r : spans) names.insert(r.span.name());
   // Retries and breaker events may fall in any of the orders' traces.
@@ -264,11 +264,17 @@ TEST_F(ObservabilityTest, AFailingPaymentShowsRetriesBreakerAndCompensations) {
       for (const auto& e : r.span.events()) {
         retries += e.name() == "retry";
         breaker_events += absl::StartsWith(e.name(), "circuit_breaker.");
+        if (e.name() == "circuit_breaker.transition") {
+          for (const auto& kv : e.attributes()) {
+            opened += kv.key() == "to" && kv.value().string_value() == "open";
+          }
+        }
       }
     }
   }
   EXPECT_GT(retries, 0) << "no retry events";
   EXPECT_GT(breaker_events, 0) << "no breaker transition or refusal";
+  EXPECT_GT(opened, 0) << "no span shows the breaker opening";
   for (const char* name :
        {"saga charge_payment", "saga release_stock", "saga reject_order"}) {
     EXPECT_EQ(names.count(name), 1u) << "no span " << name;
