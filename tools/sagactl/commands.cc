@@ -122,14 +122,16 @@ int Down(Platform& platform) {
 }
 
 int PrintStatus(Platform& platform) {
-  std::printf("%-20s %-12s %-8s %s\n", "PROCESS", "HEALTH", "PID", "PORT");
+  std::printf("%-20s %-12s %-8s %-6s %s\n", "PROCESS", "HEALTH", "PID",
+              "PORT", "HTTP (/metrics, /health/ready)");
   int down = 0;
   for (const ServiceSpec& spec : Services()) {
     ServiceStatus st = platform.Status(spec);
     if (st.health != Health::kServing) ++down;
-    std::printf(
-        "%-20s %-12s %-8s %d\n", spec.binary.c_str(), HealthName(st.health),
-        st.pid ? std::to_string(*st.pid).c_str() : "-", platform.Port(spec));
+    std::printf("%-20s %-12s %-8s %-6d %d\n", spec.binary.c_str(),
+                HealthName(st.health),
+                st.pid ? std::to_string(*st.pid).c_str() : "-",
+                platform.Port(spec), platform.HttpPort(spec));
   }
   std::printf("%-20s %-12s %-8s %d\n", "postgresql",
               platform.DatabaseRunning() ? "UP" : "DOWN", "-",
