@@ -126,6 +126,29 @@ TEST_F(SagaStoreTest, ALiveLeaseKeepsOtherOrchestratorsOff) {
   SW_EXPECT_OK(store_->Commit(record, next, {started}, absl::Now()).status());
 }
 
+// CancelSaga may reach any orchestrator: its commit takes the saga over
+// from whoever holds the lease, and the holder's next commit is refused.
+TEST_F(SagaStoreTest, ACancellingOrchestratorTakesTheSagaOver) {
+  bool created;
+  SagaRecord record = *store_->Create(Request(), &created);
+  SagaState cancelled = record.state;
+  cancelled.cancel_requested = true;
+  const StepLogEntry entry{1, "cancel_requested", CallKind::kAction,
+                           0, "succeeded",        ""};
+  absl::StatusOr<int64_t> version =
+      pool_->TransactOr<int64_t>("cancel", [&](pqxx::work& tx) {
+        return other_->CommitIn(tx, record, cancelled, {entry}, absl::Now(),
+                                /*take_over=*/true);
+      });
+  SW_ASSERT_OK(version.status());
+  SagaRecord moved = record;
+  moved.version = *version;
+  EXPECT_EQ(
+      store_->Commit(moved, cancelled, {entry}, absl::Now()).status().code(),
+      absl::StatusCode::kAborted);
+  SW_EXPECT_OK(other_->Commit(moved, cancelled, {entry}, absl::Now()).status());
+}
+
 TEST_F(SagaStoreTest, ExpiredLeasesPassToAnotherOrchestrator) {
   bool created;
   SagaRecord record = *store_->Create(Request(), &created);
