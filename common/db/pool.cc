@@ -214,6 +214,10 @@ absl::Status Pool::TransactAttempts(
   for (int attempt = 1; attempt <= config_.max_tx_attempts; ++attempt) {
     absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Acquire();
     if (!conn.ok()) return conn.status();
+    // Only the database's own verdict (serialization failure, deadlock, lock
+    // timeout) is worth another try; an ABORTED that `fn` decided on (say, a
+    // stale version) would come out the same again.
+    bool from_database = false;
     try {
       pqxx::work tx(**conn, std::string(name));
       status = fn(tx);
@@ -224,13 +228,14 @@ absl::Status Pool::TransactAttempts(
       }
     } catch (...) {
       status = MapCurrentDbException(name);
+      from_database = true;
     }
     if (absl::IsUnavailable(status)) {
       (*conn)
           ->disconnect();  // do not hand a dead connection to the next caller
     }
     Release(*std::move(conn));
-    if (!absl::IsAborted(status)) return status;
+    if (!absl::IsAborted(status) || !from_database) return status;
   }
   return status;
 }

@@ -89,6 +89,30 @@ TEST(PoolTest, AnErrorStatusRollsBackTheTransaction) {
   EXPECT_EQ(testing::QueryInt(*pool, "SELECT count(*) FROM k"), 0);
 }
 
+TEST(PoolTest, RetriesWhatTheDatabaseAbortsButNotWhatTheCallerDoes) {
+  std::unique_ptr<Pool> pool = NewPool(2);
+  // PostgreSQL reports a serialization failure on the first attempt only.
+  int calls = 0;
+  absl::Status s = pool->Transact("flaky", [&](pqxx::work& tx) {
+    if (++calls == 1) {
+      tx.exec(
+          "DO $$ BEGIN RAISE EXCEPTION 'conflict' "
+          "USING ERRCODE = 'serialization_failure'; END $$");
+    }
+    return absl::OkStatus();
+  });
+  SW_EXPECT_OK(s);
+  EXPECT_EQ(calls, 2);
+  // An ABORTED the function itself returns is its answer: no second call.
+  calls = 0;
+  s = pool->Transact("stale", [&](pqxx::work&) {
+    ++calls;
+    return absl::AbortedError("moved on");
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(calls, 1);
+}
+
 TEST(PoolTest, ExhaustedPoolAnswersUnavailableInsteadOfHanging) {
   std::unique_ptr<Pool> pool = NewPool(1);
   absl::Status inner;
