@@ -163,11 +163,11 @@ absl::Status Pool::Traced(absl::string_view name,
   std::unique_ptr<trace::Span> span;
   if (trace::CurrentContext().valid()) {
     span = trace::Tracer::Get().StartSpan(
-        absl::StrCat(name, " ", DatabaseName(config_.url)),
+        absl::StrCat(name, " ", db_name_),
         trace::SpanKind::kClient);
     if (span->recording()) {
       span->SetAttribute("db.system", std::string("postgresql"));
-      span->SetAttribute("db.name", DatabaseName(config_.url));
+      span->SetAttribute("db.name", db_name_);
       span->SetAttribute("db.operation", std::string(name));
     }
   }

@@ -123,11 +123,13 @@ class Pool {
   absl::Status TransactAttempts(
       absl::string_view name, absl::FunctionRef<absl::Status(pqxx::work&)> fn);
 
-  explicit Pool(PoolConfig config) : config_(std::move(config)) {}
+  explicit Pool(PoolConfig config)
+      : config_(std::move(config)), db_name_(DatabaseName(config_.url)) {}
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
   void Release(std::unique_ptr<pqxx::connection> conn);
 
   const PoolConfig config_;
+  const std::string db_name_;  // for spans
   absl::Mutex mu_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + in use

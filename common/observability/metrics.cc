@@ -91,8 +91,7 @@ void Value::Add(double v) {
 }
 
 HistogramValue::HistogramValue(const std::vector<double>* bounds)
-    : bounds_(bounds),
-      counts_(new std::atomic<uint64_t>[bounds->size() + 1]) {
+    : bounds_(bounds), counts_(new std::atomic<uint64_t>[bounds->size() + 1]) {
   for (size_t i = 0; i <= bounds->size(); ++i) counts_[i] = 0;
 }
 
@@ -158,6 +157,30 @@ void Family::Render(std::string* out) const {
                     FormatNumber(h->sum_.Get()), "\n", name_, "_count",
                     Labels(labels_, labels), " ", cumulative, "\n");
   }
+}
+
+void CallMetrics::Record(absl::string_view method, absl::StatusCode code,
+                         absl::Duration took) {
+  const int c = static_cast<int>(code);
+  if (c < 0 || c >= kCodes) return;
+  Series* series;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = series_.find(method);
+    if (it == series_.end()) {
+      it = series_.emplace(std::string(method), std::array<Series, kCodes>{})
+               .first;
+    }
+    series = &it->second[c];
+    if (series->requests == nullptr) {
+      const std::string name = absl::StatusCodeToString(code);
+      series->requests = &requests_.With({owner_, std::string(method), name});
+      series->latency =
+          &latency_.Histogram({owner_, std::string(method), name});
+    }
+  }
+  series->requests->Add(1);
+  series->latency->Observe(absl::ToDoubleSeconds(took));
 }
 
 const std::vector<double>& LatencyBuckets() {

@@ -13,6 +13,7 @@
 #ifndef SAGAWORKS_COMMON_OBSERVABILITY_METRICS_H_
 #define SAGAWORKS_COMMON_OBSERVABILITY_METRICS_H_
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -21,7 +22,10 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace sagaworks::metrics {
 
@@ -78,6 +82,37 @@ class Family {
       ABSL_GUARDED_BY(mu_);
   std::map<std::vector<std::string>, std::unique_ptr<HistogramValue>>
       histograms_ ABSL_GUARDED_BY(mu_);
+};
+
+// CallMetrics: the count and latency of calls, in two families labelled
+// (<owner>, method, code), with each series looked up once and then reached
+// without building labels: recording is on every call's path.
+class CallMetrics {
+ public:
+  // `owner` is the first label's value (a downstream, a gRPC service).
+  CallMetrics(Family& requests, Family& latency, std::string owner)
+      : requests_(requests), latency_(latency), owner_(std::move(owner)) {}
+  CallMetrics(const CallMetrics&) = delete;
+  CallMetrics& operator=(const CallMetrics&) = delete;
+
+  void Record(absl::string_view method, absl::StatusCode code,
+              absl::Duration took);
+
+ private:
+  // The gRPC status codes, 0 (OK) to 16 (UNAUTHENTICATED).
+  static constexpr int kCodes = 17;
+  struct Series {
+    Value* requests = nullptr;
+    HistogramValue* latency = nullptr;
+  };
+
+  Family& requests_;
+  Family& latency_;
+  const std::string owner_;
+  absl::Mutex mu_;
+  // Series exist only for the codes seen, so pages list no empty ones.
+  std::map<std::string, std::array<Series, kCodes>, std::less<>> series_
+      ABSL_GUARDED_BY(mu_);
 };
 
 // Latency buckets in seconds: 1 ms to 30 s.

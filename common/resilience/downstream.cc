@@ -66,6 +66,20 @@ bool CountsAgainstHealth(absl::StatusCode code) {
   }
 }
 
+// The families of every downstream's call metrics.
+metrics::CallMetrics MakeCallMetrics(const std::string& downstream) {
+  static metrics::Family& requests = metrics::Registry::Default().Counter(
+      "sagaworks_rpc_client_requests_total",
+      "Calls to other services, all attempts included, by final code.",
+      {"downstream", "rpc_method", "code"});
+  static metrics::Family& latency = metrics::Registry::Default().Histogram(
+      "sagaworks_rpc_client_duration_seconds",
+      "Time of calls to other services, retries and backoff included, by "
+      "final code.",
+      {"downstream", "rpc_method", "code"});
+  return metrics::CallMetrics(requests, latency, downstream);
+}
+
 Downstream::Downstream(std::string name, DownstreamConfig config, Clock& clock,
                        uint64_t seed)
     : name_(std::move(name)),
@@ -76,7 +90,8 @@ Downstream::Downstream(std::string name, DownstreamConfig config, Clock& clock,
           absl::StrCat(name_, ": circuit breaker open; call not sent")),
       bulkhead_(config_.bulkhead),
       budget_(config_.retry_budget, clock),
-      rng_(seed) {
+      rng_(seed),
+      call_metrics_(MakeCallMetrics(name_)) {
   if (!config_.breaker_per_method) shared_breaker_ = &BreakerFor(kAllMethods);
 }
 
@@ -126,31 +141,6 @@ absl::Status Downstream::Finish(const CallOptions& options,
   return status;
 }
 
-const Downstream::Series& Downstream::SeriesFor(const std::string& method,
-                                                int code) {
-  static metrics::Family& requests = metrics::Registry::Default().Counter(
-      "sagaworks_rpc_client_requests_total",
-      "Calls to other services, all attempts included, by final code.",
-      {"downstream", "rpc_method", "code"});
-  static metrics::Family& latency = metrics::Registry::Default().Histogram(
-      "sagaworks_rpc_client_duration_seconds",
-      "Time of calls to other services, retries and backoff included, by "
-      "final code.",
-      {"downstream", "rpc_method", "code"});
-  absl::MutexLock lock(&metrics_mu_);
-  auto it = metrics_.find(method);
-  if (it == metrics_.end()) it = metrics_.emplace(method, PerCode{}).first;
-  Series& series = it->second[code];
-  if (series.requests == nullptr) {
-    // Resolved once per method and code, so a call costs no label look-up.
-    const std::string name =
-        absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
-    series.requests = &requests.With({name_, method, name});
-    series.latency = &latency.Histogram({name_, method, name});
-  }
-  return series;
-}
-
 absl::Status Downstream::Call(const std::string& method,
                               const CallOptions& options, Attempt attempt) {
   ++stats_.calls;
@@ -184,12 +174,7 @@ absl::Status Downstream::Call(const std::string& method,
     status = Attempts(method, options, breaker, attempt);
     bulkhead_.Leave();
   }
-  const int code = static_cast<int>(status.code());
-  if (code >= 0 && code < kStatusCodes) {
-    const Series& series = SeriesFor(method, code);
-    series.requests->Add(1);
-    series.latency->Observe(absl::ToDoubleSeconds(clock_.Now() - start));
-  }
+  call_metrics_.Record(method, status.code(), clock_.Now() - start);
   return status;
 }
 

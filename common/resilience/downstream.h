@@ -123,15 +123,6 @@ class Downstream {
   Bulkhead& bulkhead() { return bulkhead_; }
 
  private:
-  // The gRPC status codes, 0 (OK) to 16 (UNAUTHENTICATED).
-  static constexpr int kStatusCodes = 17;
-  // The metric series of one method and code, looked up once.
-  struct Series {
-    metrics::Value* requests = nullptr;
-    metrics::HistogramValue* latency = nullptr;
-  };
-  using PerCode = std::array<Series, kStatusCodes>;
-  const Series& SeriesFor(const std::string& method, int code);
   const CallPolicy& PolicyFor(const std::string& method) const;
   double Draw();
   absl::Status Finish(const CallOptions& options, absl::Status status);
@@ -154,9 +145,7 @@ class Downstream {
   // The downstream-wide breaker (null with breaker_per_method): no lookup.
   CircuitBreaker* shared_breaker_ = nullptr;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
-  absl::Mutex metrics_mu_;
-  std::map<std::string, PerCode, std::less<>> metrics_
-      ABSL_GUARDED_BY(metrics_mu_);
+  metrics::CallMetrics call_metrics_;
 };
 
 }  // namespace sagaworks::resilience

@@ -130,9 +130,30 @@ void ServerGuard::Release() {
   if (in_flight_ > 0) --in_flight_;
 }
 
+namespace {
+
+metrics::CallMetrics MakeServerMetrics(const std::string& service) {
+  static metrics::Family& requests = metrics::Registry::Default().Counter(
+      "sagaworks_rpc_server_requests_total",
+      "Calls this process served, by method and code.",
+      {"rpc_service", "rpc_method", "code"});
+  static metrics::Family& latency = metrics::Registry::Default().Histogram(
+      "sagaworks_rpc_server_duration_seconds",
+      "Time to serve a call, by method and code.",
+      {"rpc_service", "rpc_method", "code"});
+  return metrics::CallMetrics(requests, latency, service);
+}
+
+}  // namespace
+
+ServiceGuard::ServiceGuard(ServerGuard& guard, std::string service)
+    : guard_(guard),
+      service_(std::move(service)),
+      metrics_(MakeServerMetrics(service_)) {}
+
 ServerCall::ServerCall(grpc::ServerContext* context, const std::string& service,
-                       const char* method)
-    : service_(service), method_(method), start_(absl::Now()) {
+                       const char* method, metrics::CallMetrics& metrics)
+    : method_(method), metrics_(metrics), start_(absl::Now()) {
   std::optional<trace::SpanContext> parent;
   const auto& metadata = context->client_metadata();
   if (auto it = metadata.find("traceparent"); it != metadata.end()) {
@@ -165,19 +186,8 @@ ServerCall::~ServerCall() {
 }
 
 grpc::Status ServerCall::Finish(grpc::Status status) {
-  static metrics::Family& requests = metrics::Registry::Default().Counter(
-      "sagaworks_rpc_server_requests_total",
-      "Calls this process served, by method and code.",
-      {"rpc_service", "rpc_method", "code"});
-  static metrics::Family& latency = metrics::Registry::Default().Histogram(
-      "sagaworks_rpc_server_duration_seconds",
-      "Time to serve a call, by method and code.",
-      {"rpc_service", "rpc_method", "code"});
-  const std::string code = absl::StatusCodeToString(
-      static_cast<absl::StatusCode>(status.error_code()));
-  requests.With({service_, method_, code}).Add(1);
-  latency.Histogram({service_, method_, code})
-      .Observe(absl::ToDoubleSeconds(absl::Now() - start_));
+  metrics_.Record(method_, static_cast<absl::StatusCode>(status.error_code()),
+                  absl::Now() - start_);
   if (span_->recording()) {
     span_->SetAttribute("rpc.grpc.status_code",
                         static_cast<int64_t>(status.error_code()));

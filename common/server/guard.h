@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/observability/metrics.h"
 #include "common/observability/trace.h"
 #include "common/resilience/chaos.h"
 #include "common/resilience/token_bucket.h"
@@ -91,14 +92,14 @@ class ServerGuard {
 class ServerCall {
  public:
   ServerCall(grpc::ServerContext* context, const std::string& service,
-             const char* method);
+             const char* method, metrics::CallMetrics& metrics);
   ~ServerCall();
   // Finish records the call's status and returns it.
   grpc::Status Finish(grpc::Status status);
 
  private:
-  const std::string& service_;
   const char* method_;
+  metrics::CallMetrics& metrics_;
   absl::Time start_;
   std::unique_ptr<trace::Span> span_;
   std::unique_ptr<trace::ScopedContext> scope_;
@@ -107,13 +108,12 @@ class ServerCall {
 // ServiceGuard: one service's view of the guard, naming its methods.
 class ServiceGuard {
  public:
-  ServiceGuard(ServerGuard& guard, std::string service)
-      : guard_(guard), service_(std::move(service)) {}
+  ServiceGuard(ServerGuard& guard, std::string service);
 
   template <typename Handler>
   grpc::Status Run(grpc::ServerContext* context, const char* method,
                    Handler&& handler) {
-    ServerCall call(context, service_, method);
+    ServerCall call(context, service_, method, metrics_);
     grpc::Status admitted =
         guard_.Admit(context, "/" + service_ + "/" + method);
     if (!admitted.ok()) return call.Finish(admitted);
@@ -127,6 +127,7 @@ class ServiceGuard {
  private:
   ServerGuard& guard_;
   const std::string service_;
+  metrics::CallMetrics metrics_;
 };
 
 }  // namespace sagaworks::server

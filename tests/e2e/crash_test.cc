@@ -45,41 +45,12 @@ class CrashTest : public testing::PlatformSuite {
   // they are in flight; 0 clears it.
   void SlowStep(const std::string& service, const std::string& method,
                 int64_t latency_ms) {
-    auto chaos = StubFor<v1::ChaosService>(service);
-    grpc::ClientContext c;
-    Deadline(&c);
-    v1::ChaosState state;
-    if (latency_ms == 0) {
-      ASSERT_TRUE(chaos->ClearChaos(&c, {}, &state).ok());
-      return;
-    }
-    v1::SetChaosRequest r;
-    r.mutable_rule()->set_method(method);
-    r.mutable_rule()->set_latency_ms(latency_ms);
-    ASSERT_TRUE(chaos->SetChaos(&c, r, &state).ok());
+    grpc::Status s = latency_ms == 0 ? ClearChaos(service)
+                                     : SetChaos(service, method, 0, latency_ms);
+    ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
-  int64_t Balance(const std::string& customer) {
-    auto payment = StubFor<v1::PaymentService>("payment");
-    grpc::ClientContext c;
-    Deadline(&c);
-    v1::GetBalanceRequest r;
-    r.set_customer_id(customer);
-    v1::Balance b;
-    EXPECT_TRUE(payment->GetBalance(&c, r, &b).ok());
-    return b.balance_cents();
-  }
-
-  v1::Stock Widgets() {
-    auto inventory = StubFor<v1::InventoryService>("inventory");
-    grpc::ClientContext c;
-    Deadline(&c);
-    v1::GetStockRequest r;
-    r.set_sku("widget");
-    v1::Stock s;
-    EXPECT_TRUE(inventory->GetStock(&c, r, &s).ok());
-    return s;
-  }
+  v1::Stock Widgets() { return Stock("widget"); }
 
   // Places `n` orders of one widget; alice's may succeed, bob's cannot pay,
   // and with `undeliverable` every seventh goes to ZZ (charged, then

@@ -73,11 +73,7 @@ class ObservabilityTest : public testing::PlatformSuite {
   }
   void TearDown() override {
     for (const char* service : {"payment", "inventory"}) {
-      auto chaos = v1::ChaosService::NewStub(ChannelTo(service));
-      grpc::ClientContext c;
-      Deadline(&c);
-      v1::ChaosState state;
-      (void)chaos->ClearChaos(&c, {}, &state);
+      (void)ClearChaos(service);
     }
   }
 
@@ -234,16 +230,8 @@ TEST_F(ObservabilityTest, OneOrderIsOneTraceAcrossAllFiveProcesses) {
 }
 
 TEST_F(ObservabilityTest, AFailingPaymentShowsRetriesBreakerAndCompensations) {
-  auto chaos = v1::ChaosService::NewStub(ChannelTo("payment"));
-  {
-    grpc::ClientContext c;
-    Deadline(&c);
-    v1::SetChaosRequest r;
-    r.mutable_rule()->set_method("/sagaworks.v1.PaymentService/Charge");
-    r.mutable_rule()->set_failure_rate(1.0);
-    v1::ChaosState state;
-    ASSERT_TRUE(chaos->SetChaos(&c, r, &state).ok());
-  }
+  ASSERT_TRUE(
+      SetChaos("payment", "/sagaworks.v1.PaymentService/Charge", 1.0, 0).ok());
   std::vector<std::string> ids;
   for (int i = 0; i < 8; ++i) ids.push_back(PlaceOrder("alice"));
   for (const std::string& id : ids) {
@@ -294,16 +282,9 @@ TEST_F(ObservabilityTest, AFailingPaymentShowsRetriesBreakerAndCompensations) {
 // The saga keeps the trace context it was started with, so the steps an
 // orchestrator resumes after a crash still belong to the order's trace.
 TEST_F(ObservabilityTest, StepsResumedAfterAnOrchestratorCrashJoinTheTrace) {
-  auto chaos = v1::ChaosService::NewStub(ChannelTo("inventory"));
-  {
-    grpc::ClientContext c;
-    Deadline(&c);
-    v1::SetChaosRequest r;
-    r.mutable_rule()->set_method("/sagaworks.v1.InventoryService/ReserveStock");
-    r.mutable_rule()->set_latency_ms(1500);
-    v1::ChaosState state;
-    ASSERT_TRUE(chaos->SetChaos(&c, r, &state).ok());
-  }
+  ASSERT_TRUE(SetChaos("inventory",
+                       "/sagaworks.v1.InventoryService/ReserveStock", 0, 1500)
+                  .ok());
   const std::string id = PlaceOrder("alice");
   // The reservation is out when the orchestrator dies.
   auto sagas = v1::SagaOrchestrator::NewStub(ChannelTo("orchestrator"));
@@ -320,12 +301,7 @@ TEST_F(ObservabilityTest, StepsResumedAfterAnOrchestratorCrashJoinTheTrace) {
   }
   const auto& orchestrator = *sagactl::FindService("orchestrator");
   ASSERT_TRUE(platform().platform().StopService(orchestrator, true).ok());
-  {
-    grpc::ClientContext c;
-    Deadline(&c);
-    v1::ChaosState state;
-    ASSERT_TRUE(chaos->ClearChaos(&c, {}, &state).ok());
-  }
+  ASSERT_TRUE(ClearChaos("inventory").ok());
   ASSERT_TRUE(platform().platform().StartService(orchestrator).ok());
   ASSERT_TRUE(platform().platform().WaitServing({&orchestrator}).ok());
   ASSERT_EQ(AwaitFinal(id).status(), v1::ORDER_STATUS_APPROVED);

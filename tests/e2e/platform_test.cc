@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/local/subprocess.h"
@@ -102,26 +103,6 @@ class PlatformTest : public testing::PlatformSuite {
       absl::SleepFor(absl::Milliseconds(50));
     }
     return order;
-  }
-
-  int64_t Balance(const std::string& customer) {
-    grpc::ClientContext c;
-    Deadline(&c);
-    v1::GetBalanceRequest r;
-    r.set_customer_id(customer);
-    v1::Balance b;
-    EXPECT_TRUE(payment_->GetBalance(&c, r, &b).ok());
-    return b.balance_cents();
-  }
-
-  v1::Stock Stock(const std::string& sku) {
-    grpc::ClientContext c;
-    Deadline(&c);
-    v1::GetStockRequest r;
-    r.set_sku(sku);
-    v1::Stock s;
-    EXPECT_TRUE(inventory_->GetStock(&c, r, &s).ok());
-    return s;
   }
 
   int CountOrders() {
@@ -348,25 +329,11 @@ TEST_F(PlatformTest, CancellingAnApprovedOrderUndoesEverything) {
 TEST_F(PlatformTest, CancellingARunningOrderStopsItsSaga) {
   const int64_t balance = Balance("alice");
   // Hold the saga at its first step so the cancel finds it running.
-  auto chaos = v1::ChaosService::NewStub(ChannelTo("inventory"));
-  {
-    grpc::ClientContext c;
-    Deadline(&c);
-    v1::SetChaosRequest r;
-    r.mutable_rule()->set_method("/sagaworks.v1.InventoryService/ReserveStock");
-    r.mutable_rule()->set_latency_ms(1500);
-    v1::ChaosState state;
-    ASSERT_TRUE(chaos->SetChaos(&c, r, &state).ok());
-  }
-  struct ClearOnExit {  // also when an assertion ends the test early
-    v1::ChaosService::Stub* chaos;
-    ~ClearOnExit() {
-      grpc::ClientContext c;
-      Deadline(&c);
-      v1::ChaosState state;
-      (void)chaos->ClearChaos(&c, {}, &state);
-    }
-  } clear{chaos.get()};
+  ASSERT_TRUE(SetChaos("inventory",
+                       "/sagaworks.v1.InventoryService/ReserveStock", 0, 1500)
+                  .ok());
+  // Cleared also when an assertion ends the test early.
+  absl::Cleanup clear = [] { (void)ClearChaos("inventory"); };
   v1::Order order;
   ASSERT_TRUE(Create("alice", "widget", 1, "DE", &order).ok());
   v1::Order answer;

@@ -34,25 +34,13 @@ class ResilienceTest : public testing::PlatformSuite {
   }
   void TearDown() override {
     for (const char* service : {"payment", "shipping"}) {
-      auto chaos = v1::ChaosService::NewStub(ChannelTo(service));
-      grpc::ClientContext c;
-      Deadline(&c);
-      v1::ChaosState state;
-      (void)chaos->ClearChaos(&c, {}, &state);
+      (void)ClearChaos(service);
     }
   }
 
-  void SetChaos(const std::string& service, const std::string& method,
-                double failure_rate, int64_t latency_ms) {
-    auto chaos = v1::ChaosService::NewStub(ChannelTo(service));
-    grpc::ClientContext c;
-    Deadline(&c);
-    v1::SetChaosRequest r;
-    r.mutable_rule()->set_method(method);
-    r.mutable_rule()->set_failure_rate(failure_rate);
-    r.mutable_rule()->set_latency_ms(latency_ms);
-    v1::ChaosState state;
-    grpc::Status s = chaos->SetChaos(&c, r, &state);
+  void InjectChaos(const std::string& service, const std::string& method,
+                   double failure_rate, int64_t latency_ms) {
+    grpc::Status s = SetChaos(service, method, failure_rate, latency_ms);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
@@ -116,27 +104,9 @@ class ResilienceTest : public testing::PlatformSuite {
     return done;
   }
 
-  int64_t Balance() {
-    auto payment = v1::PaymentService::NewStub(ChannelTo("payment"));
-    grpc::ClientContext c;
-    Deadline(&c);
-    v1::GetBalanceRequest r;
-    r.set_customer_id("alice");
-    v1::Balance b;
-    EXPECT_TRUE(payment->GetBalance(&c, r, &b).ok());
-    return b.balance_cents();
-  }
+  int64_t Balance() { return PlatformSuite::Balance("alice"); }
 
-  int64_t WidgetsAvailable() {
-    auto inventory = v1::InventoryService::NewStub(ChannelTo("inventory"));
-    grpc::ClientContext c;
-    Deadline(&c);
-    v1::GetStockRequest r;
-    r.set_sku("widget");
-    v1::Stock s;
-    EXPECT_TRUE(inventory->GetStock(&c, r, &s).ok());
-    return s.available();
-  }
+  int64_t WidgetsAvailable() { return Stock("widget").available(); }
 
   // One sequence for the whole run: a key used by an earlier test would be
   // replayed (or refused as reused), not executed.
@@ -152,7 +122,7 @@ TEST_F(ResilienceTest, FailingPaymentOpensTheBreakerAndNothingIsLost) {
   for (const auto& b : payment_before.breakers()) {
     transitions_before += b.transitions();
   }
-  SetChaos("payment", "/sagaworks.v1.PaymentService/Charge", 1.0, 0);
+  InjectChaos("payment", "/sagaworks.v1.PaymentService/Charge", 1.0, 0);
 
   std::vector<std::string> ids;
   for (int i = 0; i < 20; ++i) ids.push_back(Order("widget", 1));
@@ -190,8 +160,8 @@ TEST_F(ResilienceTest,
        HungShippingIsCutAtTheStepDeadlineAndLeavesNoThreadBlocked) {
   const int64_t balance = Balance();
   // Shipping answers after ten minutes.
-  SetChaos("shipping", "/sagaworks.v1.ShippingService/CreateShipment", 0.0,
-           600000);
+  InjectChaos("shipping", "/sagaworks.v1.ShippingService/CreateShipment", 0.0,
+              600000);
   const absl::Time start = absl::Now();
   const std::string id = Order("widget", 1);
   std::vector<v1::Order> done = AwaitFinal({id}, absl::Seconds(60));

@@ -11,6 +11,9 @@
 
 #include "common/client/channel.h"
 #include "gtest/gtest.h"
+#include "sagaworks/v1/chaos.grpc.pb.h"
+#include "sagaworks/v1/inventory.grpc.pb.h"
+#include "sagaworks/v1/payment.grpc.pb.h"
 #include "tests/testing/test_platform.h"
 
 namespace sagaworks::testing {
@@ -36,6 +39,55 @@ class PlatformSuite : public ::testing::Test {
   // ChannelTo opens a channel to a service by name ("payment").
   static std::shared_ptr<grpc::Channel> ChannelTo(const std::string& service) {
     return Dial(platform_->Address(service));
+  }
+
+  // SetChaos injects faults into `method` ("/pkg.Service/Method", or "" for
+  // all) of a service: a failure rate and an added latency.
+  static grpc::Status SetChaos(const std::string& service,
+                               const std::string& method, double failure_rate,
+                               int64_t latency_ms) {
+    auto chaos = v1::ChaosService::NewStub(ChannelTo(service));
+    grpc::ClientContext c;
+    c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::SetChaosRequest r;
+    r.mutable_rule()->set_method(method);
+    r.mutable_rule()->set_failure_rate(failure_rate);
+    r.mutable_rule()->set_latency_ms(latency_ms);
+    v1::ChaosState state;
+    return chaos->SetChaos(&c, r, &state);
+  }
+
+  // ClearChaos removes every fault injected into a service.
+  static grpc::Status ClearChaos(const std::string& service) {
+    auto chaos = v1::ChaosService::NewStub(ChannelTo(service));
+    grpc::ClientContext c;
+    c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::ChaosState state;
+    return chaos->ClearChaos(&c, {}, &state);
+  }
+
+  // Balance is a customer's balance in cents (a test failure if unreadable).
+  static int64_t Balance(const std::string& customer) {
+    auto payment = v1::PaymentService::NewStub(ChannelTo("payment"));
+    grpc::ClientContext c;
+    c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::GetBalanceRequest r;
+    r.set_customer_id(customer);
+    v1::Balance b;
+    EXPECT_TRUE(payment->GetBalance(&c, r, &b).ok());
+    return b.balance_cents();
+  }
+
+  // Stock is a SKU's stock (a test failure if unreadable).
+  static v1::Stock Stock(const std::string& sku) {
+    auto inventory = v1::InventoryService::NewStub(ChannelTo("inventory"));
+    grpc::ClientContext c;
+    c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::GetStockRequest r;
+    r.set_sku(sku);
+    v1::Stock s;
+    EXPECT_TRUE(inventory->GetStock(&c, r, &s).ok());
+    return s;
   }
 
  private:
