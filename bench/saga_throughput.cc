@@ -15,6 +15,7 @@
 //      same number of clients.
 //
 //   build/bin/saga_throughput [--seconds 10] [--clients 32] [--workers 32]
+//                             [--statements] [--keep]
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -44,6 +45,7 @@ struct Options {
   int clients = 32;
   int workers = 32;
   bool keep = false;
+  bool statements = false;
 };
 
 [[noreturn]] void Die(const std::string& what, const absl::Status& s) {
@@ -204,6 +206,31 @@ int64_t Drive(const std::string& address, int clients, absl::Time until,
   return failed.load();
 }
 
+// The statements that took the most database time in the phase just run,
+// from pg_stat_statements: where a saga's database time goes.
+std::string TopStatements(const sagactl::Platform& platform, int sagas) {
+  auto r = Query(
+      platform.cluster().Url("postgres"),
+      "SELECT d.datname, s.calls, s.total_exec_time, "
+      "  100 * s.total_exec_time / sum(s.total_exec_time) OVER (), "
+      "  left(regexp_replace(s.query, '\\s+', ' ', 'g'), 60) "
+      "FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
+      "WHERE d.datname <> 'postgres' ORDER BY s.total_exec_time DESC LIMIT 15");
+  if (!r.ok()) Die("read pg_stat_statements", r.status());
+  std::string out =
+      "  database      calls/saga  us/call  share  statement\n";
+  for (const auto& row : *r) {
+    absl::StrAppend(
+        &out, absl::StrFormat("  %-13s %10.2f %8.0f %5.1f%%  %s\n",
+                              row[0].as<std::string>(),
+                              row[1].as<double>() / std::max(sagas, 1),
+                              1000 * row[2].as<double>() /
+                                  std::max(row[1].as<double>(), 1.0),
+                              row[3].as<double>(), row[4].as<std::string>()));
+  }
+  return out;
+}
+
 double PgbenchRate(const sagactl::Platform& platform, const Options& options,
                    const std::string& dir) {
   absl::Status s = platform.cluster().CreateDatabase("pgbench");
@@ -255,6 +282,9 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--keep", options.keep,
                "leave the platform's directory (logs) behind");
+  app.add_flag("--statements", options.statements,
+               "also print the statements that took the most database time "
+               "at saturation (loads pg_stat_statements)");
   CLI11_PARSE(app, argc, argv);
 
   char tmpl[] = "/tmp/sagaworks-bench-XXXXXX";
@@ -265,6 +295,9 @@ int Main(int argc, char** argv) {
   po.home = home;
   po.bin_dir = local::ExecutableDir();
   po.durable_db = true;  // fsync and synchronous_commit on: the real cost
+  if (options.statements) {
+    po.db_settings = {"shared_preload_libraries=pg_stat_statements"};
+  }
   auto port = local::FreePort();
   if (!port.ok()) Die("free port", port.status());
   po.pg_port = *port;
@@ -305,6 +338,12 @@ int Main(int argc, char** argv) {
   }
 
   // 1. Saturation.
+  if (options.statements) {
+    absl::Status s = Exec(platform.cluster().Url("postgres"),
+                          "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
+                          "SELECT pg_stat_statements_reset()");
+    if (!s.ok()) Die("pg_stat_statements", s);
+  }
   const int64_t commits_before = TotalCommits(platform);
   std::string since = DatabaseNow(platform);
   int64_t failed = Drive(order, options.clients,
@@ -316,6 +355,8 @@ int Main(int argc, char** argv) {
   const int64_t commits = TotalCommits(platform) - commits_before;
   const PhaseResult full = Summarize(platform, since);
   const double rate = full.orders / std::max(full.seconds, 1e-9);
+  const std::string statements =
+      options.statements ? TopStatements(platform, full.orders) : "";
 
   // 2. Half load, paced.
   since = DatabaseNow(platform);
@@ -349,6 +390,9 @@ int Main(int argc, char** argv) {
       half.p99_ms / std::max(half.p50_ms, 1e-9), options.clients, pgbench,
       rate / pgbench,
       rate * commits / std::max<int64_t>(full.orders, 1) / pgbench, failed);
+  if (options.statements) {
+    std::cout << "database time at saturation, by statement:\n" << statements;
+  }
 
   for (auto it = all.rbegin(); it != all.rend(); ++it) {
     (void)platform.StopService(**it, /*hard=*/false);

@@ -222,11 +222,16 @@ absl::StatusOr<int64_t> SagaStore::CommitIn(
       "  step_deadline = CASE WHEN $6 THEN 'epoch'::timestamptz + "
       "    $7 * interval '1 microsecond' END, "
       "  failure_reason = $8, total_cents = $9, cancel_requested = $11, "
-      "  next_attempt_at = 'epoch'::timestamptz + "
-      "    $10 * interval '1 microsecond', "
+      // A due saga's next attempt stays as stored while it is still due
+      // (both times are past): the row then changes no indexed column and
+      // the update stays on its page (see migration 0005).
+      "  next_attempt_at = CASE WHEN next_attempt_at <= t.at "
+      "    AND t.at <= now() THEN next_attempt_at ELSE t.at END, "
       "  lease_owner = $12, "
       "  lease_expires_at = now() + $13 * interval '1 millisecond', "
       "  version = version + 1, updated_at = now() "
+      "  FROM (SELECT 'epoch'::timestamptz + $10 * interval '1 microsecond' "
+      "        AS at) t "
       "  WHERE saga_id = $1 AND version = $2 AND ($14 OR lease_owner IS NULL "
       "    OR lease_owner = $12 OR lease_expires_at < now()) "
       "  RETURNING version) "

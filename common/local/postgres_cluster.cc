@@ -103,6 +103,9 @@ absl::Status PostgresCluster::Start() {
                     " -c fsync=off -c synchronous_commit=off "
                     "-c full_page_writes=off");
   }
+  for (const std::string& setting : options_.settings) {
+    absl::StrAppend(&server_opts, " -c ", setting);
+  }
   std::string out;
   absl::Status s = Run(AsPostgres({Bin("pg_ctl"), "-D", options_.data_dir, "-l",
                                    options_.log_file, "-o", server_opts, "-w",

@@ -26,6 +26,9 @@ struct ClusterOptions {
   // Off only for throw-away test clusters: durability is not under test
   // there, and it makes each commit far cheaper.
   bool durable = true;
+  // More server settings, "name=value" each (the benchmark loads
+  // pg_stat_statements with one).
+  std::vector<std::string> settings;
 };
 
 class PostgresCluster {

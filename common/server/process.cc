@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/observability/otlp_exporter.h"
@@ -46,6 +47,10 @@ std::string DescribeFlagError(const CLI::App& app, const std::string& error) {
 
 Process::Process(ProcessInfo info) : info_(std::move(info)), app_(info_.name) {
   BlockTerminationSignals();
+  // Debian builds Abseil with its mutex deadlock detector on, which keeps a
+  // lock graph on every acquisition: a cost on each call, for a check that
+  // belongs in tests (the unit tests keep it).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   SetLogService(info_.name);
   server_config_.listen = absl::StrCat("127.0.0.1:", info_.default_port);
 

@@ -14,6 +14,14 @@ int main(int argc, char** argv) {
       "inventory", "127.0.0.1:50053", "inventory service (SKU check)");
   const std::string& payment = process.AddPeer(
       "payment", "127.0.0.1:50052", "payment service (customer check)");
+  double catalog_cache_seconds = 30;
+  process.app()
+      .add_option("--catalog-cache-seconds", catalog_cache_seconds,
+                  "how long a customer or SKU confirmed by its service counts "
+                  "as existing without asking again (0: ask on every order)")
+      ->envname("SAGAWORKS_CATALOG_CACHE_SECONDS")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
   if (auto code = process.ParseFlags(argc, argv)) return *code;
   auto pool = process.OpenDatabase(migrations::order());
   if (!pool.ok()) return process.Fail(pool.status());
@@ -38,7 +46,7 @@ int main(int argc, char** argv) {
       {v1::InventoryService::NewStub(Dial(inventory)),
        *std::move(to_inventory)},
       {v1::PaymentService::NewStub(Dial(payment)), *std::move(to_payment)},
-      absl::Seconds(1));
+      absl::Seconds(1), {absl::Seconds(catalog_cache_seconds), 100000});
   auto idempotency = process.MakeIdempotency("sagaworks.v1.OrderService");
   if (!idempotency.ok()) return process.Fail(idempotency.status());
   order::OrderServiceImpl service(store, relay, catalog,

@@ -52,29 +52,34 @@ absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request,
   options.idempotent = true;  // reads
   options.metadata = {{"x-tenant-id", "order-service"}};
   options.deadline = std::min(absl::Now() + timeout_, inbound_deadline);
-  v1::GetBalanceRequest customer;
-  customer.set_customer_id(request.customer_id());
-  v1::Balance balance;
-  absl::Status s = payment_.Call("GetBalance", options,
-                                 &v1::PaymentService::StubInterface::GetBalance,
-                                 customer, &balance);
-  if (absl::IsNotFound(s)) return s;
-  if (IsInconclusive(s)) {
-    LogWarning(absl::StrCat("customer check skipped: ", DescribeStatus(s)));
-    return absl::OkStatus();
+  if (!known_customers_.Contains(request.customer_id())) {
+    v1::GetBalanceRequest customer;
+    customer.set_customer_id(request.customer_id());
+    v1::Balance balance;
+    absl::Status s = payment_.Call(
+        "GetBalance", options, &v1::PaymentService::StubInterface::GetBalance,
+        customer, &balance);
+    if (absl::IsNotFound(s)) return s;
+    if (IsInconclusive(s)) {
+      LogWarning(absl::StrCat("customer check skipped: ", DescribeStatus(s)));
+      return absl::OkStatus();
+    }
+    if (s.ok()) known_customers_.Insert(request.customer_id());
   }
   for (const v1::OrderItem& item : request.items()) {
+    if (known_skus_.Contains(item.sku())) continue;
     v1::GetStockRequest sku;
     sku.set_sku(item.sku());
     v1::Stock stock;
-    s = inventory_.Call("GetStock", options,
-                        &v1::InventoryService::StubInterface::GetStock, sku,
-                        &stock);
+    absl::Status s = inventory_.Call(
+        "GetStock", options, &v1::InventoryService::StubInterface::GetStock,
+        sku, &stock);
     if (absl::IsNotFound(s)) return s;
     if (IsInconclusive(s)) {
       LogWarning(absl::StrCat("sku check skipped: ", DescribeStatus(s)));
       return absl::OkStatus();
     }
+    if (s.ok()) known_skus_.Insert(item.sku());
   }
   return absl::OkStatus();
 }

@@ -8,6 +8,8 @@
 
 #include "absl/time/time.h"
 #include "common/idempotency/idempotency.h"
+#include "common/clock.h"
+#include "common/expiring_set.h"
 #include "common/resilience/client.h"
 #include "common/server/guard.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
@@ -28,13 +30,19 @@ absl::Status ValidateCreateOrder(const v1::CreateOrderRequest& request);
 // available while they are down.
 class CatalogCheck {
  public:
+  // `known` says how long a customer or SKU, once confirmed, counts as
+  // existing without asking again: neither is ever deleted, so only the
+  // first order of each pays for the look-up.
   CatalogCheck(
       resilience::Client<v1::InventoryService::StubInterface> inventory,
       resilience::Client<v1::PaymentService::StubInterface> payment,
-      absl::Duration timeout)
+      absl::Duration timeout, ExpiringSetConfig known = {},
+      Clock& clock = RealClock::Default())
       : inventory_(std::move(inventory)),
         payment_(std::move(payment)),
-        timeout_(timeout) {}
+        timeout_(timeout),
+        known_customers_(known, clock),
+        known_skus_(known, clock) {}
 
   // Check answers NOT_FOUND for an unknown SKU or customer, else OK. It
   // finishes before `inbound_deadline`.
@@ -45,6 +53,8 @@ class CatalogCheck {
   resilience::Client<v1::InventoryService::StubInterface> inventory_;
   resilience::Client<v1::PaymentService::StubInterface> payment_;
   const absl::Duration timeout_;
+  ExpiringSet known_customers_;
+  ExpiringSet known_skus_;
 };
 
 class OrderServiceImpl final : public v1::OrderService::Service {

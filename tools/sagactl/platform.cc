@@ -106,7 +106,8 @@ Platform::Platform(PlatformOptions options)
       state_dir_(options_.home + "/.sagaworks"),
       cluster_(local::ClusterOptions{
           state_dir_ + "/pgdata", options_.pg_port, "sagaworks",
-          state_dir_ + "/logs/postgres.log", "", options_.durable_db}) {}
+          state_dir_ + "/logs/postgres.log", "", options_.durable_db,
+          options_.db_settings}) {}
 
 int Platform::Port(const ServiceSpec& spec) const {
   auto it = options_.ports.find(spec.name);

@@ -50,6 +50,8 @@ struct PlatformOptions {
   std::map<std::string, std::vector<std::string>> extra_args;
   // Off for throw-away test clusters only.
   bool durable_db = true;
+  // More PostgreSQL settings, "name=value" each.
+  std::vector<std::string> db_settings;
   absl::Duration ready_timeout = absl::Seconds(60);
 };
 
