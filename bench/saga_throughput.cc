@@ -217,16 +217,15 @@ std::string TopStatements(const sagactl::Platform& platform, int sagas) {
       "FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
       "WHERE d.datname <> 'postgres' ORDER BY s.total_exec_time DESC LIMIT 15");
   if (!r.ok()) Die("read pg_stat_statements", r.status());
-  std::string out =
-      "  database      calls/saga  us/call  share  statement\n";
+  std::string out = "  database      calls/saga  us/call  share  statement\n";
   for (const auto& row : *r) {
     absl::StrAppend(
-        &out, absl::StrFormat("  %-13s %10.2f %8.0f %5.1f%%  %s\n",
-                              row[0].as<std::string>(),
-                              row[1].as<double>() / std::max(sagas, 1),
-                              1000 * row[2].as<double>() /
-                                  std::max(row[1].as<double>(), 1.0),
-                              row[3].as<double>(), row[4].as<std::string>()));
+        &out,
+        absl::StrFormat(
+            "  %-13s %10.2f %8.0f %5.1f%%  %s\n", row[0].as<std::string>(),
+            row[1].as<double>() / std::max(sagas, 1),
+            1000 * row[2].as<double>() / std::max(row[1].as<double>(), 1.0),
+            row[3].as<double>(), row[4].as<std::string>()));
   }
   return out;
 }

@@ -30,9 +30,8 @@ void ExpiringSet::Insert(const std::string& name) {
     Forget(name, it->second);
   }
   // Expired entries go first, then the oldest if still full.
-  while (!by_time_.empty() &&
-         (now - by_time_.begin()->first >= config_.ttl ||
-          confirmed_.size() >= config_.max_entries)) {
+  while (!by_time_.empty() && (now - by_time_.begin()->first >= config_.ttl ||
+                               confirmed_.size() >= config_.max_entries)) {
     auto oldest = by_time_.begin();
     confirmed_.erase(oldest->second);
     by_time_.erase(oldest);

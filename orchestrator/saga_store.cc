@@ -150,12 +150,13 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
   }
   pqxx::result inserted = db::Exec(
       tx,
-      "INSERT INTO saga_instances "
-      "(saga_type, order_id, status, current_step, payload, lease_owner, "
-      " lease_expires_at, traceparent) "
-      "VALUES ($1, $2, 'running', $3, $4::jsonb, $5, "
-      "        now() + $6 * interval '1 millisecond', $7) "
-      "ON CONFLICT (saga_type, order_id) DO NOTHING RETURNING saga_id",
+      absl::StrCat("INSERT INTO saga_instances "
+                   "(saga_type, order_id, status, current_step, payload, "
+                   " lease_owner, lease_expires_at, traceparent) "
+                   "VALUES ($1, $2, 'running', $3, $4::jsonb, $5, "
+                   "        now() + $6 * interval '1 millisecond', $7) "
+                   "ON CONFLICT (saga_type, order_id) DO NOTHING RETURNING ",
+                   kRecordColumns),
       kSagaType, request.order_id(), kReserveStock, payload, lease_.owner,
       absl::ToInt64Milliseconds(lease_.duration),
       // The saga's steps continue the trace of the call that started it.
@@ -163,6 +164,7 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
           ? trace::FormatTraceparent(trace::CurrentContext())
           : std::string());
   *created = !inserted.empty();
+  if (*created) return RecordFromRow(inserted[0]);
   pqxx::result r =
       db::Exec(tx,
                absl::StrCat("SELECT ", kRecordColumns,

@@ -27,4 +27,25 @@ std::string ArrayLiteral(const std::vector<std::string>& values) {
   return out;
 }
 
+std::vector<std::string> ArrayValues(const pqxx::field& field) {
+  std::vector<std::string> out;
+  if (field.is_null()) return out;
+  pqxx::array_parser parser = field.as_array();
+  while (true) {
+    auto [juncture, value] = parser.get_next();
+    switch (juncture) {
+      case pqxx::array_parser::juncture::string_value:
+        out.push_back(std::move(value));
+        break;
+      case pqxx::array_parser::juncture::null_value:
+        out.emplace_back();
+        break;
+      case pqxx::array_parser::juncture::done:
+        return out;
+      default:
+        break;
+    }
+  }
+}
+
 }  // namespace sagaworks::db

@@ -21,6 +21,10 @@ std::string StatementName(const std::string& sql);
 // element quoted, for a parameter cast to int[] or text[].
 std::string ArrayLiteral(const std::vector<std::string>& values);
 
+// ArrayValues reads a one-dimensional array field (NULL elements as empty
+// strings): related rows come back with their parent in one statement.
+std::vector<std::string> ArrayValues(const pqxx::field& field);
+
 template <typename... Args>
 pqxx::result Exec(pqxx::transaction_base& tx, const std::string& sql,
                   Args&&... args) {

@@ -131,47 +131,42 @@ grpc::Status Idempotency::RunImpl(
   };
 
   if (precheck != nullptr) {
-    // A replay must not pay for (or be refused by) the precheck's look-ups:
-    // find a committed key first. Without a precheck the claiming insert
-    // below finds it too, one transaction cheaper for every first call.
-    absl::StatusOr<std::optional<Outcome>> found =
-        pool_.AutocommitOr<std::optional<Outcome>>(
-            "idempotency_lookup",
-            [&](pqxx::nontransaction& tx)
-                -> absl::StatusOr<std::optional<Outcome>> {
-              pqxx::result r = db::Exec(tx, kSelect, scope, full_method, key);
-              if (r.empty()) return std::optional<Outcome>();
-              return std::optional<Outcome>(FromRow(r[0]));
-            });
-    if (!found.ok()) return ToGrpcStatus(found.status());
-    if (found->has_value()) return replay(**found);
-    if (absl::Status s = (*precheck)(); !s.ok()) return ToGrpcStatus(s);
+    // A replay must not be refused by the precheck's look-ups: when the
+    // precheck refuses, a committed key is looked for first. (Looking first
+    // would cost every first call a round trip; a replay is rare.)
+    if (absl::Status s = (*precheck)(); !s.ok()) {
+      absl::StatusOr<std::optional<Outcome>> found =
+          pool_.AutocommitOr<std::optional<Outcome>>(
+              "idempotency_lookup",
+              [&](pqxx::nontransaction& tx)
+                  -> absl::StatusOr<std::optional<Outcome>> {
+                pqxx::result r = db::Exec(tx, kSelect, scope, full_method, key);
+                if (r.empty()) return std::optional<Outcome>();
+                return std::optional<Outcome>(FromRow(r[0]));
+              });
+      if (found.ok() && found->has_value()) return replay(**found);
+      return ToGrpcStatus(s);
+    }
   }
 
-  // A refusal (a final error) is an answer too, but the handler's writes
-  // must not stay: its transaction is rolled back, and the refusal is then
-  // stored on its own. Cheaper on the common path than a savepoint.
+  // The handler's work runs first and the key row goes in last, with the
+  // outcome: one statement for the key instead of a claim and an update.
+  // Two calls with one key may then both do the work, but only one key row
+  // can commit; the other's insert waits for it, finds it, and rolls its
+  // own work back. A refusal (a final error) is an answer too, but the
+  // handler's writes must not stay: it is stored after the rollback.
   std::optional<absl::Status> refused;
+  bool duplicate = false;
   absl::StatusOr<Outcome> outcome = pool_.TransactOr<Outcome>(
       absl::StrCat("idempotent_", method),
       [&](pqxx::work& tx) -> absl::StatusOr<Outcome> {
         refused.reset();
+        duplicate = false;
         // Every pooled connection already has the pool's lock timeout; set
         // it here only where this wait differs (a round trip saved per call).
         if (config_.lock_wait != pool_.config().lock_timeout) {
           tx.exec(absl::StrCat("SET LOCAL lock_timeout = ",
                                absl::ToInt64Milliseconds(config_.lock_wait)));
-        }
-        // A concurrent duplicate still in flight holds this row's index
-        // entry: the insert waits for it, then finds its committed outcome.
-        pqxx::result claimed = db::Exec(
-            tx,
-            "INSERT INTO idempotency_keys "
-            "(scope, method, key, fingerprint, status_code) "
-            "VALUES ($1, $2, $3, $4, -1) ON CONFLICT DO NOTHING RETURNING 1",
-            scope, full_method, key, fingerprint);
-        if (claimed.empty()) {
-          return FromRow(db::Exec(tx, kSelect, scope, full_method, key)[0]);
         }
         Outcome out;
         out.fingerprint = fingerprint;
@@ -183,38 +178,50 @@ grpc::Status Idempotency::RunImpl(
           return out.status;
         }
         response->SerializeToString(&out.response);
-        db::Exec(tx,
-                 "UPDATE idempotency_keys SET status_code = $4, "
-                 "status_message = $5, response = decode($6, 'hex') "
-                 "WHERE scope = $1 AND method = $2 AND key = $3",
-                 scope, full_method, key, static_cast<int>(out.status.code()),
-                 std::string(out.status.message()),
-                 absl::BytesToHexString(out.response));
+        pqxx::result stored = db::Exec(
+            tx,
+            "INSERT INTO idempotency_keys (scope, method, key, fingerprint, "
+            "status_code, status_message, response) "
+            "VALUES ($1, $2, $3, $4, 0, '', decode($5, 'hex')) "
+            "ON CONFLICT DO NOTHING RETURNING 1",
+            scope, full_method, key, fingerprint,
+            absl::BytesToHexString(out.response));
+        if (stored.empty()) {
+          duplicate = true;
+          return absl::AbortedError("idempotency key already used");
+        }
         return out;
       });
-  if (refused.has_value()) {
-    // Store the refusal under the key. If a duplicate claimed the key in the
-    // meantime, its outcome is the answer.
-    outcome = pool_.TransactOr<Outcome>(
-        absl::StrCat("idempotent_", method, "_refusal"),
-        [&](pqxx::work& tx) -> absl::StatusOr<Outcome> {
-          pqxx::result stored =
-              db::Exec(tx,
-                       "INSERT INTO idempotency_keys "
-                       "(scope, method, key, fingerprint, status_code, "
-                       " status_message) "
-                       "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING "
-                       "RETURNING 1",
-                       scope, full_method, key, fingerprint,
-                       static_cast<int>(refused->code()),
-                       std::string(refused->message()));
-          if (stored.empty()) {
-            return FromRow(db::Exec(tx, kSelect, scope, full_method, key)[0]);
+  if (duplicate || refused.has_value()) {
+    // The stored outcome of the call that got the key is the answer; with
+    // none, this call's refusal becomes it.
+    outcome = pool_.AutocommitOr<Outcome>(
+        absl::StrCat("idempotent_", method, "_outcome"),
+        [&](pqxx::nontransaction& tx) -> absl::StatusOr<Outcome> {
+          if (refused.has_value()) {
+            pqxx::result stored = db::Exec(
+                tx,
+                "INSERT INTO idempotency_keys "
+                "(scope, method, key, fingerprint, status_code, "
+                " status_message) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING "
+                "RETURNING 1",
+                scope, full_method, key, fingerprint,
+                static_cast<int>(refused->code()),
+                std::string(refused->message()));
+            if (!stored.empty()) {
+              Outcome out;
+              out.fingerprint = fingerprint;
+              out.status = *refused;
+              return out;
+            }
           }
-          Outcome out;
-          out.fingerprint = fingerprint;
-          out.status = *refused;
-          return out;
+          pqxx::result r = db::Exec(tx, kSelect, scope, full_method, key);
+          if (r.empty()) {
+            // Purged between the two statements: the caller retries.
+            return absl::AbortedError("idempotency key vanished");
+          }
+          return FromRow(r[0]);
         });
   }
   if (!outcome.ok()) {

@@ -10,9 +10,12 @@
 // - The same key with the same request gets the stored outcome, identical,
 //   with response metadata `idempotent-replay: true`; with a different
 //   request, INVALID_ARGUMENT.
-// - A duplicate arriving while the first is still running waits for it (on
-//   the key row's unique index) and replays its outcome; after lock_wait it
-//   gets ABORTED. Never two effects.
+// - The key row goes in last, with the outcome. A duplicate arriving while
+//   the first is still running may do the work too, but only one key row
+//   commits: the other waits for it (on the key's unique index, or on rows
+//   the work locks), rolls its work back and replays the first's outcome;
+//   after lock_wait it gets ABORTED. Never two effects. So a handler acts
+//   outside the database only after Run returns, and only if it succeeded.
 // - Transient failures (UNAVAILABLE, ABORTED, ...) store nothing, so the
 //   retry runs the call again.
 //
@@ -67,7 +70,8 @@ class Idempotency {
   ~Idempotency();
 
   // Run handles one mutating call. `work` runs inside the transaction that
-  // claims the key and fills `response`.
+  // stores the key and fills `response`; a repeated call may run it again,
+  // rolled back.
   template <typename Response>
   grpc::Status Run(
       grpc::ServerContext* context, const char* method,
@@ -78,8 +82,8 @@ class Idempotency {
   }
 
   // The same with a `precheck` that runs first, outside any transaction
-  // (look-ups in other services), and only for a key not seen before: a
-  // replay is looked up before it.
+  // (look-ups in other services). When it refuses, a stored outcome for the
+  // key is still the answer: a replay is never refused by it.
   template <typename Response>
   grpc::Status Run(
       grpc::ServerContext* context, const char* method,

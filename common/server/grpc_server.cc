@@ -26,7 +26,8 @@ absl::Status ServerConfig::Validate() const {
     return absl::InvalidArgumentError("max message size below 1 KiB");
   }
   if (idle_threads < 1) {
-    return absl::InvalidArgumentError("idle handler threads must be at least 1");
+    return absl::InvalidArgumentError(
+        "idle handler threads must be at least 1");
   }
   return absl::OkStatus();
 }
@@ -49,8 +50,8 @@ absl::Status GrpcServer::Start() {
                            &port_);
   builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
   builder.SetMaxSendMessageSize(config_.max_message_bytes);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
-                              config_.idle_threads);
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, config_.idle_threads);
   builder.RegisterService(&health_);
   for (auto& [service, name] : services_) builder.RegisterService(service);
   server_ = builder.BuildAndStart();

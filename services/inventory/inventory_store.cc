@@ -75,14 +75,17 @@ absl::StatusOr<v1::Reservation> InventoryStore::ReserveIn(
     }
     return existing;
   }
-  const std::string reservation_id = claimed[0][0].as<std::string>();
-
   // Fixed lock order (by SKU) so concurrent reservations of overlapping
   // items cannot deadlock.
   std::vector<const v1::OrderItem*> sorted;
   for (const auto& item : items) sorted.push_back(&item);
   std::sort(sorted.begin(), sorted.end(),
             [](auto* a, auto* b) { return a->sku() < b->sku(); });
+  v1::Reservation reservation;
+  reservation.set_reservation_id(claimed[0][0].as<std::string>());
+  reservation.set_order_id(order_id);
+  reservation.set_status(v1::RESERVATION_STATUS_RESERVED);
+  std::vector<std::string> skus, quantities, prices;
   int64_t total = 0;
   for (const v1::OrderItem* item : sorted) {
     pqxx::result updated =
@@ -105,17 +108,28 @@ absl::StatusOr<v1::Reservation> InventoryStore::ReserveIn(
     }
     const int64_t price = updated[0][0].as<int64_t>();
     total += price * item->quantity();
-    db::Exec(tx,
-             "INSERT INTO reservation_items "
-             "(reservation_id, sku, quantity, unit_price_cents) "
-             "VALUES ($1, $2, $3, $4)",
-             reservation_id, item->sku(), item->quantity(), price);
+    v1::ReservedItem* reserved = reservation.add_items();
+    reserved->set_sku(item->sku());
+    reserved->set_quantity(item->quantity());
+    reserved->set_unit_price_cents(price);
+    skus.push_back(item->sku());
+    quantities.push_back(absl::StrCat(item->quantity()));
+    prices.push_back(absl::StrCat(price));
   }
+  reservation.set_total_cents(total);
+  // The items at the prices just read, and the total, in one statement.
   db::Exec(tx,
-           "UPDATE reservations SET total_cents = $2 "
+           "WITH items AS ("
+           "  INSERT INTO reservation_items "
+           "  (reservation_id, sku, quantity, unit_price_cents) "
+           "  SELECT $1, i.sku, i.quantity, i.price "
+           "  FROM unnest($3::text[], $4::int[], $5::bigint[]) "
+           "    AS i(sku, quantity, price)"
+           ") UPDATE reservations SET total_cents = $2 "
            "WHERE reservation_id = $1",
-           reservation_id, total);
-  return LoadReservation(tx, order_id);
+           reservation.reservation_id(), total, db::ArrayLiteral(skus),
+           db::ArrayLiteral(quantities), db::ArrayLiteral(prices));
+  return reservation;
 }
 
 absl::StatusOr<v1::Reservation> InventoryStore::Reserve(

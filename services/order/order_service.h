@@ -7,9 +7,9 @@
 #include <memory>
 
 #include "absl/time/time.h"
-#include "common/idempotency/idempotency.h"
 #include "common/clock.h"
 #include "common/expiring_set.h"
+#include "common/idempotency/idempotency.h"
 #include "common/resilience/client.h"
 #include "common/server/guard.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"

@@ -22,7 +22,26 @@ constexpr char kOrderColumns[] =
     "(extract(epoch FROM updated_at) * 1000000)::bigint";
 
 // The columns OrderFromRow reads, in its order.
-constexpr size_t kOrderColumnCount = 13;
+constexpr int kOrderColumnCount = 13;
+
+// An order's items, as two arrays after kOrderColumns: the order and its
+// items in one statement.
+constexpr char kItemColumns[] =
+    "ARRAY(SELECT sku FROM order_items i WHERE i.order_id = orders.order_id "
+    "      ORDER BY line), "
+    "ARRAY(SELECT quantity FROM order_items i "
+    "      WHERE i.order_id = orders.order_id ORDER BY line)";
+
+// Reads the kItemColumns at `at` into the order.
+void ItemsFromRow(const pqxx::row& row, int at, v1::Order* order) {
+  const std::vector<std::string> skus = db::ArrayValues(row[at]);
+  const std::vector<std::string> quantities = db::ArrayValues(row[at + 1]);
+  for (size_t i = 0; i < skus.size() && i < quantities.size(); ++i) {
+    v1::OrderItem* item = order->add_items();
+    item->set_sku(skus[i]);
+    item->set_quantity(std::stoi(quantities[i]));
+  }
+}
 
 v1::OrderStatus StatusFromDb(const std::string& s) {
   v1::OrderStatus status = v1::ORDER_STATUS_UNSPECIFIED;
@@ -80,13 +99,14 @@ void LoadItems(pqxx::work& tx, std::vector<v1::Order*> orders) {
 
 std::optional<v1::Order> LoadOrder(pqxx::work& tx,
                                    const std::string& order_id) {
-  pqxx::result r = db::Exec(tx,
-                            absl::StrCat("SELECT ", kOrderColumns,
-                                         " FROM orders WHERE order_id = $1"),
-                            order_id);
+  pqxx::result r =
+      db::Exec(tx,
+               absl::StrCat("SELECT ", kOrderColumns, ", ", kItemColumns,
+                            " FROM orders WHERE order_id = $1"),
+               order_id);
   if (r.empty()) return std::nullopt;
   v1::Order order = OrderFromRow(r[0]);
-  LoadItems(tx, {&order});
+  ItemsFromRow(r[0], kOrderColumnCount, &order);
   return order;
 }
 
@@ -99,25 +119,30 @@ absl::Status NotFound(const std::string& order_id) {
 absl::StatusOr<v1::Order> Finish(pqxx::work& tx, const std::string& order_id,
                                  v1::OrderStatus to, const std::string& reason,
                                  int64_t total_cents) {
-  pqxx::result r = db::Exec(
-      tx, "SELECT status FROM orders WHERE order_id = $1 FOR UPDATE", order_id);
-  if (r.empty()) return NotFound(order_id);
-  const v1::OrderStatus from = StatusFromDb(r[0][0].as<std::string>());
-  // A cancelled order may have been approved first: its saga undid it.
-  const bool allowed =
-      from == v1::ORDER_STATUS_PENDING ||
-      (from == v1::ORDER_STATUS_APPROVED && to == v1::ORDER_STATUS_CANCELLED);
-  if (allowed) {
-    db::Exec(tx,
-             "UPDATE orders SET status = $2, failure_reason = $3, "
-             "total_cents = $4, updated_at = now() WHERE order_id = $1",
-             order_id, StatusToDb(to), reason, total_cents);
-  } else if (from != to) {
+  // The common case in one statement; a cancelled order may have been
+  // approved first (its saga undid it).
+  pqxx::result moved = db::Exec(
+      tx,
+      absl::StrCat("UPDATE orders SET status = $2, failure_reason = $3, "
+                   "total_cents = $4, updated_at = now() "
+                   "WHERE order_id = $1 AND (status = 'pending' OR "
+                   "(status = 'approved' AND $2 = 'cancelled')) "
+                   "RETURNING ",
+                   kOrderColumns, ", ", kItemColumns),
+      order_id, StatusToDb(to), reason, total_cents);
+  if (!moved.empty()) {
+    v1::Order order = OrderFromRow(moved[0]);
+    ItemsFromRow(moved[0], kOrderColumnCount, &order);
+    return order;
+  }
+  std::optional<v1::Order> order = LoadOrder(tx, order_id);
+  if (!order.has_value()) return NotFound(order_id);
+  if (order->status() != to) {
     return absl::FailedPreconditionError(
-        absl::StrCat("order ", order_id, " is ", StatusToDb(from),
+        absl::StrCat("order ", order_id, " is ", StatusToDb(order->status()),
                      "; it cannot become ", StatusToDb(to)));
   }
-  return *LoadOrder(tx, order_id);
+  return *order;
 }
 
 }  // namespace
@@ -125,26 +150,37 @@ absl::StatusOr<v1::Order> Finish(pqxx::work& tx, const std::string& order_id,
 absl::StatusOr<v1::Order> OrderStore::CreateIn(
     pqxx::work& tx, const v1::CreateOrderRequest& request) {
   const v1::Address& a = request.shipping_address();
-  pqxx::result r = db::Exec(
-      tx,
-      "INSERT INTO orders (customer_id, status, ship_name, ship_line1, "
-      "ship_city, ship_postal_code, ship_country) "
-      "VALUES ($1, 'pending', $2, $3, $4, $5, $6) RETURNING order_id",
-      request.customer_id(), a.name(), a.line1(), a.city(), a.postal_code(),
-      a.country());
-  const std::string order_id = r[0][0].as<std::string>();
-  for (int i = 0; i < request.items_size(); ++i) {
-    db::Exec(tx,
-             "INSERT INTO order_items (order_id, line, sku, quantity) "
-             "VALUES ($1, $2, $3, $4)",
-             order_id, i, request.items(i).sku(), request.items(i).quantity());
+  std::vector<std::string> skus, quantities;
+  for (const v1::OrderItem& item : request.items()) {
+    skus.push_back(item.sku());
+    quantities.push_back(absl::StrCat(item.quantity()));
   }
   // The trace of the call creating the order goes along to the saga.
   const trace::SpanContext& span = trace::CurrentContext();
-  db::Exec(tx, "INSERT INTO outbox (order_id, traceparent) VALUES ($1, $2)",
-           order_id,
-           span.valid() ? trace::FormatTraceparent(span) : std::string());
-  return *LoadOrder(tx, order_id);
+  // The order, its items and its outbox row in one statement.
+  pqxx::result r = db::Exec(
+      tx,
+      absl::StrCat(
+          "WITH o AS ("
+          "  INSERT INTO orders (customer_id, status, ship_name, ship_line1, "
+          "  ship_city, ship_postal_code, ship_country) "
+          "  VALUES ($1, 'pending', $2, $3, $4, $5, $6) RETURNING ",
+          kOrderColumns,
+          "), items AS ("
+          "  INSERT INTO order_items (order_id, line, sku, quantity) "
+          "  SELECT o.order_id, i.line - 1, i.sku, i.quantity FROM o, "
+          "  unnest($7::text[], $8::int[]) WITH ORDINALITY "
+          "    AS i(sku, quantity, line)"
+          "), outbox AS ("
+          "  INSERT INTO outbox (order_id, traceparent) "
+          "  SELECT order_id, $9 FROM o"
+          ") SELECT * FROM o"),
+      request.customer_id(), a.name(), a.line1(), a.city(), a.postal_code(),
+      a.country(), db::ArrayLiteral(skus), db::ArrayLiteral(quantities),
+      span.valid() ? trace::FormatTraceparent(span) : std::string());
+  v1::Order order = OrderFromRow(r[0]);
+  *order.mutable_items() = request.items();
+  return order;
 }
 
 absl::StatusOr<v1::Order> OrderStore::Create(
@@ -265,7 +301,7 @@ absl::StatusOr<std::vector<OutboxEntry>> OrderStore::DueOutbox(int limit) {
                 "  ORDER BY id LIMIT $1) due ON orders.order_id = due_order "
                 "ORDER BY due_id"),
             limit);
-        const int n = static_cast<int>(kOrderColumnCount);
+        const int n = kOrderColumnCount;
         std::vector<OutboxEntry> out(r.size());
         std::vector<v1::Order*> orders;
         for (size_t i = 0; i < r.size(); ++i) {

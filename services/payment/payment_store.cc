@@ -69,7 +69,13 @@ absl::StatusOr<v1::Charge> PaymentStore::ChargeIn(
                      account[0][0].as<int64_t>(), " cents, charge is ",
                      amount_cents, " cents"));
   }
-  return LoadCharge(tx, order_id);
+  v1::Charge charge;
+  charge.set_charge_id(claimed[0][0].as<std::string>());
+  charge.set_order_id(order_id);
+  charge.set_customer_id(customer_id);
+  charge.set_amount_cents(amount_cents);
+  charge.set_status(v1::CHARGE_STATUS_CHARGED);
+  return charge;
 }
 
 absl::StatusOr<v1::Charge> PaymentStore::Charge(const std::string& order_id,

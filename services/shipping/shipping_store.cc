@@ -1,5 +1,8 @@
 #include "services/shipping/shipping_store.h"
 
+#include <string>
+#include <vector>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -64,14 +67,32 @@ bool SameShipment(const v1::Shipment& existing,
 absl::StatusOr<v1::Shipment> ShippingStore::CreateIn(
     pqxx::work& tx, const v1::CreateShipmentRequest& request) {
   const v1::Address& a = request.address();
-  pqxx::result claimed =
-      db::Exec(tx,
-               "INSERT INTO shipments "
-               "(order_id, status, name, line1, city, postal_code, country) "
-               "VALUES ($1, 'created', $2, $3, $4, $5, $6) "
-               "ON CONFLICT (order_id) DO NOTHING RETURNING shipment_id",
-               request.order_id(), a.name(), a.line1(), a.city(),
-               a.postal_code(), a.country());
+  std::vector<std::string> skus, quantities;
+  for (const v1::OrderItem& item : request.items()) {
+    skus.push_back(item.sku());
+    quantities.push_back(absl::StrCat(item.quantity()));
+  }
+  // The shipment and its items in one statement. The tracking number is one
+  // a person can read out: derived from the id, so it is unique without
+  // another sequence.
+  pqxx::result claimed = db::Exec(
+      tx,
+      "WITH s AS ("
+      "  INSERT INTO shipments (shipment_id, order_id, status, name, line1, "
+      "  city, postal_code, country, tracking_number) "
+      "  SELECT id, $1, 'created', $2, $3, $4, $5, $6, "
+      "    'SW' || upper(replace(left(id::text, 13), '-', '')) "
+      "  FROM (SELECT gen_random_uuid() AS id) new "
+      "  ON CONFLICT (order_id) DO NOTHING "
+      "  RETURNING shipment_id, tracking_number"
+      "), items AS ("
+      "  INSERT INTO shipment_items (shipment_id, line, sku, quantity) "
+      "  SELECT s.shipment_id, i.line - 1, i.sku, i.quantity FROM s, "
+      "  unnest($7::text[], $8::int[]) WITH ORDINALITY AS i(sku, quantity, "
+      "line)"
+      ") SELECT shipment_id, tracking_number FROM s",
+      request.order_id(), a.name(), a.line1(), a.city(), a.postal_code(),
+      a.country(), db::ArrayLiteral(skus), db::ArrayLiteral(quantities));
   if (claimed.empty()) {
     v1::Shipment existing = *LoadShipment(tx, request.order_id());
     if (existing.status() == v1::SHIPMENT_STATUS_CANCELLED) {
@@ -86,23 +107,14 @@ absl::StatusOr<v1::Shipment> ShippingStore::CreateIn(
     }
     return existing;
   }
-  const std::string shipment_id = claimed[0][0].as<std::string>();
-  // A tracking number a person can read out: derived from the id, so it
-  // is unique without another sequence.
-  const std::string tracking =
-      absl::StrCat("SW", absl::AsciiStrToUpper(absl::StrReplaceAll(
-                             shipment_id.substr(0, 13), {{"-", ""}})));
-  db::Exec(tx,
-           "UPDATE shipments SET tracking_number = $2 WHERE shipment_id = $1",
-           shipment_id, tracking);
-  for (int i = 0; i < request.items_size(); ++i) {
-    db::Exec(tx,
-             "INSERT INTO shipment_items (shipment_id, line, sku, quantity) "
-             "VALUES ($1, $2, $3, $4)",
-             shipment_id, i, request.items(i).sku(),
-             request.items(i).quantity());
-  }
-  return *LoadShipment(tx, request.order_id());
+  v1::Shipment shipment;
+  shipment.set_shipment_id(claimed[0][0].as<std::string>());
+  shipment.set_order_id(request.order_id());
+  shipment.set_status(v1::SHIPMENT_STATUS_CREATED);
+  *shipment.mutable_address() = a;
+  *shipment.mutable_items() = request.items();
+  shipment.set_tracking_number(claimed[0][1].as<std::string>());
+  return shipment;
 }
 
 absl::StatusOr<v1::Shipment> ShippingStore::Create(

@@ -2,6 +2,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/db/exec.h"
 #include "common/db/migrate.h"
 #include "common/db/pool.h"
 #include "gtest/gtest.h"
@@ -76,6 +77,25 @@ TEST(PoolTest, MapsDatabaseErrorsToStatusCodes) {
     return absl::OkStatus();
   });
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ExecTest, ArraysGoInAndComeBackUnchanged) {
+  std::unique_ptr<Pool> pool = NewPool(1);
+  const std::vector<std::string> values = {
+      "plain", "with space", "quote\"d", "back\\slash",
+      "a,b",   "{braces}",   "NULL",     ""};
+  absl::StatusOr<std::vector<std::string>> back =
+      pool->TransactOr<std::vector<std::string>>(
+          "arrays",
+          [&](pqxx::work& tx) -> absl::StatusOr<std::vector<std::string>> {
+            pqxx::result r =
+                Exec(tx, "SELECT $1::text[], cardinality($1::text[])",
+                     ArrayLiteral(values));
+            EXPECT_EQ(r[0][1].as<size_t>(), values.size());
+            return ArrayValues(r[0][0]);
+          });
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, values);
 }
 
 TEST(PoolTest, AnErrorStatusRollsBackTheTransaction) {
