@@ -162,9 +162,8 @@ absl::Status Pool::Traced(absl::string_view name,
   // purges) would otherwise each start a trace of one span.
   std::unique_ptr<trace::Span> span;
   if (trace::CurrentContext().valid()) {
-    span = trace::Tracer::Get().StartSpan(
-        absl::StrCat(name, " ", db_name_),
-        trace::SpanKind::kClient);
+    span = trace::Tracer::Get().StartSpan(absl::StrCat(name, " ", db_name_),
+                                          trace::SpanKind::kClient);
     if (span->recording()) {
       span->SetAttribute("db.system", std::string("postgresql"));
       span->SetAttribute("db.name", db_name_);
@@ -202,8 +201,13 @@ absl::Status Pool::Autocommit(
     } catch (...) {
       status = MapCurrentDbException(name);
     }
-    if (absl::IsUnavailable(status)) (*conn)->disconnect();
+    // A single statement is not run again: it may have committed before the
+    // connection died. The idle connections go, so the next callers do not
+    // find them dead too.
+    const bool lost = absl::IsUnavailable(status);
+    if (lost) (*conn)->disconnect();
     Release(*std::move(conn));
+    if (lost) DropIdle();
     return status;
   });
 }
@@ -218,6 +222,9 @@ absl::Status Pool::TransactAttempts(
     // timeout) is worth another try; an ABORTED that `fn` decided on (say, a
     // stale version) would come out the same again.
     bool from_database = false;
+    // The connection died before COMMIT went out: nothing was committed,
+    // so the transaction may run again on a fresh connection.
+    bool lost_uncommitted = false;
     try {
       pqxx::work tx(**conn, std::string(name));
       status = fn(tx);
@@ -229,12 +236,23 @@ absl::Status Pool::TransactAttempts(
     } catch (...) {
       status = MapCurrentDbException(name);
       from_database = true;
+      try {
+        throw;
+      } catch (const pqxx::in_doubt_error&) {
+      } catch (const pqxx::broken_connection&) {
+        lost_uncommitted = true;
+      } catch (...) {
+      }
     }
     if (absl::IsUnavailable(status)) {
       (*conn)
           ->disconnect();  // do not hand a dead connection to the next caller
     }
     Release(*std::move(conn));
+    if (lost_uncommitted) {
+      DropIdle();
+      continue;
+    }
     if (!absl::IsAborted(status) || !from_database) return status;
   }
   return status;
@@ -259,6 +277,16 @@ absl::Status Pool::Ping() {
   }
   Release(*std::move(conn));
   return status;
+}
+
+void Pool::DropIdle() {
+  std::vector<std::unique_ptr<pqxx::connection>> idle;
+  {
+    absl::MutexLock lock(&mu_);
+    open_ -= static_cast<int>(idle_.size());
+    idle.swap(idle_);
+  }
+  // Closed as `idle` goes out of scope, outside the lock.
 }
 
 void Pool::Close() {

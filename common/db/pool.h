@@ -30,7 +30,9 @@ struct PoolConfig {
   absl::Duration acquire_timeout = absl::Seconds(5);
   // How long Create() keeps trying to reach the database at start-up.
   absl::Duration connect_timeout = absl::Seconds(30);
-  // Serialization failures and deadlocks are retried this many times in all.
+  // Serialization failures and deadlocks are retried this many times in all,
+  // and so is a transaction whose connection turned out dead before it
+  // committed (the database restarted while it sat idle in the pool).
   int max_tx_attempts = 3;
   // How long any statement waits for a row lock before failing (ABORTED).
   absl::Duration lock_timeout = absl::Seconds(5);
@@ -127,6 +129,9 @@ class Pool {
       : config_(std::move(config)), db_name_(DatabaseName(config_.url)) {}
   absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
   void Release(std::unique_ptr<pqxx::connection> conn);
+  // DropIdle closes the idle connections: after one was found dead, the
+  // rest most likely are too (the server restarted).
+  void DropIdle();
 
   const PoolConfig config_;
   const std::string db_name_;  // for spans

@@ -98,6 +98,52 @@ TEST(ExecTest, ArraysGoInAndComeBackUnchanged) {
   EXPECT_EQ(*back, values);
 }
 
+// The server restarting while connections sit idle in the pool: the next
+// transaction runs on a fresh connection instead of failing, and one dead
+// connection found makes the pool drop the other idle ones.
+TEST(PoolTest, ConnectionsThatDiedIdleAreReplacedNotReportedToCallers) {
+  PoolConfig config;
+  config.url = TestPostgres::Get().NewDatabase();
+  config.size = 4;
+  std::unique_ptr<Pool> pool = *Pool::Create(config);
+  config.size = 1;
+  std::unique_ptr<Pool> admin = *Pool::Create(config);
+  testing::Exec(*pool, "CREATE TABLE k (id int)");
+  // Two connections idle in the pool.
+  SW_ASSERT_OK(pool->Transact("two", [&](pqxx::work&) {
+    return pool->Autocommit(
+        "inner", [](pqxx::nontransaction&) { return absl::OkStatus(); });
+  }));
+  auto kill_others = [&] {
+    testing::Exec(*admin,
+                  "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                  "WHERE datname = current_database() "
+                  "AND pid <> pg_backend_pid()");
+  };
+  kill_others();
+  SW_EXPECT_OK(pool->Transact("after", [](pqxx::work& tx) {
+    tx.exec("INSERT INTO k VALUES (1)");
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(testing::QueryInt(*admin, "SELECT count(*) FROM k"), 1);
+
+  // A single autocommitted statement may have run before its connection
+  // died, so it is not repeated; but only one caller sees the failure.
+  SW_ASSERT_OK(pool->Transact("two", [&](pqxx::work&) {
+    return pool->Autocommit(
+        "inner", [](pqxx::nontransaction&) { return absl::OkStatus(); });
+  }));
+  kill_others();
+  auto select = [&] {
+    return pool->Autocommit("select", [](pqxx::nontransaction& tx) {
+      tx.exec("SELECT 1");
+      return absl::OkStatus();
+    });
+  };
+  EXPECT_EQ(select().code(), absl::StatusCode::kUnavailable);
+  SW_EXPECT_OK(select());
+}
+
 TEST(PoolTest, AnErrorStatusRollsBackTheTransaction) {
   std::unique_ptr<Pool> pool = NewPool(2);
   testing::Exec(*pool, "CREATE TABLE k (id int)");

@@ -430,8 +430,9 @@ TEST_F(ObservabilityTest, WithoutItsDatabaseAProcessIsNotReady) {
   ASSERT_TRUE(platform().platform().StartDatabase().ok());
   await(true);
   // And it works again: an order goes through.
-  EXPECT_EQ(AwaitFinal(PlaceOrder("alice")).status(),
-            v1::ORDER_STATUS_APPROVED);
+  const v1::Order order = AwaitFinal(PlaceOrder("alice"));
+  EXPECT_EQ(order.status(), v1::ORDER_STATUS_APPROVED)
+      << order.failure_reason();
 }
 
 }  // namespace
