@@ -1,5 +1,7 @@
 #include "orchestrator/orchestrator_service.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "common/grpc_reply.h"
 #include "common/observability/metrics.h"
@@ -28,20 +30,27 @@ grpc::Status OrchestratorServiceImpl::StartSaga(
       return ToGrpcStatus(s);
     }
     bool created = false;
+    std::optional<SagaRecord> stored;
+    // The first call's attempt is stored with the saga: it goes out without
+    // a commit of its own.
+    const auto [first, first_entry] = runner_.FirstCall();
     grpc::Status status = idempotency_.Run<v1::Saga>(
         context, "StartSaga", *request, response,
         [&](pqxx::work& tx) -> absl::StatusOr<v1::Saga> {
           absl::StatusOr<SagaRecord> record =
-              store_.CreateIn(tx, *request, &created);
+              store_.CreateIn(tx, *request, &created, &first, &first_entry);
           if (!record.ok()) return record.status();
+          stored = *record;
           return Summarize(*record, record->state);
         });
-    // Committed: the saga may start. A replay created nothing.
-    if (status.ok() && created) {
+    // Committed: the saga may start. A replay created nothing (and answers
+    // with the saga it did create).
+    if (status.ok() && created && stored.has_value() &&
+        stored->saga_id == response->saga_id()) {
       static metrics::Family& started = metrics::Registry::Default().Counter(
           "sagaworks_sagas_started_total", "Sagas created by StartSaga.");
       started.With({}).Add(1);
-      runner_.Enqueue(response->saga_id());
+      runner_.EnqueueNew(*std::move(stored));
     }
     return status;
   });

@@ -63,6 +63,27 @@ void SagaRunner::Stop() {
 }
 
 void SagaRunner::Enqueue(const std::string& saga_id) {
+  {
+    absl::MutexLock lock(&fresh_mu_);
+    fresh_.erase(saga_id);
+  }
+  scheduler_.Schedule(saga_id, clock_.Now());
+}
+
+std::pair<SagaState, StepLogEntry> SagaRunner::FirstCall() const {
+  const SagaState initial;
+  const SagaCall call = *NextCall(initial);
+  const SagaState begun = BeginCall(initial, clock_.Now(), config_.policy);
+  return {begun, StepLogEntry{call.step, std::string(call.name), call.kind,
+                              begun.attempt, "started", ""}};
+}
+
+void SagaRunner::EnqueueNew(SagaRecord record) {
+  const std::string saga_id = record.saga_id;
+  {
+    absl::MutexLock lock(&fresh_mu_);
+    fresh_.insert_or_assign(saga_id, std::move(record));
+  }
   scheduler_.Schedule(saga_id, clock_.Now());
 }
 
@@ -154,14 +175,30 @@ void SagaRunner::RecordStep(trace::Span& span, const std::string& saga_id,
 }
 
 void SagaRunner::Drive(const std::string& saga_id) {
-  absl::StatusOr<SagaRecord> loaded = store_.Load(saga_id);
-  if (!loaded.ok()) {
-    LogWarning(absl::StrCat("saga ", saga_id,
-                            ": cannot load: ", loaded.status().message()));
-    scheduler_.Schedule(saga_id, clock_.Now() + config_.store_retry);
-    return;
+  // A saga just created comes with its record, its first call begun.
+  std::optional<SagaRecord> fresh;
+  {
+    absl::MutexLock lock(&fresh_mu_);
+    if (auto it = fresh_.find(saga_id); it != fresh_.end()) {
+      fresh = std::move(it->second);
+      fresh_.erase(it);
+    }
   }
-  SagaRecord record = *std::move(loaded);
+  bool attempt_recorded = fresh.has_value();
+  // A stored record may be overtaken (CancelSaga moved the saga before it
+  // ran): on ABORTED it is loaded again rather than left alone.
+  const bool from_creation = attempt_recorded;
+  if (!fresh.has_value()) {
+    absl::StatusOr<SagaRecord> loaded = store_.Load(saga_id);
+    if (!loaded.ok()) {
+      LogWarning(absl::StrCat("saga ", saga_id,
+                              ": cannot load: ", loaded.status().message()));
+      scheduler_.Schedule(saga_id, clock_.Now() + config_.store_retry);
+      return;
+    }
+    fresh = *std::move(loaded);
+  }
+  SagaRecord record = *std::move(fresh);
   // Every step joins the trace of the call that started the saga, whichever
   // orchestrator runs it and however often it restarted.
   const std::optional<trace::SpanContext> saga_trace =
@@ -179,26 +216,32 @@ void SagaRunner::Drive(const std::string& saga_id) {
     // The attempt is committed before the call goes out, so a crash between
     // the two leaves a record that the call may have been made.
     const absl::Time start = clock_.Now();
-    const SagaState begun = BeginCall(state, start, config_.policy);
+    // A new saga's first attempt was stored with the saga itself.
+    const SagaState begun = attempt_recorded
+                                ? record.state
+                                : BeginCall(state, start, config_.policy);
     StepLogEntry entry{call->step, std::string(call->name),
                        call->kind, begun.attempt,
                        "started",  ""};
-    pending.push_back(entry);
-    absl::StatusOr<int64_t> version =
-        store_.Commit(record, begun, pending, start);
-    pending.clear();
-    if (!version.ok()) {
-      // ABORTED: whoever moved the saga (CancelSaga, or the orchestrator
-      // that took the lease) drives it now.
-      if (!absl::IsAborted(version.status())) {
-        scheduler_.Schedule(saga_id, clock_.Now() + config_.store_retry);
+    if (!attempt_recorded) {
+      pending.push_back(entry);
+      absl::StatusOr<int64_t> version =
+          store_.Commit(record, begun, pending, start);
+      pending.clear();
+      if (!version.ok()) {
+        // ABORTED: whoever moved the saga (CancelSaga, or the orchestrator
+        // that took the lease) drives it now.
+        if (!absl::IsAborted(version.status())) {
+          scheduler_.Schedule(saga_id, clock_.Now() + config_.store_retry);
+        }
+        LogWarning(absl::StrCat("saga ", saga_id, ": cannot record attempt: ",
+                                version.status().message()));
+        return;
       }
-      LogWarning(absl::StrCat("saga ", saga_id, ": cannot record attempt: ",
-                              version.status().message()));
-      return;
+      record.state = begun;
+      record.version = *version;
     }
-    record.state = begun;
-    record.version = *version;
+    attempt_recorded = false;
 
     // Past the pivot there is no step deadline: the downstream's own call
     // budget bounds each attempt, and the saga retries until it succeeds.
@@ -226,12 +269,15 @@ void SagaRunner::Drive(const std::string& saga_id) {
       continue;
     }
     const absl::Time next_at = now + t.retry_after;
-    version = store_.Commit(record, state, {entry}, next_at);
+    absl::StatusOr<int64_t> version =
+        store_.Commit(record, state, {entry}, next_at);
     if (!version.ok()) {
       // The call's result is lost; the saga re-sends the call when it runs
       // again, and the service answers it idempotently.
       if (!absl::IsAborted(version.status())) {
         scheduler_.Schedule(saga_id, now + config_.store_retry);
+      } else if (from_creation) {
+        scheduler_.Schedule(saga_id, now);
       }
       LogWarning(absl::StrCat("saga ", saga_id, ": cannot record outcome: ",
                               version.status().message()));

@@ -15,8 +15,10 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
@@ -59,6 +61,13 @@ class SagaRunner {
   // Enqueue schedules a saga to run now.
   void Enqueue(const std::string& saga_id);
 
+  // FirstCall is what a new saga is stored with (SagaStore::CreateIn's
+  // `first`): its first call begun, and that attempt's log entry.
+  std::pair<SagaState, StepLogEntry> FirstCall() const;
+  // EnqueueNew runs a saga just stored with FirstCall(), from `record`: no
+  // load and no commit before its first call goes out.
+  void EnqueueNew(SagaRecord record);
+
  private:
   // Drive makes the saga's calls until it finishes or must wait.
   void Drive(const std::string& saga_id);
@@ -79,6 +88,11 @@ class SagaRunner {
   absl::Mutex rng_mu_;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);
   Scheduler scheduler_;
+  // Sagas from EnqueueNew not yet driven. Enqueue(id) drops an entry: the
+  // saga moved since, so it is loaded again.
+  absl::Mutex fresh_mu_;
+  absl::flat_hash_map<std::string, SagaRecord> fresh_
+      ABSL_GUARDED_BY(fresh_mu_);
   absl::Mutex stop_mu_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::thread lease_thread_;

@@ -140,7 +140,8 @@ absl::Status Lease::Validate() const {
 }
 
 absl::StatusOr<SagaRecord> SagaStore::CreateIn(
-    pqxx::work& tx, const v1::StartSagaRequest& request, bool* created) {
+    pqxx::work& tx, const v1::StartSagaRequest& request, bool* created,
+    const SagaState* first, const StepLogEntry* first_entry) {
   std::string payload;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -148,21 +149,43 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
            .ok()) {
     return absl::InternalError("cannot encode saga payload");
   }
+  const SagaState initial;
+  const SagaState& state = first != nullptr ? *first : initial;
+  const bool has_deadline = state.step_deadline.has_value();
+  const bool log_first = first != nullptr && first_entry != nullptr;
   pqxx::result inserted = db::Exec(
       tx,
-      absl::StrCat("INSERT INTO saga_instances "
-                   "(saga_type, order_id, status, current_step, payload, "
-                   " lease_owner, lease_expires_at, traceparent) "
-                   "VALUES ($1, $2, 'running', $3, $4::jsonb, $5, "
-                   "        now() + $6 * interval '1 millisecond', $7) "
-                   "ON CONFLICT (saga_type, order_id) DO NOTHING RETURNING ",
-                   kRecordColumns),
-      kSagaType, request.order_id(), kReserveStock, payload, lease_.owner,
-      absl::ToInt64Milliseconds(lease_.duration),
+      absl::StrCat(
+          "WITH s AS ("
+          "  INSERT INTO saga_instances "
+          "  (saga_type, order_id, status, current_step, attempt, "
+          "   step_deadline, payload, lease_owner, lease_expires_at, "
+          "   traceparent) "
+          "  VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 THEN "
+          "'epoch'::timestamptz "
+          "    + $7 * interval '1 microsecond' END, $8::jsonb, $9, "
+          "    now() + $10 * interval '1 millisecond', $11) "
+          "  ON CONFLICT (saga_type, order_id) DO NOTHING RETURNING ",
+          kRecordColumns,
+          "), log AS ("
+          "  INSERT INTO saga_steps (saga_id, step, name, kind, attempt, "
+          "  outcome) SELECT saga_id, $13, $14, $15, $16, $17 FROM s WHERE $12"
+          ") SELECT * FROM s"),
+      kSagaType, request.order_id(), std::string(SagaStatusName(state.status)),
+      state.current_step, state.attempt, has_deadline,
+      has_deadline ? absl::ToUnixMicros(*state.step_deadline) : 0, payload,
+      lease_.owner, absl::ToInt64Milliseconds(lease_.duration),
       // The saga's steps continue the trace of the call that started it.
       trace::CurrentContext().valid()
           ? trace::FormatTraceparent(trace::CurrentContext())
-          : std::string());
+          : std::string(),
+      log_first, log_first ? first_entry->step : 0,
+      log_first ? first_entry->name : std::string(),
+      std::string(log_first && first_entry->kind == CallKind::kCompensation
+                      ? "compensation"
+                      : "action"),
+      log_first ? first_entry->attempt : 0,
+      log_first ? first_entry->outcome : std::string("started"));
   *created = !inserted.empty();
   if (*created) return RecordFromRow(inserted[0]);
   pqxx::result r =

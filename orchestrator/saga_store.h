@@ -65,10 +65,13 @@ class SagaStore {
   absl::StatusOr<SagaRecord> Create(const v1::StartSagaRequest& request,
                                     bool* created);
 
-  // The same, inside a caller's transaction (idempotent StartSaga).
-  absl::StatusOr<SagaRecord> CreateIn(pqxx::work& tx,
-                                      const v1::StartSagaRequest& request,
-                                      bool* created);
+  // The same, inside a caller's transaction (idempotent StartSaga). With
+  // `first`, a new saga starts in that state (its first call begun) and
+  // `first_entry` in its log: the call can go out without another commit.
+  absl::StatusOr<SagaRecord> CreateIn(
+      pqxx::work& tx, const v1::StartSagaRequest& request, bool* created,
+      const SagaState* first = nullptr,
+      const StepLogEntry* first_entry = nullptr);
 
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id);
 

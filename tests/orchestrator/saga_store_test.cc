@@ -86,6 +86,48 @@ TEST_F(SagaStoreTest, CommitAppendsLogAndRejectsStaleVersions) {
   EXPECT_EQ(described.steps(0).outcome(), v1::STEP_OUTCOME_STARTED);
 }
 
+// StartSaga stores a saga with its first attempt begun, so the first call
+// needs no commit of its own; the next commit builds on that version.
+TEST_F(SagaStoreTest, ANewSagaCanBeStoredWithItsFirstAttemptBegun) {
+  SagaState begun;
+  begun.attempt = 1;
+  begun.step_deadline = absl::FromUnixSeconds(1800000000);
+  const StepLogEntry entry{1, "reserve_stock", CallKind::kAction,
+                           1, "started",       ""};
+  bool created = false;
+  absl::StatusOr<SagaRecord> record =
+      pool_->TransactOr<SagaRecord>("create", [&](pqxx::work& tx) {
+        return store_->CreateIn(tx, Request(), &created, &begun, &entry);
+      });
+  SW_ASSERT_OK(record.status());
+  EXPECT_TRUE(created);
+  EXPECT_EQ(record->state.attempt, 1);
+  EXPECT_EQ(record->state.step_deadline, begun.step_deadline);
+  SagaRecord loaded = *store_->Load(record->saga_id);
+  EXPECT_EQ(loaded.state.attempt, 1);
+  EXPECT_EQ(loaded.version, record->version);
+  v1::Saga described = *store_->Describe(record->saga_id, "");
+  ASSERT_EQ(described.steps_size(), 1);
+  EXPECT_EQ(described.steps(0).name(), "reserve_stock");
+  EXPECT_EQ(described.steps(0).attempt(), 1);
+  EXPECT_EQ(described.steps(0).outcome(), v1::STEP_OUTCOME_STARTED);
+
+  SagaState next = record->state;
+  next.current_step = 2;
+  next.attempt = 0;
+  StepLogEntry done = entry;
+  done.outcome = "succeeded";
+  SW_EXPECT_OK(store_->Commit(*record, next, {done}, absl::Now()).status());
+  // Created again (a repeated StartSaga): the stored saga, nothing logged.
+  auto again = pool_->TransactOr<SagaRecord>("create", [&](pqxx::work& tx) {
+    return store_->CreateIn(tx, Request(), &created, &begun, &entry);
+  });
+  SW_ASSERT_OK(again.status());
+  EXPECT_FALSE(created);
+  EXPECT_EQ(again->state.current_step, 2);
+  EXPECT_EQ(store_->Describe(record->saga_id, "")->steps_size(), 2);
+}
+
 TEST_F(SagaStoreTest, OneCommitCarriesAnOutcomeAndTheNextAttempt) {
   const std::string kAwkward = "a \"quoted\" \\ back, {brace} NULL";
   bool created;
