@@ -296,6 +296,11 @@ TEST_F(PlatformTest, BadConfigurationStopsStartUpNamingTheSetting) {
   EXPECT_NE(out.find("OTEL_TRACES_SAMPLER"), std::string::npos) << out;
   EXPECT_FALSE(local::Run({bin, "--http-listen=nowhere"}, &out).ok());
   EXPECT_NE(out.find("--http-listen"), std::string::npos) << out;
+  EXPECT_FALSE(local::Run({absl::StrCat(SAGAWORKS_BIN_DIR, "/order-service"),
+                           "--catalog-cache-seconds=-1"},
+                          &out)
+                   .ok());
+  EXPECT_NE(out.find("--catalog-cache-seconds"), std::string::npos) << out;
 }
 
 TEST_F(PlatformTest, CancellingAnApprovedOrderUndoesEverything) {
