@@ -50,6 +50,8 @@ absl::Status GrpcServer::Start() {
                            &port_);
   builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
   builder.SetMaxSendMessageSize(config_.max_message_bytes);
+  // No bandwidth probing: small messages (see common/client/channel.cc).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   builder.SetSyncServerOption(
       grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, config_.idle_threads);
   builder.RegisterService(&health_);
