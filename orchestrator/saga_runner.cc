@@ -73,7 +73,10 @@ void SagaRunner::Enqueue(const std::string& saga_id) {
 std::pair<SagaState, StepLogEntry> SagaRunner::FirstCall() const {
   const SagaState initial;
   const SagaCall call = *NextCall(initial);
-  const SagaState begun = BeginCall(initial, clock_.Now(), config_.policy);
+  SagaState begun = BeginCall(initial, clock_.Now(), config_.policy);
+  // The step's time starts when its call goes out (Drive), not here: a new
+  // saga may wait behind others first.
+  begun.step_deadline.reset();
   return {begun, StepLogEntry{call.step, std::string(call.name), call.kind,
                               begun.attempt, "started", ""}};
 }
@@ -216,10 +219,17 @@ void SagaRunner::Drive(const std::string& saga_id) {
     // The attempt is committed before the call goes out, so a crash between
     // the two leaves a record that the call may have been made.
     const absl::Time start = clock_.Now();
-    // A new saga's first attempt was stored with the saga itself.
-    const SagaState begun = attempt_recorded
-                                ? record.state
-                                : BeginCall(state, start, config_.policy);
+    // A new saga's first attempt was stored with the saga itself, without a
+    // step deadline: that starts now (a crash before the next commit sets
+    // it again on recovery).
+    SagaState begun;
+    if (attempt_recorded) {
+      SagaState before = record.state;
+      --before.attempt;
+      begun = BeginCall(before, start, config_.policy);
+    } else {
+      begun = BeginCall(state, start, config_.policy);
+    }
     StepLogEntry entry{call->step, std::string(call->name),
                        call->kind, begun.attempt,
                        "started",  ""};
