@@ -197,5 +197,29 @@ TEST_F(ResilienceTest, ChaosRulesAreValidated) {
   EXPECT_NE(s.error_message().find("failure_rate"), std::string::npos);
 }
 
+// A step's deadline bounds the step, not the wait before it: with one
+// orchestrator worker and a slow inventory, new sagas queue for longer than
+// the step timeout, and still each gets its full step time once it runs.
+class QueuedSagaTest : public ResilienceTest {
+ protected:
+  static void SetUpTestSuite() {
+    StartPlatform(
+        {{"orchestrator", {"--step-timeout-seconds=1", "--workers=1"}}});
+  }
+  void TearDown() override { (void)ClearChaos("inventory"); }
+};
+
+TEST_F(QueuedSagaTest, SagasWaitingForAWorkerKeepTheirWholeStepTime) {
+  InjectChaos("inventory", "/sagaworks.v1.InventoryService/ReserveStock", 0,
+              300);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(Order("widget", 1));
+  // The last saga's first call goes out some 1.5 s after it was stored.
+  for (const v1::Order& order : AwaitFinal(ids, absl::Seconds(30))) {
+    EXPECT_EQ(order.status(), v1::ORDER_STATUS_APPROVED)
+        << order.order_id() << ": " << order.failure_reason();
+  }
+}
+
 }  // namespace
 }  // namespace sagaworks
