@@ -1,5 +1,7 @@
 #include "services/order/order_service.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/grpc_reply.h"
@@ -46,6 +48,24 @@ absl::Status ValidateCreateOrder(const v1::CreateOrderRequest& request) {
   return ValidateAddress(request.shipping_address());
 }
 
+namespace {
+
+// Judge reads the answer to one existence look-up: NOT_FOUND refuses the
+// order, no answer from the service ends the check (the saga decides), and a
+// confirmation is remembered. Nothing: go on checking.
+std::optional<absl::Status> Judge(const absl::Status& answer, const char* what,
+                                  const std::string& name, ExpiringSet& known) {
+  if (absl::IsNotFound(answer)) return answer;
+  if (IsInconclusive(answer)) {
+    LogWarning(absl::StrCat(what, " check skipped: ", DescribeStatus(answer)));
+    return absl::OkStatus();
+  }
+  if (answer.ok()) known.Insert(name);
+  return std::nullopt;
+}
+
+}  // namespace
+
 absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request,
                                  absl::Time inbound_deadline) {
   resilience::CallOptions options;
@@ -59,12 +79,10 @@ absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request,
     absl::Status s = payment_.Call(
         "GetBalance", options, &v1::PaymentService::StubInterface::GetBalance,
         customer, &balance);
-    if (absl::IsNotFound(s)) return s;
-    if (IsInconclusive(s)) {
-      LogWarning(absl::StrCat("customer check skipped: ", DescribeStatus(s)));
-      return absl::OkStatus();
+    if (auto verdict =
+            Judge(s, "customer", request.customer_id(), known_customers_)) {
+      return *verdict;
     }
-    if (s.ok()) known_customers_.Insert(request.customer_id());
   }
   for (const v1::OrderItem& item : request.items()) {
     if (known_skus_.Contains(item.sku())) continue;
@@ -74,12 +92,9 @@ absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request,
     absl::Status s = inventory_.Call(
         "GetStock", options, &v1::InventoryService::StubInterface::GetStock,
         sku, &stock);
-    if (absl::IsNotFound(s)) return s;
-    if (IsInconclusive(s)) {
-      LogWarning(absl::StrCat("sku check skipped: ", DescribeStatus(s)));
-      return absl::OkStatus();
+    if (auto verdict = Judge(s, "sku", item.sku(), known_skus_)) {
+      return *verdict;
     }
-    if (s.ok()) known_skus_.Insert(item.sku());
   }
   return absl::OkStatus();
 }
