@@ -248,9 +248,9 @@ void SagaRunner::Drive(const std::string& saga_id) {
                                 version.status().message()));
         return;
       }
-      record.state = begun;
       record.version = *version;
     }
+    record.state = begun;
     attempt_recorded = false;
 
     // Past the pivot there is no step deadline: the downstream's own call
