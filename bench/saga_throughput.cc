@@ -27,15 +27,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/client/channel.h"
 #include "common/db/pool.h"
 #include "common/local/subprocess.h"
-#include "sagaworks/v1/order.grpc.pb.h"
+#include "sagaworks/v1/order.pb.h"
+#include "tools/sagactl/load.h"
 #include "tools/sagactl/platform.h"
 
 namespace sagaworks {
@@ -133,8 +132,8 @@ int64_t TotalCommits(const sagactl::Platform& platform) {
   return (*r)[0][0].as<int64_t>();
 }
 
-// Places one order; false when the call failed.
-bool PlaceOrder(v1::OrderService::Stub& stub, uint64_t n) {
+// The n-th bench order: customers and SKUs spread over the seeded rows.
+v1::CreateOrderRequest BenchOrder(uint64_t n) {
   v1::CreateOrderRequest r;
   r.set_customer_id(absl::StrCat("bench-", n % kCustomers));
   v1::OrderItem* item = r.add_items();
@@ -146,11 +145,7 @@ bool PlaceOrder(v1::OrderService::Stub& stub, uint64_t n) {
   a->set_city("Berlin");
   a->set_postal_code("10115");
   a->set_country("DE");
-  grpc::ClientContext c;
-  c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  c.AddMetadata("idempotency-key", absl::StrCat("bench-", n));
-  v1::Order order;
-  return stub.CreateOrder(&c, r, &order).ok();
+  return r;
 }
 
 // Waits until no order is pending; false after `limit`.
@@ -206,34 +201,13 @@ std::string DatabaseNow(const sagactl::Platform& platform) {
   return (*r)[0][0].as<std::string>();
 }
 
-// Runs `clients` threads placing orders until `until`; with `interval`
-// non-zero the threads together place one order per interval (open loop).
+// Runs `clients` callers placing bench orders until `until` (see
+// sagactl::DriveOrders); returns how many calls failed.
 int64_t Drive(const std::string& address, int clients, absl::Time until,
               absl::Duration interval, std::atomic<uint64_t>& next_key) {
-  std::atomic<int64_t> failed{0};
-  std::atomic<int64_t> slot{0};
-  const absl::Time start = absl::Now();
-  std::vector<std::thread> threads;
-  for (int i = 0; i < clients; ++i) {
-    threads.emplace_back([&] {
-      auto stub = v1::OrderService::NewStub(Dial(address));
-      while (true) {
-        const uint64_t n = next_key.fetch_add(1);
-        if (interval > absl::ZeroDuration()) {
-          // Each order has its own slot in time, however long earlier
-          // calls took: the load does not back off when the platform slows.
-          const absl::Time due = start + slot.fetch_add(1) * interval;
-          if (due >= until) return;
-          absl::SleepFor(due - absl::Now());
-        } else if (absl::Now() >= until) {
-          return;
-        }
-        if (!PlaceOrder(*stub, n)) failed.fetch_add(1);
-      }
-    });
-  }
-  for (std::thread& t : threads) t.join();
-  return failed.load();
+  return sagactl::DriveOrders(address, clients, until, interval, next_key,
+                              "bench-", BenchOrder, /*keep_ids=*/false)
+      .failed;
 }
 
 // The statements that took the most database time in the phase just run,

@@ -366,6 +366,32 @@ TEST_F(PlatformTest, CancellingARejectedOrderIsRefused) {
   EXPECT_NE(s.error_message().find("already rejected"), std::string::npos);
 }
 
+// `sagactl load` places orders at a pace and reports how they ended.
+TEST_F(PlatformTest, SagactlLoadPlacesOrdersAndReportsHowTheyEnded) {
+  const std::string sagactl = absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl");
+  const int64_t before = Balance("alice");
+  std::string out;
+  absl::Status s = local::Run({sagactl, "--order", platform().Address("order"),
+                               "load", "--rate", "20", "--seconds", "1"},
+                              &out);
+  ASSERT_TRUE(s.ok()) << s << "\n" << out;
+  EXPECT_NE(out.find("20 orders accepted, 0 refused"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("20 ended: 20 approved; 0 still pending"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(Balance("alice"), before - 20 * 1999);
+  // bob cannot pay: every order ends, rejected.
+  s = local::Run({sagactl, "--order", platform().Address("order"), "load",
+                  "--rate", "10", "--seconds", "0.5", "--customer", "bob"},
+                 &out);
+  ASSERT_TRUE(s.ok()) << s << "\n" << out;
+  EXPECT_NE(out.find("5 ended: 5 rejected"), std::string::npos) << out;
+  // A bad setting is refused before anything is placed.
+  EXPECT_FALSE(local::Run({sagactl, "load", "--rate", "0"}, &out).ok());
+  EXPECT_NE(out.find("--rate"), std::string::npos) << out;
+}
+
 // Runs last (gtest runs tests in declaration order): the real `sagactl down`
 // stops everything it started, and nothing is left listening.
 TEST_F(PlatformTest, ZzSagactlDownLeavesNothingListening) {

@@ -7,6 +7,7 @@
 #include "common/server/grpc_server.h"
 #include "common/server/process.h"
 #include "tools/sagactl/commands.h"
+#include "tools/sagactl/load.h"
 
 int main(int argc, char** argv) {
   using namespace sagaworks::sagactl;
@@ -22,6 +23,11 @@ int main(int argc, char** argv) {
   app.add_option("--home", options.home,
                  "checkout whose .sagaworks/ holds the cluster, logs, pids")
       ->envname("SAGAWORKS_HOME")
+      ->capture_default_str();
+  std::string order = "127.0.0.1:50051";
+  app.add_option("--order", order, "order service address (for load)")
+      ->envname("SAGAWORKS_ORDER_ADDRESS")
+      ->check(sagaworks::server::HostPortValidator())
       ->capture_default_str();
   std::string orchestrator = "127.0.0.1:50055";
   app.add_option("--orchestrator", orchestrator, "saga orchestrator address")
@@ -81,6 +87,34 @@ int main(int argc, char** argv) {
       sagas->add_subcommand("show", "one saga with its step timeline");
   show->add_option("ID", saga_id, "saga id or order id")->required();
 
+  LoadOptions load_options;
+  double wait_seconds = 60;
+  CLI::App* load = app.add_subcommand(
+      "load", "place orders at a steady rate, then report how they ended");
+  load->add_option("--rate", load_options.rate, "orders per second")
+      ->check(CLI::Range(0.01, 10000.0))
+      ->capture_default_str();
+  load->add_option("--seconds", load_options.seconds, "how long")
+      ->check(CLI::Range(0.01, 3600.0))
+      ->capture_default_str();
+  load->add_option("--callers", load_options.callers,
+                   "concurrent CreateOrder calls at most")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  load->add_option("--customer", load_options.customer, "who orders")
+      ->capture_default_str();
+  load->add_option("--sku", load_options.sku, "what")->capture_default_str();
+  load->add_option("--quantity", load_options.quantity, "how many of it")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  load->add_option("--country", load_options.country,
+                   "shipping country (ZZ is undeliverable)")
+      ->capture_default_str();
+  load->add_option("--wait-seconds", wait_seconds,
+                   "how long to wait for the orders to end")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -96,5 +130,9 @@ int main(int argc, char** argv) {
   if (*chaos) return Chaos(platform, service, chaos_options);
   if (*list) return ListSagas(orchestrator, saga_status, limit);
   if (*show) return ShowSaga(orchestrator, saga_id);
+  if (*load) {
+    load_options.wait = absl::Seconds(wait_seconds);
+    return RunLoad(order, load_options, std::cout);
+  }
   return 2;
 }

@@ -1,0 +1,66 @@
+// Load: places orders on a running platform at a steady pace, for
+// `sagactl load` (watch sagas while killing or slowing a service) and the
+// throughput benchmark.
+//
+// Example:
+//   LoadOptions o;  // 20 orders/s for 10 s, alice buys one widget each
+//   return RunLoad("127.0.0.1:50051", o, std::cout);
+#ifndef SAGAWORKS_TOOLS_SAGACTL_LOAD_H_
+#define SAGAWORKS_TOOLS_SAGACTL_LOAD_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "sagaworks/v1/order.pb.h"
+
+namespace sagaworks::sagactl {
+
+// MakeOrder builds the n-th order of a run.
+using MakeOrder = std::function<v1::CreateOrderRequest(uint64_t n)>;
+
+struct DriveResult {
+  int64_t failed = 0;                  // CreateOrder calls that failed
+  std::string first_error;             // the first of them, for the reader
+  std::vector<std::string> order_ids;  // accepted orders, when kept
+};
+
+// DriveOrders places orders from `callers` threads until `until`. With a
+// non-zero `interval` they place one order per interval between them (open
+// loop: a slow platform does not slow the load); with zero each caller
+// places its next order as soon as the last returns. `next` numbers the
+// orders across runs; each order's idempotency key is `key_prefix` + n.
+DriveResult DriveOrders(const std::string& order_address, int callers,
+                        absl::Time until, absl::Duration interval,
+                        std::atomic<uint64_t>& next,
+                        const std::string& key_prefix, const MakeOrder& make,
+                        bool keep_ids);
+
+struct LoadOptions {
+  double rate = 20;     // orders per second
+  double seconds = 10;  // how long to place them
+  int callers = 8;      // calls in flight at most
+  std::string customer = "alice";
+  std::string sku = "widget";
+  int quantity = 1;
+  std::string country = "DE";
+  // How long to wait for the placed orders to leave PENDING.
+  absl::Duration wait = absl::Seconds(60);
+
+  absl::Status Validate() const;
+};
+
+// RunLoad places the orders, reports each second's progress, then waits for
+// every order to end and reports how they ended and how long they took.
+// Returns 0 when every order was accepted and ended, else 1.
+int RunLoad(const std::string& order_address, const LoadOptions& options,
+            std::ostream& out);
+
+}  // namespace sagaworks::sagactl
+
+#endif  // SAGAWORKS_TOOLS_SAGACTL_LOAD_H_
