@@ -23,14 +23,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/db/pool.h"
 #include "common/local/subprocess.h"
 #include "sagaworks/v1/order.pb.h"
@@ -210,6 +214,71 @@ int64_t Drive(const std::string& address, int clients, absl::Time until,
       .failed;
 }
 
+// CPU seconds used so far by each service process, and by the PostgreSQL
+// backends of each database (summed), from /proc: where a saga's CPU goes.
+std::map<std::string, double> CpuSeconds(
+    const std::map<std::string, pid_t>& services) {
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  auto cpu_of = [tick](const std::string& pid) -> double {
+    std::ifstream in("/proc/" + pid + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    // Fields after the command name, which is in parentheses and may hold
+    // spaces: state is the first, utime and stime the 12th and 13th.
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::vector<std::string> fields =
+        absl::StrSplit(stat.substr(close + 2), ' ');
+    if (fields.size() < 13) return 0;
+    return (std::strtod(fields[11].c_str(), nullptr) +
+            std::strtod(fields[12].c_str(), nullptr)) /
+           tick;
+  };
+  std::map<std::string, double> out;
+  for (const auto& [name, pid] : services) {
+    out[name] = cpu_of(absl::StrCat(pid));
+  }
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid = entry.path().filename();
+    if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) {
+      continue;
+    }
+    std::ifstream in(entry.path() / "cmdline");
+    std::string title;
+    std::getline(in, title, '\0');
+    // A backend's title: "postgres: <user> <database> <client> <state>".
+    constexpr absl::string_view kPrefix = "postgres: sagaworks ";
+    if (!absl::StartsWith(title, kPrefix)) continue;
+    const std::string rest = title.substr(kPrefix.size());
+    out[absl::StrCat("db ", rest.substr(0, rest.find(' ')))] += cpu_of(pid);
+  }
+  return out;
+}
+
+// CpuShares writes each part's share of the CPU used between two readings.
+std::string CpuShares(const std::map<std::string, double>& before,
+                      const std::map<std::string, double>& after,
+                      int64_t sagas) {
+  std::vector<std::pair<double, std::string>> used;
+  double total = 0;
+  for (const auto& [name, seconds] : after) {
+    auto it = before.find(name);
+    const double d = seconds - (it == before.end() ? 0 : it->second);
+    if (d <= 0) continue;
+    used.emplace_back(d, name);
+    total += d;
+  }
+  std::sort(used.rbegin(), used.rend());
+  std::string out = absl::StrFormat("  %.2f ms of CPU per saga in all\n",
+                                    1000 * total / std::max<int64_t>(sagas, 1));
+  for (const auto& [seconds, name] : used) {
+    absl::StrAppend(&out, absl::StrFormat("  %-16s %5.1f%%  %6.1f s\n", name,
+                                          100 * seconds / total, seconds));
+  }
+  return out;
+}
+
 // The statements that took the most database time in the phase just run,
 // from pg_stat_statements: where a saga's database time goes.
 std::string TopStatements(const sagactl::Platform& platform, int sagas) {
@@ -322,10 +391,11 @@ int Main(int argc, char** argv) {
   std::cout << "starting the platform under " << home << " ...\n";
   if (absl::Status s = platform.StartDatabase(); !s.ok()) Die("database", s);
   std::vector<const sagactl::ServiceSpec*> all;
+  std::map<std::string, pid_t> pids;
   for (const auto& spec : sagactl::Services()) {
-    if (auto pid = platform.StartService(spec); !pid.ok()) {
-      Die(spec.name, pid.status());
-    }
+    auto pid = platform.StartService(spec);
+    if (!pid.ok()) Die(spec.name, pid.status());
+    pids[spec.name] = *pid;
     all.push_back(&spec);
   }
   if (absl::Status s = platform.WaitServing(all); !s.ok()) Die("start", s);
@@ -347,6 +417,7 @@ int Main(int argc, char** argv) {
                           "SELECT pg_stat_statements_reset()");
     if (!s.ok()) Die("pg_stat_statements", s);
   }
+  const std::map<std::string, double> cpu_before = CpuSeconds(pids);
   const int64_t commits_before = TotalCommits(platform);
   std::string since = DatabaseNow(platform);
   int64_t failed = Drive(order, options.clients,
@@ -356,8 +427,10 @@ int Main(int argc, char** argv) {
     Die("saturation", absl::DeadlineExceededError("sagas did not finish"));
   }
   const int64_t commits = TotalCommits(platform) - commits_before;
+  const std::map<std::string, double> cpu_after = CpuSeconds(pids);
   const PhaseResult full = Summarize(platform, since);
   const double rate = full.orders / std::max(full.seconds, 1e-9);
+  const std::string cpu = CpuShares(cpu_before, cpu_after, full.orders);
   const std::string statements =
       options.statements ? TopStatements(platform, full.orders) : "";
 
@@ -398,6 +471,8 @@ int Main(int argc, char** argv) {
       half.p99_ms / std::max(half.p50_ms, 1e-9), options.clients, pgbench,
       rate / pgbench,
       rate * commits / std::max<int64_t>(full.orders, 1) / pgbench, failed);
+  std::cout << "CPU at saturation, by process (PostgreSQL by database):\n"
+            << cpu;
   if (options.statements) {
     std::cout << "database time at saturation, by statement:\n" << statements;
   }
