@@ -33,12 +33,12 @@ grpc::Status OrchestratorServiceImpl::StartSaga(
     std::optional<SagaRecord> stored;
     // The first call's attempt is stored with the saga: it goes out without
     // a commit of its own.
-    const auto [first, first_entry] = runner_.FirstCall();
+    const FirstCall first = runner_.BeginFirstCall();
     grpc::Status status = idempotency_.Run<v1::Saga>(
         context, "StartSaga", *request, response,
         [&](pqxx::work& tx) -> absl::StatusOr<v1::Saga> {
           absl::StatusOr<SagaRecord> record =
-              store_.CreateIn(tx, *request, &created, &first, &first_entry);
+              store_.CreateIn(tx, *request, &created, &first);
           if (!record.ok()) return record.status();
           stored = *record;
           return Summarize(*record, record->state);

@@ -63,6 +63,10 @@ bool IsTerminal(SagaStatus status) {
          status == SagaStatus::kCompensated || status == SagaStatus::kFailed;
 }
 
+absl::string_view CallKindName(CallKind kind) {
+  return kind == CallKind::kAction ? "action" : "compensation";
+}
+
 absl::string_view StepOutcomeName(StepOutcome outcome) {
   switch (outcome) {
     case StepOutcome::kSucceeded:
@@ -100,14 +104,20 @@ std::optional<SagaCall> NextCall(const SagaState& state) {
   return std::nullopt;
 }
 
-SagaState BeginCall(const SagaState& state, absl::Time now,
-                    const SagaPolicy& policy) {
+SagaState StartStepClock(const SagaState& state, absl::Time now,
+                         const SagaPolicy& policy) {
   SagaState next = state;
-  ++next.attempt;
   if (state.status == SagaStatus::kRunning &&
       state.current_step < kApproveOrder && !next.step_deadline.has_value()) {
     next.step_deadline = now + policy.step_timeout;
   }
+  return next;
+}
+
+SagaState BeginCall(const SagaState& state, absl::Time now,
+                    const SagaPolicy& policy) {
+  SagaState next = StartStepClock(state, now, policy);
+  ++next.attempt;
   return next;
 }
 

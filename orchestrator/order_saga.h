@@ -86,6 +86,11 @@ bool IsBusinessFailure(const absl::Status& status);
 // NextCall is the call to make now, or nullopt when the saga is finished.
 std::optional<SagaCall> NextCall(const SagaState& state);
 
+// StartStepClock sets the step deadline (now + step timeout) of a forward
+// step that has none yet; other states come back unchanged.
+SagaState StartStepClock(const SagaState& state, absl::Time now,
+                         const SagaPolicy& policy);
+
 // BeginCall is the state to commit before the next call goes out: one more
 // attempt, and the step deadline on a forward step's first attempt.
 SagaState BeginCall(const SagaState& state, absl::Time now,
@@ -93,6 +98,8 @@ SagaState BeginCall(const SagaState& state, absl::Time now,
 
 enum class StepOutcome { kSucceeded, kFailed, kRetrying };
 absl::string_view StepOutcomeName(StepOutcome outcome);
+// CallKindName is "action" or "compensation", as the step log has it.
+absl::string_view CallKindName(CallKind kind);
 
 struct Transition {
   SagaState next;

@@ -70,7 +70,7 @@ void SagaRunner::Enqueue(const std::string& saga_id) {
   scheduler_.Schedule(saga_id, clock_.Now());
 }
 
-std::pair<SagaState, StepLogEntry> SagaRunner::FirstCall() const {
+FirstCall SagaRunner::BeginFirstCall() const {
   const SagaState initial;
   const SagaCall call = *NextCall(initial);
   SagaState begun = BeginCall(initial, clock_.Now(), config_.policy);
@@ -154,8 +154,7 @@ void SagaRunner::RecordStep(trace::Span& span, const std::string& saga_id,
       "sagaworks_saga_step_duration_seconds",
       "Time of one saga call (an action or a compensation), by outcome.",
       {"step", "kind", "outcome"});
-  const std::string kind =
-      call.kind == CallKind::kAction ? "action" : "compensation";
+  const std::string kind(CallKindName(call.kind));
   const std::string outcome(StepOutcomeName(t.outcome));
   latency.Histogram({std::string(call.name), kind, outcome})
       .Observe(absl::ToDoubleSeconds(took));
@@ -222,14 +221,9 @@ void SagaRunner::Drive(const std::string& saga_id) {
     // A new saga's first attempt was stored with the saga itself, without a
     // step deadline: that starts now (a crash before the next commit sets
     // it again on recovery).
-    SagaState begun;
-    if (attempt_recorded) {
-      SagaState before = record.state;
-      --before.attempt;
-      begun = BeginCall(before, start, config_.policy);
-    } else {
-      begun = BeginCall(state, start, config_.policy);
-    }
+    const SagaState begun =
+        attempt_recorded ? StartStepClock(record.state, start, config_.policy)
+                         : BeginCall(state, start, config_.policy);
     StepLogEntry entry{call->step, std::string(call->name),
                        call->kind, begun.attempt,
                        "started",  ""};

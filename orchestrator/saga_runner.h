@@ -15,7 +15,6 @@
 #include <random>
 #include <string>
 #include <thread>
-#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -61,10 +60,10 @@ class SagaRunner {
   // Enqueue schedules a saga to run now.
   void Enqueue(const std::string& saga_id);
 
-  // FirstCall is what a new saga is stored with (SagaStore::CreateIn's
+  // BeginFirstCall is what a new saga is stored with (SagaStore::CreateIn's
   // `first`): its first call begun, and that attempt's log entry.
-  std::pair<SagaState, StepLogEntry> FirstCall() const;
-  // EnqueueNew runs a saga just stored with FirstCall(), from `record`: no
+  FirstCall BeginFirstCall() const;
+  // EnqueueNew runs a saga just stored with BeginFirstCall(), from `record`: no
   // load and no commit before its first call goes out.
   void EnqueueNew(SagaRecord record);
 

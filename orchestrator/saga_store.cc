@@ -141,7 +141,7 @@ absl::Status Lease::Validate() const {
 
 absl::StatusOr<SagaRecord> SagaStore::CreateIn(
     pqxx::work& tx, const v1::StartSagaRequest& request, bool* created,
-    const SagaState* first, const StepLogEntry* first_entry) {
+    const FirstCall* first) {
   std::string payload;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -150,9 +150,10 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
     return absl::InternalError("cannot encode saga payload");
   }
   const SagaState initial;
-  const SagaState& state = first != nullptr ? *first : initial;
+  const SagaState& state = first != nullptr ? first->state : initial;
   const bool has_deadline = state.step_deadline.has_value();
-  const bool log_first = first != nullptr && first_entry != nullptr;
+  const StepLogEntry none;
+  const StepLogEntry& entry = first != nullptr ? first->entry : none;
   pqxx::result inserted = db::Exec(
       tx,
       absl::StrCat(
@@ -179,13 +180,8 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
       trace::CurrentContext().valid()
           ? trace::FormatTraceparent(trace::CurrentContext())
           : std::string(),
-      log_first, log_first ? first_entry->step : 0,
-      log_first ? first_entry->name : std::string(),
-      std::string(log_first && first_entry->kind == CallKind::kCompensation
-                      ? "compensation"
-                      : "action"),
-      log_first ? first_entry->attempt : 0,
-      log_first ? first_entry->outcome : std::string("started"));
+      first != nullptr, entry.step, entry.name,
+      std::string(CallKindName(entry.kind)), entry.attempt, entry.outcome);
   *created = !inserted.empty();
   if (*created) return RecordFromRow(inserted[0]);
   pqxx::result r =
@@ -230,7 +226,7 @@ absl::StatusOr<int64_t> SagaStore::CommitIn(
   for (const StepLogEntry& e : entries) {
     steps.push_back(absl::StrCat(e.step));
     names.push_back(e.name);
-    kinds.push_back(e.kind == CallKind::kAction ? "action" : "compensation");
+    kinds.emplace_back(CallKindName(e.kind));
     attempts.push_back(absl::StrCat(e.attempt));
     outcomes.push_back(e.outcome);
     errors.push_back(e.error);

@@ -37,6 +37,13 @@ struct StepLogEntry {
   std::string error;
 };
 
+// FirstCall: a new saga's state with its first call begun, and that
+// attempt's log entry.
+struct FirstCall {
+  SagaState state;
+  StepLogEntry entry;
+};
+
 // Lease: how an orchestrator claims the sagas it drives, so that several can
 // share one database and a dead one's sagas pass to the others.
 struct Lease {
@@ -66,12 +73,12 @@ class SagaStore {
                                     bool* created);
 
   // The same, inside a caller's transaction (idempotent StartSaga). With
-  // `first`, a new saga starts in that state (its first call begun) and
-  // `first_entry` in its log: the call can go out without another commit.
-  absl::StatusOr<SagaRecord> CreateIn(
-      pqxx::work& tx, const v1::StartSagaRequest& request, bool* created,
-      const SagaState* first = nullptr,
-      const StepLogEntry* first_entry = nullptr);
+  // `first`, a new saga starts in first->state (its first call begun) with
+  // first->entry in its log: the call can go out without another commit.
+  absl::StatusOr<SagaRecord> CreateIn(pqxx::work& tx,
+                                      const v1::StartSagaRequest& request,
+                                      bool* created,
+                                      const FirstCall* first = nullptr);
 
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id);
 

@@ -43,6 +43,23 @@ absl::Status PoolConfig::Validate() const {
   return absl::OkStatus();
 }
 
+namespace {
+
+// ConnectionLostBeforeCommit: the exception being handled says the
+// connection broke before the commit went out (one lost during the commit
+// is an in_doubt_error instead: nobody knows whether it committed).
+bool ConnectionLostBeforeCommit() {
+  try {
+    throw;
+  } catch (const pqxx::broken_connection&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
 absl::Status MapCurrentDbException(absl::string_view what_failed) {
   try {
     throw;
@@ -236,13 +253,7 @@ absl::Status Pool::TransactAttempts(
     } catch (...) {
       status = MapCurrentDbException(name);
       from_database = true;
-      try {
-        throw;
-      } catch (const pqxx::in_doubt_error&) {
-      } catch (const pqxx::broken_connection&) {
-        lost_uncommitted = true;
-      } catch (...) {
-      }
+      lost_uncommitted = ConnectionLostBeforeCommit();
     }
     if (absl::IsUnavailable(status)) {
       (*conn)
@@ -290,14 +301,11 @@ void Pool::DropIdle() {
 }
 
 void Pool::Close() {
-  std::vector<std::unique_ptr<pqxx::connection>> idle;
   {
     absl::MutexLock lock(&mu_);
     closed_ = true;
-    open_ -= static_cast<int>(idle_.size());
-    idle.swap(idle_);
   }
-  // Connections close as `idle` goes out of scope, outside the lock.
+  DropIdle();
 }
 
 }  // namespace sagaworks::db

@@ -40,6 +40,32 @@ constexpr char kSelect[] =
     "coalesce(encode(response, 'hex'), '') FROM idempotency_keys "
     "WHERE scope = $1 AND method = $2 AND key = $3";
 
+// The key a call is stored under.
+struct KeyRow {
+  std::string scope, method, key;
+};
+
+// Stored finds the outcome kept under `k`, if any.
+std::optional<Outcome> Stored(pqxx::transaction_base& tx, const KeyRow& k) {
+  pqxx::result r = db::Exec(tx, kSelect, k.scope, k.method, k.key);
+  if (r.empty()) return std::nullopt;
+  return FromRow(r[0]);
+}
+
+// Store keeps `o` under `k`; false when a call with that key got there first.
+bool Store(pqxx::transaction_base& tx, const KeyRow& k, const Outcome& o) {
+  return !db::Exec(tx,
+                   "INSERT INTO idempotency_keys (scope, method, key, "
+                   "fingerprint, status_code, status_message, response) "
+                   "VALUES ($1, $2, $3, $4, $5, $6, decode($7, 'hex')) "
+                   "ON CONFLICT DO NOTHING RETURNING 1",
+                   k.scope, k.method, k.key, o.fingerprint,
+                   static_cast<int>(o.status.code()),
+                   std::string(o.status.message()),
+                   absl::BytesToHexString(o.response))
+              .empty();
+}
+
 }  // namespace
 
 absl::Status ValidateKey(absl::string_view key) {
@@ -107,8 +133,8 @@ grpc::Status Idempotency::RunImpl(
   }
   const std::string key(header->second.data(), header->second.size());
   if (absl::Status s = ValidateKey(key); !s.ok()) return ToGrpcStatus(s);
-  const std::string scope = server::CallerIdentity(*context);
-  const std::string full_method = absl::StrCat("/", service_, "/", method);
+  const KeyRow row{server::CallerIdentity(*context),
+                   absl::StrCat("/", service_, "/", method), key};
   const std::string fingerprint = Fingerprint(request);
 
   auto replay = [&](const Outcome& o) -> grpc::Status {
@@ -140,9 +166,7 @@ grpc::Status Idempotency::RunImpl(
               "idempotency_lookup",
               [&](pqxx::nontransaction& tx)
                   -> absl::StatusOr<std::optional<Outcome>> {
-                pqxx::result r = db::Exec(tx, kSelect, scope, full_method, key);
-                if (r.empty()) return std::optional<Outcome>();
-                return std::optional<Outcome>(FromRow(r[0]));
+                return Stored(tx, row);
               });
       if (found.ok() && found->has_value()) return replay(**found);
       return ToGrpcStatus(s);
@@ -178,15 +202,7 @@ grpc::Status Idempotency::RunImpl(
           return out.status;
         }
         response->SerializeToString(&out.response);
-        pqxx::result stored = db::Exec(
-            tx,
-            "INSERT INTO idempotency_keys (scope, method, key, fingerprint, "
-            "status_code, status_message, response) "
-            "VALUES ($1, $2, $3, $4, 0, '', decode($5, 'hex')) "
-            "ON CONFLICT DO NOTHING RETURNING 1",
-            scope, full_method, key, fingerprint,
-            absl::BytesToHexString(out.response));
-        if (stored.empty()) {
+        if (!Store(tx, row, out)) {
           duplicate = true;
           return absl::AbortedError("idempotency key already used");
         }
@@ -199,29 +215,17 @@ grpc::Status Idempotency::RunImpl(
         absl::StrCat("idempotent_", method, "_outcome"),
         [&](pqxx::nontransaction& tx) -> absl::StatusOr<Outcome> {
           if (refused.has_value()) {
-            pqxx::result stored = db::Exec(
-                tx,
-                "INSERT INTO idempotency_keys "
-                "(scope, method, key, fingerprint, status_code, "
-                " status_message) "
-                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING "
-                "RETURNING 1",
-                scope, full_method, key, fingerprint,
-                static_cast<int>(refused->code()),
-                std::string(refused->message()));
-            if (!stored.empty()) {
-              Outcome out;
-              out.fingerprint = fingerprint;
-              out.status = *refused;
-              return out;
-            }
+            Outcome out;
+            out.fingerprint = fingerprint;
+            out.status = *refused;
+            if (Store(tx, row, out)) return out;
           }
-          pqxx::result r = db::Exec(tx, kSelect, scope, full_method, key);
-          if (r.empty()) {
+          std::optional<Outcome> stored = Stored(tx, row);
+          if (!stored.has_value()) {
             // Purged between the two statements: the caller retries.
             return absl::AbortedError("idempotency key vanished");
           }
-          return FromRow(r[0]);
+          return *std::move(stored);
         });
   }
   if (!outcome.ok()) {

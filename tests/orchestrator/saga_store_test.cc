@@ -89,15 +89,16 @@ TEST_F(SagaStoreTest, CommitAppendsLogAndRejectsStaleVersions) {
 // StartSaga stores a saga with its first attempt begun, so the first call
 // needs no commit of its own; the next commit builds on that version.
 TEST_F(SagaStoreTest, ANewSagaCanBeStoredWithItsFirstAttemptBegun) {
-  SagaState begun;
-  begun.attempt = 1;
-  begun.step_deadline = absl::FromUnixSeconds(1800000000);
-  const StepLogEntry entry{1, "reserve_stock", CallKind::kAction,
-                           1, "started",       ""};
+  FirstCall first;
+  first.state.attempt = 1;
+  first.state.step_deadline = absl::FromUnixSeconds(1800000000);
+  first.entry = {1, "reserve_stock", CallKind::kAction, 1, "started", ""};
+  const SagaState& begun = first.state;
+  const StepLogEntry& entry = first.entry;
   bool created = false;
   absl::StatusOr<SagaRecord> record =
       pool_->TransactOr<SagaRecord>("create", [&](pqxx::work& tx) {
-        return store_->CreateIn(tx, Request(), &created, &begun, &entry);
+        return store_->CreateIn(tx, Request(), &created, &first);
       });
   SW_ASSERT_OK(record.status());
   EXPECT_TRUE(created);
@@ -120,7 +121,7 @@ TEST_F(SagaStoreTest, ANewSagaCanBeStoredWithItsFirstAttemptBegun) {
   SW_EXPECT_OK(store_->Commit(*record, next, {done}, absl::Now()).status());
   // Created again (a repeated StartSaga): the stored saga, nothing logged.
   auto again = pool_->TransactOr<SagaRecord>("create", [&](pqxx::work& tx) {
-    return store_->CreateIn(tx, Request(), &created, &begun, &entry);
+    return store_->CreateIn(tx, Request(), &created, &first);
   });
   SW_ASSERT_OK(again.status());
   EXPECT_FALSE(created);
