@@ -27,7 +27,10 @@ constexpr char kSummaryColumns[] =
     "total_cents, (extract(epoch FROM created_at) * 1000000)::bigint, "
     "(extract(epoch FROM updated_at) * 1000000)::bigint, cancel_requested";
 
-absl::StatusOr<SagaRecord> RecordFromRow(const pqxx::row& row) {
+// RecordFromRow reads a saga row; with `request`, its payload is that
+// request (just stored) and need not be parsed back.
+absl::StatusOr<SagaRecord> RecordFromRow(
+    const pqxx::row& row, const v1::StartSagaRequest* request = nullptr) {
   SagaRecord r;
   r.saga_id = row[0].as<std::string>();
   r.order_id = row[1].as<std::string>();
@@ -44,9 +47,11 @@ absl::StatusOr<SagaRecord> RecordFromRow(const pqxx::row& row) {
   }
   r.state.failure_reason = row[6].as<std::string>();
   r.state.total_cents = row[7].as<int64_t>();
-  auto parsed = google::protobuf::util::JsonStringToMessage(
-      row[8].as<std::string>(), &r.request);
-  if (!parsed.ok()) {
+  if (request != nullptr) {
+    r.request = *request;
+  } else if (!google::protobuf::util::JsonStringToMessage(
+                  row[8].as<std::string>(), &r.request)
+                  .ok()) {
     return absl::InternalError(
         absl::StrCat("saga ", r.saga_id, " has an unreadable payload"));
   }
@@ -183,7 +188,7 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
       first != nullptr, entry.step, entry.name,
       std::string(CallKindName(entry.kind)), entry.attempt, entry.outcome);
   *created = !inserted.empty();
-  if (*created) return RecordFromRow(inserted[0]);
+  if (*created) return RecordFromRow(inserted[0], &request);
   pqxx::result r =
       db::Exec(tx,
                absl::StrCat("SELECT ", kRecordColumns,

@@ -140,7 +140,7 @@ int RunLoad(const std::string& order_address, const LoadOptions& options,
 
   // Until every order ends, or the wait runs out.
   auto stub = v1::OrderService::NewStub(Dial(order_address));
-  std::map<std::string, v1::Order> final;
+  std::map<std::string, v1::Order> ended;
   std::vector<std::string> pending = placed.order_ids;
   const absl::Time give_up = absl::Now() + options.wait;
   while (!pending.empty()) {
@@ -153,20 +153,20 @@ int RunLoad(const std::string& order_address, const LoadOptions& options,
       v1::Order order;
       if (stub->GetOrder(&c, r, &order).ok() &&
           order.status() != v1::ORDER_STATUS_PENDING) {
-        final[id] = order;
+        ended[id] = order;
       } else {
         still.push_back(id);
       }
     }
     pending.swap(still);
     if (pending.empty() || absl::Now() > give_up) break;
-    out << "  " << final.size() << " ended, " << pending.size()
+    out << "  " << ended.size() << " ended, " << pending.size()
         << " still pending\n";
     absl::SleepFor(absl::Seconds(1));
   }
   std::map<std::string, int> by_status;
   std::vector<double> ms;
-  for (const auto& [id, order] : final) {
+  for (const auto& [id, order] : ended) {
     ++by_status[ShortEnumName(order.status(),
                               v1::OrderStatus_Name<v1::OrderStatus>,
                               "ORDER_STATUS_")];
@@ -174,7 +174,7 @@ int RunLoad(const std::string& order_address, const LoadOptions& options,
         order.update_time() - order.create_time())));
   }
   std::sort(ms.begin(), ms.end());
-  out << final.size() << " ended:";
+  out << ended.size() << " ended:";
   for (const auto& [status, n] : by_status) out << " " << n << " " << status;
   out << "; " << pending.size() << " still pending\n";
   if (!ms.empty()) {
