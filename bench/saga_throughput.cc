@@ -18,7 +18,7 @@
 //      same number of clients.
 //
 //   build/bin/saga_throughput [--seconds 10] [--clients 32] [--workers 32]
-//                             [--statements] [--keep]
+//                             [--statements] [--half-rate R] [--keep]
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -55,6 +55,8 @@ struct Options {
   int workers = 32;
   bool keep = false;
   bool statements = false;
+  // Orders/s in the half-load phase; 0: half the saturation rate.
+  double half_rate = 0;
 };
 
 [[noreturn]] void Die(const std::string& what, const absl::Status& s) {
@@ -357,6 +359,10 @@ int Main(int argc, char** argv) {
   app.add_flag("--statements", options.statements,
                "also print the statements that took the most database time "
                "at saturation (loads pg_stat_statements)");
+  app.add_option("--half-rate", options.half_rate,
+                 "orders/s in the paced phase instead of half the saturation "
+                 "rate (to compare builds at one rate)")
+      ->check(CLI::Range(0.0, 100000.0));
   CLI11_PARSE(app, argc, argv);
 
   char tmpl[] = "/tmp/sagaworks-bench-XXXXXX";
@@ -438,7 +444,8 @@ int Main(int argc, char** argv) {
   // what the long burst let go cold (the catalog cache, plans replanned
   // after the vacuum's fresh statistics, the callers' new connections).
   Settle(platform);
-  const absl::Duration interval = absl::Seconds(1.0 / (rate / 2));
+  const double half_rate = options.half_rate > 0 ? options.half_rate : rate / 2;
+  const absl::Duration interval = absl::Seconds(1.0 / half_rate);
   failed += Drive(order, options.clients, absl::Now() + kHalfLoadWarmUp,
                   interval, next_key);
   since = DatabaseNow(platform);
@@ -467,7 +474,7 @@ int Main(int argc, char** argv) {
       options.clients, options.workers, options.seconds, full.orders,
       full.approved, full.seconds, rate, full.p50_ms, full.p99_ms,
       static_cast<double>(commits) / std::max<int64_t>(full.orders, 1),
-      rate / 2, half.orders, half.p50_ms, half.p90_ms, half.p99_ms,
+      half_rate, half.orders, half.p50_ms, half.p90_ms, half.p99_ms,
       half.p99_ms / std::max(half.p50_ms, 1e-9), options.clients, pgbench,
       rate / pgbench,
       rate * commits / std::max<int64_t>(full.orders, 1) / pgbench, failed);

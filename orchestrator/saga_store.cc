@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/db/exec.h"
 #include "common/enum_names.h"
@@ -16,6 +18,12 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr char kSagaType[] = "order";
+
+// Groups being committed at once. More than one, so that a move arriving
+// while a group waits for its WAL flush goes out at once in a group of its
+// own rather than waiting a whole flush for it; PostgreSQL then flushes
+// both groups' commits together.
+constexpr int kGroupsInFlight = 1;
 
 constexpr char kRecordColumns[] =
     "saga_id, order_id, status, current_step, attempt, "
@@ -220,78 +228,188 @@ absl::StatusOr<SagaRecord> SagaStore::Load(const std::string& saga_id) {
       });
 }
 
+std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
+    pqxx::transaction_base& tx, absl::Span<const Move> moves) {
+  // Column arrays, one element per saga and one per log entry.
+  std::vector<std::string> ids, versions, statuses, current_steps, attempts,
+      has_deadlines, deadlines, reasons, totals, next_ats, cancels, take_overs;
+  std::vector<std::string> e_ids, e_steps, e_names, e_kinds, e_attempts,
+      e_outcomes, e_errors;
+  for (const Move& m : moves) {
+    const SagaState& next = *m.next;
+    ids.push_back(m.record->saga_id);
+    versions.push_back(absl::StrCat(m.record->version));
+    statuses.emplace_back(SagaStatusName(next.status));
+    current_steps.push_back(absl::StrCat(next.current_step));
+    attempts.push_back(absl::StrCat(next.attempt));
+    has_deadlines.push_back(next.step_deadline.has_value() ? "t" : "f");
+    deadlines.push_back(absl::StrCat(
+        next.step_deadline ? absl::ToUnixMicros(*next.step_deadline) : 0));
+    reasons.push_back(next.failure_reason);
+    totals.push_back(absl::StrCat(next.total_cents));
+    next_ats.push_back(absl::StrCat(absl::ToUnixMicros(m.next_attempt_at)));
+    cancels.push_back(next.cancel_requested ? "t" : "f");
+    take_overs.push_back(m.take_over ? "t" : "f");
+    for (const StepLogEntry& e : *m.entries) {
+      e_ids.push_back(m.record->saga_id);
+      e_steps.push_back(absl::StrCat(e.step));
+      e_names.push_back(e.name);
+      e_kinds.emplace_back(CallKindName(e.kind));
+      e_attempts.push_back(absl::StrCat(e.attempt));
+      e_outcomes.push_back(e.outcome);
+      e_errors.push_back(e.error);
+    }
+  }
+  // One statement: the states move and the log grows together, or neither
+  // (a saga whose row did not match gets no log rows: ABORTED). The lease
+  // check matters even though the version is checked too: another
+  // orchestrator may have claimed the saga and not yet committed anything.
+  pqxx::result r = db::Exec(
+      tx,
+      "WITH i AS ("
+      "  SELECT u.*, 'epoch'::timestamptz + u.next_at_us "
+      "    * interval '1 microsecond' AS next_at "
+      "  FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[], "
+      "    $5::int[], $6::bool[], $7::bigint[], $8::text[], $9::bigint[], "
+      "    $10::bigint[], $11::bool[], $12::bool[]) "
+      "  AS u(saga_id, version, status, current_step, attempt, has_deadline, "
+      "       deadline, failure_reason, total_cents, next_at_us, "
+      "       cancel_requested, take_over)), "
+      "moved AS ("
+      "  UPDATE saga_instances s SET status = i.status, "
+      "  current_step = i.current_step, attempt = i.attempt, "
+      "  step_deadline = CASE WHEN i.has_deadline THEN 'epoch'::timestamptz "
+      "    + i.deadline * interval '1 microsecond' END, "
+      "  failure_reason = i.failure_reason, total_cents = i.total_cents, "
+      "  cancel_requested = i.cancel_requested, "
+      // A due saga's next attempt stays as stored while it is still due
+      // (both times are past): the row then changes no indexed column and
+      // the update stays on its page (see migration 0005).
+      "  next_attempt_at = CASE WHEN s.next_attempt_at <= i.next_at "
+      "    AND i.next_at <= now() THEN s.next_attempt_at ELSE i.next_at END, "
+      "  lease_owner = $13, "
+      "  lease_expires_at = now() + $14 * interval '1 millisecond', "
+      "  version = s.version + 1, updated_at = now() "
+      "  FROM i "
+      "  WHERE s.saga_id = i.saga_id AND s.version = i.version "
+      "    AND (i.take_over OR s.lease_owner IS NULL "
+      "         OR s.lease_owner = $13 OR s.lease_expires_at < now()) "
+      "  RETURNING s.saga_id, s.version), "
+      "logged AS ("
+      "  INSERT INTO saga_steps (saga_id, step, name, kind, attempt, outcome, "
+      "                          error) "
+      "  SELECT e.saga_id, e.step, e.name, e.kind, e.attempt, e.outcome, "
+      "         e.error "
+      "  FROM unnest($15::uuid[], $16::int[], $17::text[], $18::text[], "
+      "              $19::int[], $20::text[], $21::text[]) WITH ORDINALITY "
+      "    AS e(saga_id, step, name, kind, attempt, outcome, error, n) "
+      "  JOIN moved m ON m.saga_id = e.saga_id "
+      // The log's ids follow the order the entries were written in.
+      "  ORDER BY e.n) "
+      "SELECT saga_id::text, version FROM moved",
+      db::ArrayLiteral(ids), db::ArrayLiteral(versions),
+      db::ArrayLiteral(statuses), db::ArrayLiteral(current_steps),
+      db::ArrayLiteral(attempts), db::ArrayLiteral(has_deadlines),
+      db::ArrayLiteral(deadlines), db::ArrayLiteral(reasons),
+      db::ArrayLiteral(totals), db::ArrayLiteral(next_ats),
+      db::ArrayLiteral(cancels), db::ArrayLiteral(take_overs), lease_.owner,
+      absl::ToInt64Milliseconds(lease_.duration), db::ArrayLiteral(e_ids),
+      db::ArrayLiteral(e_steps), db::ArrayLiteral(e_names),
+      db::ArrayLiteral(e_kinds), db::ArrayLiteral(e_attempts),
+      db::ArrayLiteral(e_outcomes), db::ArrayLiteral(e_errors));
+  absl::flat_hash_map<std::string, int64_t> moved;
+  for (const auto& row : r) {
+    moved[row[0].as<std::string>()] = row[1].as<int64_t>();
+  }
+  std::vector<absl::StatusOr<int64_t>> out;
+  out.reserve(moves.size());
+  for (const Move& m : moves) {
+    auto it = moved.find(m.record->saga_id);
+    if (it != moved.end()) {
+      out.emplace_back(it->second);
+    } else {
+      out.emplace_back(absl::AbortedError(absl::StrCat(
+          "saga ", m.record->saga_id, " moved on since version ",
+          m.record->version, " or is leased to another orchestrator")));
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<int64_t> SagaStore::CommitIn(
     pqxx::transaction_base& tx, const SagaRecord& record, const SagaState& next,
     const std::vector<StepLogEntry>& entries, absl::Time next_attempt_at,
     bool take_over) {
-  const bool has_deadline = next.step_deadline.has_value();
-  const int64_t deadline_micros =
-      has_deadline ? absl::ToUnixMicros(*next.step_deadline) : 0;
-  std::vector<std::string> steps, names, kinds, attempts, outcomes, errors;
-  for (const StepLogEntry& e : entries) {
-    steps.push_back(absl::StrCat(e.step));
-    names.push_back(e.name);
-    kinds.emplace_back(CallKindName(e.kind));
-    attempts.push_back(absl::StrCat(e.attempt));
-    outcomes.push_back(e.outcome);
-    errors.push_back(e.error);
-  }
-  // One statement: the state moves and the log grows together, or neither
-  // (no row matched: ABORTED). The lease check matters even though the
-  // version is checked too: another orchestrator may have claimed the saga
-  // and not yet committed anything.
-  pqxx::result r = db::Exec(
-      tx,
-      "WITH moved AS ("
-      "  UPDATE saga_instances SET status = $3, current_step = $4, "
-      "  attempt = $5, "
-      "  step_deadline = CASE WHEN $6 THEN 'epoch'::timestamptz + "
-      "    $7 * interval '1 microsecond' END, "
-      "  failure_reason = $8, total_cents = $9, cancel_requested = $11, "
-      // A due saga's next attempt stays as stored while it is still due
-      // (both times are past): the row then changes no indexed column and
-      // the update stays on its page (see migration 0005).
-      "  next_attempt_at = CASE WHEN next_attempt_at <= t.at "
-      "    AND t.at <= now() THEN next_attempt_at ELSE t.at END, "
-      "  lease_owner = $12, "
-      "  lease_expires_at = now() + $13 * interval '1 millisecond', "
-      "  version = version + 1, updated_at = now() "
-      "  FROM (SELECT 'epoch'::timestamptz + $10 * interval '1 microsecond' "
-      "        AS at) t "
-      "  WHERE saga_id = $1 AND version = $2 AND ($14 OR lease_owner IS NULL "
-      "    OR lease_owner = $12 OR lease_expires_at < now()) "
-      "  RETURNING version) "
-      "INSERT INTO saga_steps (saga_id, step, name, kind, attempt, outcome, "
-      "                        error) "
-      "SELECT $1, e.step, e.name, e.kind, e.attempt, e.outcome, e.error "
-      "FROM moved, unnest($15::int[], $16::text[], $17::text[], $18::int[], "
-      "                   $19::text[], $20::text[]) "
-      "  AS e(step, name, kind, attempt, outcome, error) "
-      "RETURNING (SELECT version FROM moved)",
-      record.saga_id, record.version, std::string(SagaStatusName(next.status)),
-      next.current_step, next.attempt, has_deadline, deadline_micros,
-      next.failure_reason, next.total_cents,
-      absl::ToUnixMicros(next_attempt_at), next.cancel_requested, lease_.owner,
-      absl::ToInt64Milliseconds(lease_.duration), take_over,
-      db::ArrayLiteral(steps), db::ArrayLiteral(names), db::ArrayLiteral(kinds),
-      db::ArrayLiteral(attempts), db::ArrayLiteral(outcomes),
-      db::ArrayLiteral(errors));
-  if (r.empty()) {
-    return absl::AbortedError(
-        absl::StrCat("saga ", record.saga_id, " moved on since version ",
-                     record.version, " or is leased to another orchestrator"));
-  }
-  return r[0][0].as<int64_t>();
+  const Move move{&record, &next, &entries, next_attempt_at, take_over};
+  return std::move(CommitAllIn(tx, absl::MakeConstSpan(&move, 1))[0]);
 }
 
 absl::StatusOr<int64_t> SagaStore::Commit(
     const SagaRecord& record, const SagaState& next,
     const std::vector<StepLogEntry>& entries, absl::Time next_attempt_at) {
+  Waiting mine;
+  mine.move = Move{&record, &next, &entries, next_attempt_at};
+  absl::MutexLock lock(&commit_mu_);
+  waiting_.push_back(&mine);
+  while (true) {
+    // Either a group that held this move committed it, or no group is being
+    // committed and this thread commits the next one (it leads; nobody
+    // waits on a timer).
+    auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_) {
+      return mine.done || committing_ < kGroupsInFlight;
+    };
+    commit_mu_.Await(absl::Condition(&ready));
+    if (mine.done) return std::move(mine.result);
+    ++committing_;
+    // Oldest first. A saga is in one group at most (the second move of a
+    // saga must see the first's version): later ones wait for the next.
+    std::vector<Waiting*> group, later;
+    absl::flat_hash_set<absl::string_view> sagas;
+    for (Waiting* w : waiting_) {
+      if (static_cast<int>(group.size()) < max_batch_ &&
+          sagas.insert(w->move.record->saga_id).second) {
+        group.push_back(w);
+      } else {
+        later.push_back(w);
+      }
+    }
+    waiting_ = std::move(later);
+    commit_mu_.Unlock();
+    CommitGroup(group);
+    commit_mu_.Lock();
+    for (Waiting* w : group) w->done = true;
+    --committing_;
+  }
+}
+
+void SagaStore::CommitGroup(const std::vector<Waiting*>& group) {
+  std::vector<Move> moves;
+  moves.reserve(group.size());
+  for (const Waiting* w : group) moves.push_back(w->move);
+  std::vector<absl::StatusOr<int64_t>> results;
   // A single statement needs no transaction around it: one round trip.
-  return pool_.AutocommitOr<int64_t>(
-      "commit_saga", [&](pqxx::nontransaction& tx) {
-        return CommitIn(tx, record, next, entries, next_attempt_at);
+  absl::Status s = pool_.Autocommit(
+      "commit_sagas", [&](pqxx::nontransaction& tx) -> absl::Status {
+        results = CommitAllIn(tx, moves);
+        return absl::OkStatus();
       });
+  if (s.ok()) {
+    for (size_t i = 0; i < group.size(); ++i) {
+      group[i]->result = std::move(results[i]);
+    }
+    return;
+  }
+  if (group.size() == 1 || absl::IsUnavailable(s)) {
+    for (Waiting* w : group) w->result = s;
+    return;
+  }
+  for (Waiting* w : group) {
+    w->result = pool_.AutocommitOr<int64_t>(
+        "commit_saga", [&](pqxx::nontransaction& tx) {
+          return CommitIn(tx, *w->move.record, *w->move.next, *w->move.entries,
+                          w->move.next_attempt_at);
+        });
+  }
 }
 
 absl::StatusOr<SagaRecord> SagaStore::LockByOrderIn(
@@ -341,10 +459,15 @@ absl::StatusOr<int64_t> SagaStore::RenewLeases() {
       "renew_leases", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
         pqxx::result r = db::Exec(
             tx,
+            // Rows locked right now are being committed (a commit renews
+            // the lease too) or cancelled: skipped rather than waited for,
+            // so renewing never stalls commits nor deadlocks with a group.
             "UPDATE saga_instances "
             "SET lease_expires_at = now() + $2 * interval '1 millisecond' "
-            "WHERE lease_owner = $1 "
-            "  AND status IN ('running', 'compensating')",
+            "WHERE saga_id IN (SELECT saga_id FROM saga_instances "
+            "  WHERE lease_owner = $1 "
+            "    AND status IN ('running', 'compensating') "
+            "  FOR UPDATE SKIP LOCKED)",
             lease_.owner, absl::ToInt64Milliseconds(lease_.duration));
         return static_cast<int64_t>(r.affected_rows());
       });

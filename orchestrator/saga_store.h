@@ -7,8 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/db/pool.h"
 #include "orchestrator/order_saga.h"
 #include "sagaworks/v1/orchestrator.pb.h"
@@ -44,6 +47,18 @@ struct FirstCall {
   StepLogEntry entry;
 };
 
+// Move: one saga's commit, as CommitAllIn takes it (pointers to the
+// caller's values, which outlive the call).
+struct Move {
+  const SagaRecord* record = nullptr;
+  const SagaState* next = nullptr;
+  const std::vector<StepLogEntry>* entries = nullptr;
+  absl::Time next_attempt_at;
+  // Claims the saga whoever holds its lease (CancelSaga, which holds the row
+  // lock).
+  bool take_over = false;
+};
+
 // Lease: how an orchestrator claims the sagas it drives, so that several can
 // share one database and a dead one's sagas pass to the others.
 struct Lease {
@@ -62,8 +77,8 @@ std::string DefaultInstanceId(const std::string& listen_address);
 
 class SagaStore {
  public:
-  SagaStore(db::Pool& pool, Lease lease)
-      : pool_(pool), lease_(std::move(lease)) {}
+  SagaStore(db::Pool& pool, Lease lease, int max_batch = 64)
+      : pool_(pool), lease_(std::move(lease)), max_batch_(max_batch) {}
 
   const Lease& lease() const { return lease_; }
 
@@ -87,13 +102,29 @@ class SagaStore {
   // with ABORTED (someone else moved the saga) unless the saga is still at
   // `record.version` and its lease is this orchestrator's, free or expired.
   // Returns the new version.
+  //
+  // Commits from many threads are grouped: while one statement is being
+  // committed, the moves that arrive wait and then go together in the next
+  // (at most `max_batch` in one). Each caller still returns only once its
+  // own move is durable, and alone it waits for no one.
   absl::StatusOr<int64_t> Commit(const SagaRecord& record,
                                  const SagaState& next,
                                  const std::vector<StepLogEntry>& entries,
                                  absl::Time next_attempt_at);
 
-  // The same, inside a caller's transaction. `take_over` claims the saga
-  // whoever holds its lease (CancelSaga, which holds the row lock).
+  // WaitingCommits: moves waiting for a group to take them.
+  int WaitingCommits() {
+    absl::MutexLock lock(&commit_mu_);
+    return static_cast<int>(waiting_.size());
+  }
+
+  // CommitAllIn moves several sagas in one statement inside a caller's
+  // transaction; result i is moves[i]'s (its new version, or ABORTED as for
+  // Commit). Each saga may appear once.
+  std::vector<absl::StatusOr<int64_t>> CommitAllIn(
+      pqxx::transaction_base& tx, absl::Span<const Move> moves);
+
+  // The same for one saga. `take_over` as in Move.
   absl::StatusOr<int64_t> CommitIn(pqxx::transaction_base& tx,
                                    const SagaRecord& record,
                                    const SagaState& next,
@@ -115,8 +146,9 @@ class SagaStore {
   // transaction has locked are skipped, so claimers never wait on each other.
   absl::StatusOr<DueSagas> Claim(int limit, bool include_own);
 
-  // RenewLeases extends the lease on every unfinished saga this owner holds;
-  // returns how many.
+  // RenewLeases extends the lease on every unfinished saga this owner holds
+  // and no transaction has locked (those are being committed, which renews
+  // them too); returns how many.
   absl::StatusOr<int64_t> RenewLeases();
 
   // ReleaseLeases lets every lease this owner holds expire now, so that other
@@ -133,8 +165,25 @@ class SagaStore {
       const v1::ListSagasRequest& request, int page_size);
 
  private:
+  // A Commit waiting for its group.
+  struct Waiting {
+    Move move;
+    absl::StatusOr<int64_t> result;
+    bool done = false;
+  };
+
+  // CommitGroup commits `group` in one statement (each alone when the group
+  // as a whole fails for a reason other than an unreachable database, so
+  // one bad move does not fail the others) and fills in the results.
+  void CommitGroup(const std::vector<Waiting*>& group);
+
   db::Pool& pool_;
   const Lease lease_;
+  const int max_batch_;
+
+  absl::Mutex commit_mu_;
+  std::vector<Waiting*> waiting_ ABSL_GUARDED_BY(commit_mu_);
+  int committing_ ABSL_GUARDED_BY(commit_mu_) = 0;  // groups in flight
 };
 
 // ToProtoStatus maps a saga status to the API enum.

@@ -2,6 +2,9 @@
 // commits, the step log, and what recovery reads.
 #include "orchestrator/saga_store.h"
 
+#include <set>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
@@ -20,6 +23,17 @@ v1::StartSagaRequest Request() {
   item->set_quantity(2);
   r.mutable_shipping_address()->set_country("DE");
   return r;
+}
+
+// Polls `done` until it holds or `limit` passes.
+template <typename Fn>
+bool PollUntil(absl::Duration limit, Fn done) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
 }
 
 class SagaStoreTest : public ::testing::Test {
@@ -151,6 +165,87 @@ TEST_F(SagaStoreTest, OneCommitCarriesAnOutcomeAndTheNextAttempt) {
   EXPECT_EQ(described.steps(0).error(), kAwkward);
   EXPECT_EQ(described.steps(1).name(), "charge_payment");
   EXPECT_EQ(described.steps(1).outcome(), v1::STEP_OUTCOME_STARTED);
+}
+
+// Commits that arrive while one is being written go together in the next
+// statement, and each caller still gets its own answer: a stale move among
+// them is refused alone. Renewing leases meanwhile skips the row being
+// committed instead of waiting for it.
+TEST_F(SagaStoreTest, CommitsArrivingTogetherShareOneStatement) {
+  constexpr int kSagas = 8;
+  std::vector<SagaRecord> records;
+  for (int i = 0; i < kSagas; ++i) {
+    v1::StartSagaRequest request = Request();
+    request.set_order_id(
+        absl::StrCat("11111111-1111-1111-1111-1111111111", 10 + i));
+    bool created;
+    records.push_back(*store_->Create(request, &created));
+  }
+  SagaRecord stale = records[kSagas - 1];
+  stale.version -= 1;
+  SagaState next = records[0].state;
+  next.attempt = 1;
+  const StepLogEntry started{1, "reserve_stock", CallKind::kAction,
+                             1, "started",       ""};
+  const std::vector<StepLogEntry> entries{started};
+
+  // Another transaction holds saga 0's row: the first group waits on it.
+  pqxx::connection blocker(pool_->config().url);
+  pqxx::connection watcher(pool_->config().url);
+  pqxx::work held(blocker);
+  held.exec_params("SELECT 1 FROM saga_instances WHERE saga_id = $1 FOR UPDATE",
+                   records[0].saga_id);
+  std::vector<absl::StatusOr<int64_t>> results(kSagas,
+                                               absl::UnknownError("unset"));
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {
+    results[0] = store_->Commit(records[0], next, entries, absl::Now());
+  });
+  // (Both waits stay well inside the pool's 5 s lock timeout, and a failed
+  // one still lets the threads finish before the test ends.)
+  const bool blocked = PollUntil(absl::Seconds(2), [&] {
+    pqxx::nontransaction look(watcher);
+    return look.exec1(
+                   "SELECT count(*) FROM pg_stat_activity "
+                   "WHERE wait_event_type = 'Lock' "
+                   "AND datname = current_database()")[0]
+               .as<int>() > 0;
+  });
+  // The lease renewal passes the locked row by.
+  absl::StatusOr<int64_t> renewed = store_->RenewLeases();
+
+  for (int i = 1; i < kSagas; ++i) {
+    threads.emplace_back([&, i] {
+      const SagaRecord& record = i == kSagas - 1 ? stale : records[i];
+      results[i] = store_->Commit(record, next, entries, absl::Now());
+    });
+  }
+  const bool queued = PollUntil(
+      absl::Seconds(2), [&] { return store_->WaitingCommits() == kSagas - 1; });
+  held.commit();
+  for (std::thread& t : threads) t.join();
+  ASSERT_TRUE(blocked) << "the first commit never waited on the row lock";
+  SW_ASSERT_OK(renewed.status());
+  EXPECT_EQ(*renewed, kSagas - 1);
+  ASSERT_TRUE(queued) << "the later commits did not wait for the first";
+
+  for (int i = 0; i < kSagas - 1; ++i) {
+    SW_ASSERT_OK(results[i].status());
+    EXPECT_EQ(*results[i], records[i].version + 1);
+    EXPECT_EQ(store_->Describe(records[i].saga_id, "")->steps_size(), 1);
+  }
+  EXPECT_EQ(results[kSagas - 1].status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(store_->Describe(stale.saga_id, "")->steps_size(), 0);
+  // Sagas 1-6 were written by one transaction.
+  std::set<std::string> writers;
+  pqxx::nontransaction look(watcher);
+  for (int i = 1; i < kSagas - 1; ++i) {
+    writers.insert(look.exec_params1("SELECT xmin::text FROM saga_instances "
+                                     "WHERE saga_id = $1",
+                                     records[i].saga_id)[0]
+                       .as<std::string>());
+  }
+  EXPECT_EQ(writers.size(), 1u);
 }
 
 TEST_F(SagaStoreTest, ALiveLeaseKeepsOtherOrchestratorsOff) {
