@@ -151,8 +151,8 @@ absl::Status PostgresCluster::CreateDatabase(const std::string& name) const {
 }
 
 std::string PostgresCluster::Url(const std::string& database) const {
-  return absl::StrCat("postgresql://", options_.superuser, "@:", options_.port,
-                      "/", database, "?host=", options_.data_dir);
+  return absl::StrCat("postgresql://", options_.superuser,
+                      "@127.0.0.1:", options_.port, "/", database);
 }
 
 }  // namespace sagaworks::local
