@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/db/exec.h"
 #include "common/enum_names.h"
+#include "common/observability/metrics.h"
 #include "common/observability/trace.h"
 #include "common/page_token.h"
 #include "google/protobuf/util/json_util.h"
@@ -382,7 +385,18 @@ absl::StatusOr<int64_t> SagaStore::Commit(
   }
 }
 
-void SagaStore::CommitGroup(const std::vector<Waiting*>& group) {
+void SagaStore::CommitGroup(std::vector<Waiting*> group) {
+  // Rows are locked in saga id order, whoever commits: two groups that
+  // share sagas (another orchestrator taking some over) wait for each other
+  // rather than deadlock.
+  std::sort(group.begin(), group.end(), [](const Waiting* a, const Waiting* b) {
+    return a->move.record->saga_id < b->move.record->saga_id;
+  });
+  static metrics::Family& sizes = metrics::Registry::Default().Histogram(
+      "sagaworks_saga_commit_group_size",
+      "Saga moves committed together in one statement.", {},
+      {1, 2, 4, 8, 16, 32, 64});
+  sizes.Histogram({}).Observe(static_cast<double>(group.size()));
   std::vector<Move> moves;
   moves.reserve(group.size());
   for (const Waiting* w : group) moves.push_back(w->move);

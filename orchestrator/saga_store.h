@@ -175,7 +175,7 @@ class SagaStore {
   // CommitGroup commits `group` in one statement (each alone when the group
   // as a whole fails for a reason other than an unreachable database, so
   // one bad move does not fail the others) and fills in the results.
-  void CommitGroup(const std::vector<Waiting*>& group);
+  void CommitGroup(std::vector<Waiting*> group);
 
   db::Pool& pool_;
   const Lease lease_;
