@@ -469,22 +469,42 @@ absl::StatusOr<SagaStore::DueSagas> SagaStore::Claim(int limit,
 }
 
 absl::StatusOr<int64_t> SagaStore::RenewLeases() {
-  return pool_.TransactOr<int64_t>(
-      "renew_leases", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
-        pqxx::result r = db::Exec(
-            tx,
-            // Rows locked right now are being committed (a commit renews
-            // the lease too) or cancelled: skipped rather than waited for,
-            // so renewing never stalls commits nor deadlocks with a group.
-            "UPDATE saga_instances "
-            "SET lease_expires_at = now() + $2 * interval '1 millisecond' "
-            "WHERE saga_id IN (SELECT saga_id FROM saga_instances "
-            "  WHERE lease_owner = $1 "
-            "    AND status IN ('running', 'compensating') "
-            "  FOR UPDATE SKIP LOCKED)",
-            lease_.owner, absl::ToInt64Milliseconds(lease_.duration));
-        return static_cast<int64_t>(r.affected_rows());
+  // In chunks, each a statement of its own: a chunk keeps its rows locked
+  // only until it commits, so a commit that needs one of them waits for a
+  // chunk, not for every lease this orchestrator holds (tens of thousands
+  // under a backlog). A row renewed in this pass expires at least a lease
+  // after the pass began; older ones expire before that, which is how the
+  // next chunk finds what is left.
+  absl::StatusOr<std::string> began = pool_.AutocommitOr<std::string>(
+      "renew_leases", [](pqxx::nontransaction& tx) {
+        return tx.exec1("SELECT now()::text")[0].as<std::string>();
       });
+  if (!began.ok()) return began.status();
+  int64_t total = 0;
+  while (true) {
+    absl::StatusOr<int64_t> renewed = pool_.AutocommitOr<int64_t>(
+        "renew_leases", [&](pqxx::nontransaction& tx) {
+          pqxx::result r = db::Exec(
+              tx,
+              // Rows locked right now are being committed (a commit renews
+              // the lease too) or cancelled: skipped rather than waited for,
+              // so renewing never stalls commits nor deadlocks with a group.
+              "UPDATE saga_instances "
+              "SET lease_expires_at = now() + $2 * interval '1 millisecond' "
+              "WHERE saga_id IN (SELECT saga_id FROM saga_instances "
+              "  WHERE lease_owner = $1 "
+              "    AND status IN ('running', 'compensating') "
+              "    AND lease_expires_at < $3::timestamptz "
+              "      + $2 * interval '1 millisecond' "
+              "  LIMIT $4 FOR UPDATE SKIP LOCKED)",
+              lease_.owner, absl::ToInt64Milliseconds(lease_.duration), *began,
+              renew_chunk_);
+          return static_cast<int64_t>(r.affected_rows());
+        });
+    if (!renewed.ok()) return renewed.status();
+    total += *renewed;
+    if (*renewed < renew_chunk_) return total;
+  }
 }
 
 absl::Status SagaStore::ReleaseLeases() {

@@ -77,8 +77,14 @@ std::string DefaultInstanceId(const std::string& listen_address);
 
 class SagaStore {
  public:
-  SagaStore(db::Pool& pool, Lease lease, int max_batch = 64)
-      : pool_(pool), lease_(std::move(lease)), max_batch_(max_batch) {}
+  // `max_batch`: saga moves committed in one statement at most;
+  // `renew_chunk`: leases renewed in one statement at most.
+  SagaStore(db::Pool& pool, Lease lease, int max_batch = 64,
+            int renew_chunk = 1000)
+      : pool_(pool),
+        lease_(std::move(lease)),
+        max_batch_(max_batch),
+        renew_chunk_(renew_chunk) {}
 
   const Lease& lease() const { return lease_; }
 
@@ -148,7 +154,7 @@ class SagaStore {
 
   // RenewLeases extends the lease on every unfinished saga this owner holds
   // and no transaction has locked (those are being committed, which renews
-  // them too); returns how many.
+  // them too), a chunk at a time; returns how many.
   absl::StatusOr<int64_t> RenewLeases();
 
   // ReleaseLeases lets every lease this owner holds expire now, so that other
@@ -180,6 +186,7 @@ class SagaStore {
   db::Pool& pool_;
   const Lease lease_;
   const int max_batch_;
+  const int renew_chunk_;
 
   absl::Mutex commit_mu_;
   std::vector<Waiting*> waiting_ ABSL_GUARDED_BY(commit_mu_);

@@ -311,6 +311,25 @@ TEST_F(SagaStoreTest, ExpiredLeasesPassToAnotherOrchestrator) {
   EXPECT_TRUE(store_->Claim(10, /*include_own=*/false)->empty());
 }
 
+// Renewal goes a chunk at a time and still reaches every lease, each once.
+TEST_F(SagaStoreTest, RenewalInChunksReachesEveryLease) {
+  SagaStore chunked(*pool_, Lease{"orch-a", kLease}, /*max_batch=*/64,
+                    /*renew_chunk=*/2);
+  for (int i = 0; i < 5; ++i) {
+    v1::StartSagaRequest request = Request();
+    request.set_order_id(
+        absl::StrCat("22222222-2222-2222-2222-2222222222", 10 + i));
+    bool created;
+    SW_ASSERT_OK(store_->Create(request, &created).status());
+  }
+  ExpireLeases();
+  absl::StatusOr<int64_t> renewed = chunked.RenewLeases();
+  SW_ASSERT_OK(renewed.status());
+  EXPECT_EQ(*renewed, 5);
+  // All live again: another orchestrator can claim none of them.
+  EXPECT_TRUE(other_->Claim(10, /*include_own=*/false)->empty());
+}
+
 TEST_F(SagaStoreTest, ARestartedOrchestratorTakesItsOwnSagasBack) {
   bool created;
   SagaRecord record = *store_->Create(Request(), &created);
