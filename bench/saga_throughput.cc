@@ -17,7 +17,7 @@
 //   3. pgbench on the same cluster: single-row INSERT transactions with the
 //      same number of clients.
 //
-//   build/bin/saga_throughput [--seconds 10] [--clients 32] [--workers 32]
+//   build/bin/saga_throughput [--seconds 10] [--clients 32] [--workers 64]
 //                             [--statements] [--half-rate R] [--keep]
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -52,7 +52,7 @@ constexpr absl::Duration kHalfLoadWarmUp = absl::Seconds(3);
 struct Options {
   double seconds = 10;
   int clients = 32;
-  int workers = 32;
+  int workers = 64;
   bool keep = false;
   bool statements = false;
   // Orders/s in the half-load phase; 0: half the saturation rate.
