@@ -2,6 +2,8 @@
 // paging.
 #include "services/order/order_store.h"
 
+#include <set>
+
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
 #include "tests/testing/demo.h"
@@ -64,6 +66,40 @@ TEST_F(OrderStoreTest, FailedDeliveryIsRetriedLater) {
   EXPECT_TRUE(store_->DueOutbox(10)->empty());
   EXPECT_EQ(testing::QueryInt(*pool_, "SELECT attempts FROM outbox LIMIT 1"),
             1);
+}
+
+// A batch takes the entries soonest due: one whose delivery failed goes
+// behind those that came due before its retry, and delivered ones are
+// never seen again.
+TEST_F(OrderStoreTest, TheRelayTakesTheEntriesSoonestDue) {
+  auto delivered = store_->Create(Request("alice"));
+  SW_ASSERT_OK(delivered.status());
+  auto failed = store_->Create(Request("alice"));
+  SW_ASSERT_OK(failed.status());
+  auto due = store_->DueOutbox(10);
+  ASSERT_EQ(due->size(), 2u);
+  SW_ASSERT_OK(store_->MarkDelivered(
+      {{&(*due)[0], "33333333-3333-3333-3333-333333333333"}}));
+  // Due again at once, but after the orders placed below were due.
+  auto second = store_->DueOutbox(10);
+  ASSERT_EQ(second->size(), 1u);
+  auto b = store_->Create(Request("alice"));
+  auto c = store_->Create(Request("alice"));
+  SW_ASSERT_OK(c.status());
+  SW_ASSERT_OK(store_->MarkAttemptFailed((*second)[0], "UNAVAILABLE: down",
+                                         absl::ZeroDuration()));
+  auto batch = store_->DueOutbox(2);
+  SW_ASSERT_OK(batch.status());
+  ASSERT_EQ(batch->size(), 2u);
+  EXPECT_EQ((*batch)[0].order.order_id(), b->order_id());
+  EXPECT_EQ((*batch)[1].order.order_id(), c->order_id());
+  // With room for all, the failed one comes too; the delivered one never.
+  auto all = store_->DueOutbox(10);
+  ASSERT_EQ(all->size(), 3u);
+  std::set<std::string> ids;
+  for (const OutboxEntry& e : *all) ids.insert(e.order.order_id());
+  EXPECT_EQ(ids.count(failed->order_id()), 1u);
+  EXPECT_EQ(ids.count(delivered->order_id()), 0u);
 }
 
 TEST_F(OrderStoreTest, ApproveAndRejectAreFinalAndRepeatable) {
