@@ -350,8 +350,26 @@ absl::StatusOr<int64_t> SagaStore::CommitIn(
 absl::StatusOr<int64_t> SagaStore::Commit(
     const SagaRecord& record, const SagaState& next,
     const std::vector<StepLogEntry>& entries, absl::Time next_attempt_at) {
+  // The shared statement's own span lands in the trace of whichever saga
+  // leads its group; this one keeps every saga's commit (its wait
+  // included) in its own trace.
+  std::unique_ptr<trace::Span> span;
+  if (trace::CurrentContext().valid()) {
+    span = trace::Tracer::Get().StartSpan("commit saga",
+                                          trace::SpanKind::kInternal);
+  }
   Waiting mine;
   mine.move = Move{&record, &next, &entries, next_attempt_at};
+  auto finish = [&span, &mine] {
+    if (span == nullptr || !span->recording()) return;
+    span->SetAttribute("sagaworks.saga.commit_group",
+                       static_cast<int64_t>(mine.group_size));
+    if (mine.result.ok()) {
+      span->SetOk();
+    } else {
+      span->SetError(mine.result.status().message());
+    }
+  };
   absl::MutexLock lock(&commit_mu_);
   waiting_.push_back(&mine);
   while (true) {
@@ -362,7 +380,10 @@ absl::StatusOr<int64_t> SagaStore::Commit(
       return mine.done || committing_ < kGroupsInFlight;
     };
     commit_mu_.Await(absl::Condition(&ready));
-    if (mine.done) return std::move(mine.result);
+    if (mine.done) {
+      finish();
+      return std::move(mine.result);
+    }
     ++committing_;
     // Oldest first. A saga is in one group at most (the second move of a
     // saga must see the first's version): later ones wait for the next.
@@ -380,7 +401,10 @@ absl::StatusOr<int64_t> SagaStore::Commit(
     commit_mu_.Unlock();
     CommitGroup(group);
     commit_mu_.Lock();
-    for (Waiting* w : group) w->done = true;
+    for (Waiting* w : group) {
+      w->group_size = static_cast<int>(group.size());
+      w->done = true;
+    }
     --committing_;
   }
 }

@@ -175,6 +175,7 @@ class SagaStore {
   struct Waiting {
     Move move;
     absl::StatusOr<int64_t> result;
+    int group_size = 0;  // moves in the statement that committed it
     bool done = false;
   };
 

@@ -225,6 +225,15 @@ TEST_F(ObservabilityTest, OneOrderIsOneTraceAcrossAllFiveProcesses) {
   EXPECT_TRUE(std::any_of(spans.begin(), spans.end(), [](const auto& r) {
     return Attr(r.span, "db.system") != nullptr;
   })) << "no database spans";
+  // Each of the saga's four commits after StartSaga is in its trace, even
+  // when another saga's worker wrote the statement it went in.
+  EXPECT_EQ(std::count_if(
+                spans.begin(), spans.end(),
+                [](const auto& r) {
+                  return r.span.name() == "commit saga" &&
+                         Attr(r.span, "sagaworks.saga.commit_group") != nullptr;
+                }),
+            4);
   std::cout << "one order: " << spans.size() << " spans in one trace from "
             << kProcessNames.size() << " processes, no orphans\n";
 }
