@@ -6,15 +6,18 @@
 #include <filesystem>
 
 #include "common/local/subprocess.h"
+#include "tests/testing/leftovers.h"
 
 namespace sagaworks::testing {
 
 absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Start(
     std::map<std::string, std::vector<std::string>> extra_args) {
+  RemoveLeftovers("sagaworks-e2e-", ".sagaworks/pgdata");
   std::unique_ptr<TestPlatform> p(new TestPlatform());
   char tmpl[] = "/tmp/sagaworks-e2e-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) return absl::InternalError("mkdtemp failed");
   p->home_ = tmpl;
+  MarkOwned(p->home_);
   chmod(p->home_.c_str(), 0755);  // the postgres user must reach its data
   sagactl::PlatformOptions options;
   options.home = p->home_;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/local/subprocess.h"
 #include "migrations/embedded.h"
+#include "tests/testing/leftovers.h"
 
 namespace sagaworks::testing {
 namespace {
@@ -28,9 +29,11 @@ TestPostgres& TestPostgres::Get() {
 }
 
 TestPostgres::TestPostgres() {
+  RemoveLeftovers("sagaworks-test-", "pgdata");
   char tmpl[] = "/tmp/sagaworks-test-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) Die("mkdtemp", absl::InternalError("failed"));
   root_ = tmpl;
+  MarkOwned(root_);
   // The postgres user must reach the data directory inside.
   chmod(root_.c_str(), 0755);
   absl::StatusOr<int> port = local::FreePort();

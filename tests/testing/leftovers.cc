@@ -1,0 +1,90 @@
+#include "tests/testing/leftovers.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/local/postgres_cluster.h"
+
+namespace sagaworks::testing {
+namespace {
+
+constexpr char kOwnerFile[] = "/owner";
+
+// Gone: no process has that pid (EPERM means one does, not ours to
+// signal), or only its zombie is left, waiting to be reaped.
+bool Gone(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  // "<pid> (<comm>) <state> ...": the state follows the last ')'.
+  const size_t close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() &&
+         line[close + 2] == 'Z';
+}
+
+// StopServices kills the services a dead end-to-end run left running
+// (their pid files sit beside the data directory, in run/). A pid counts
+// only while its command line still names this cluster's port, so a pid
+// the system has since given to another process is never signalled.
+void StopServices(const std::string& data_dir) {
+  std::ifstream postmaster(data_dir + "/postmaster.pid");
+  std::string line, port;
+  for (int i = 0; i < 4 && std::getline(postmaster, line); ++i) port = line;
+  if (port.empty()) return;
+  const std::string run = data_dir + "/../run";
+  std::error_code error;
+  for (const auto& file : std::filesystem::directory_iterator(run, error)) {
+    std::ifstream in(file.path());
+    std::string text;
+    int pid = 0;
+    if (!std::getline(in, text) || !absl::SimpleAtoi(text, &pid) || pid <= 0) {
+      continue;
+    }
+    std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string args((std::istreambuf_iterator<char>(cmdline)),
+                     std::istreambuf_iterator<char>());
+    if (absl::StrContains(args, "--database-url=") &&
+        absl::StrContains(args, absl::StrCat(":", port, "/"))) {
+      kill(pid, SIGKILL);
+    }
+  }
+}
+
+}  // namespace
+
+void MarkOwned(const std::string& dir) {
+  std::ofstream(dir + kOwnerFile) << getpid() << "\n";
+}
+
+void RemoveLeftovers(const std::string& prefix, const std::string& data_dir) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/tmp", error)) {
+    const std::string dir = entry.path().string();
+    if (!absl::StartsWith(entry.path().filename().string(), prefix)) continue;
+    std::ifstream owner(dir + kOwnerFile);
+    std::string text;
+    int pid = 0;
+    if (!std::getline(owner, text) || !absl::SimpleAtoi(text, &pid) ||
+        pid <= 0 || !Gone(pid)) {
+      continue;
+    }
+    local::ClusterOptions options;
+    options.data_dir = dir + "/" + data_dir;
+    StopServices(dir + "/" + data_dir);
+    local::PostgresCluster cluster(options);
+    // pg_ctl finds the server by its data directory, not by a pid we hold.
+    if (cluster.Running()) (void)cluster.Stop(/*immediate=*/true);
+    std::filesystem::remove_all(dir, error);
+  }
+}
+
+}  // namespace sagaworks::testing
