@@ -1,9 +1,6 @@
 #include "services/order/order_store.h"
 
-#include <map>
-
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/db/exec.h"
 #include "common/enum_names.h"
 #include "common/observability/trace.h"
@@ -75,26 +72,11 @@ v1::Order OrderFromRow(const pqxx::row& row) {
   return o;
 }
 
-// Fills in the items of the given orders with one query.
-void LoadItems(pqxx::work& tx, std::vector<v1::Order*> orders) {
-  if (orders.empty()) return;
-  std::map<std::string, v1::Order*> by_id;
-  std::vector<std::string> ids;
-  for (v1::Order* o : orders) {
-    by_id[o->order_id()] = o;
-    ids.push_back(o->order_id());
-  }
-  // UUIDs need no quoting inside an array literal.
-  pqxx::result r =
-      db::Exec(tx,
-               "SELECT order_id, sku, quantity FROM order_items "
-               "WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line",
-               absl::StrCat("{", absl::StrJoin(ids, ","), "}"));
-  for (const auto& row : r) {
-    v1::OrderItem* item = by_id[row[0].as<std::string>()]->add_items();
-    item->set_sku(row[1].as<std::string>());
-    item->set_quantity(row[2].as<int>());
-  }
+// An order read with kOrderColumns followed by kItemColumns.
+v1::Order OrderWithItemsFromRow(const pqxx::row& row) {
+  v1::Order order = OrderFromRow(row);
+  ItemsFromRow(row, kOrderColumnCount, &order);
+  return order;
 }
 
 std::optional<v1::Order> LoadOrder(pqxx::work& tx,
@@ -105,9 +87,7 @@ std::optional<v1::Order> LoadOrder(pqxx::work& tx,
                             " FROM orders WHERE order_id = $1"),
                order_id);
   if (r.empty()) return std::nullopt;
-  v1::Order order = OrderFromRow(r[0]);
-  ItemsFromRow(r[0], kOrderColumnCount, &order);
-  return order;
+  return OrderWithItemsFromRow(r[0]);
 }
 
 absl::Status NotFound(const std::string& order_id) {
@@ -130,11 +110,7 @@ absl::StatusOr<v1::Order> Finish(pqxx::work& tx, const std::string& order_id,
                    "RETURNING ",
                    kOrderColumns, ", ", kItemColumns),
       order_id, StatusToDb(to), reason, total_cents);
-  if (!moved.empty()) {
-    v1::Order order = OrderFromRow(moved[0]);
-    ItemsFromRow(moved[0], kOrderColumnCount, &order);
-    return order;
-  }
+  if (!moved.empty()) return OrderWithItemsFromRow(moved[0]);
   std::optional<v1::Order> order = LoadOrder(tx, order_id);
   if (!order.has_value()) return NotFound(order_id);
   if (order->status() != to) {
@@ -213,14 +189,15 @@ absl::StatusOr<v1::ListOrdersResponse> OrderStore::List(
   } else {
     cursor.id = "00000000-0000-0000-0000-000000000000";
   }
-  return pool_.TransactOr<v1::ListOrdersResponse>(
+  return pool_.AutocommitOr<v1::ListOrdersResponse>(
       "list_orders",
-      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListOrdersResponse> {
-        // One row more than the page tells whether another page follows.
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<v1::ListOrdersResponse> {
+        // One row more than the page tells whether another page follows;
+        // the orders come with their items.
         pqxx::result r = db::Exec(
             tx,
             absl::StrCat(
-                "SELECT ", kOrderColumns,
+                "SELECT ", kOrderColumns, ", ", kItemColumns,
                 " FROM orders WHERE ($1 = '' OR customer_id = $1) "
                 "AND ($2 = '' OR status = $2) "
                 "AND (NOT $3 OR (created_at, order_id) < "
@@ -230,13 +207,9 @@ absl::StatusOr<v1::ListOrdersResponse> OrderStore::List(
             request.customer_id(), StatusToDb(request.status()), has_cursor,
             cursor.created_at_micros, cursor.id, page_size + 1);
         v1::ListOrdersResponse response;
-        std::vector<v1::Order*> orders;
         for (int i = 0; i < static_cast<int>(r.size()) && i < page_size; ++i) {
-          v1::Order* o = response.add_orders();
-          *o = OrderFromRow(r[i]);
-          orders.push_back(o);
+          *response.add_orders() = OrderWithItemsFromRow(r[i]);
         }
-        LoadItems(tx, orders);
         if (static_cast<int>(r.size()) > page_size) {
           const v1::Order& last = response.orders(page_size - 1);
           response.set_next_page_token(EncodePageToken(
@@ -284,11 +257,11 @@ absl::StatusOr<v1::Order> OrderStore::RejectIn(pqxx::work& tx,
 }
 
 absl::StatusOr<std::vector<OutboxEntry>> OrderStore::DueOutbox(int limit) {
-  return pool_.TransactOr<std::vector<OutboxEntry>>(
+  return pool_.AutocommitOr<std::vector<OutboxEntry>>(
       "due_outbox",
-      [&](pqxx::work& tx) -> absl::StatusOr<std::vector<OutboxEntry>> {
-        // The due entries with their orders in one query, their items in a
-        // second: two round trips per batch, not two per order. Soonest due
+      [&](pqxx::nontransaction& tx)
+          -> absl::StatusOr<std::vector<OutboxEntry>> {
+        // The due entries with their orders and items in one query. Soonest due
         // first, which is the order of outbox_pending: the scan stops after
         // `limit` entries. (In id order it walked the primary key past
         // every entry ever delivered: milliseconds a batch after a few
@@ -296,7 +269,7 @@ absl::StatusOr<std::vector<OutboxEntry>> OrderStore::DueOutbox(int limit) {
         pqxx::result r = db::Exec(
             tx,
             absl::StrCat(
-                "SELECT ", kOrderColumns,
+                "SELECT ", kOrderColumns, ", ", kItemColumns,
                 ", due_id, due_attempts, due_traceparent FROM orders JOIN ("
                 "  SELECT id AS due_id, order_id AS due_order, "
                 "  attempts AS due_attempts, traceparent AS due_traceparent "
@@ -306,17 +279,15 @@ absl::StatusOr<std::vector<OutboxEntry>> OrderStore::DueOutbox(int limit) {
                 "  ON orders.order_id = due_order "
                 "ORDER BY due_id"),
             limit);
-        const int n = kOrderColumnCount;
+        // The outbox's columns follow the order's and its two item arrays.
+        const int n = kOrderColumnCount + 2;
         std::vector<OutboxEntry> out(r.size());
-        std::vector<v1::Order*> orders;
         for (size_t i = 0; i < r.size(); ++i) {
-          out[i].order = OrderFromRow(r[i]);
+          out[i].order = OrderWithItemsFromRow(r[i]);
           out[i].id = r[i][n].as<int64_t>();
           out[i].attempts = r[i][n + 1].as<int>();
           out[i].traceparent = r[i][n + 2].as<std::string>();
-          orders.push_back(&out[i].order);
         }
-        LoadItems(tx, orders);
         return out;
       });
 }
