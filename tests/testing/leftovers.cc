@@ -1,9 +1,7 @@
 #include "tests/testing/leftovers.h"
 
-#include <signal.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -12,24 +10,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/local/postgres_cluster.h"
+#include "common/local/subprocess.h"
 
 namespace sagaworks::testing {
 namespace {
 
 constexpr char kOwnerFile[] = "/owner";
-
-// Gone: no process has that pid (EPERM means one does, not ours to
-// signal), or only its zombie is left, waiting to be reaped.
-bool Gone(pid_t pid) {
-  if (kill(pid, 0) != 0) return errno == ESRCH;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  // "<pid> (<comm>) <state> ...": the state follows the last ')'.
-  const size_t close = line.rfind(')');
-  return close != std::string::npos && close + 2 < line.size() &&
-         line[close + 2] == 'Z';
-}
 
 // StopServices kills the services a dead end-to-end run left running
 // (their pid files sit beside the data directory, in run/). A pid counts
@@ -54,7 +40,7 @@ void StopServices(const std::string& data_dir) {
                      std::istreambuf_iterator<char>());
     if (absl::StrContains(args, "--database-url=") &&
         absl::StrContains(args, absl::StrCat(":", port, "/"))) {
-      kill(pid, SIGKILL);
+      (void)local::Kill(pid);
     }
   }
 }
@@ -74,7 +60,7 @@ void RemoveLeftovers(const std::string& prefix, const std::string& data_dir) {
     std::string text;
     int pid = 0;
     if (!std::getline(owner, text) || !absl::SimpleAtoi(text, &pid) ||
-        pid <= 0 || !Gone(pid)) {
+        pid <= 0 || local::IsAlive(pid)) {
       continue;
     }
     local::ClusterOptions options;
