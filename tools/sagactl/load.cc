@@ -25,7 +25,7 @@ void SetDeadline(grpc::ClientContext& c) {
   c.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
 }
 
-double Percentile(std::vector<double> sorted, double q) {
+double Percentile(const std::vector<double>& sorted, double q) {
   if (sorted.empty()) return 0;
   const size_t at = std::min(
       sorted.size() - 1, static_cast<size_t>(q * (sorted.size() - 1) + 0.5));
