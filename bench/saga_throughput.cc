@@ -64,13 +64,15 @@ struct Options {
   std::exit(1);
 }
 
+// Exec runs `sql` outside a transaction block (VACUUM needs that; a
+// statement list still runs as one implicit transaction).
 absl::Status Exec(const std::string& url, const std::string& sql) {
   db::PoolConfig config;
   config.url = url;
   config.size = 1;
   auto pool = db::Pool::Create(config);
   if (!pool.ok()) return pool.status();
-  return (*pool)->Transact("bench", [&](pqxx::work& tx) {
+  return (*pool)->Autocommit("bench", [&](pqxx::nontransaction& tx) {
     tx.exec(sql);
     return absl::OkStatus();
   });
@@ -95,16 +97,7 @@ absl::StatusOr<pqxx::result> Query(const std::string& url,
 void Settle(const sagactl::Platform& platform) {
   for (const char* database :
        {"orders", "payments", "inventory", "shipping", "orchestrator"}) {
-    db::PoolConfig config;
-    config.url = platform.cluster().Url(database);
-    config.size = 1;
-    auto pool = db::Pool::Create(config);
-    if (!pool.ok()) Die("settle", pool.status());
-    absl::Status s =
-        (*pool)->Autocommit("settle", [](pqxx::nontransaction& tx) {
-          tx.exec("VACUUM (ANALYZE)");  // not inside a transaction block
-          return absl::OkStatus();
-        });
+    absl::Status s = Exec(platform.cluster().Url(database), "VACUUM (ANALYZE)");
     if (!s.ok()) Die(absl::StrCat("vacuum ", database), s);
   }
   // And the burst's writes still in the page cache go to disk now, rather
