@@ -99,6 +99,15 @@ std::string Fingerprint(const google::protobuf::Message& request) {
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
+std::string KeyedStatement(absl::string_view effect) {
+  return absl::StrCat(
+      "WITH ", effect,
+      ", stored_key AS (INSERT INTO idempotency_keys (scope, method, key, "
+      "fingerprint, status_code, response) "
+      "SELECT $1, $2, $3, $4, 0, decode($5, 'hex') FROM done LIMIT 1 "
+      "RETURNING 1) SELECT count(*)::int FROM stored_key");
+}
+
 absl::Status IdempotencyConfig::Validate() const {
   if (retention < absl::Minutes(1)) {
     return absl::InvalidArgumentError(
@@ -123,7 +132,8 @@ grpc::Status Idempotency::RunImpl(
     const google::protobuf::Message& request,
     google::protobuf::Message* response,
     absl::FunctionRef<absl::Status(pqxx::work&)> work,
-    const absl::FunctionRef<absl::Status()>* precheck) {
+    const absl::FunctionRef<absl::Status()>* precheck,
+    const OneStatement* once) {
   const auto& metadata = context->client_metadata();
   auto header = metadata.find(kKeyHeader);
   if (header == metadata.end()) {
@@ -170,6 +180,32 @@ grpc::Status Idempotency::RunImpl(
               });
       if (found.ok() && found->has_value()) return replay(**found);
       return ToGrpcStatus(s);
+    }
+  }
+
+  // The one statement has no transaction to set the lock wait in, so it runs
+  // only where the pool's is this one's.
+  if (once != nullptr && config_.lock_wait == pool_.config().lock_timeout) {
+    const StoredKey k{row.scope, row.method, row.key, fingerprint,
+                      absl::BytesToHexString(once->answer.SerializeAsString())};
+    // Whatever went wrong (a unique index, a lost connection that may have
+    // committed it) the transaction below sorts out: it finds the key, or
+    // the effect, or neither.
+    absl::StatusOr<bool> stored = pool_.AutocommitOr<bool>(
+        absl::StrCat("idempotent_", method, "_once"),
+        [&](pqxx::nontransaction& tx) -> absl::StatusOr<bool> {
+          return once->write(tx, k);
+        });
+    const bool done = stored.ok() && *stored;
+    static metrics::Family& once_total = metrics::Registry::Default().Counter(
+        "sagaworks_idempotent_one_statement_total",
+        "Calls that tried to do their work and store their key in one "
+        "statement: stored, or left to the full transaction (fallback).",
+        {"rpc_method", "result"});
+    once_total.With({method, done ? "stored" : "fallback"}).Add(1);
+    if (done) {
+      response->CopyFrom(once->answer);
+      return grpc::Status::OK;
     }
   }
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_reply.h"
+#include "common/uuid.h"
 #include "common/validation.h"
 
 namespace sagaworks::payment {
@@ -29,8 +30,20 @@ grpc::Status PaymentServiceImpl::Charge(grpc::ServerContext* context,
     if (absl::Status s = ValidateCharge(*request); !s.ok()) {
       return ToGrpcStatus(s);
     }
+    // The answer if nothing stands in the way, with an id drawn here.
+    v1::Charge charge;
+    charge.set_charge_id(NewUuid());
+    charge.set_order_id(request->order_id());
+    charge.set_customer_id(request->customer_id());
+    charge.set_amount_cents(request->amount_cents());
+    charge.set_status(v1::CHARGE_STATUS_CHARGED);
+    const idempotency::OneStatement once{
+        charge,
+        [&](pqxx::transaction_base& tx, const idempotency::StoredKey& k) {
+          return store_.ChargeOnce(tx, k, charge);
+        }};
     return idempotency_.Run<v1::Charge>(
-        context, "Charge", *request, response, [&](pqxx::work& tx) {
+        context, "Charge", *request, response, once, [&](pqxx::work& tx) {
           return store_.ChargeIn(tx, request->order_id(),
                                  request->customer_id(),
                                  request->amount_cents());

@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/db/pool.h"
+#include "common/idempotency/idempotency.h"
 #include "sagaworks/v1/payment.pb.h"
 
 namespace sagaworks::payment {
@@ -29,6 +30,12 @@ class PaymentStore {
                                       const std::string& order_id,
                                       const std::string& customer_id,
                                       int64_t amount_cents);
+
+  // ChargeOnce is Charge's one-statement write (idempotency::OneStatement):
+  // `charge`, its id drawn by the caller, and the key `k`, or nothing when
+  // the order has a charge already or the balance is short (false).
+  bool ChargeOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
+                  const v1::Charge& charge);
 
   // Refund returns the order's charge. With no charge it records a refunded
   // tombstone, so a late Charge is refused.

@@ -30,8 +30,14 @@ grpc::Status ShippingServiceImpl::CreateShipment(
     if (absl::Status s = rules_.Check(*request); !s.ok()) {
       return ToGrpcStatus(s);
     }
+    const v1::Shipment planned = PlannedShipment(*request);
+    const idempotency::OneStatement once{
+        planned,
+        [&](pqxx::transaction_base& tx, const idempotency::StoredKey& k) {
+          return store_.CreateOnce(tx, k, planned);
+        }};
     return idempotency_.Run<v1::Shipment>(
-        context, "CreateShipment", *request, response,
+        context, "CreateShipment", *request, response, once,
         [&](pqxx::work& tx) { return store_.CreateIn(tx, *request); });
   });
 }

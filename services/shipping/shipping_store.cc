@@ -1,12 +1,14 @@
 #include "services/shipping/shipping_store.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/db/exec.h"
+#include "common/uuid.h"
 #include "google/protobuf/util/message_differencer.h"
 
 namespace sagaworks::shipping {
@@ -64,35 +66,87 @@ bool SameShipment(const v1::Shipment& existing,
 
 }  // namespace
 
-absl::StatusOr<v1::Shipment> ShippingStore::CreateIn(
-    pqxx::work& tx, const v1::CreateShipmentRequest& request) {
-  const v1::Address& a = request.address();
+std::string TrackingNumber(absl::string_view shipment_id) {
+  std::string out = "SW";
+  for (char c : shipment_id.substr(0, 13)) {
+    if (c != '-') out += absl::ascii_toupper(c);
+  }
+  return out;
+}
+
+v1::Shipment PlannedShipment(const v1::CreateShipmentRequest& request) {
+  v1::Shipment shipment;
+  shipment.set_shipment_id(NewUuid());
+  shipment.set_order_id(request.order_id());
+  shipment.set_status(v1::SHIPMENT_STATUS_CREATED);
+  *shipment.mutable_address() = request.address();
+  *shipment.mutable_items() = request.items();
+  shipment.set_tracking_number(TrackingNumber(shipment.shipment_id()));
+  return shipment;
+}
+
+namespace {
+
+// ItemArrays: the shipment's lines as the two array parameters the
+// statements below unnest.
+std::pair<std::string, std::string> ItemArrays(const v1::Shipment& shipment) {
   std::vector<std::string> skus, quantities;
-  for (const v1::OrderItem& item : request.items()) {
+  for (const v1::OrderItem& item : shipment.items()) {
     skus.push_back(item.sku());
     quantities.push_back(absl::StrCat(item.quantity()));
   }
-  // The shipment and its items in one statement. The tracking number is one
-  // a person can read out: derived from the id, so it is unique without
-  // another sequence.
+  return {db::ArrayLiteral(skus), db::ArrayLiteral(quantities)};
+}
+
+}  // namespace
+
+bool ShippingStore::CreateOnce(pqxx::transaction_base& tx,
+                               const idempotency::StoredKey& k,
+                               const v1::Shipment& planned) {
+  // Only the shipment may find nothing to do: the order has one already (a
+  // tombstone too), and the full path says why. Every shipment has items, so
+  // `done` has rows whenever the shipment went in.
+  static const std::string sql = idempotency::KeyedStatement(
+      "s AS (INSERT INTO shipments (shipment_id, order_id, status, name, "
+      "  line1, city, postal_code, country, tracking_number) "
+      "  SELECT $6::uuid, $7::uuid, 'created', $8, $9, $10, $11, $12, $13 "
+      "  WHERE NOT EXISTS (SELECT 1 FROM shipments WHERE order_id = $7::uuid) "
+      "  RETURNING shipment_id), "
+      "done AS (INSERT INTO shipment_items (shipment_id, line, sku, quantity) "
+      "  SELECT s.shipment_id, i.line - 1, i.sku, i.quantity FROM s, "
+      "  unnest($14::text[], $15::int[]) WITH ORDINALITY AS i(sku, quantity, "
+      "  line) RETURNING 1)");
+  const v1::Address& a = planned.address();
+  auto [skus, quantities] = ItemArrays(planned);
+  return idempotency::ExecKeyed(tx, sql, k, planned.shipment_id(),
+                                planned.order_id(), a.name(), a.line1(),
+                                a.city(), a.postal_code(), a.country(),
+                                planned.tracking_number(), skus, quantities);
+}
+
+absl::StatusOr<v1::Shipment> ShippingStore::CreateIn(
+    pqxx::work& tx, const v1::CreateShipmentRequest& request) {
+  const v1::Shipment planned = PlannedShipment(request);
+  const v1::Address& a = planned.address();
+  auto [skus, quantities] = ItemArrays(planned);
+  // The shipment and its items in one statement.
   pqxx::result claimed = db::Exec(
       tx,
       "WITH s AS ("
       "  INSERT INTO shipments (shipment_id, order_id, status, name, line1, "
       "  city, postal_code, country, tracking_number) "
-      "  SELECT id, $1, 'created', $2, $3, $4, $5, $6, "
-      "    'SW' || upper(replace(left(id::text, 13), '-', '')) "
-      "  FROM (SELECT gen_random_uuid() AS id) new "
+      "  VALUES ($1::uuid, $2::uuid, 'created', $3, $4, $5, $6, $7, $8) "
       "  ON CONFLICT (order_id) DO NOTHING "
-      "  RETURNING shipment_id, tracking_number"
+      "  RETURNING shipment_id"
       "), items AS ("
       "  INSERT INTO shipment_items (shipment_id, line, sku, quantity) "
       "  SELECT s.shipment_id, i.line - 1, i.sku, i.quantity FROM s, "
-      "  unnest($7::text[], $8::int[]) WITH ORDINALITY AS i(sku, quantity, "
+      "  unnest($9::text[], $10::int[]) WITH ORDINALITY AS i(sku, quantity, "
       "line)"
-      ") SELECT shipment_id, tracking_number FROM s",
-      request.order_id(), a.name(), a.line1(), a.city(), a.postal_code(),
-      a.country(), db::ArrayLiteral(skus), db::ArrayLiteral(quantities));
+      ") SELECT shipment_id FROM s",
+      planned.shipment_id(), planned.order_id(), a.name(), a.line1(), a.city(),
+      a.postal_code(), a.country(), planned.tracking_number(), skus,
+      quantities);
   if (claimed.empty()) {
     v1::Shipment existing = *LoadShipment(tx, request.order_id());
     if (existing.status() == v1::SHIPMENT_STATUS_CANCELLED) {
@@ -107,14 +161,7 @@ absl::StatusOr<v1::Shipment> ShippingStore::CreateIn(
     }
     return existing;
   }
-  v1::Shipment shipment;
-  shipment.set_shipment_id(claimed[0][0].as<std::string>());
-  shipment.set_order_id(request.order_id());
-  shipment.set_status(v1::SHIPMENT_STATUS_CREATED);
-  *shipment.mutable_address() = a;
-  *shipment.mutable_items() = request.items();
-  shipment.set_tracking_number(claimed[0][1].as<std::string>());
-  return shipment;
+  return planned;
 }
 
 absl::StatusOr<v1::Shipment> ShippingStore::Create(

@@ -7,9 +7,17 @@
 
 #include "absl/status/statusor.h"
 #include "common/db/pool.h"
+#include "common/idempotency/idempotency.h"
 #include "sagaworks/v1/shipping.pb.h"
 
 namespace sagaworks::shipping {
+
+// TrackingNumber: one a person can read out ("SW" and 12 hex digits),
+// derived from the shipment's id, so it is unique without another sequence.
+std::string TrackingNumber(absl::string_view shipment_id);
+
+// PlannedShipment: the shipment a request makes, with an id drawn here.
+v1::Shipment PlannedShipment(const v1::CreateShipmentRequest& request);
 
 class ShippingStore {
  public:
@@ -23,6 +31,12 @@ class ShippingStore {
   // The same, inside a caller's transaction (idempotent handlers).
   absl::StatusOr<v1::Shipment> CreateIn(
       pqxx::work& tx, const v1::CreateShipmentRequest& request);
+
+  // CreateOnce is Create's one-statement write (idempotency::OneStatement):
+  // `planned` and the key `k`, or nothing when the order has a shipment
+  // already (false).
+  bool CreateOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
+                  const v1::Shipment& planned);
 
   // Cancel cancels the order's shipment. With no shipment it records a
   // cancelled tombstone, so a late Create is refused.

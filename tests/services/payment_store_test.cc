@@ -5,8 +5,10 @@
 #include <thread>
 #include <vector>
 
+#include "common/uuid.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
+#include "tests/testing/one_statement.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_postgres.h"
 
@@ -86,6 +88,77 @@ TEST_F(PaymentStoreTest, ConcurrentDuplicatesOfOneChargeDebitOnce) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 16);
   EXPECT_EQ(Balance("alice"), 1000000 - 777);
+}
+
+v1::Charge PlannedCharge(const std::string& order, const std::string& customer,
+                         int64_t amount) {
+  v1::Charge charge;
+  charge.set_charge_id(NewUuid());
+  charge.set_order_id(order);
+  charge.set_customer_id(customer);
+  charge.set_amount_cents(amount);
+  charge.set_status(v1::CHARGE_STATUS_CHARGED);
+  return charge;
+}
+
+TEST_F(PaymentStoreTest, ChargeOnceStoresTheChargeAndItsKeyTogether) {
+  const v1::Charge charge = PlannedCharge(kOrder1, "alice", 2500);
+  auto stored = testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
+    return store_->ChargeOnce(tx, testing::TestKey("k1"), charge);
+  });
+  SW_ASSERT_OK(stored.status());
+  EXPECT_TRUE(*stored);
+  EXPECT_EQ(Balance("alice"), 1000000 - 2500);
+  EXPECT_EQ(testing::QueryInt(*pool_,
+                              "SELECT count(*) FROM charges WHERE "
+                              "charge_id = '" +
+                                  charge.charge_id() + "'"),
+            1);
+  EXPECT_EQ(testing::QueryInt(*pool_,
+                              "SELECT count(*) FROM idempotency_keys "
+                              "WHERE key = 'k1' AND status_code = 0"),
+            1);
+  // The full path finds the same charge.
+  auto again = store_->Charge(kOrder1, "alice", 2500);
+  SW_ASSERT_OK(again.status());
+  EXPECT_EQ(again->charge_id(), charge.charge_id());
+}
+
+TEST_F(PaymentStoreTest, ChargeOnceLeavesNothingWhenSomethingIsInTheWay) {
+  auto write = [&](const v1::Charge& charge, const std::string& key) {
+    return testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
+      return store_->ChargeOnce(tx, testing::TestKey(key), charge);
+    });
+  };
+  auto once = [&](const v1::Charge& charge, const std::string& key) {
+    absl::StatusOr<bool> stored = write(charge, key);
+    EXPECT_TRUE(stored.ok()) << stored.status();
+    return stored.ok() && *stored;
+  };
+  // Short funds, and an unknown customer: no charge, no key.
+  EXPECT_FALSE(once(PlannedCharge(kOrder1, "bob", 1999), "short"));
+  EXPECT_FALSE(once(PlannedCharge(kOrder1, "mallory", 1), "unknown"));
+  // The order charged already, or refunded (a tombstone): nothing more.
+  SW_ASSERT_OK(store_->Charge(kOrder1, "alice", 100).status());
+  SW_ASSERT_OK(store_->Refund(kOrder2).status());
+  EXPECT_FALSE(once(PlannedCharge(kOrder1, "alice", 100), "charged"));
+  EXPECT_FALSE(once(PlannedCharge(kOrder2, "alice", 100), "refunded"));
+  EXPECT_EQ(Balance("alice"), 1000000 - 100);
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
+            0);
+  // The key taken by another call: the statement fails, and its debit and
+  // charge go with it.
+  const std::string third = "33333333-3333-3333-3333-333333333333";
+  EXPECT_TRUE(once(PlannedCharge(third, "alice", 10), "taken"));
+  const std::string fourth = "44444444-4444-4444-4444-444444444444";
+  EXPECT_EQ(write(PlannedCharge(fourth, "alice", 20), "taken").status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(Balance("alice"), 1000000 - 110);
+  EXPECT_EQ(testing::QueryInt(*pool_,
+                              "SELECT count(*) FROM charges WHERE "
+                              "order_id = '" +
+                                  fourth + "'"),
+            0);
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // ShippingStore and the shipping rules, against a real PostgreSQL.
 #include "services/shipping/shipping_store.h"
 
+#include "absl/strings/ascii.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
 #include "services/shipping/shipping_service.h"
+#include "tests/testing/one_statement.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_postgres.h"
 
@@ -60,6 +62,43 @@ TEST_F(ShippingStoreTest, CancelThenLateCreateIsRefused) {
 
 TEST_F(ShippingStoreTest, GetUnknownOrderIsNotFound) {
   EXPECT_EQ(store_->Get(kOrder1).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ShippingStoreTest, CreateOnceStoresTheShipmentItsItemsAndKeyTogether) {
+  v1::CreateShipmentRequest request = Request("DE");
+  v1::OrderItem* second = request.add_items();
+  second->set_sku("gadget");
+  second->set_quantity(1);
+  const v1::Shipment planned = PlannedShipment(request);
+  EXPECT_EQ(planned.tracking_number(),
+            "SW" + absl::AsciiStrToUpper(planned.shipment_id().substr(0, 8) +
+                                         planned.shipment_id().substr(9, 4)));
+  auto stored = testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
+    return store_->CreateOnce(tx, testing::TestKey("k1"), planned);
+  });
+  SW_ASSERT_OK(stored.status());
+  EXPECT_TRUE(*stored);
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
+            1);
+  // What was written reads back as the answer given.
+  auto read = store_->Get(kOrder1);
+  SW_ASSERT_OK(read.status());
+  EXPECT_EQ(read->SerializeAsString(), planned.SerializeAsString());
+}
+
+TEST_F(ShippingStoreTest, CreateOnceLeavesNothingWhenTheOrderHasAShipment) {
+  SW_ASSERT_OK(store_->Cancel(kOrder1).status());  // a tombstone
+  const v1::Shipment planned = PlannedShipment(Request("DE"));
+  auto stored = testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
+    return store_->CreateOnce(tx, testing::TestKey("k1"), planned);
+  });
+  SW_ASSERT_OK(stored.status());
+  EXPECT_FALSE(*stored);
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
+            0);
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM shipment_items"),
+            0);
+  EXPECT_EQ(store_->Get(kOrder1)->status(), v1::SHIPMENT_STATUS_CANCELLED);
 }
 
 TEST(ShippingRulesTest, RefusesUndeliverableCountryAsBusinessFailure) {
