@@ -34,8 +34,17 @@ grpc::Status OrchestratorServiceImpl::StartSaga(
     // The first call's attempt is stored with the saga: it goes out without
     // a commit of its own.
     const FirstCall first = runner_.BeginFirstCall();
+    const SagaRecord planned = store_.PlannedSaga(*request, first);
+    const v1::Saga answer = Summarize(planned, planned.state);
+    const idempotency::OneStatement once{
+        answer,
+        [&](pqxx::transaction_base& tx, const idempotency::StoredKey& k) {
+          created = store_.CreateOnce(tx, k, planned, first);
+          if (created) stored = planned;
+          return created;
+        }};
     grpc::Status status = idempotency_.Run<v1::Saga>(
-        context, "StartSaga", *request, response,
+        context, "StartSaga", *request, response, &once,
         [&](pqxx::work& tx) -> absl::StatusOr<v1::Saga> {
           absl::StatusOr<SagaRecord> record =
               store_.CreateIn(tx, *request, &created, &first);

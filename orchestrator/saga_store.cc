@@ -12,6 +12,7 @@
 #include "common/observability/metrics.h"
 #include "common/observability/trace.h"
 #include "common/page_token.h"
+#include "common/uuid.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -155,9 +156,10 @@ absl::Status Lease::Validate() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<SagaRecord> SagaStore::CreateIn(
-    pqxx::work& tx, const v1::StartSagaRequest& request, bool* created,
-    const FirstCall* first) {
+namespace {
+
+// Payload: the StartSaga request as the saga row keeps it.
+absl::StatusOr<std::string> Payload(const v1::StartSagaRequest& request) {
   std::string payload;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
@@ -165,6 +167,70 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
            .ok()) {
     return absl::InternalError("cannot encode saga payload");
   }
+  return payload;
+}
+
+// CurrentTraceparent: the saga's steps continue the trace of the call that
+// started it.
+std::string CurrentTraceparent() {
+  return trace::CurrentContext().valid()
+             ? trace::FormatTraceparent(trace::CurrentContext())
+             : std::string();
+}
+
+}  // namespace
+
+SagaRecord SagaStore::PlannedSaga(const v1::StartSagaRequest& request,
+                                  const FirstCall& first) const {
+  SagaRecord r;
+  r.saga_id = NewUuid();
+  r.order_id = request.order_id();
+  r.state = first.state;
+  r.request = request;
+  r.version = 0;
+  r.traceparent = CurrentTraceparent();
+  return r;
+}
+
+bool SagaStore::CreateOnce(pqxx::transaction_base& tx,
+                           const idempotency::StoredKey& k,
+                           const SagaRecord& planned, const FirstCall& first) {
+  // The full path reports an unencodable request.
+  absl::StatusOr<std::string> payload = Payload(planned.request);
+  if (!payload.ok()) return false;
+  // Only the saga may find nothing to do: the order has a saga already, and
+  // the full path answers with that one.
+  static const std::string sql = idempotency::KeyedStatement(
+      "s AS (INSERT INTO saga_instances "
+      "  (saga_id, saga_type, order_id, status, current_step, attempt, "
+      "   step_deadline, payload, lease_owner, lease_expires_at, traceparent) "
+      "  SELECT $6::uuid, $7, $8::uuid, $9, $10, $11, CASE WHEN $12 THEN "
+      "    'epoch'::timestamptz + $13 * interval '1 microsecond' END, "
+      "    $14::jsonb, $15, now() + $16 * interval '1 millisecond', $17 "
+      "  FROM fresh WHERE NOT EXISTS (SELECT 1 FROM saga_instances "
+      "    WHERE saga_type = $7 AND order_id = $8::uuid) "
+      "  RETURNING saga_id), "
+      "done AS (INSERT INTO saga_steps (saga_id, step, name, kind, attempt, "
+      "  outcome) SELECT saga_id, $18, $19, $20, $21, $22 FROM s "
+      "  RETURNING 1)");
+  const SagaState& state = planned.state;
+  const StepLogEntry& entry = first.entry;
+  return idempotency::ExecKeyed(
+      tx, sql, k, planned.saga_id, kSagaType, planned.order_id,
+      std::string(SagaStatusName(state.status)), state.current_step,
+      state.attempt, state.step_deadline.has_value(),
+      state.step_deadline.has_value() ? absl::ToUnixMicros(*state.step_deadline)
+                                      : 0,
+      *payload, lease_.owner, absl::ToInt64Milliseconds(lease_.duration),
+      planned.traceparent, entry.step, entry.name,
+      std::string(CallKindName(entry.kind)), entry.attempt, entry.outcome);
+}
+
+absl::StatusOr<SagaRecord> SagaStore::CreateIn(
+    pqxx::work& tx, const v1::StartSagaRequest& request, bool* created,
+    const FirstCall* first) {
+  absl::StatusOr<std::string> payload = Payload(request);
+  if (!payload.ok()) return payload.status();
   const SagaState initial;
   const SagaState& state = first != nullptr ? first->state : initial;
   const bool has_deadline = state.step_deadline.has_value();
@@ -190,13 +256,9 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
           ") SELECT * FROM s"),
       kSagaType, request.order_id(), std::string(SagaStatusName(state.status)),
       state.current_step, state.attempt, has_deadline,
-      has_deadline ? absl::ToUnixMicros(*state.step_deadline) : 0, payload,
+      has_deadline ? absl::ToUnixMicros(*state.step_deadline) : 0, *payload,
       lease_.owner, absl::ToInt64Milliseconds(lease_.duration),
-      // The saga's steps continue the trace of the call that started it.
-      trace::CurrentContext().valid()
-          ? trace::FormatTraceparent(trace::CurrentContext())
-          : std::string(),
-      first != nullptr, entry.step, entry.name,
+      CurrentTraceparent(), first != nullptr, entry.step, entry.name,
       std::string(CallKindName(entry.kind)), entry.attempt, entry.outcome);
   *created = !inserted.empty();
   if (*created) return RecordFromRow(inserted[0], &request);

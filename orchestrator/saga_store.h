@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "common/db/pool.h"
+#include "common/idempotency/idempotency.h"
 #include "orchestrator/order_saga.h"
 #include "sagaworks/v1/orchestrator.pb.h"
 
@@ -100,6 +101,17 @@ class SagaStore {
                                       const v1::StartSagaRequest& request,
                                       bool* created,
                                       const FirstCall* first = nullptr);
+
+  // PlannedSaga: the saga a StartSaga request makes, with an id drawn here
+  // and its first call begun.
+  SagaRecord PlannedSaga(const v1::StartSagaRequest& request,
+                         const FirstCall& first) const;
+
+  // CreateOnce is CreateIn's one-statement write (idempotency::OneStatement):
+  // `planned` with first.entry in its log and the key `k`, or nothing when
+  // the order has a saga already (false).
+  bool CreateOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
+                  const SagaRecord& planned, const FirstCall& first);
 
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id);
 

@@ -101,7 +101,9 @@ std::string Fingerprint(const google::protobuf::Message& request) {
 
 std::string KeyedStatement(absl::string_view effect) {
   return absl::StrCat(
-      "WITH ", effect,
+      "WITH fresh AS (SELECT WHERE NOT EXISTS (SELECT 1 FROM idempotency_keys "
+      "  WHERE scope = $1 AND method = $2 AND key = $3)), ",
+      effect,
       ", stored_key AS (INSERT INTO idempotency_keys (scope, method, key, "
       "fingerprint, status_code, response) "
       "SELECT $1, $2, $3, $4, 0, decode($5, 'hex') FROM done LIMIT 1 "

@@ -72,10 +72,13 @@ struct StoredKey {
 // key goes in only if `done` returned a row, and the statement returns the
 // number of keys it stored, 0 or 1. The effect's own parameters start at $6.
 //
-// The statement commits by itself, so its effect must be all or nothing: only
-// its first CTE may find nothing to do; each later one must write whenever
-// the one before it did (it selects FROM it), and must fail rather than skip
-// (no ON CONFLICT DO NOTHING). A failure rolls the whole statement back.
+// The statement commits by itself, so its effect must be all or nothing:
+// - its first CTE writes only FROM `fresh`, a row when the key is not stored
+//   yet (a replay then writes nothing, without an error);
+// - only that first CTE may find nothing to do; each later one must write
+//   whenever the one before it did (it selects FROM it), and must fail
+//   rather than skip (no ON CONFLICT DO NOTHING). A failure, such as a
+//   racing duplicate's key, rolls the whole statement back.
 std::string KeyedStatement(absl::string_view effect);
 
 // ExecKeyed runs a KeyedStatement text with the key's parameters first;
@@ -142,25 +145,26 @@ class Idempotency {
   }
 
   // The same, trying `once` first (see OneStatement); `work` runs only when
-  // `once` did not store the key. `once.answer` must be a Response.
+  // `once` did not store the key. `once->answer` must be a Response; a null
+  // `once` is no fast path (the handler found none to try).
   template <typename Response>
   grpc::Status Run(
       grpc::ServerContext* context, const char* method,
       const google::protobuf::Message& request, Response* response,
-      const OneStatement& once,
+      const OneStatement* once,
       absl::FunctionRef<absl::StatusOr<Response>(pqxx::work&)> work) {
     return RunImpl(context, method, request, response, Fill(response, work),
-                   nullptr, &once);
+                   nullptr, once);
   }
   template <typename Response>
   grpc::Status Run(
       grpc::ServerContext* context, const char* method,
       const google::protobuf::Message& request, Response* response,
-      const OneStatement& once,
+      const OneStatement* once,
       absl::FunctionRef<absl::StatusOr<Response>(pqxx::work&)> work,
       absl::FunctionRef<absl::Status()> precheck) {
     return RunImpl(context, method, request, response, Fill(response, work),
-                   &precheck, &once);
+                   &precheck, once);
   }
 
   // Purge deletes keys older than the retention, in batches; returns how

@@ -3,10 +3,12 @@
 #ifndef SAGAWORKS_SERVICES_INVENTORY_INVENTORY_STORE_H_
 #define SAGAWORKS_SERVICES_INVENTORY_INVENTORY_STORE_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "common/db/pool.h"
+#include "common/idempotency/idempotency.h"
 #include "sagaworks/v1/inventory.pb.h"
 
 namespace sagaworks::inventory {
@@ -27,6 +29,19 @@ class InventoryStore {
   absl::StatusOr<v1::Reservation> ReserveIn(
       pqxx::work& tx, const std::string& order_id,
       const google::protobuf::RepeatedPtrField<v1::OrderItem>& items);
+
+  // PlanReservation reads the items' prices for ReserveOnce: the
+  // reservation that reserving them would make, with an id drawn here;
+  // nothing when a SKU is unknown (the full path answers that).
+  absl::StatusOr<std::optional<v1::Reservation>> PlanReservation(
+      const std::string& order_id,
+      const google::protobuf::RepeatedPtrField<v1::OrderItem>& items);
+
+  // ReserveOnce is ReserveIn's one-statement write (idempotency::
+  // OneStatement): `plan` and the key `k`, or nothing when the order has a
+  // reservation already, stock is short or a price changed (false).
+  bool ReserveOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
+                   const v1::Reservation& plan);
 
   // Release returns the order's reserved stock. With no reservation it
   // records a released tombstone, so a late Reserve is refused.

@@ -106,11 +106,18 @@ grpc::Status OrderServiceImpl::CreateOrder(
     if (absl::Status s = ValidateCreateOrder(*request); !s.ok()) {
       return ToGrpcStatus(s);
     }
+    const v1::Order planned = PlannedOrder(*request, clock_.Now());
     bool created = false;
+    const idempotency::OneStatement once{
+        planned,
+        [&](pqxx::transaction_base& tx, const idempotency::StoredKey& k) {
+          created = store_.CreateOnce(tx, k, planned);
+          return created;
+        }};
     grpc::Status status = idempotency_.Run<v1::Order>(
-        context, "CreateOrder", *request, response,
+        context, "CreateOrder", *request, response, &once,
         [&](pqxx::work& tx) {
-          absl::StatusOr<v1::Order> order = store_.CreateIn(tx, *request);
+          absl::StatusOr<v1::Order> order = store_.CreateIn(tx, planned);
           created = order.ok();
           return order;
         },
@@ -243,8 +250,23 @@ grpc::Status OrderServiceImpl::ApproveOrder(
         !s.ok()) {
       return ToGrpcStatus(s);
     }
+    // A read first, so that the approval and its key can go in one
+    // statement: two round trips instead of four. With no plan (a read
+    // error, an order not PENDING) the full path decides.
+    absl::StatusOr<std::optional<PlannedApproval>> plan = store_.PlanApproval(
+        request->order_id(), request->total_cents(), clock_.Now());
+    std::optional<idempotency::OneStatement> once;
+    if (plan.ok() && plan->has_value()) {
+      const PlannedApproval& planned = **plan;
+      once.emplace(idempotency::OneStatement{
+          planned.order,
+          [&](pqxx::transaction_base& tx, const idempotency::StoredKey& k) {
+            return store_.ApproveOnce(tx, k, planned);
+          }});
+    }
     return idempotency_.Run<v1::Order>(
-        context, "ApproveOrder", *request, response, [&](pqxx::work& tx) {
+        context, "ApproveOrder", *request, response,
+        once.has_value() ? &*once : nullptr, [&](pqxx::work& tx) {
           return store_.ApproveIn(tx, request->order_id(),
                                   request->total_cents());
         });

@@ -63,14 +63,16 @@ class OrderServiceImpl final : public v1::OrderService::Service {
       OrderStore& store, OutboxRelay& relay, CatalogCheck& catalog,
       absl::Duration watch_poll_interval, server::ServerGuard& guard,
       idempotency::Idempotency& idempotency,
-      resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator)
+      resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator,
+      Clock& clock = RealClock::Default())
       : guard_(guard, "sagaworks.v1.OrderService"),
         idempotency_(idempotency),
         orchestrator_(orchestrator),
         store_(store),
         relay_(relay),
         catalog_(catalog),
-        watch_poll_interval_(watch_poll_interval) {}
+        watch_poll_interval_(watch_poll_interval),
+        clock_(clock) {}
 
   // StopWatches ends every WatchOrder stream, so shutdown need not wait for
   // them.
@@ -106,6 +108,7 @@ class OrderServiceImpl final : public v1::OrderService::Service {
   OutboxRelay& relay_;
   CatalogCheck& catalog_;
   const absl::Duration watch_poll_interval_;
+  Clock& clock_;  // the time a new order is created at
   std::atomic<bool> stopping_{false};
 };
 

@@ -1,10 +1,13 @@
 #include "services/order/order_store.h"
 
+#include <tuple>
+
 #include "absl/strings/str_cat.h"
 #include "common/db/exec.h"
 #include "common/enum_names.h"
 #include "common/observability/trace.h"
 #include "common/page_token.h"
+#include "common/uuid.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace sagaworks::order {
@@ -123,46 +126,93 @@ absl::StatusOr<v1::Order> Finish(pqxx::work& tx, const std::string& order_id,
 
 }  // namespace
 
-absl::StatusOr<v1::Order> OrderStore::CreateIn(
-    pqxx::work& tx, const v1::CreateOrderRequest& request) {
-  const v1::Address& a = request.shipping_address();
-  std::vector<std::string> skus, quantities;
-  for (const v1::OrderItem& item : request.items()) {
-    skus.push_back(item.sku());
-    quantities.push_back(absl::StrCat(item.quantity()));
-  }
-  // The trace of the call creating the order goes along to the saga.
-  const trace::SpanContext& span = trace::CurrentContext();
-  // The order, its items and its outbox row in one statement.
-  pqxx::result r = db::Exec(
-      tx,
-      absl::StrCat(
-          "WITH o AS ("
-          "  INSERT INTO orders (customer_id, status, ship_name, ship_line1, "
-          "  ship_city, ship_postal_code, ship_country) "
-          "  VALUES ($1, 'pending', $2, $3, $4, $5, $6) RETURNING ",
-          kOrderColumns,
-          "), items AS ("
-          "  INSERT INTO order_items (order_id, line, sku, quantity) "
-          "  SELECT o.order_id, i.line - 1, i.sku, i.quantity FROM o, "
-          "  unnest($7::text[], $8::int[]) WITH ORDINALITY "
-          "    AS i(sku, quantity, line)"
-          "), outbox AS ("
-          "  INSERT INTO outbox (order_id, traceparent) "
-          "  SELECT order_id, $9 FROM o"
-          ") SELECT * FROM o"),
-      request.customer_id(), a.name(), a.line1(), a.city(), a.postal_code(),
-      a.country(), db::ArrayLiteral(skus), db::ArrayLiteral(quantities),
-      span.valid() ? trace::FormatTraceparent(span) : std::string());
-  v1::Order order = OrderFromRow(r[0]);
+v1::Order PlannedOrder(const v1::CreateOrderRequest& request, absl::Time now) {
+  v1::Order order;
+  order.set_order_id(NewUuid());
+  order.set_customer_id(request.customer_id());
   *order.mutable_items() = request.items();
+  order.set_status(v1::ORDER_STATUS_PENDING);
+  *order.mutable_shipping_address() = request.shipping_address();
+  // The database keeps microseconds: the answer says what a read will say.
+  const int64_t micros = absl::ToUnixMicros(now);
+  *order.mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(micros);
+  *order.mutable_update_time() = TimeUtil::MicrosecondsToTimestamp(micros);
   return order;
 }
 
-absl::StatusOr<v1::Order> OrderStore::Create(
-    const v1::CreateOrderRequest& request) {
+namespace {
+
+// InsertOrder: the CTEs that store a planned order, its items and its outbox
+// entry, with parameters from $`first` on (InsertOrderParams, in order).
+// `from` is what the order's insert selects from; the outbox insert is named
+// `done`.
+std::string InsertOrder(int first, absl::string_view from) {
+  auto p = [first](int i) { return absl::StrCat("$", first + i); };
+  return absl::StrCat(
+      "o AS (INSERT INTO orders (order_id, customer_id, status, ship_name, "
+      "  ship_line1, ship_city, ship_postal_code, ship_country, created_at, "
+      "  updated_at) "
+      "  SELECT ",
+      p(0), "::uuid, ", p(1), ", 'pending', ", p(2), ", ", p(3), ", ", p(4),
+      ", ", p(5), ", ", p(6), ", t.at, t.at FROM ", from,
+      "  (SELECT 'epoch'::timestamptz + ", p(7),
+      "::bigint * interval '1 microsecond' AS at) t "
+      "  RETURNING order_id), "
+      "items AS (INSERT INTO order_items (order_id, line, sku, quantity) "
+      "  SELECT o.order_id, i.line - 1, i.sku, i.quantity FROM o, "
+      "  unnest(",
+      p(8), "::text[], ", p(9),
+      "::int[]) WITH ORDINALITY AS i(sku, quantity, line)), "
+      "done AS (INSERT INTO outbox (order_id, traceparent) "
+      "  SELECT order_id, ",
+      p(10), " FROM o RETURNING 1)");
+}
+
+// InsertOrderParams: InsertOrder's parameters for `planned`, with the trace
+// of the call creating the order, which goes along to the saga.
+auto InsertOrderParams(const v1::Order& planned) {
+  const v1::Address& a = planned.shipping_address();
+  std::vector<std::string> skus, quantities;
+  for (const v1::OrderItem& item : planned.items()) {
+    skus.push_back(item.sku());
+    quantities.push_back(absl::StrCat(item.quantity()));
+  }
+  const trace::SpanContext& span = trace::CurrentContext();
+  return std::make_tuple(
+      planned.order_id(), planned.customer_id(), a.name(), a.line1(), a.city(),
+      a.postal_code(), a.country(),
+      TimeUtil::TimestampToMicroseconds(planned.create_time()),
+      db::ArrayLiteral(skus), db::ArrayLiteral(quantities),
+      span.valid() ? trace::FormatTraceparent(span) : std::string());
+}
+
+}  // namespace
+
+bool OrderStore::CreateOnce(pqxx::transaction_base& tx,
+                            const idempotency::StoredKey& k,
+                            const v1::Order& planned) {
+  // A new order has nothing in its way: only a stored key stops it.
+  static const std::string sql =
+      idempotency::KeyedStatement(InsertOrder(6, "fresh, "));
+  return std::apply(
+      [&](auto&&... params) {
+        return idempotency::ExecKeyed(tx, sql, k, params...);
+      },
+      InsertOrderParams(planned));
+}
+
+absl::StatusOr<v1::Order> OrderStore::CreateIn(pqxx::work& tx,
+                                               const v1::Order& planned) {
+  static const std::string sql =
+      absl::StrCat("WITH ", InsertOrder(1, ""), " SELECT 1");
+  std::apply([&](auto&&... params) { db::Exec(tx, sql, params...); },
+             InsertOrderParams(planned));
+  return planned;
+}
+
+absl::StatusOr<v1::Order> OrderStore::Create(const v1::Order& planned) {
   return pool_.TransactOr<v1::Order>(
-      "create_order", [&](pqxx::work& tx) { return CreateIn(tx, request); });
+      "create_order", [&](pqxx::work& tx) { return CreateIn(tx, planned); });
 }
 
 absl::StatusOr<v1::Order> OrderStore::GetIn(pqxx::work& tx,
@@ -237,6 +287,52 @@ absl::StatusOr<v1::Order> OrderStore::Reject(const std::string& order_id,
         cancelled ? v1::ORDER_STATUS_CANCELLED : v1::ORDER_STATUS_REJECTED,
         reason, total_cents);
   });
+}
+
+absl::StatusOr<std::optional<PlannedApproval>> OrderStore::PlanApproval(
+    const std::string& order_id, int64_t total_cents, absl::Time now) {
+  return pool_.AutocommitOr<std::optional<PlannedApproval>>(
+      "plan_approval",
+      [&](pqxx::nontransaction& tx)
+          -> absl::StatusOr<std::optional<PlannedApproval>> {
+        pqxx::result r = db::Exec(
+            tx,
+            absl::StrCat("SELECT ", kOrderColumns, ", ", kItemColumns,
+                         ", xmin::text FROM orders WHERE order_id = $1"),
+            order_id);
+        if (r.empty()) return std::nullopt;
+        PlannedApproval plan;
+        plan.order = OrderWithItemsFromRow(r[0]);
+        if (plan.order.status() != v1::ORDER_STATUS_PENDING) {
+          return std::nullopt;
+        }
+        plan.order.set_status(v1::ORDER_STATUS_APPROVED);
+        plan.order.set_failure_reason("");
+        plan.order.set_total_cents(total_cents);
+        *plan.order.mutable_update_time() =
+            TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+        plan.row_version = r[0][kOrderColumnCount + 2].as<std::string>();
+        return plan;
+      });
+}
+
+bool OrderStore::ApproveOnce(pqxx::transaction_base& tx,
+                             const idempotency::StoredKey& k,
+                             const PlannedApproval& plan) {
+  // The row version read with the plan: any change since (a cancellation,
+  // the relay recording the saga) and nothing is written; the full path
+  // reads again.
+  static const std::string sql = idempotency::KeyedStatement(
+      "done AS (UPDATE orders SET status = 'approved', failure_reason = '', "
+      "  total_cents = $7, "
+      "  updated_at = 'epoch'::timestamptz + $8::bigint * "
+      "    interval '1 microsecond' "
+      "  FROM fresh WHERE order_id = $6::uuid AND xmin = $9::xid "
+      "  AND status = 'pending' RETURNING 1)");
+  return idempotency::ExecKeyed(
+      tx, sql, k, plan.order.order_id(), plan.order.total_cents(),
+      TimeUtil::TimestampToMicroseconds(plan.order.update_time()),
+      plan.row_version);
 }
 
 absl::StatusOr<v1::Order> OrderStore::ApproveIn(pqxx::work& tx,

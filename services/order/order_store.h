@@ -5,12 +5,14 @@
 #define SAGAWORKS_SERVICES_ORDER_ORDER_STORE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/db/pool.h"
+#include "common/idempotency/idempotency.h"
 #include "sagaworks/v1/order.pb.h"
 
 namespace sagaworks::order {
@@ -24,16 +26,32 @@ struct OutboxEntry {
   std::string traceparent;
 };
 
+// PlannedApproval: a PENDING order as approving it would leave it, and the
+// version of its row that plan was made from.
+struct PlannedApproval {
+  v1::Order order;
+  std::string row_version;
+};
+
+// PlannedOrder: the PENDING order a request makes, with an id drawn here,
+// created at `now`.
+v1::Order PlannedOrder(const v1::CreateOrderRequest& request, absl::Time now);
+
 class OrderStore {
  public:
   explicit OrderStore(db::Pool& pool) : pool_(pool) {}
 
-  // Create stores a PENDING order and its outbox entry in one transaction.
-  absl::StatusOr<v1::Order> Create(const v1::CreateOrderRequest& request);
+  // Create stores a planned order and its outbox entry in one transaction.
+  absl::StatusOr<v1::Order> Create(const v1::Order& planned);
 
   // The same, inside a caller's transaction (idempotent handlers).
-  absl::StatusOr<v1::Order> CreateIn(pqxx::work& tx,
-                                     const v1::CreateOrderRequest& request);
+  absl::StatusOr<v1::Order> CreateIn(pqxx::work& tx, const v1::Order& planned);
+
+  // CreateOnce is Create's one-statement write (idempotency::OneStatement):
+  // the order, its outbox entry and the key `k` (false when the key is
+  // stored already).
+  bool CreateOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
+                  const v1::Order& planned);
 
   // Get reads one order; NOT_FOUND when unknown.
   absl::StatusOr<v1::Order> Get(const std::string& order_id);
@@ -55,6 +73,17 @@ class OrderStore {
   absl::StatusOr<v1::Order> Reject(const std::string& order_id,
                                    const std::string& reason,
                                    int64_t total_cents, bool cancelled = false);
+
+  // PlanApproval reads the order for ApproveOnce: nothing when it is unknown
+  // or not PENDING (the full path answers those).
+  absl::StatusOr<std::optional<PlannedApproval>> PlanApproval(
+      const std::string& order_id, int64_t total_cents, absl::Time now);
+
+  // ApproveOnce is ApproveIn's one-statement write (idempotency::
+  // OneStatement): the approval and the key `k`, or nothing when the order's
+  // row changed since the plan was read (false).
+  bool ApproveOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
+                   const PlannedApproval& plan);
 
   absl::StatusOr<v1::Order> ApproveIn(pqxx::work& tx,
                                       const std::string& order_id,

@@ -43,7 +43,7 @@ grpc::Status PaymentServiceImpl::Charge(grpc::ServerContext* context,
           return store_.ChargeOnce(tx, k, charge);
         }};
     return idempotency_.Run<v1::Charge>(
-        context, "Charge", *request, response, once, [&](pqxx::work& tx) {
+        context, "Charge", *request, response, &once, [&](pqxx::work& tx) {
           return store_.ChargeIn(tx, request->order_id(),
                                  request->customer_id(),
                                  request->amount_cents());

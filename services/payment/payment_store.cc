@@ -87,7 +87,7 @@ bool PaymentStore::ChargeOnce(pqxx::transaction_base& tx,
   // and the loser's debit rolls back with it.
   static const std::string sql = idempotency::KeyedStatement(
       "debit AS (UPDATE accounts SET balance_cents = balance_cents - $9 "
-      "  WHERE customer_id = $8 AND balance_cents >= $9 "
+      "  FROM fresh WHERE customer_id = $8 AND balance_cents >= $9 "
       "  AND NOT EXISTS (SELECT 1 FROM charges WHERE order_id = $7::uuid) "
       "  RETURNING 1), "
       "done AS (INSERT INTO charges (charge_id, order_id, customer_id, "

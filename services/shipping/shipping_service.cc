@@ -37,7 +37,7 @@ grpc::Status ShippingServiceImpl::CreateShipment(
           return store_.CreateOnce(tx, k, planned);
         }};
     return idempotency_.Run<v1::Shipment>(
-        context, "CreateShipment", *request, response, once,
+        context, "CreateShipment", *request, response, &once,
         [&](pqxx::work& tx) { return store_.CreateIn(tx, *request); });
   });
 }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
+#include "tests/testing/one_statement.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_postgres.h"
 
@@ -141,6 +142,43 @@ TEST_F(SagaStoreTest, ANewSagaCanBeStoredWithItsFirstAttemptBegun) {
   EXPECT_FALSE(created);
   EXPECT_EQ(again->state.current_step, 2);
   EXPECT_EQ(store_->Describe(record->saga_id, "")->steps_size(), 2);
+}
+
+TEST_F(SagaStoreTest, CreateOnceStoresThePlannedSagaOrNothing) {
+  FirstCall first;
+  first.state.attempt = 1;
+  first.state.step_deadline = absl::FromUnixSeconds(1800000000);
+  first.entry = {1, "reserve_stock", CallKind::kAction, 1, "started", ""};
+  auto once = [&](const SagaRecord& planned, const std::string& key) {
+    absl::StatusOr<bool> stored =
+        testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
+          return store_->CreateOnce(tx, testing::TestKey(key), planned, first);
+        });
+    EXPECT_TRUE(stored.ok()) << stored.status();
+    return stored.ok() && *stored;
+  };
+  const SagaRecord planned = store_->PlannedSaga(Request(), first);
+  ASSERT_TRUE(once(planned, "k1"));
+  // What recovery reads is what was planned, and the first attempt is
+  // logged.
+  SagaRecord loaded = *store_->Load(planned.saga_id);
+  EXPECT_EQ(loaded.order_id, planned.order_id);
+  EXPECT_EQ(loaded.version, planned.version);
+  EXPECT_EQ(loaded.state.attempt, 1);
+  EXPECT_EQ(loaded.state.step_deadline, first.state.step_deadline);
+  EXPECT_EQ(loaded.request.SerializeAsString(),
+            planned.request.SerializeAsString());
+  v1::Saga described = *store_->Describe(planned.saga_id, "");
+  EXPECT_EQ(described.status(), Summarize(planned, planned.state).status());
+  ASSERT_EQ(described.steps_size(), 1);
+  EXPECT_EQ(described.steps(0).outcome(), v1::STEP_OUTCOME_STARTED);
+  // Another key for the same order: the order has its saga, nothing more.
+  EXPECT_FALSE(once(store_->PlannedSaga(Request(), first), "k2"));
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM saga_instances"),
+            1);
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM saga_steps"), 1);
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
+            1);
 }
 
 TEST_F(SagaStoreTest, OneCommitCarriesAnOutcomeAndTheNextAttempt) {

@@ -6,6 +6,7 @@
 
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
+#include "tests/testing/one_statement.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_postgres.h"
 
@@ -36,6 +37,22 @@ class InventoryStoreTest : public ::testing::Test {
     store_ = std::make_unique<InventoryStore>(*pool_);
   }
   v1::Stock Stock(const std::string& sku) { return *store_->GetStock(sku); }
+  v1::Reservation Plan(
+      const std::string& order,
+      const google::protobuf::RepeatedPtrField<v1::OrderItem>& items) {
+    absl::StatusOr<std::optional<v1::Reservation>> plan =
+        store_->PlanReservation(order, items);
+    EXPECT_TRUE(plan.ok() && plan->has_value());
+    return plan.ok() && plan->has_value() ? **plan : v1::Reservation();
+  }
+  bool ReserveOnce(const v1::Reservation& plan, const std::string& key) {
+    absl::StatusOr<bool> stored =
+        testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
+          return store_->ReserveOnce(tx, testing::TestKey(key), plan);
+        });
+    EXPECT_TRUE(stored.ok()) << stored.status();
+    return stored.ok() && *stored;
+  }
 
   std::unique_ptr<db::Pool> pool_;
   std::unique_ptr<InventoryStore> store_;
@@ -119,6 +136,71 @@ TEST_F(InventoryStoreTest, ConcurrentOrdersNeverOversellTheLastUnits) {
   EXPECT_EQ(short_stock.load(), 10);
   EXPECT_EQ(Stock("gadget").available(), 0);
   EXPECT_EQ(Stock("gadget").reserved(), 10);
+}
+
+TEST_F(InventoryStoreTest, ReserveOnceStoresItsPlanWhole) {
+  const auto items = Items({{"widget", 2}, {"gadget", 1}});
+  const v1::Reservation plan = Plan(kOrder1, items);
+  EXPECT_EQ(plan.total_cents(), 2 * 1999 + 4999);
+  ASSERT_TRUE(ReserveOnce(plan, "k1"));
+  EXPECT_EQ(Stock("widget").available(), 1000000 - 2);
+  EXPECT_EQ(Stock("widget").reserved(), 2);
+  EXPECT_EQ(Stock("gadget").available(), 9);
+  // The full path finds the same reservation, byte for byte.
+  auto again = store_->Reserve(kOrder1, items);
+  SW_ASSERT_OK(again.status());
+  EXPECT_EQ(again->SerializeAsString(), plan.SerializeAsString());
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
+            1);
+}
+
+TEST_F(InventoryStoreTest, ReserveOnceWritesNothingWhenThePlanNoLongerHolds) {
+  // Short stock: 11 gadgets of 10, with a widget line that must not stay.
+  EXPECT_FALSE(
+      ReserveOnce(Plan(kOrder1, Items({{"widget", 1}, {"gadget", 11}})), "a"));
+  // A price changed since the plan was read.
+  const v1::Reservation stale = Plan(kOrder1, Items({{"widget", 1}}));
+  SW_ASSERT_OK(pool_->Autocommit("reprice", [](pqxx::nontransaction& tx) {
+    tx.exec("UPDATE stock SET price_cents = 2099 WHERE sku = 'widget'");
+    return absl::OkStatus();
+  }));
+  EXPECT_FALSE(ReserveOnce(stale, "b"));
+  // The order reserved already, and one released (a tombstone).
+  SW_ASSERT_OK(store_->Reserve(kOrder1, Items({{"widget", 1}})).status());
+  SW_ASSERT_OK(store_->Release(kOrder2).status());
+  EXPECT_FALSE(ReserveOnce(Plan(kOrder1, Items({{"widget", 1}})), "c"));
+  EXPECT_FALSE(ReserveOnce(Plan(kOrder2, Items({{"widget", 1}})), "d"));
+  EXPECT_EQ(Stock("widget").available(), 1000000 - 1);
+  EXPECT_EQ(Stock("widget").reserved(), 1);
+  EXPECT_EQ(Stock("gadget").available(), 10);
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
+            0);
+  // An unknown SKU has no plan at all.
+  auto none = store_->PlanReservation(kOrder1, Items({{"doohickey", 1}}));
+  SW_ASSERT_OK(none.status());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST_F(InventoryStoreTest, RacingOneStatementReservationsNeverOversell) {
+  // 20 orders race for 10 gadgets, each with a widget too, locked in SKU
+  // order: exactly 10 are stored, the rest write nothing.
+  std::vector<std::thread> threads;
+  std::atomic<int> stored{0};
+  for (int i = 0; i < 20; ++i) {
+    threads.emplace_back([&, i] {
+      char id[37];
+      std::snprintf(id, sizeof id, "00000000-0000-0000-0000-%012d", i);
+      const v1::Reservation plan =
+          Plan(id, Items({{"widget", 1}, {"gadget", 1}}));
+      if (ReserveOnce(plan, id)) ++stored;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(stored.load(), 10);
+  EXPECT_EQ(Stock("gadget").available(), 0);
+  EXPECT_EQ(Stock("gadget").reserved(), 10);
+  EXPECT_EQ(Stock("widget").reserved(), 10);
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM reservations"), 10);
 }
 
 }  // namespace

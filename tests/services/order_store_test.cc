@@ -7,6 +7,7 @@
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
 #include "tests/testing/demo.h"
+#include "tests/testing/one_statement.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_postgres.h"
 
@@ -26,6 +27,11 @@ v1::CreateOrderRequest Request(const std::string& customer) {
   return r;
 }
 
+// NewOrder: a request's order as the service plans it.
+v1::Order NewOrder(const std::string& customer) {
+  return PlannedOrder(Request(customer), absl::Now());
+}
+
 class OrderStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -37,7 +43,7 @@ class OrderStoreTest : public ::testing::Test {
 };
 
 TEST_F(OrderStoreTest, CreateStoresPendingOrderWithItemsAndOutboxEntry) {
-  auto order = store_->Create(Request("alice"));
+  auto order = store_->Create(NewOrder("alice"));
   SW_ASSERT_OK(order.status());
   EXPECT_EQ(order->status(), v1::ORDER_STATUS_PENDING);
   ASSERT_EQ(order->items_size(), 2);
@@ -56,8 +62,77 @@ TEST_F(OrderStoreTest, CreateStoresPendingOrderWithItemsAndOutboxEntry) {
             "33333333-3333-3333-3333-333333333333");
 }
 
+TEST_F(OrderStoreTest, CreateOnceStoresWhatItAnswersOrNothingOnAStoredKey) {
+  auto once = [&](const v1::Order& planned) {
+    absl::StatusOr<bool> stored =
+        testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
+          return store_->CreateOnce(tx, testing::TestKey("k1"), planned);
+        });
+    EXPECT_TRUE(stored.ok()) << stored.status();
+    return stored.ok() && *stored;
+  };
+  const v1::Order planned = NewOrder("alice");
+  ASSERT_TRUE(once(planned));
+  // A read gives back the answer, byte for byte (times included).
+  auto read = store_->Get(planned.order_id());
+  SW_ASSERT_OK(read.status());
+  EXPECT_EQ(read->SerializeAsString(), planned.SerializeAsString());
+  auto due = store_->DueOutbox(10);
+  SW_ASSERT_OK(due.status());
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].order.order_id(), planned.order_id());
+  // The same key again: no second order.
+  EXPECT_FALSE(once(NewOrder("alice")));
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM orders"), 1);
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM order_items"), 2);
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM outbox"), 1);
+}
+
+TEST_F(OrderStoreTest, ApproveOnceWritesThePlanUnlessTheOrderChangedSince) {
+  auto order = store_->Create(NewOrder("alice"));
+  SW_ASSERT_OK(order.status());
+  auto approve = [&](const PlannedApproval& plan, const std::string& key) {
+    absl::StatusOr<bool> stored =
+        testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
+          return store_->ApproveOnce(tx, testing::TestKey(key), plan);
+        });
+    EXPECT_TRUE(stored.ok()) << stored.status();
+    return stored.ok() && *stored;
+  };
+  auto stale = store_->PlanApproval(order->order_id(), 4997, absl::Now());
+  SW_ASSERT_OK(stale.status());
+  ASSERT_TRUE(stale->has_value());
+  // The relay records the saga after the plan was read: that plan is stale.
+  auto due = store_->DueOutbox(10);
+  SW_ASSERT_OK(due.status());
+  SW_ASSERT_OK(store_->MarkDelivered(
+      {{&(*due)[0], "33333333-3333-3333-3333-333333333333"}}));
+  EXPECT_FALSE(approve(**stale, "k1"));
+  EXPECT_EQ(store_->Get(order->order_id())->status(), v1::ORDER_STATUS_PENDING);
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
+            0);
+
+  auto plan = store_->PlanApproval(order->order_id(), 4997, absl::Now());
+  SW_ASSERT_OK(plan.status());
+  ASSERT_TRUE(plan->has_value());
+  EXPECT_EQ((*plan)->order.saga_id(), "33333333-3333-3333-3333-333333333333");
+  ASSERT_TRUE(approve(**plan, "k1"));
+  // A read gives back the answer, byte for byte.
+  EXPECT_EQ(store_->Get(order->order_id())->SerializeAsString(),
+            (*plan)->order.SerializeAsString());
+  EXPECT_EQ((*plan)->order.status(), v1::ORDER_STATUS_APPROVED);
+  EXPECT_EQ((*plan)->order.total_cents(), 4997);
+  // Approved now: nothing to plan, and an unknown order neither.
+  EXPECT_FALSE(
+      store_->PlanApproval(order->order_id(), 4997, absl::Now())->has_value());
+  EXPECT_FALSE(
+      store_
+          ->PlanApproval("44444444-4444-4444-4444-444444444444", 1, absl::Now())
+          ->has_value());
+}
+
 TEST_F(OrderStoreTest, FailedDeliveryIsRetriedLater) {
-  auto order = store_->Create(Request("alice"));
+  auto order = store_->Create(NewOrder("alice"));
   SW_ASSERT_OK(order.status());
   auto due = store_->DueOutbox(10);
   ASSERT_EQ(due->size(), 1u);
@@ -72,9 +147,9 @@ TEST_F(OrderStoreTest, FailedDeliveryIsRetriedLater) {
 // behind those that came due before its retry, and delivered ones are
 // never seen again.
 TEST_F(OrderStoreTest, TheRelayTakesTheEntriesSoonestDue) {
-  auto delivered = store_->Create(Request("alice"));
+  auto delivered = store_->Create(NewOrder("alice"));
   SW_ASSERT_OK(delivered.status());
-  auto failed = store_->Create(Request("alice"));
+  auto failed = store_->Create(NewOrder("alice"));
   SW_ASSERT_OK(failed.status());
   auto due = store_->DueOutbox(10);
   ASSERT_EQ(due->size(), 2u);
@@ -83,8 +158,8 @@ TEST_F(OrderStoreTest, TheRelayTakesTheEntriesSoonestDue) {
   // Due again at once, but after the orders placed below were due.
   auto second = store_->DueOutbox(10);
   ASSERT_EQ(second->size(), 1u);
-  auto b = store_->Create(Request("alice"));
-  auto c = store_->Create(Request("alice"));
+  auto b = store_->Create(NewOrder("alice"));
+  auto c = store_->Create(NewOrder("alice"));
   SW_ASSERT_OK(c.status());
   SW_ASSERT_OK(store_->MarkAttemptFailed((*second)[0], "UNAVAILABLE: down",
                                          absl::ZeroDuration()));
@@ -103,8 +178,8 @@ TEST_F(OrderStoreTest, TheRelayTakesTheEntriesSoonestDue) {
 }
 
 TEST_F(OrderStoreTest, ApproveAndRejectAreFinalAndRepeatable) {
-  auto a = store_->Create(Request("alice"));
-  auto b = store_->Create(Request("bob"));
+  auto a = store_->Create(NewOrder("alice"));
+  auto b = store_->Create(NewOrder("bob"));
   auto approved = store_->Approve(a->order_id(), 8997);
   SW_ASSERT_OK(approved.status());
   EXPECT_EQ(approved->status(), v1::ORDER_STATUS_APPROVED);
@@ -126,7 +201,7 @@ TEST_F(OrderStoreTest, ListPagesNewestFirstWithoutGapsOrRepeats) {
   std::vector<std::string> created;
   for (int i = 0; i < 7; ++i) {
     created.push_back(
-        store_->Create(Request(i % 2 ? "bob" : "alice"))->order_id());
+        store_->Create(NewOrder(i % 2 ? "bob" : "alice"))->order_id());
   }
   std::vector<std::string> seen;
   v1::ListOrdersRequest request;

@@ -125,13 +125,11 @@ TEST_F(PaymentStoreTest, ChargeOnceStoresTheChargeAndItsKeyTogether) {
 }
 
 TEST_F(PaymentStoreTest, ChargeOnceLeavesNothingWhenSomethingIsInTheWay) {
-  auto write = [&](const v1::Charge& charge, const std::string& key) {
-    return testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
-      return store_->ChargeOnce(tx, testing::TestKey(key), charge);
-    });
-  };
   auto once = [&](const v1::Charge& charge, const std::string& key) {
-    absl::StatusOr<bool> stored = write(charge, key);
+    absl::StatusOr<bool> stored =
+        testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
+          return store_->ChargeOnce(tx, testing::TestKey(key), charge);
+        });
     EXPECT_TRUE(stored.ok()) << stored.status();
     return stored.ok() && *stored;
   };
@@ -146,13 +144,13 @@ TEST_F(PaymentStoreTest, ChargeOnceLeavesNothingWhenSomethingIsInTheWay) {
   EXPECT_EQ(Balance("alice"), 1000000 - 100);
   EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
             0);
-  // The key taken by another call: the statement fails, and its debit and
-  // charge go with it.
+  // The key stored already (a replay): this call's debit and charge are not
+  // made. (Racing duplicates collide on the key's index instead; the
+  // end-to-end idempotency test covers those.)
   const std::string third = "33333333-3333-3333-3333-333333333333";
   EXPECT_TRUE(once(PlannedCharge(third, "alice", 10), "taken"));
   const std::string fourth = "44444444-4444-4444-4444-444444444444";
-  EXPECT_EQ(write(PlannedCharge(fourth, "alice", 20), "taken").status().code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_FALSE(once(PlannedCharge(fourth, "alice", 20), "taken"));
   EXPECT_EQ(Balance("alice"), 1000000 - 110);
   EXPECT_EQ(testing::QueryInt(*pool_,
                               "SELECT count(*) FROM charges WHERE "
