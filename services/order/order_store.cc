@@ -396,23 +396,26 @@ absl::Status OrderStore::MarkDelivered(
     order_ids.push_back(d.entry->order.order_id());
     saga_ids.push_back(d.saga_id);
   }
-  return pool_.Transact("outbox_delivered", [&](pqxx::work& tx) {
+  // Both updates in one statement, which commits by itself: one round trip
+  // instead of four (BEGIN, two updates, COMMIT).
+  return pool_.Autocommit("outbox_delivered", [&](pqxx::nontransaction& tx) {
     db::Exec(tx,
-             "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, "
-             "last_error = '' WHERE id = ANY($1::bigint[])",
-             db::ArrayLiteral(ids));
-    db::Exec(tx,
+             "WITH delivered AS (UPDATE outbox SET delivered_at = now(), "
+             "  attempts = attempts + 1, last_error = '' "
+             "  WHERE id = ANY($1::bigint[])) "
              "UPDATE orders SET saga_id = d.saga_id, updated_at = now() "
-             "FROM unnest($1::uuid[], $2::uuid[]) AS d(order_id, saga_id) "
+             "FROM unnest($2::uuid[], $3::uuid[]) AS d(order_id, saga_id) "
              "WHERE orders.order_id = d.order_id AND orders.saga_id IS NULL",
-             db::ArrayLiteral(order_ids), db::ArrayLiteral(saga_ids));
+             db::ArrayLiteral(ids), db::ArrayLiteral(order_ids),
+             db::ArrayLiteral(saga_ids));
     return absl::OkStatus();
   });
 }
 
 absl::StatusOr<OrderStore::Backlog> OrderStore::OutboxBacklog() {
-  return pool_.TransactOr<Backlog>(
-      "outbox_backlog", [&](pqxx::work& tx) -> absl::StatusOr<Backlog> {
+  return pool_.AutocommitOr<Backlog>(
+      "outbox_backlog",
+      [&](pqxx::nontransaction& tx) -> absl::StatusOr<Backlog> {
         pqxx::result r = tx.exec(
             "SELECT count(*), coalesce(extract(epoch FROM now() - "
             "min(created_at)), 0)::float8 FROM outbox "
@@ -427,7 +430,7 @@ absl::StatusOr<OrderStore::Backlog> OrderStore::OutboxBacklog() {
 absl::Status OrderStore::MarkAttemptFailed(const OutboxEntry& entry,
                                            const std::string& error,
                                            absl::Duration retry_after) {
-  return pool_.Transact("outbox_failed", [&](pqxx::work& tx) {
+  return pool_.Autocommit("outbox_failed", [&](pqxx::nontransaction& tx) {
     db::Exec(tx,
              "UPDATE outbox SET attempts = attempts + 1, last_error = $2, "
              "next_attempt_at = now() + $3 * interval '1 millisecond' "
