@@ -6,7 +6,10 @@
 #include <optional>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/db/pool.h"
 #include "common/idempotency/idempotency.h"
 #include "sagaworks/v1/inventory.pb.h"
@@ -30,9 +33,12 @@ class InventoryStore {
       pqxx::work& tx, const std::string& order_id,
       const google::protobuf::RepeatedPtrField<v1::OrderItem>& items);
 
-  // PlanReservation reads the items' prices for ReserveOnce: the
-  // reservation that reserving them would make, with an id drawn here;
-  // nothing when a SKU is unknown (the full path answers that).
+  // PlanReservation prices the items for ReserveOnce: the reservation that
+  // reserving them would make, with an id drawn here; nothing when a SKU is
+  // unknown (the full path answers that). Prices come from what this store
+  // last saw of them, read only when one is missing: a price changed since
+  // makes ReserveOnce write nothing, and the full path (ReserveIn) then
+  // brings the new one.
   absl::StatusOr<std::optional<v1::Reservation>> PlanReservation(
       const std::string& order_id,
       const google::protobuf::RepeatedPtrField<v1::OrderItem>& items);
@@ -54,7 +60,14 @@ class InventoryStore {
   absl::StatusOr<v1::Stock> GetStock(const std::string& sku);
 
  private:
+  // Remember keeps a SKU's price for later plans; bounded, by forgetting
+  // everything when full (there are few SKUs, and forgetting costs a read).
+  void Remember(const std::string& sku, int64_t price);
+
   db::Pool& pool_;
+  absl::Mutex prices_mu_;
+  absl::flat_hash_map<std::string, int64_t> prices_
+      ABSL_GUARDED_BY(prices_mu_);
 };
 
 }  // namespace sagaworks::inventory

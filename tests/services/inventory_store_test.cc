@@ -181,6 +181,27 @@ TEST_F(InventoryStoreTest, ReserveOnceWritesNothingWhenThePlanNoLongerHolds) {
   EXPECT_FALSE(none->has_value());
 }
 
+TEST_F(InventoryStoreTest, PlansUseTheLastPriceSeenAndTheFullPathLearnsANew) {
+  EXPECT_EQ(Plan(kOrder1, Items({{"widget", 1}})).total_cents(), 1999);
+  SW_ASSERT_OK(pool_->Autocommit("reprice", [](pqxx::nontransaction& tx) {
+    tx.exec("UPDATE stock SET price_cents = 2099 WHERE sku = 'widget'");
+    return absl::OkStatus();
+  }));
+  // Planned from memory, without a read: the old price, which the one
+  // statement then refuses to write.
+  const v1::Reservation stale = Plan(kOrder1, Items({{"widget", 1}}));
+  EXPECT_EQ(stale.total_cents(), 1999);
+  EXPECT_FALSE(ReserveOnce(stale, "k1"));
+  // The full path reserves at the price as it is, and plans learn it.
+  auto reserved = store_->Reserve(kOrder1, Items({{"widget", 1}}));
+  SW_ASSERT_OK(reserved.status());
+  EXPECT_EQ(reserved->total_cents(), 2099);
+  const v1::Reservation fresh = Plan(kOrder2, Items({{"widget", 1}}));
+  EXPECT_EQ(fresh.total_cents(), 2099);
+  EXPECT_TRUE(ReserveOnce(fresh, "k2"));
+  EXPECT_EQ(Stock("widget").reserved(), 2);
+}
+
 TEST_F(InventoryStoreTest, RacingOneStatementReservationsNeverOversell) {
   // 20 orders race for 10 gadgets, each with a widget too, locked in SKU
   // order: exactly 10 are stored, the rest write nothing.
