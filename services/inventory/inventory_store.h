@@ -66,8 +66,7 @@ class InventoryStore {
 
   db::Pool& pool_;
   absl::Mutex prices_mu_;
-  absl::flat_hash_map<std::string, int64_t> prices_
-      ABSL_GUARDED_BY(prices_mu_);
+  absl::flat_hash_map<std::string, int64_t> prices_ ABSL_GUARDED_BY(prices_mu_);
 };
 
 }  // namespace sagaworks::inventory

@@ -250,16 +250,16 @@ grpc::Status OrderServiceImpl::ApproveOrder(
         !s.ok()) {
       return ToGrpcStatus(s);
     }
-    // A read first, so that the approval and its key can go in one
-    // statement: two round trips instead of four. With no plan (a read
-    // error, an order not PENDING) the full path decides.
-    absl::StatusOr<std::optional<PlannedApproval>> plan = store_.PlanApproval(
+    // The order first (remembered, or read), so that the approval and its
+    // key can go in one statement. With no plan (a read error, an order not
+    // PENDING) the full path decides.
+    absl::StatusOr<std::optional<v1::Order>> plan = store_.PlanApproval(
         request->order_id(), request->total_cents(), clock_.Now());
     std::optional<idempotency::OneStatement> once;
     if (plan.ok() && plan->has_value()) {
-      const PlannedApproval& planned = **plan;
+      const v1::Order& planned = **plan;
       once.emplace(idempotency::OneStatement{
-          planned.order,
+          planned,
           [&](pqxx::transaction_base& tx, const idempotency::StoredKey& k) {
             return store_.ApproveOnce(tx, k, planned);
           }});

@@ -194,11 +194,13 @@ bool OrderStore::CreateOnce(pqxx::transaction_base& tx,
   // A new order has nothing in its way: only a stored key stops it.
   static const std::string sql =
       idempotency::KeyedStatement(InsertOrder(6, "fresh, "));
-  return std::apply(
+  const bool created = std::apply(
       [&](auto&&... params) {
         return idempotency::ExecKeyed(tx, sql, k, params...);
       },
       InsertOrderParams(planned));
+  if (created) Remember(planned);
+  return created;
 }
 
 absl::StatusOr<v1::Order> OrderStore::CreateIn(pqxx::work& tx,
@@ -273,7 +275,7 @@ absl::StatusOr<v1::ListOrdersResponse> OrderStore::List(
 absl::StatusOr<v1::Order> OrderStore::Approve(const std::string& order_id,
                                               int64_t total_cents) {
   return pool_.TransactOr<v1::Order>("approve_order", [&](pqxx::work& tx) {
-    return Finish(tx, order_id, v1::ORDER_STATUS_APPROVED, "", total_cents);
+    return ApproveIn(tx, order_id, total_cents);
   });
 }
 
@@ -282,62 +284,84 @@ absl::StatusOr<v1::Order> OrderStore::Reject(const std::string& order_id,
                                              int64_t total_cents,
                                              bool cancelled) {
   return pool_.TransactOr<v1::Order>("reject_order", [&](pqxx::work& tx) {
-    return Finish(
-        tx, order_id,
-        cancelled ? v1::ORDER_STATUS_CANCELLED : v1::ORDER_STATUS_REJECTED,
-        reason, total_cents);
+    return RejectIn(tx, order_id, reason, total_cents, cancelled);
   });
 }
 
-absl::StatusOr<std::optional<PlannedApproval>> OrderStore::PlanApproval(
+void OrderStore::Remember(const v1::Order& order) {
+  absl::MutexLock lock(&recent_mu_);
+  if (recent_.size() >= kMaxRecentOrders) recent_.clear();
+  recent_[order.order_id()] = order;
+}
+
+void OrderStore::Forget(const std::string& order_id) {
+  absl::MutexLock lock(&recent_mu_);
+  recent_.erase(order_id);
+}
+
+absl::StatusOr<std::optional<v1::Order>> OrderStore::PlanApproval(
     const std::string& order_id, int64_t total_cents, absl::Time now) {
-  return pool_.AutocommitOr<std::optional<PlannedApproval>>(
-      "plan_approval",
-      [&](pqxx::nontransaction& tx)
-          -> absl::StatusOr<std::optional<PlannedApproval>> {
-        pqxx::result r = db::Exec(
-            tx,
-            absl::StrCat("SELECT ", kOrderColumns, ", ", kItemColumns,
-                         ", xmin::text FROM orders WHERE order_id = $1"),
-            order_id);
-        if (r.empty()) return std::nullopt;
-        PlannedApproval plan;
-        plan.order = OrderWithItemsFromRow(r[0]);
-        if (plan.order.status() != v1::ORDER_STATUS_PENDING) {
-          return std::nullopt;
-        }
-        plan.order.set_status(v1::ORDER_STATUS_APPROVED);
-        plan.order.set_failure_reason("");
-        plan.order.set_total_cents(total_cents);
-        *plan.order.mutable_update_time() =
-            TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
-        plan.row_version = r[0][kOrderColumnCount + 2].as<std::string>();
-        return plan;
-      });
+  std::optional<v1::Order> order;
+  {
+    absl::MutexLock lock(&recent_mu_);
+    auto known = recent_.find(order_id);
+    // Only once its saga is recorded: that is what an approval will find.
+    if (known != recent_.end() && !known->second.saga_id().empty()) {
+      order = known->second;
+    }
+  }
+  if (!order.has_value()) {
+    absl::Status read = pool_.Autocommit(
+        "plan_approval", [&](pqxx::nontransaction& tx) -> absl::Status {
+          pqxx::result r = db::Exec(
+              tx,
+              absl::StrCat("SELECT ", kOrderColumns, ", ", kItemColumns,
+                           " FROM orders WHERE order_id = $1"),
+              order_id);
+          if (!r.empty()) order = OrderWithItemsFromRow(r[0]);
+          return absl::OkStatus();
+        });
+    if (!read.ok()) return read;
+  }
+  if (!order.has_value() || order->status() != v1::ORDER_STATUS_PENDING) {
+    return std::nullopt;
+  }
+  order->set_status(v1::ORDER_STATUS_APPROVED);
+  order->set_total_cents(total_cents);
+  *order->mutable_update_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  return order;
 }
 
 bool OrderStore::ApproveOnce(pqxx::transaction_base& tx,
                              const idempotency::StoredKey& k,
-                             const PlannedApproval& plan) {
-  // The row version read with the plan: any change since (a cancellation,
-  // the relay recording the saga) and nothing is written; the full path
-  // reads again.
+                             const v1::Order& planned) {
+  // A PENDING order changes only in status, total, saga id, failure reason
+  // and update time: if the first four are as planned from, the order is
+  // the plan, and the update time is written here. Otherwise (a
+  // cancellation, the relay recording the saga since) nothing is written,
+  // and the full path reads again.
   static const std::string sql = idempotency::KeyedStatement(
-      "done AS (UPDATE orders SET status = 'approved', failure_reason = '', "
-      "  total_cents = $7, "
+      "done AS (UPDATE orders SET status = 'approved', total_cents = $7, "
       "  updated_at = 'epoch'::timestamptz + $8::bigint * "
       "    interval '1 microsecond' "
-      "  FROM fresh WHERE order_id = $6::uuid AND xmin = $9::xid "
-      "  AND status = 'pending' RETURNING 1)");
-  return idempotency::ExecKeyed(
-      tx, sql, k, plan.order.order_id(), plan.order.total_cents(),
-      TimeUtil::TimestampToMicroseconds(plan.order.update_time()),
-      plan.row_version);
+      "  FROM fresh WHERE order_id = $6::uuid AND status = 'pending' "
+      "  AND total_cents = 0 AND failure_reason = '' "
+      "  AND saga_id IS NOT DISTINCT FROM nullif($9, '')::uuid "
+      "  RETURNING 1)");
+  const bool approved = idempotency::ExecKeyed(
+      tx, sql, k, planned.order_id(), planned.total_cents(),
+      TimeUtil::TimestampToMicroseconds(planned.update_time()),
+      planned.saga_id());
+  if (approved) Forget(planned.order_id());
+  return approved;
 }
 
 absl::StatusOr<v1::Order> OrderStore::ApproveIn(pqxx::work& tx,
                                                 const std::string& order_id,
                                                 int64_t total_cents) {
+  // Whatever the outcome, the order is no longer one to approve.
+  Forget(order_id);
   return Finish(tx, order_id, v1::ORDER_STATUS_APPROVED, "", total_cents);
 }
 
@@ -346,6 +370,7 @@ absl::StatusOr<v1::Order> OrderStore::RejectIn(pqxx::work& tx,
                                                const std::string& reason,
                                                int64_t total_cents,
                                                bool cancelled) {
+  Forget(order_id);
   return Finish(
       tx, order_id,
       cancelled ? v1::ORDER_STATUS_CANCELLED : v1::ORDER_STATUS_REJECTED,
@@ -398,18 +423,31 @@ absl::Status OrderStore::MarkDelivered(
   }
   // Both updates in one statement, which commits by itself: one round trip
   // instead of four (BEGIN, two updates, COMMIT).
-  return pool_.Autocommit("outbox_delivered", [&](pqxx::nontransaction& tx) {
-    db::Exec(tx,
-             "WITH delivered AS (UPDATE outbox SET delivered_at = now(), "
-             "  attempts = attempts + 1, last_error = '' "
-             "  WHERE id = ANY($1::bigint[])) "
-             "UPDATE orders SET saga_id = d.saga_id, updated_at = now() "
-             "FROM unnest($2::uuid[], $3::uuid[]) AS d(order_id, saga_id) "
-             "WHERE orders.order_id = d.order_id AND orders.saga_id IS NULL",
-             db::ArrayLiteral(ids), db::ArrayLiteral(order_ids),
-             db::ArrayLiteral(saga_ids));
-    return absl::OkStatus();
-  });
+  absl::Status status =
+      pool_.Autocommit("outbox_delivered", [&](pqxx::nontransaction& tx) {
+        db::Exec(
+            tx,
+            "WITH delivered AS (UPDATE outbox SET delivered_at = now(), "
+            "  attempts = attempts + 1, last_error = '' "
+            "  WHERE id = ANY($1::bigint[])) "
+            "UPDATE orders SET saga_id = d.saga_id, updated_at = now() "
+            "FROM unnest($2::uuid[], $3::uuid[]) AS d(order_id, saga_id) "
+            "WHERE orders.order_id = d.order_id AND orders.saga_id IS NULL",
+            db::ArrayLiteral(ids), db::ArrayLiteral(order_ids),
+            db::ArrayLiteral(saga_ids));
+        return absl::OkStatus();
+      });
+  if (!status.ok()) return status;
+  // Only an order that had no saga id got this one (a row updated by the
+  // statement); the remembered orders have none until this point.
+  absl::MutexLock lock(&recent_mu_);
+  for (const Delivery& d : deliveries) {
+    auto known = recent_.find(d.entry->order.order_id());
+    if (known != recent_.end() && known->second.saga_id().empty()) {
+      known->second.set_saga_id(d.saga_id);
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<OrderStore::Backlog> OrderStore::OutboxBacklog() {

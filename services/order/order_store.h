@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/db/pool.h"
 #include "common/idempotency/idempotency.h"
@@ -24,13 +27,6 @@ struct OutboxEntry {
   v1::Order order;
   // The W3C traceparent of the CreateOrder call, or empty.
   std::string traceparent;
-};
-
-// PlannedApproval: a PENDING order as approving it would leave it, and the
-// version of its row that plan was made from.
-struct PlannedApproval {
-  v1::Order order;
-  std::string row_version;
 };
 
 // PlannedOrder: the PENDING order a request makes, with an id drawn here,
@@ -74,16 +70,18 @@ class OrderStore {
                                    const std::string& reason,
                                    int64_t total_cents, bool cancelled = false);
 
-  // PlanApproval reads the order for ApproveOnce: nothing when it is unknown
-  // or not PENDING (the full path answers those).
-  absl::StatusOr<std::optional<PlannedApproval>> PlanApproval(
+  // PlanApproval makes the order that approving it would leave, for
+  // ApproveOnce: nothing when it is unknown or not PENDING (the full path
+  // answers those). An order this store created and whose saga it recorded
+  // is known without a read.
+  absl::StatusOr<std::optional<v1::Order>> PlanApproval(
       const std::string& order_id, int64_t total_cents, absl::Time now);
 
   // ApproveOnce is ApproveIn's one-statement write (idempotency::
-  // OneStatement): the approval and the key `k`, or nothing when the order's
-  // row changed since the plan was read (false).
+  // OneStatement): the approval and the key `k`, or nothing when the order
+  // changed since it was planned from (false).
   bool ApproveOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
-                   const PlannedApproval& plan);
+                   const v1::Order& planned);
 
   absl::StatusOr<v1::Order> ApproveIn(pqxx::work& tx,
                                       const std::string& order_id,
@@ -121,7 +119,19 @@ class OrderStore {
                                  absl::Duration retry_after);
 
  private:
+  // Orders remembered at most; more and all are forgotten at once (a
+  // forgotten order costs its approval a read).
+  static constexpr size_t kMaxRecentOrders = 20000;
+
+  // Remember keeps an order this store created, until it is approved or
+  // rejected, so that approving it needs no read (PlanApproval).
+  void Remember(const v1::Order& order);
+  void Forget(const std::string& order_id);
+
   db::Pool& pool_;
+  absl::Mutex recent_mu_;
+  absl::flat_hash_map<std::string, v1::Order> recent_
+      ABSL_GUARDED_BY(recent_mu_);
 };
 
 }  // namespace sagaworks::order

@@ -91,7 +91,7 @@ TEST_F(OrderStoreTest, CreateOnceStoresWhatItAnswersOrNothingOnAStoredKey) {
 TEST_F(OrderStoreTest, ApproveOnceWritesThePlanUnlessTheOrderChangedSince) {
   auto order = store_->Create(NewOrder("alice"));
   SW_ASSERT_OK(order.status());
-  auto approve = [&](const PlannedApproval& plan, const std::string& key) {
+  auto approve = [&](const v1::Order& plan, const std::string& key) {
     absl::StatusOr<bool> stored =
         testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
           return store_->ApproveOnce(tx, testing::TestKey(key), plan);
@@ -115,13 +115,13 @@ TEST_F(OrderStoreTest, ApproveOnceWritesThePlanUnlessTheOrderChangedSince) {
   auto plan = store_->PlanApproval(order->order_id(), 4997, absl::Now());
   SW_ASSERT_OK(plan.status());
   ASSERT_TRUE(plan->has_value());
-  EXPECT_EQ((*plan)->order.saga_id(), "33333333-3333-3333-3333-333333333333");
+  EXPECT_EQ((*plan)->saga_id(), "33333333-3333-3333-3333-333333333333");
   ASSERT_TRUE(approve(**plan, "k1"));
   // A read gives back the answer, byte for byte.
   EXPECT_EQ(store_->Get(order->order_id())->SerializeAsString(),
-            (*plan)->order.SerializeAsString());
-  EXPECT_EQ((*plan)->order.status(), v1::ORDER_STATUS_APPROVED);
-  EXPECT_EQ((*plan)->order.total_cents(), 4997);
+            (*plan)->SerializeAsString());
+  EXPECT_EQ((*plan)->status(), v1::ORDER_STATUS_APPROVED);
+  EXPECT_EQ((*plan)->total_cents(), 4997);
   // Approved now: nothing to plan, and an unknown order neither.
   EXPECT_FALSE(
       store_->PlanApproval(order->order_id(), 4997, absl::Now())->has_value());
@@ -129,6 +129,41 @@ TEST_F(OrderStoreTest, ApproveOnceWritesThePlanUnlessTheOrderChangedSince) {
       store_
           ->PlanApproval("44444444-4444-4444-4444-444444444444", 1, absl::Now())
           ->has_value());
+}
+
+TEST_F(OrderStoreTest, AnOrderItCreatedAndDeliveredIsPlannedFromMemory) {
+  const v1::Order planned = NewOrder("alice");
+  auto created = testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
+    return store_->CreateOnce(tx, testing::TestKey("k1"), planned);
+  });
+  ASSERT_TRUE(created.ok() && *created);
+  auto due = store_->DueOutbox(10);
+  SW_ASSERT_OK(due.status());
+  SW_ASSERT_OK(store_->MarkDelivered(
+      {{&(*due)[0], "33333333-3333-3333-3333-333333333333"}}));
+  // Behind the store's back, the order stops being PENDING. A plan from
+  // memory does not see it; the one statement does, and writes nothing.
+  SW_ASSERT_OK(pool_->Autocommit("cancel", [&](pqxx::nontransaction& tx) {
+    tx.exec("UPDATE orders SET status = 'cancelled'");
+    return absl::OkStatus();
+  }));
+  auto plan = store_->PlanApproval(planned.order_id(), 3998, absl::Now());
+  SW_ASSERT_OK(plan.status());
+  ASSERT_TRUE(plan->has_value());
+  EXPECT_EQ((*plan)->saga_id(), "33333333-3333-3333-3333-333333333333");
+  EXPECT_EQ((*plan)->create_time().seconds(), planned.create_time().seconds());
+  auto approved = testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
+    return store_->ApproveOnce(tx, testing::TestKey("k2"), **plan);
+  });
+  SW_ASSERT_OK(approved.status());
+  EXPECT_FALSE(*approved);
+  EXPECT_EQ(store_->Get(planned.order_id())->status(),
+            v1::ORDER_STATUS_CANCELLED);
+  // The full path refuses and forgets the order: the next plan reads.
+  EXPECT_EQ(store_->Approve(planned.order_id(), 3998).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(
+      store_->PlanApproval(planned.order_id(), 3998, absl::Now())->has_value());
 }
 
 TEST_F(OrderStoreTest, FailedDeliveryIsRetriedLater) {
