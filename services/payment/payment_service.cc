@@ -2,7 +2,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_reply.h"
-#include "common/uuid.h"
 #include "common/validation.h"
 
 namespace sagaworks::payment {
@@ -30,13 +29,8 @@ grpc::Status PaymentServiceImpl::Charge(grpc::ServerContext* context,
     if (absl::Status s = ValidateCharge(*request); !s.ok()) {
       return ToGrpcStatus(s);
     }
-    // The answer if nothing stands in the way, with an id drawn here.
-    v1::Charge charge;
-    charge.set_charge_id(NewUuid());
-    charge.set_order_id(request->order_id());
-    charge.set_customer_id(request->customer_id());
-    charge.set_amount_cents(request->amount_cents());
-    charge.set_status(v1::CHARGE_STATUS_CHARGED);
+    const v1::Charge charge = PlannedCharge(
+        request->order_id(), request->customer_id(), request->amount_cents());
     const idempotency::OneStatement once{
         charge,
         [&](pqxx::transaction_base& tx, const idempotency::StoredKey& k) {

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/db/exec.h"
+#include "common/uuid.h"
 
 namespace sagaworks::payment {
 namespace {
@@ -71,6 +72,17 @@ absl::StatusOr<v1::Charge> PaymentStore::ChargeIn(
   }
   v1::Charge charge;
   charge.set_charge_id(claimed[0][0].as<std::string>());
+  charge.set_order_id(order_id);
+  charge.set_customer_id(customer_id);
+  charge.set_amount_cents(amount_cents);
+  charge.set_status(v1::CHARGE_STATUS_CHARGED);
+  return charge;
+}
+
+v1::Charge PlannedCharge(const std::string& order_id,
+                         const std::string& customer_id, int64_t amount_cents) {
+  v1::Charge charge;
+  charge.set_charge_id(NewUuid());
   charge.set_order_id(order_id);
   charge.set_customer_id(customer_id);
   charge.set_amount_cents(amount_cents);

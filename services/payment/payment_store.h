@@ -12,6 +12,10 @@
 
 namespace sagaworks::payment {
 
+// PlannedCharge: the charge a Charge call makes, with an id drawn here.
+v1::Charge PlannedCharge(const std::string& order_id,
+                         const std::string& customer_id, int64_t amount_cents);
+
 class PaymentStore {
  public:
   explicit PaymentStore(db::Pool& pool) : pool_(pool) {}

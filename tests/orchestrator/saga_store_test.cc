@@ -150,12 +150,9 @@ TEST_F(SagaStoreTest, CreateOnceStoresThePlannedSagaOrNothing) {
   first.state.step_deadline = absl::FromUnixSeconds(1800000000);
   first.entry = {1, "reserve_stock", CallKind::kAction, 1, "started", ""};
   auto once = [&](const SagaRecord& planned, const std::string& key) {
-    absl::StatusOr<bool> stored =
-        testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
-          return store_->CreateOnce(tx, testing::TestKey(key), planned, first);
-        });
-    EXPECT_TRUE(stored.ok()) << stored.status();
-    return stored.ok() && *stored;
+    return testing::StoredOnce(*pool_, [&](pqxx::transaction_base& tx) {
+      return store_->CreateOnce(tx, testing::TestKey(key), planned, first);
+    });
   };
   const SagaRecord planned = store_->PlannedSaga(Request(), first);
   ASSERT_TRUE(once(planned, "k1"));

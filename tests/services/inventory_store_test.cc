@@ -46,12 +46,9 @@ class InventoryStoreTest : public ::testing::Test {
     return plan.ok() && plan->has_value() ? **plan : v1::Reservation();
   }
   bool ReserveOnce(const v1::Reservation& plan, const std::string& key) {
-    absl::StatusOr<bool> stored =
-        testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
-          return store_->ReserveOnce(tx, testing::TestKey(key), plan);
-        });
-    EXPECT_TRUE(stored.ok()) << stored.status();
-    return stored.ok() && *stored;
+    return testing::StoredOnce(*pool_, [&](pqxx::transaction_base& tx) {
+      return store_->ReserveOnce(tx, testing::TestKey(key), plan);
+    });
   }
 
   std::unique_ptr<db::Pool> pool_;

@@ -64,12 +64,9 @@ TEST_F(OrderStoreTest, CreateStoresPendingOrderWithItemsAndOutboxEntry) {
 
 TEST_F(OrderStoreTest, CreateOnceStoresWhatItAnswersOrNothingOnAStoredKey) {
   auto once = [&](const v1::Order& planned) {
-    absl::StatusOr<bool> stored =
-        testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
-          return store_->CreateOnce(tx, testing::TestKey("k1"), planned);
-        });
-    EXPECT_TRUE(stored.ok()) << stored.status();
-    return stored.ok() && *stored;
+    return testing::StoredOnce(*pool_, [&](pqxx::transaction_base& tx) {
+      return store_->CreateOnce(tx, testing::TestKey("k1"), planned);
+    });
   };
   const v1::Order planned = NewOrder("alice");
   ASSERT_TRUE(once(planned));
@@ -92,12 +89,9 @@ TEST_F(OrderStoreTest, ApproveOnceWritesThePlanUnlessTheOrderChangedSince) {
   auto order = store_->Create(NewOrder("alice"));
   SW_ASSERT_OK(order.status());
   auto approve = [&](const v1::Order& plan, const std::string& key) {
-    absl::StatusOr<bool> stored =
-        testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
-          return store_->ApproveOnce(tx, testing::TestKey(key), plan);
-        });
-    EXPECT_TRUE(stored.ok()) << stored.status();
-    return stored.ok() && *stored;
+    return testing::StoredOnce(*pool_, [&](pqxx::transaction_base& tx) {
+      return store_->ApproveOnce(tx, testing::TestKey(key), plan);
+    });
   };
   auto stale = store_->PlanApproval(order->order_id(), 4997, absl::Now());
   SW_ASSERT_OK(stale.status());

@@ -5,7 +5,6 @@
 #include <thread>
 #include <vector>
 
-#include "common/uuid.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
 #include "tests/testing/one_statement.h"
@@ -90,17 +89,6 @@ TEST_F(PaymentStoreTest, ConcurrentDuplicatesOfOneChargeDebitOnce) {
   EXPECT_EQ(Balance("alice"), 1000000 - 777);
 }
 
-v1::Charge PlannedCharge(const std::string& order, const std::string& customer,
-                         int64_t amount) {
-  v1::Charge charge;
-  charge.set_charge_id(NewUuid());
-  charge.set_order_id(order);
-  charge.set_customer_id(customer);
-  charge.set_amount_cents(amount);
-  charge.set_status(v1::CHARGE_STATUS_CHARGED);
-  return charge;
-}
-
 TEST_F(PaymentStoreTest, ChargeOnceStoresTheChargeAndItsKeyTogether) {
   const v1::Charge charge = PlannedCharge(kOrder1, "alice", 2500);
   auto stored = testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
@@ -126,12 +114,9 @@ TEST_F(PaymentStoreTest, ChargeOnceStoresTheChargeAndItsKeyTogether) {
 
 TEST_F(PaymentStoreTest, ChargeOnceLeavesNothingWhenSomethingIsInTheWay) {
   auto once = [&](const v1::Charge& charge, const std::string& key) {
-    absl::StatusOr<bool> stored =
-        testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
-          return store_->ChargeOnce(tx, testing::TestKey(key), charge);
-        });
-    EXPECT_TRUE(stored.ok()) << stored.status();
-    return stored.ok() && *stored;
+    return testing::StoredOnce(*pool_, [&](pqxx::transaction_base& tx) {
+      return store_->ChargeOnce(tx, testing::TestKey(key), charge);
+    });
   };
   // Short funds, and an unknown customer: no charge, no key.
   EXPECT_FALSE(once(PlannedCharge(kOrder1, "bob", 1999), "short"));

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "common/db/pool.h"
 #include "common/idempotency/idempotency.h"
+#include "gtest/gtest.h"
 
 namespace sagaworks::testing {
 
@@ -26,6 +27,15 @@ inline absl::StatusOr<bool> WriteOnce(
       "write_once", [&](pqxx::nontransaction& tx) -> absl::StatusOr<bool> {
         return write(tx);
       });
+}
+
+// StoredOnce is WriteOnce for a write that must not fail (a failure fails
+// the test): whether it stored its key.
+inline bool StoredOnce(db::Pool& pool,
+                       absl::FunctionRef<bool(pqxx::transaction_base&)> write) {
+  absl::StatusOr<bool> stored = WriteOnce(pool, write);
+  EXPECT_TRUE(stored.ok()) << stored.status();
+  return stored.ok() && *stored;
 }
 
 }  // namespace sagaworks::testing
