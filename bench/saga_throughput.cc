@@ -102,15 +102,18 @@ absl::StatusOr<pqxx::result> Query(const std::string& url,
 // checkpoints, leaving them ready: as many as the saturation phase fills
 // (about 16 at 450 sagas/s for 10 s).
 void RecycleWal(const sagactl::Platform& platform, int segments) {
-  const std::string url = platform.cluster().Url("postgres");
-  absl::Status s = Exec(url, "CREATE TABLE bench_wal (n int)");
-  // Each switch needs a record since the last one, or it does nothing.
-  for (int i = 0; s.ok() && i < segments; ++i) {
-    s = Exec(url, "INSERT INTO bench_wal VALUES (1)");
-    if (s.ok()) s = Exec(url, "SELECT pg_switch_wal()");
-  }
-  if (s.ok()) s = Exec(url, "DROP TABLE bench_wal");
-  if (s.ok()) s = Exec(url, "CHECKPOINT");
+  // One statement list on one connection. Each switch needs a record written
+  // since the last one, or it does nothing: the row inserted before it (in
+  // a table that is WAL-logged, so not a temporary one).
+  absl::Status s =
+      Exec(platform.cluster().Url("postgres"),
+           absl::StrCat("CREATE TABLE bench_wal (n int); "
+                        "DO $$ BEGIN FOR i IN 1..",
+                        segments,
+                        " LOOP INSERT INTO bench_wal VALUES (i); "
+                        "PERFORM pg_switch_wal(); END LOOP; END $$; "
+                        "DROP TABLE bench_wal"));
+  if (s.ok()) s = Exec(platform.cluster().Url("postgres"), "CHECKPOINT");
   if (!s.ok()) Die("recycle WAL", s);
 }
 
