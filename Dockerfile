@@ -7,7 +7,7 @@ RUN apt-get update \
       build-essential cmake pkg-config \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
       libabsl-dev libpqxx-dev libcli11-dev libssl-dev libcpp-httplib-dev \
-      libbenchmark-dev \
+      libgoogle-perftools-dev libbenchmark-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -19,7 +19,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libgrpc++1.51 libprotobuf32 libabsl20220623 libpqxx-6.4 \
-      libcpp-httplib0.11 libssl3 ca-certificates curl \
+      libcpp-httplib0.11 libssl3 libtcmalloc-minimal4 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 sagaworks
 COPY --from=build /build/bin/ /usr/local/bin/
