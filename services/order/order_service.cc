@@ -107,28 +107,28 @@ grpc::Status OrderServiceImpl::CreateOrder(
       return ToGrpcStatus(s);
     }
     const v1::Order planned = PlannedOrder(*request, clock_.Now());
-    bool created = false;
     const idempotency::OneStatement once{
         planned,
         [&](pqxx::transaction_base& tx, const idempotency::StoredKey& k) {
-          created = store_.CreateOnce(tx, k, planned);
-          return created;
+          return store_.CreateOnce(tx, k, planned);
         }};
     grpc::Status status = idempotency_.Run<v1::Order>(
         context, "CreateOrder", *request, response, &once,
-        [&](pqxx::work& tx) {
-          absl::StatusOr<v1::Order> order = store_.CreateIn(tx, planned);
-          created = order.ok();
-          return order;
-        },
+        [&](pqxx::work& tx) { return store_.CreateIn(tx, planned); },
         // Look-ups in other services stay outside the transaction, and a
         // replay skips them.
         [&] {
           return catalog_.Check(*request,
                                 resilience::InboundDeadline(*context));
         });
-    // The outbox row is committed now: hand it to the relay at once.
-    if (status.ok() && created) relay_.Notify();
+    // This call's order committed, with its outbox row: hand it to the relay
+    // at once. Its id is new, so an answer with another one is a replay, and
+    // a write that lost to a concurrent call with the same key was rolled
+    // back before the replay. (An order committed without an answer, say on
+    // a lost connection, goes out after the relay's next read of the table.)
+    if (status.ok() && response->order_id() == planned.order_id()) {
+      relay_.Offer({/*attempts=*/0, planned, CurrentTraceparent()});
+    }
     return status;
   });
 }

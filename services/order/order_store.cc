@@ -177,16 +177,20 @@ auto InsertOrderParams(const v1::Order& planned) {
     skus.push_back(item.sku());
     quantities.push_back(absl::StrCat(item.quantity()));
   }
-  const trace::SpanContext& span = trace::CurrentContext();
   return std::make_tuple(
       planned.order_id(), planned.customer_id(), a.name(), a.line1(), a.city(),
       a.postal_code(), a.country(),
       TimeUtil::TimestampToMicroseconds(planned.create_time()),
       db::ArrayLiteral(skus), db::ArrayLiteral(quantities),
-      span.valid() ? trace::FormatTraceparent(span) : std::string());
+      CurrentTraceparent());
 }
 
 }  // namespace
+
+std::string CurrentTraceparent() {
+  const trace::SpanContext& span = trace::CurrentContext();
+  return span.valid() ? trace::FormatTraceparent(span) : std::string();
+}
 
 bool OrderStore::CreateOnce(pqxx::transaction_base& tx,
                             const idempotency::StoredKey& k,
@@ -391,7 +395,7 @@ absl::StatusOr<std::vector<OutboxEntry>> OrderStore::DueOutbox(int limit) {
             tx,
             absl::StrCat(
                 "SELECT ", kOrderColumns, ", ", kItemColumns,
-                ", due_id, due_attempts, due_traceparent FROM orders JOIN ("
+                ", due_attempts, due_traceparent FROM orders JOIN ("
                 "  SELECT id AS due_id, order_id AS due_order, "
                 "  attempts AS due_attempts, traceparent AS due_traceparent "
                 "  FROM outbox "
@@ -405,9 +409,8 @@ absl::StatusOr<std::vector<OutboxEntry>> OrderStore::DueOutbox(int limit) {
         std::vector<OutboxEntry> out(r.size());
         for (size_t i = 0; i < r.size(); ++i) {
           out[i].order = OrderWithItemsFromRow(r[i]);
-          out[i].id = r[i][n].as<int64_t>();
-          out[i].attempts = r[i][n + 1].as<int>();
-          out[i].traceparent = r[i][n + 2].as<std::string>();
+          out[i].attempts = r[i][n].as<int>();
+          out[i].traceparent = r[i][n + 1].as<std::string>();
         }
         return out;
       });
@@ -415,26 +418,26 @@ absl::StatusOr<std::vector<OutboxEntry>> OrderStore::DueOutbox(int limit) {
 
 absl::Status OrderStore::MarkDelivered(
     const std::vector<Delivery>& deliveries) {
-  std::vector<std::string> ids, order_ids, saga_ids;
+  std::vector<std::string> order_ids, saga_ids;
   for (const Delivery& d : deliveries) {
-    ids.push_back(absl::StrCat(d.entry->id));
     order_ids.push_back(d.entry->order.order_id());
     saga_ids.push_back(d.saga_id);
   }
   // Both updates in one statement, which commits by itself: one round trip
-  // instead of four (BEGIN, two updates, COMMIT).
+  // instead of four (BEGIN, two updates, COMMIT). An entry delivered twice
+  // (handed over and read back at once; StartSaga answered the repeat from
+  // its key) is recorded once.
   absl::Status status =
       pool_.Autocommit("outbox_delivered", [&](pqxx::nontransaction& tx) {
         db::Exec(
             tx,
             "WITH delivered AS (UPDATE outbox SET delivered_at = now(), "
             "  attempts = attempts + 1, last_error = '' "
-            "  WHERE id = ANY($1::bigint[])) "
+            "  WHERE order_id = ANY($1::uuid[]) AND delivered_at IS NULL) "
             "UPDATE orders SET saga_id = d.saga_id, updated_at = now() "
-            "FROM unnest($2::uuid[], $3::uuid[]) AS d(order_id, saga_id) "
+            "FROM unnest($1::uuid[], $2::uuid[]) AS d(order_id, saga_id) "
             "WHERE orders.order_id = d.order_id AND orders.saga_id IS NULL",
-            db::ArrayLiteral(ids), db::ArrayLiteral(order_ids),
-            db::ArrayLiteral(saga_ids));
+            db::ArrayLiteral(order_ids), db::ArrayLiteral(saga_ids));
         return absl::OkStatus();
       });
   if (!status.ok()) return status;
@@ -472,8 +475,9 @@ absl::Status OrderStore::MarkAttemptFailed(const OutboxEntry& entry,
     db::Exec(tx,
              "UPDATE outbox SET attempts = attempts + 1, last_error = $2, "
              "next_attempt_at = now() + $3 * interval '1 millisecond' "
-             "WHERE id = $1",
-             entry.id, error, absl::ToInt64Milliseconds(retry_after));
+             "WHERE order_id = $1 AND delivered_at IS NULL",
+             entry.order.order_id(), error,
+             absl::ToInt64Milliseconds(retry_after));
     return absl::OkStatus();
   });
 }

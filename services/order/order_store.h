@@ -22,12 +22,15 @@ namespace sagaworks::order {
 
 // An order waiting to be handed to the orchestrator.
 struct OutboxEntry {
-  int64_t id = 0;
   int attempts = 0;
   v1::Order order;
   // The W3C traceparent of the CreateOrder call, or empty.
   std::string traceparent;
 };
+
+// CurrentTraceparent is the W3C traceparent of the current span, or empty:
+// what an outbox entry carries to the saga.
+std::string CurrentTraceparent();
 
 // PlannedOrder: the PENDING order a request makes, with an id drawn here,
 // created at `now`.

@@ -1,5 +1,6 @@
 #include "services/order/outbox_relay.h"
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -34,9 +35,14 @@ void OutboxRelay::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void OutboxRelay::Notify() {
+void OutboxRelay::Offer(OutboxEntry entry) {
   absl::MutexLock lock(&mu_);
-  wake_ = true;
+  if (queue_.size() >= config_.queue_limit) {
+    read_table_ = true;
+    return;
+  }
+  queued_.insert(entry.order.order_id());
+  queue_.push_back(std::move(entry));
 }
 
 void OutboxRelay::Run() {
@@ -47,8 +53,33 @@ void OutboxRelay::Run() {
       "sagaworks_outbox_lag_seconds",
       "How long the oldest undelivered order has waited for its saga.");
   absl::Time measured = absl::InfinitePast();
+  absl::Time read = absl::InfinitePast();
   while (true) {
-    const int tried = DeliverDue();
+    std::vector<OutboxEntry> batch;
+    bool read_table;
+    {
+      absl::MutexLock lock(&mu_);
+      // Handed-over entries come first, but never starve the table: what a
+      // failed delivery left there is due again after its backoff.
+      read_table = read_table_ || absl::Now() - read >= config_.poll_interval;
+      read_table_ = false;
+      while (!read_table && !queue_.empty() &&
+             batch.size() < static_cast<size_t>(config_.batch_size)) {
+        queued_.erase(queue_.front().order.order_id());
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    if (read_table) {
+      read = absl::Now();
+      if (DeliverDue() >= config_.batch_size) {
+        // A full batch means more may be due: read again at once.
+        absl::MutexLock lock(&mu_);
+        read_table_ = true;
+      }
+    } else if (!batch.empty()) {
+      DeliverAll(batch);
+    }
     // The backlog costs a query: once a second is enough for a gauge.
     if (absl::Now() - measured >= absl::Seconds(1)) {
       measured = absl::Now();
@@ -59,15 +90,11 @@ void OutboxRelay::Run() {
       }
     }
     absl::MutexLock lock(&mu_);
-    if (stop_) return;
-    // A full batch means more may be due: go again at once.
-    if (tried < config_.batch_size) {
-      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return wake_ || stop_;
-      };
-      mu_.AwaitWithTimeout(absl::Condition(&woken), config_.poll_interval);
-    }
-    wake_ = false;
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stop_ || read_table_ || !queue_.empty();
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&ready),
+                         read + config_.poll_interval - absl::Now());
     if (stop_) return;
   }
 }
@@ -117,13 +144,32 @@ int OutboxRelay::DeliverDue() {
     LogWarning(absl::StrCat("outbox: cannot read: ", due.status().message()));
     return 0;
   }
-  const size_t n = due->size();
+  const int read = static_cast<int>(due->size());
+  {
+    // Entries handed over go out from the queue. One handed over just after
+    // this read may still go out twice; StartSaga answers the repeat from
+    // its key.
+    absl::MutexLock lock(&mu_);
+    due->erase(std::remove_if(due->begin(), due->end(),
+                              [this](const OutboxEntry& e)
+                                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                                    return queued_.contains(e.order.order_id());
+                                  }),
+               due->end());
+  }
+  DeliverAll(*due);
+  return read;
+}
+
+void OutboxRelay::DeliverAll(const std::vector<OutboxEntry>& entries) {
+  const size_t n = entries.size();
+  if (n == 0) return;
   std::vector<absl::Status> results(n);
   std::vector<std::string> saga_ids(n);
   std::atomic<size_t> next{0};
   auto work = [&] {
     for (size_t i = next++; i < n; i = next++) {
-      results[i] = Deliver((*due)[i], &saga_ids[i]);
+      results[i] = Deliver(entries[i], &saga_ids[i]);
     }
   };
   std::vector<std::thread> helpers;
@@ -136,7 +182,7 @@ int OutboxRelay::DeliverDue() {
   // One commit records every accepted entry of the batch.
   std::vector<OrderStore::Delivery> delivered;
   for (size_t i = 0; i < n; ++i) {
-    const OutboxEntry& entry = (*due)[i];
+    const OutboxEntry& entry = entries[i];
     if (results[i].ok()) {
       delivered.push_back({&entry, saga_ids[i]});
       continue;
@@ -165,7 +211,6 @@ int OutboxRelay::DeliverDue() {
       LogWarning(absl::StrCat("outbox: cannot record delivery: ", s.message()));
     }
   }
-  return static_cast<int>(n);
 }
 
 }  // namespace sagaworks::order

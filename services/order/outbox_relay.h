@@ -1,15 +1,21 @@
 // OutboxRelay: delivers each new order to the saga orchestrator (StartSaga,
-// keyed by order id, so a repeated delivery starts no second saga). It wakes
-// when an order is created and also polls, so entries left by a crash or a
-// failed delivery go out once the orchestrator answers again.
+// keyed by order id, so a repeated delivery starts no second saga).
+// CreateOrder hands each committed entry over (Offer), so the relay need not
+// read back what was just written; it also reads the table at start and
+// then every poll interval, for entries left by a crash, a failed delivery
+// or a full queue.
 #ifndef SAGAWORKS_SERVICES_ORDER_OUTBOX_RELAY_H_
 #define SAGAWORKS_SERVICES_ORDER_OUTBOX_RELAY_H_
 
+#include <deque>
 #include <memory>
 #include <random>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/backoff.h"
@@ -27,6 +33,9 @@ struct OutboxRelayConfig {
   // orchestrator's commit, caps the platform at a few hundred orders/s.
   int concurrency = 16;
   BackoffConfig backoff{absl::Milliseconds(200), absl::Seconds(10), 2.0};
+  // Entries handed over and not yet delivered, at most; past that they wait
+  // in the table for the next read, which then comes at once.
+  size_t queue_limit = 4096;
   uint64_t seed = std::random_device{}();
 };
 
@@ -41,13 +50,17 @@ class OutboxRelay {
   void Start();
   // Stop finishes the delivery in progress and joins the thread.
   void Stop();
-  // Notify wakes the relay: an entry was just committed.
-  void Notify();
+  // Offer hands over an entry whose order has just committed. Without it
+  // the entry still goes out, after the next read of the table.
+  void Offer(OutboxEntry entry);
 
  private:
   void Run();
-  // Delivers the due entries; returns how many it tried.
+  // Reads the due entries from the table and delivers those not handed
+  // over; returns how many it read.
   int DeliverDue();
+  // Delivers `entries` and records each outcome.
+  void DeliverAll(const std::vector<OutboxEntry>& entries);
   // Deliver makes one StartSaga call (any thread).
   absl::Status Deliver(const OutboxEntry& entry, std::string* saga_id);
 
@@ -57,7 +70,12 @@ class OutboxRelay {
   absl::Mutex rng_mu_;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);
   absl::Mutex mu_;
-  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<OutboxEntry> queue_ ABSL_GUARDED_BY(mu_);
+  // The order ids in queue_: a read of the table skips them.
+  absl::flat_hash_set<std::string> queued_ ABSL_GUARDED_BY(mu_);
+  // Read the table before the next handed-over batch: at start (a crash may
+  // have left entries), after a full batch read, after the queue overflowed.
+  bool read_table_ ABSL_GUARDED_BY(mu_) = true;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

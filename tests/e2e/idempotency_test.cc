@@ -83,6 +83,31 @@ class IdempotencyTest : public testing::PlatformSuite {
     return testing::AwaitOrderFinal(*orders_, id);
   }
 
+  // Every saga belongs to an order that exists: a call whose write lost to
+  // a concurrent one with the same key must start no saga (it would charge
+  // for an order nobody has).
+  void ExpectEverySagaHasItsOrder() {
+    auto sagas = v1::SagaOrchestrator::NewStub(ChannelTo("orchestrator"));
+    v1::ListSagasRequest list;
+    list.set_page_size(500);
+    v1::ListSagasResponse listed;
+    ASSERT_TRUE(Send({}, [&](grpc::ClientContext* c) {
+                  return sagas->ListSagas(c, list, &listed);
+                }).status.ok());
+    for (const v1::Saga& saga : listed.sagas()) {
+      v1::GetOrderRequest get;
+      get.set_order_id(saga.order_id());
+      v1::Order order;
+      EXPECT_TRUE(Send({},
+                       [&](grpc::ClientContext* c) {
+                         return orders_->GetOrder(c, get, &order);
+                       })
+                      .status.ok())
+          << "saga " << saga.saga_id() << " is for unknown order "
+          << saga.order_id();
+    }
+  }
+
   std::unique_ptr<v1::OrderService::Stub> orders_;
   std::unique_ptr<v1::PaymentService::Stub> payment_;
 };
@@ -163,6 +188,7 @@ TEST_F(IdempotencyTest, TwentyConcurrentDuplicatesCreateOneOrder) {
   EXPECT_GE(ok.load(), 1);
   EXPECT_EQ(AwaitFinal(*ids.begin()).status(), v1::ORDER_STATUS_APPROVED);
   EXPECT_EQ(Balance(), before - 1999);
+  ExpectEverySagaHasItsOrder();
 }
 
 TEST_F(IdempotencyTest, FiftyConcurrentDuplicateChargesTakeMoneyOnce) {
