@@ -38,7 +38,8 @@ void OutboxRelay::Stop() {
 void OutboxRelay::Offer(OutboxEntry entry) {
   absl::MutexLock lock(&mu_);
   if (queue_.size() >= config_.queue_limit) {
-    read_table_ = true;
+    // The entries in the queue are older and come first in the table too.
+    read_when_drained_ = true;
     return;
   }
   queued_.insert(entry.order.order_id());
@@ -59,26 +60,30 @@ void OutboxRelay::Run() {
     bool read_table;
     {
       absl::MutexLock lock(&mu_);
-      // Handed-over entries come first, but never starve the table: what a
-      // failed delivery left there is due again after its backoff.
-      read_table = read_table_ || absl::Now() - read >= config_.poll_interval;
-      read_table_ = false;
-      while (!read_table && !queue_.empty() &&
+      while (!queue_.empty() &&
              batch.size() < static_cast<size_t>(config_.batch_size)) {
         queued_.erase(queue_.front().order.order_id());
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+      // The table is read every poll interval whatever the queue holds: a
+      // failed delivery left its entry there, due again after its backoff.
+      read_table = read_table_ || (read_when_drained_ && queue_.empty()) ||
+                   absl::Now() - read >= config_.poll_interval;
+      read_table_ = false;
+      if (read_table) read_when_drained_ = false;
     }
+    if (!batch.empty()) DeliverAll(batch);
     if (read_table) {
       read = absl::Now();
-      if (DeliverDue() >= config_.batch_size) {
-        // A full batch means more may be due: read again at once.
+      const TableRead r = DeliverDue();
+      if (r.read >= config_.batch_size) {
+        // A full read means more may be due: read again at once. When all
+        // of it was in the queue, the rest is behind the queue's entries
+        // (younger): read again once the queue is empty.
         absl::MutexLock lock(&mu_);
-        read_table_ = true;
+        (r.delivered > 0 ? read_table_ : read_when_drained_) = true;
       }
-    } else if (!batch.empty()) {
-      DeliverAll(batch);
     }
     // The backlog costs a query: once a second is enough for a gauge.
     if (absl::Now() - measured >= absl::Seconds(1)) {
@@ -91,7 +96,7 @@ void OutboxRelay::Run() {
     }
     absl::MutexLock lock(&mu_);
     auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return stop_ || read_table_ || !queue_.empty();
+      return stop_ || read_table_ || read_when_drained_ || !queue_.empty();
     };
     mu_.AwaitWithTimeout(absl::Condition(&ready),
                          read + config_.poll_interval - absl::Now());
@@ -137,14 +142,15 @@ absl::Status OutboxRelay::Deliver(const OutboxEntry& entry,
   return status;
 }
 
-int OutboxRelay::DeliverDue() {
+OutboxRelay::TableRead OutboxRelay::DeliverDue() {
   absl::StatusOr<std::vector<OutboxEntry>> due =
       store_.DueOutbox(config_.batch_size);
   if (!due.ok()) {
     LogWarning(absl::StrCat("outbox: cannot read: ", due.status().message()));
-    return 0;
+    return {};
   }
-  const int read = static_cast<int>(due->size());
+  TableRead r;
+  r.read = static_cast<int>(due->size());
   {
     // Entries handed over go out from the queue. One handed over just after
     // this read may still go out twice; StartSaga answers the repeat from
@@ -157,8 +163,9 @@ int OutboxRelay::DeliverDue() {
                                   }),
                due->end());
   }
+  r.delivered = static_cast<int>(due->size());
   DeliverAll(*due);
-  return read;
+  return r;
 }
 
 void OutboxRelay::DeliverAll(const std::vector<OutboxEntry>& entries) {

@@ -56,9 +56,13 @@ class OutboxRelay {
 
  private:
   void Run();
+  struct TableRead {
+    int read = 0;       // due entries read from the table
+    int delivered = 0;  // of them, not in the queue: delivered here
+  };
   // Reads the due entries from the table and delivers those not handed
-  // over; returns how many it read.
-  int DeliverDue();
+  // over.
+  TableRead DeliverDue();
   // Delivers `entries` and records each outcome.
   void DeliverAll(const std::vector<OutboxEntry>& entries);
   // Deliver makes one StartSaga call (any thread).
@@ -73,9 +77,12 @@ class OutboxRelay {
   std::deque<OutboxEntry> queue_ ABSL_GUARDED_BY(mu_);
   // The order ids in queue_: a read of the table skips them.
   absl::flat_hash_set<std::string> queued_ ABSL_GUARDED_BY(mu_);
-  // Read the table before the next handed-over batch: at start (a crash may
-  // have left entries), after a full batch read, after the queue overflowed.
+  // Read the table next: at start (a crash may have left entries there),
+  // and after a full read.
   bool read_table_ ABSL_GUARDED_BY(mu_) = true;
+  // Read the table once the queue is empty: after the queue overflowed, or
+  // a full read found only entries in the queue.
+  bool read_when_drained_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
