@@ -63,8 +63,25 @@ struct Options {
   double half_rate = 0;
 };
 
+// The platform under measurement, once started: a run that fails stops it
+// too, or its services would go on running (and loading the machine).
+sagactl::Platform* running = nullptr;
+
+// StopPlatform stops the services, newest first, then the database.
+void StopPlatform(sagactl::Platform& platform) {
+  const auto& services = sagactl::Services();
+  for (auto it = services.rbegin(); it != services.rend(); ++it) {
+    (void)platform.StopService(*it, /*hard=*/false);
+  }
+  (void)platform.StopDatabase();
+}
+
 [[noreturn]] void Die(const std::string& what, const absl::Status& s) {
   std::cerr << "saga_throughput: " << what << ": " << s << "\n";
+  if (running != nullptr) {
+    std::cerr << "stopping the platform; its directory stays for a look\n";
+    StopPlatform(*running);
+  }
   std::exit(1);
 }
 
@@ -434,6 +451,7 @@ int Main(int argc, char** argv) {
     po.extra_args[name] = {"--db-pool-size=16"};
   }
   sagactl::Platform platform(po);
+  running = &platform;
   std::cout << "starting the platform under " << home << " ...\n";
   if (absl::Status s = platform.StartDatabase(); !s.ok()) Die("database", s);
   std::vector<const sagactl::ServiceSpec*> all;
@@ -529,10 +547,8 @@ int Main(int argc, char** argv) {
     std::cout << "database time at saturation, by statement:\n" << statements;
   }
 
-  for (auto it = all.rbegin(); it != all.rend(); ++it) {
-    (void)platform.StopService(**it, /*hard=*/false);
-  }
-  (void)platform.StopDatabase();
+  StopPlatform(platform);
+  running = nullptr;
   if (!options.keep) {
     std::error_code ignored;
     std::filesystem::remove_all(home, ignored);
