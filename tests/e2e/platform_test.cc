@@ -125,6 +125,34 @@ class PlatformTest : public testing::PlatformSuite {
     return saga;
   }
 
+  static std::string Sagactl() {
+    return absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl");
+  }
+
+  // Load runs `sagactl load` against the order service; its report.
+  static std::string Load(std::vector<std::string> args) {
+    std::vector<std::string> argv = {Sagactl(), "--order",
+                                     platform().Address("order"), "load"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::string out;
+    absl::Status s = local::Run(argv, &out);
+    EXPECT_TRUE(s.ok()) << s << "\n" << out;
+    return out;
+  }
+
+  // ExpectAllApproved runs `sagactl load`, which must place `n` orders for
+  // alice and see every one approved.
+  static void ExpectAllApproved(int n, std::vector<std::string> args) {
+    const std::string out = Load(std::move(args));
+    EXPECT_NE(out.find(absl::StrCat(n, " orders accepted, 0 refused")),
+              std::string::npos)
+        << out;
+    EXPECT_NE(
+        out.find(absl::StrCat(n, " ended: ", n, " approved; 0 still pending")),
+        std::string::npos)
+        << out;
+  }
+
   // One sequence for the whole run: a key used by an earlier test would be
   // replayed (or refused as reused), not executed.
   static inline int keys_ = 0;
@@ -215,8 +243,8 @@ TEST_F(PlatformTest, DemoFailuresAreRejectedAndLeaveEverythingAsItWas) {
     // The operator's view of the same saga, through sagactl.
     std::string shown;
     absl::Status ran = local::Run(
-        {absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl"), "--orchestrator",
-         platform().Address("orchestrator"), "sagas", "show", order.order_id()},
+        {Sagactl(), "--orchestrator", platform().Address("orchestrator"),
+         "sagas", "show", order.order_id()},
         &shown);
     ASSERT_TRUE(ran.ok()) << ran;
     EXPECT_NE(shown.find("status  compensated"), std::string::npos) << shown;
@@ -368,27 +396,15 @@ TEST_F(PlatformTest, CancellingARejectedOrderIsRefused) {
 
 // `sagactl load` places orders at a pace and reports how they ended.
 TEST_F(PlatformTest, SagactlLoadPlacesOrdersAndReportsHowTheyEnded) {
-  const std::string sagactl = absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl");
   const int64_t before = Balance("alice");
-  std::string out;
-  absl::Status s = local::Run({sagactl, "--order", platform().Address("order"),
-                               "load", "--rate", "20", "--seconds", "1"},
-                              &out);
-  ASSERT_TRUE(s.ok()) << s << "\n" << out;
-  EXPECT_NE(out.find("20 orders accepted, 0 refused"), std::string::npos)
-      << out;
-  EXPECT_NE(out.find("20 ended: 20 approved; 0 still pending"),
-            std::string::npos)
-      << out;
+  ExpectAllApproved(20, {"--rate", "20", "--seconds", "1"});
   EXPECT_EQ(Balance("alice"), before - 20 * 1999);
   // bob cannot pay: every order ends, rejected.
-  s = local::Run({sagactl, "--order", platform().Address("order"), "load",
-                  "--rate", "10", "--seconds", "0.5", "--customer", "bob"},
-                 &out);
-  ASSERT_TRUE(s.ok()) << s << "\n" << out;
+  std::string out =
+      Load({"--rate", "10", "--seconds", "0.5", "--customer", "bob"});
   EXPECT_NE(out.find("5 ended: 5 rejected"), std::string::npos) << out;
   // A bad setting is refused before anything is placed.
-  EXPECT_FALSE(local::Run({sagactl, "load", "--rate", "0"}, &out).ok());
+  EXPECT_FALSE(local::Run({Sagactl(), "load", "--rate", "0"}, &out).ok());
   EXPECT_NE(out.find("--rate"), std::string::npos) << out;
 }
 
@@ -401,18 +417,8 @@ TEST_F(PlatformTest, ABurstOfOrdersWhileStartingSagasIsSlowAllEnd) {
                   .ok());
   absl::Cleanup clear = [] { (void)ClearChaos("orchestrator"); };
   const int64_t before = Balance("alice");
-  const std::string sagactl = absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl");
-  std::string out;
-  absl::Status s =
-      local::Run({sagactl, "--order", platform().Address("order"), "load",
-                  "--rate", "200", "--seconds", "1", "--wait-seconds", "30"},
-                 &out);
-  ASSERT_TRUE(s.ok()) << s << "\n" << out;
-  EXPECT_NE(out.find("200 orders accepted, 0 refused"), std::string::npos)
-      << out;
-  EXPECT_NE(out.find("200 ended: 200 approved; 0 still pending"),
-            std::string::npos)
-      << out;
+  ExpectAllApproved(
+      200, {"--rate", "200", "--seconds", "1", "--wait-seconds", "30"});
   EXPECT_EQ(Balance("alice"), before - 200 * 1999);
 }
 
