@@ -105,7 +105,8 @@ class OrderStore {
   };
 
   // MarkDelivered records, in one transaction, that the orchestrator
-  // accepted these entries, and each saga id on its order.
+  // accepted these entries: they leave the outbox, and each order gets its
+  // saga id.
   absl::Status MarkDelivered(const std::vector<Delivery>& deliveries);
 
   // OutboxBacklog is how many entries wait for delivery and how long the

@@ -60,6 +60,14 @@ TEST_F(OrderStoreTest, CreateStoresPendingOrderWithItemsAndOutboxEntry) {
   EXPECT_TRUE(store_->DueOutbox(10)->empty());
   EXPECT_EQ(store_->Get(order->order_id())->saga_id(),
             "33333333-3333-3333-3333-333333333333");
+  // The outbox keeps only what is still to go.
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM outbox"), 0);
+  // Recording the delivery again (an entry handed over and read back at
+  // once) changes nothing.
+  SW_ASSERT_OK(store_->MarkDelivered(
+      {{&(*due)[0], "44444444-4444-4444-4444-444444444444"}}));
+  EXPECT_EQ(store_->Get(order->order_id())->saga_id(),
+            "33333333-3333-3333-3333-333333333333");
 }
 
 TEST_F(OrderStoreTest, CreateOnceStoresWhatItAnswersOrNothingOnAStoredKey) {
