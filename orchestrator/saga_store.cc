@@ -170,14 +170,6 @@ absl::StatusOr<std::string> Payload(const v1::StartSagaRequest& request) {
   return payload;
 }
 
-// CurrentTraceparent: the saga's steps continue the trace of the call that
-// started it.
-std::string CurrentTraceparent() {
-  return trace::CurrentContext().valid()
-             ? trace::FormatTraceparent(trace::CurrentContext())
-             : std::string();
-}
-
 }  // namespace
 
 SagaRecord SagaStore::PlannedSaga(const v1::StartSagaRequest& request,
@@ -188,7 +180,7 @@ SagaRecord SagaStore::PlannedSaga(const v1::StartSagaRequest& request,
   r.state = first.state;
   r.request = request;
   r.version = 0;
-  r.traceparent = CurrentTraceparent();
+  r.traceparent = trace::CurrentTraceparent();
   return r;
 }
 
@@ -258,7 +250,7 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
       state.current_step, state.attempt, has_deadline,
       has_deadline ? absl::ToUnixMicros(*state.step_deadline) : 0, *payload,
       lease_.owner, absl::ToInt64Milliseconds(lease_.duration),
-      CurrentTraceparent(), first != nullptr, entry.step, entry.name,
+      trace::CurrentTraceparent(), first != nullptr, entry.step, entry.name,
       std::string(CallKindName(entry.kind)), entry.attempt, entry.outcome);
   *created = !inserted.empty();
   if (*created) return RecordFromRow(inserted[0], &request);

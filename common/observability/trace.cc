@@ -117,6 +117,10 @@ std::string FormatTraceparent(const SpanContext& c) {
 
 const SpanContext& CurrentContext() { return t_current; }
 
+std::string CurrentTraceparent() {
+  return t_current.valid() ? FormatTraceparent(t_current) : std::string();
+}
+
 ScopedContext::ScopedContext(const SpanContext& context) : saved_(t_current) {
   t_current = context;
 }

@@ -55,6 +55,11 @@ std::string FormatTraceparent(const SpanContext& context);
 // The current span context of this thread (invalid when there is none).
 const SpanContext& CurrentContext();
 
+// CurrentTraceparent is the current span context as a `traceparent` value,
+// or empty when there is none: what a stored request carries so that later
+// work continues its trace.
+std::string CurrentTraceparent();
+
 // ScopedContext makes `context` current on this thread until it goes out of
 // scope, then restores what was current before.
 class ScopedContext {

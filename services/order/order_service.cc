@@ -6,6 +6,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/grpc_reply.h"
 #include "common/log.h"
+#include "common/observability/trace.h"
 #include "common/page_token.h"
 #include "common/status.h"
 #include "common/validation.h"
@@ -127,7 +128,7 @@ grpc::Status OrderServiceImpl::CreateOrder(
     // back before the replay. (An order committed without an answer, say on
     // a lost connection, goes out after the relay's next read of the table.)
     if (status.ok() && response->order_id() == planned.order_id()) {
-      relay_.Offer({/*attempts=*/0, planned, CurrentTraceparent()});
+      relay_.Offer({/*attempts=*/0, planned, trace::CurrentTraceparent()});
     }
     return status;
   });

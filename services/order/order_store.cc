@@ -182,15 +182,10 @@ auto InsertOrderParams(const v1::Order& planned) {
       a.postal_code(), a.country(),
       TimeUtil::TimestampToMicroseconds(planned.create_time()),
       db::ArrayLiteral(skus), db::ArrayLiteral(quantities),
-      CurrentTraceparent());
+      trace::CurrentTraceparent());
 }
 
 }  // namespace
-
-std::string CurrentTraceparent() {
-  const trace::SpanContext& span = trace::CurrentContext();
-  return span.valid() ? trace::FormatTraceparent(span) : std::string();
-}
 
 bool OrderStore::CreateOnce(pqxx::transaction_base& tx,
                             const idempotency::StoredKey& k,

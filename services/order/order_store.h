@@ -28,10 +28,6 @@ struct OutboxEntry {
   std::string traceparent;
 };
 
-// CurrentTraceparent is the W3C traceparent of the current span, or empty:
-// what an outbox entry carries to the saga.
-std::string CurrentTraceparent();
-
 // PlannedOrder: the PENDING order a request makes, with an id drawn here,
 // created at `now`.
 v1::Order PlannedOrder(const v1::CreateOrderRequest& request, absl::Time now);

@@ -34,7 +34,7 @@ struct OutboxRelayConfig {
   int concurrency = 16;
   BackoffConfig backoff{absl::Milliseconds(200), absl::Seconds(10), 2.0};
   // Entries handed over and not yet delivered, at most; past that they wait
-  // in the table for the next read, which then comes at once.
+  // in the table, read once the queue is empty.
   size_t queue_limit = 4096;
   uint64_t seed = std::random_device{}();
 };
