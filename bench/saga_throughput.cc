@@ -20,7 +20,8 @@
 //      same number of clients.
 //
 //   build/bin/saga_throughput [--seconds 10] [--clients 32] [--workers 64]
-//                             [--statements] [--half-rate R] [--keep]
+//                             [--statements] [--half-rate R]
+//                             [--db-setting NAME=VALUE] [--keep]
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -58,6 +59,7 @@ struct Options {
   int clients = 32;
   int workers = 64;
   bool keep = false;
+  std::vector<std::string> db_settings;  // extra PostgreSQL settings
   bool statements = false;
   // Orders/s in the half-load phase; 0: half the saturation rate.
   double half_rate = 0;
@@ -338,6 +340,13 @@ std::string CpuShares(const std::map<std::string, double>& before,
   return out;
 }
 
+void ResetStatements(const sagactl::Platform& platform) {
+  absl::Status s = Exec(platform.cluster().Url("postgres"),
+                        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
+                        "SELECT pg_stat_statements_reset()");
+  if (!s.ok()) Die("pg_stat_statements", s);
+}
+
 // The statements that took the most database time in the phase just run,
 // from pg_stat_statements: where a saga's database time goes.
 std::string TopStatements(const sagactl::Platform& platform, int sagas) {
@@ -345,19 +354,22 @@ std::string TopStatements(const sagactl::Platform& platform, int sagas) {
       platform.cluster().Url("postgres"),
       "SELECT d.datname, s.calls, s.total_exec_time, "
       "  100 * s.total_exec_time / sum(s.total_exec_time) OVER (), "
+      "  s.total_plan_time, "
       "  left(regexp_replace(s.query, '\\s+', ' ', 'g'), 60) "
       "FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid "
       "WHERE d.datname <> 'postgres' ORDER BY s.total_exec_time DESC LIMIT 15");
   if (!r.ok()) Die("read pg_stat_statements", r.status());
-  std::string out = "  database      calls/saga  us/call  share  statement\n";
+  std::string out =
+      "  database      calls/saga  us/call  plan us  share  statement\n";
   for (const auto& row : *r) {
     absl::StrAppend(
         &out,
         absl::StrFormat(
-            "  %-13s %10.2f %8.0f %5.1f%%  %s\n", row[0].as<std::string>(),
-            row[1].as<double>() / std::max(sagas, 1),
+            "  %-13s %10.2f %8.0f %8.0f %5.1f%%  %s\n",
+            row[0].as<std::string>(), row[1].as<double>() / std::max(sagas, 1),
             1000 * row[2].as<double>() / std::max(row[1].as<double>(), 1.0),
-            row[3].as<double>(), row[4].as<std::string>()));
+            1000 * row[4].as<double>() / std::max(row[1].as<double>(), 1.0),
+            row[3].as<double>(), row[5].as<std::string>()));
   }
   return out;
 }
@@ -411,6 +423,9 @@ int Main(int argc, char** argv) {
   app.add_option("--workers", options.workers, "orchestrator --workers")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  app.add_option("--db-setting", options.db_settings,
+                 "a PostgreSQL setting for the benchmark's cluster, as "
+                 "name=value (repeatable; e.g. log_min_duration_statement=20)");
   app.add_flag("--keep", options.keep,
                "leave the platform's directory (logs) behind");
   app.add_flag("--statements", options.statements,
@@ -431,8 +446,11 @@ int Main(int argc, char** argv) {
   po.bin_dir = local::ExecutableDir();
   po.durable_db = true;  // fsync and synchronous_commit on: the real cost
   if (options.statements) {
-    po.db_settings = {"shared_preload_libraries=pg_stat_statements"};
+    po.db_settings = {"shared_preload_libraries=pg_stat_statements",
+                      "pg_stat_statements.track_planning=on"};
   }
+  po.db_settings.insert(po.db_settings.end(), options.db_settings.begin(),
+                        options.db_settings.end());
   auto port = local::FreePort();
   if (!port.ok()) Die("free port", port.status());
   po.pg_port = *port;
@@ -476,12 +494,7 @@ int Main(int argc, char** argv) {
   }
 
   // 1. Saturation.
-  if (options.statements) {
-    absl::Status s = Exec(platform.cluster().Url("postgres"),
-                          "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
-                          "SELECT pg_stat_statements_reset()");
-    if (!s.ok()) Die("pg_stat_statements", s);
-  }
+  if (options.statements) ResetStatements(platform);
   const std::map<std::string, double> cpu_before = CpuSeconds(pids);
   const int64_t commits_before = TotalCommits(platform);
   const int64_t xid_before = NextXid(platform);
@@ -509,7 +522,9 @@ int Main(int argc, char** argv) {
   const absl::Duration interval = absl::Seconds(1.0 / half_rate);
   failed += Drive(order, options.clients, absl::Now() + kHalfLoadWarmUp,
                   interval, next_key);
+  if (options.statements) ResetStatements(platform);
   since = DatabaseNow(platform);
+  const std::map<std::string, double> half_cpu_before = CpuSeconds(pids);
   failed +=
       Drive(order, options.clients,
             absl::Now() + absl::Seconds(options.seconds), interval, next_key);
@@ -517,6 +532,10 @@ int Main(int argc, char** argv) {
     Die("half load", absl::DeadlineExceededError("sagas did not finish"));
   }
   const PhaseResult half = Summarize(platform, since);
+  const std::string half_cpu =
+      CpuShares(half_cpu_before, CpuSeconds(pids), half.orders);
+  const std::string half_statements =
+      options.statements ? TopStatements(platform, half.orders) : "";
 
   // 3. The database on its own.
   const double pgbench = PgbenchRate(platform, options, home);
@@ -543,8 +562,13 @@ int Main(int argc, char** argv) {
       rate * commits / std::max<int64_t>(full.orders, 1) / pgbench, failed);
   std::cout << "CPU at saturation, by process (PostgreSQL by database):\n"
             << cpu;
+  // Far less is batched at half the rate (smaller commit groups, a thread
+  // woken for each call), so a saga costs more there.
+  std::cout << "CPU at half load, by process:\n" << half_cpu;
   if (options.statements) {
-    std::cout << "database time at saturation, by statement:\n" << statements;
+    std::cout << "database time at saturation, by statement:\n"
+              << statements << "database time at half load, by statement:\n"
+              << half_statements;
   }
 
   StopPlatform(platform);

@@ -6,7 +6,8 @@
 
 namespace sagaworks {
 
-std::shared_ptr<grpc::Channel> Dial(const std::string& address) {
+std::shared_ptr<grpc::Channel> Dial(const std::string& address,
+                                    int connection) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
@@ -15,6 +16,7 @@ std::shared_ptr<grpc::Channel> Dial(const std::string& address) {
   // carry a few hundred bytes, and the probe pings cost wake-ups on both
   // ends of every busy connection.
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt("sagaworks.connection", connection);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
                                    args);
 }

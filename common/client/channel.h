@@ -13,7 +13,13 @@ namespace sagaworks {
 // backoff grows to two minutes, so a peer that restarts after a long outage
 // would stay unreachable long after it is back; here reconnects are retried
 // every 100 ms at first and at least every 2 s.
-std::shared_ptr<grpc::Channel> Dial(const std::string& address);
+//
+// Channels to one address with the same settings share one connection (gRPC
+// keeps one subchannel per address and settings), whatever number of them
+// is opened. `connection` tells them apart: channels opened with different
+// numbers each have their own connection.
+std::shared_ptr<grpc::Channel> Dial(const std::string& address,
+                                    int connection = 0);
 
 }  // namespace sagaworks
 

@@ -45,8 +45,8 @@ DriveResult DriveOrders(const std::string& order_address, int callers,
   const absl::Time start = absl::Now();
   std::vector<std::thread> threads;
   for (int i = 0; i < callers; ++i) {
-    threads.emplace_back([&] {
-      auto stub = v1::OrderService::NewStub(Dial(order_address));
+    threads.emplace_back([&, i] {
+      auto stub = v1::OrderService::NewStub(Dial(order_address, i));
       while (true) {
         if (interval > absl::ZeroDuration()) {
           // Each order has its own slot in time, however long earlier
