@@ -66,7 +66,9 @@ int main(int argc, char** argv) {
   calls.call.total_timeout = 3 * calls.call.attempt_timeout;
   if (absl::Status s = calls.Validate(); !s.ok()) return process.Fail(s);
 
-  auto pool = process.OpenDatabase(migrations::orchestrator());
+  // Generic plans: see db::PoolConfig::generic_plans.
+  auto pool =
+      process.OpenDatabase(migrations::orchestrator(), /*generic_plans=*/true);
   if (!pool.ok()) return process.Fail(pool.status());
 
   orchestrator::ParticipantStubs stubs;

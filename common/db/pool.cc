@@ -153,9 +153,10 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Acquire() {
     auto conn = std::make_unique<pqxx::connection>(config_.url);
     // No statement waits on a lock for ever: past this it fails with
     // lock_not_available, which maps to ABORTED (try again).
-    pqxx::nontransaction(*conn).exec(
-        absl::StrCat("SET lock_timeout = ",
-                     absl::ToInt64Milliseconds(config_.lock_timeout)));
+    pqxx::nontransaction(*conn).exec(absl::StrCat(
+        "SET lock_timeout = ", absl::ToInt64Milliseconds(config_.lock_timeout),
+        config_.generic_plans ? "; SET plan_cache_mode = force_generic_plan"
+                              : ""));
     return conn;
   } catch (...) {
     absl::MutexLock lock(&mu_);

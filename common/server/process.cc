@@ -234,7 +234,8 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
 }
 
 absl::StatusOr<db::Pool*> Process::OpenDatabase(
-    const std::vector<db::SqlFile>& files) {
+    const std::vector<db::SqlFile>& files, bool generic_plans) {
+  pool_config_.generic_plans = generic_plans;
   absl::StatusOr<std::unique_ptr<db::Pool>> pool =
       db::Pool::Create(pool_config_, TerminationSignalPending);
   if (!pool.ok()) return pool.status();

@@ -73,8 +73,10 @@ class Process {
   // or a bad setting, which it reports), nullopt to go on.
   std::optional<int> ParseFlags(int argc, char** argv);
 
-  // OpenDatabase connects the pool and applies the migrations.
-  absl::StatusOr<db::Pool*> OpenDatabase(const std::vector<db::SqlFile>& files);
+  // OpenDatabase connects the pool and applies the migrations; with
+  // `generic_plans`, see db::PoolConfig::generic_plans.
+  absl::StatusOr<db::Pool*> OpenDatabase(const std::vector<db::SqlFile>& files,
+                                         bool generic_plans = false);
 
   GrpcServer& server() { return *server_; }
   // listen_address is the --listen value (after ParseFlags()).

@@ -191,6 +191,36 @@ TEST(PoolTest, ExhaustedPoolAnswersUnavailableInsteadOfHanging) {
   EXPECT_NE(inner.message().find("pool exhausted"), absl::string_view::npos);
 }
 
+// The plan a prepared statement runs, as EXPLAIN shows it, on a connection
+// of a pool with or without generic plans.
+std::string PlanOfPrepared(bool generic_plans) {
+  PoolConfig config;
+  config.url = TestPostgres::Get().NewDatabase();
+  config.size = 1;
+  config.generic_plans = generic_plans;
+  std::unique_ptr<Pool> pool = *Pool::Create(config);
+  std::string plan;
+  SW_EXPECT_OK(pool->Transact("explain", [&](pqxx::work& tx) {
+    tx.exec("CREATE TABLE t (x int PRIMARY KEY)");
+    tx.exec("PREPARE p(int) AS SELECT x FROM t WHERE x = $1");
+    for (const auto& row : tx.exec("EXPLAIN EXECUTE p(7)")) {
+      plan += row[0].as<std::string>() + "\n";
+    }
+    return absl::OkStatus();
+  }));
+  return plan;
+}
+
+TEST(PoolTest, GenericPlansAreUsedFromTheFirstExecutionWhenAskedFor) {
+  // A generic plan keeps the parameter; a plan made for the call has the
+  // value in its place.
+  EXPECT_NE(PlanOfPrepared(/*generic_plans=*/true).find("$1"),
+            std::string::npos);
+  const std::string custom = PlanOfPrepared(/*generic_plans=*/false);
+  EXPECT_EQ(custom.find("$1"), std::string::npos) << custom;
+  EXPECT_NE(custom.find("7"), std::string::npos) << custom;
+}
+
 TEST(PoolTest, UnreachableDatabaseFailsCreateWithTheReason) {
   PoolConfig config;
   config.url = "postgresql://nobody:secret@127.0.0.1:1/none";
