@@ -260,6 +260,43 @@ PhaseResult Summarize(const sagactl::Platform& platform,
   return p;
 }
 
+// When the slowest 1% of the sagas accepted since `since` started, grouped
+// into bursts (starts less than 100 ms apart). A tail spread over the phase
+// is queueing; one gathered in a few bursts is something that stalled them
+// all at once, to be found by its times.
+std::string TailBursts(const sagactl::Platform& platform,
+                       const std::string& since) {
+  auto r = Query(
+      platform.cluster().Url("orders"),
+      absl::StrCat(
+          "WITH phase AS (SELECT created_at, updated_at - created_at AS took "
+          "  FROM orders WHERE created_at > '",
+          since,
+          "'::timestamptz), "
+          "cut AS (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY took) "
+          "  AS p99 FROM phase) "
+          "SELECT extract(epoch FROM created_at - '",
+          since,
+          "'::timestamptz) FROM phase, cut WHERE took >= p99 "
+          "ORDER BY created_at"));
+  if (!r.ok()) Die("tail", r.status());
+  std::vector<std::pair<double, int>> bursts;  // first start, sagas
+  double last = -1;
+  for (const auto& row : *r) {
+    const double at = row[0].as<double>();
+    if (bursts.empty() || at - last >= 0.1) bursts.emplace_back(at, 0);
+    ++bursts.back().second;
+    last = at;
+  }
+  std::string out =
+      absl::StrFormat("  the slowest 1%% (%d sagas) started in %d bursts, at",
+                      r->size(), bursts.size());
+  for (const auto& [at, sagas] : bursts) {
+    absl::StrAppend(&out, absl::StrFormat(" %.2f s (%d)", at, sagas));
+  }
+  return absl::StrCat(out, "\n    (seconds after ", since, ")\n");
+}
+
 std::string DatabaseNow(const sagactl::Platform& platform) {
   auto r = Query(platform.cluster().Url("orders"), "SELECT now()::text");
   if (!r.ok()) Die("read clock", r.status());
@@ -532,6 +569,7 @@ int Main(int argc, char** argv) {
     Die("half load", absl::DeadlineExceededError("sagas did not finish"));
   }
   const PhaseResult half = Summarize(platform, since);
+  const std::string tail = TailBursts(platform, since);
   const std::string half_cpu =
       CpuShares(half_cpu_before, CpuSeconds(pids), half.orders);
   const std::string half_statements =
@@ -548,6 +586,7 @@ int Main(int argc, char** argv) {
       "writes\n"
       "half load (%.1f orders/s paced):\n"
       "  %d sagas: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, p99/p50 %.2f\n"
+      "%s"
       "pgbench, same cluster, %d clients, single-row INSERT: %.0f tps\n"
       "  platform sagas/s / pgbench tps = %.3f; sagas/s x commits per saga / "
       "tps = %.2f\n"
@@ -557,7 +596,7 @@ int Main(int argc, char** argv) {
       static_cast<double>(commits) / std::max<int64_t>(full.orders, 1),
       static_cast<double>(writes) / std::max<int64_t>(full.orders, 1),
       half_rate, half.orders, half.p50_ms, half.p90_ms, half.p99_ms,
-      half.p99_ms / std::max(half.p50_ms, 1e-9), options.clients, pgbench,
+      half.p99_ms / std::max(half.p50_ms, 1e-9), tail, options.clients, pgbench,
       rate / pgbench,
       rate * commits / std::max<int64_t>(full.orders, 1) / pgbench, failed);
   std::cout << "CPU at saturation, by process (PostgreSQL by database):\n"
