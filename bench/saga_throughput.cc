@@ -462,7 +462,17 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--db-setting", options.db_settings,
                  "a PostgreSQL setting for the benchmark's cluster, as "
-                 "name=value (repeatable; e.g. log_min_duration_statement=20)");
+                 "name=value (repeatable; e.g. log_min_duration_statement=20)")
+      ->check([](const std::string& setting) -> std::string {
+        const size_t eq = setting.find('=');
+        // The value goes to the server's command line: no spaces in it.
+        if (eq == 0 || eq == std::string::npos ||
+            setting.find(' ') != std::string::npos) {
+          return "wants name=value without spaces, not '" +
+                 setting + "'";
+        }
+        return "";
+      });
   app.add_flag("--keep", options.keep,
                "leave the platform's directory (logs) behind");
   app.add_flag("--statements", options.statements,

@@ -108,10 +108,32 @@ absl::Status PostgresCluster::Init() {
   return absl::OkStatus();
 }
 
+namespace {
+
+// The last FATAL line that a server wrote to its log past `from` (bytes;
+// the log is appended to by every start): why a start failed, e.g.
+// "unrecognized configuration parameter", without sending the reader to the
+// log.
+std::string LastFatal(const std::string& log_file, std::streamoff from) {
+  std::ifstream in(log_file);
+  in.seekg(from);
+  std::string line, fatal;
+  while (std::getline(in, line)) {
+    const size_t at = line.find("FATAL:");
+    if (at != std::string::npos) fatal = line.substr(at);
+  }
+  return fatal;
+}
+
+}  // namespace
+
 absl::Status PostgresCluster::Start() {
   // The log file may live outside the data directory, in a folder the
   // postgres user cannot create files in: create it for them.
   { std::ofstream touch(options_.log_file, std::ios::app); }
+  struct stat log_stat;
+  const std::streamoff log_start =
+      stat(options_.log_file.c_str(), &log_stat) == 0 ? log_stat.st_size : 0;
   if (absl::Status s = ChownToPostgres(options_.log_file); !s.ok()) return s;
   std::string server_opts =
       absl::StrCat("-c listen_addresses=127.0.0.1 -p ", options_.port, " -k ",
@@ -130,9 +152,11 @@ absl::Status PostgresCluster::Start() {
                                    "-t", "60", "start"}),
                        &out);
   if (!s.ok()) {
-    return absl::Status(s.code(),
-                        absl::StrCat("pg_ctl start: ", s.message(), " (see ",
-                                     options_.log_file, ")"));
+    const std::string fatal = LastFatal(options_.log_file, log_start);
+    return absl::Status(
+        s.code(), absl::StrCat("pg_ctl start: ",
+                               fatal.empty() ? std::string(s.message()) : fatal,
+                               " (see ", options_.log_file, ")"));
   }
   return absl::OkStatus();
 }

@@ -1,11 +1,18 @@
 // The connection pool and migrations against a real PostgreSQL.
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
 #include <thread>
 #include <vector>
 
 #include "common/db/exec.h"
 #include "common/db/migrate.h"
 #include "common/db/pool.h"
+#include "common/local/postgres_cluster.h"
+#include "common/local/subprocess.h"
 #include "gtest/gtest.h"
+#include "tests/testing/leftovers.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_postgres.h"
 
@@ -219,6 +226,42 @@ TEST(PoolTest, GenericPlansAreUsedFromTheFirstExecutionWhenAskedFor) {
   const std::string custom = PlanOfPrepared(/*generic_plans=*/false);
   EXPECT_EQ(custom.find("$1"), std::string::npos) << custom;
   EXPECT_NE(custom.find("7"), std::string::npos) << custom;
+}
+
+TEST(PostgresClusterTest, AStartThatFailsNamesTheReasonFromTheServerLog) {
+  char tmpl[] = "/tmp/sagaworks-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string root = tmpl;
+  testing::MarkOwned(root);
+  chmod(root.c_str(), 0755);  // the postgres user must reach the data
+  local::ClusterOptions options;
+  options.data_dir = root + "/pgdata";
+  options.port = *local::FreePort();
+  options.durable = false;
+  options.settings = {"no_such_setting=1"};
+  {
+    local::PostgresCluster first(options);
+    SW_ASSERT_OK(first.Init());
+    absl::Status s = first.Start();
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find(
+                  "unrecognized configuration parameter \"no_such_setting\""),
+              absl::string_view::npos)
+        << s.message();
+  }
+  // The log keeps the first start's lines: a second start that fails for
+  // another reason reports its own.
+  options.settings = {"max_connections=-5"};
+  local::PostgresCluster second(options);
+  absl::Status s = second.Start();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("for parameter \"max_connections\""),
+            absl::string_view::npos)
+      << s.message();
+  EXPECT_EQ(s.message().find("unrecognized"), absl::string_view::npos)
+      << s.message();
+  std::error_code ignored;
+  std::filesystem::remove_all(root, ignored);
 }
 
 TEST(PoolTest, UnreachableDatabaseFailsCreateWithTheReason) {
