@@ -260,25 +260,20 @@ PhaseResult Summarize(const sagactl::Platform& platform,
   return p;
 }
 
-// When the slowest 1% of the sagas accepted since `since` started, grouped
-// into bursts (starts less than 100 ms apart). A tail spread over the phase
-// is queueing; one gathered in a few bursts is something that stalled them
-// all at once, to be found by its times.
+// When the slowest 1% of the sagas accepted since `since` started (those
+// that took `p99_ms`, Summarize's p99, or longer), grouped into bursts
+// (starts less than 100 ms apart). A tail spread over the phase is
+// queueing; one gathered in a few bursts is something that stalled them all
+// at once, to be found by its times.
 std::string TailBursts(const sagactl::Platform& platform,
-                       const std::string& since) {
+                       const std::string& since, double p99_ms) {
   auto r = Query(
       platform.cluster().Url("orders"),
-      absl::StrCat(
-          "WITH phase AS (SELECT created_at, updated_at - created_at AS took "
-          "  FROM orders WHERE created_at > '",
-          since,
-          "'::timestamptz), "
-          "cut AS (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY took) "
-          "  AS p99 FROM phase) "
-          "SELECT extract(epoch FROM created_at - '",
-          since,
-          "'::timestamptz) FROM phase, cut WHERE took >= p99 "
-          "ORDER BY created_at"));
+      absl::StrCat("SELECT extract(epoch FROM created_at - '", since,
+                   "'::timestamptz) FROM orders WHERE created_at > '", since,
+                   "'::timestamptz AND updated_at - created_at >= ",
+                   absl::StrFormat("%.6f", p99_ms),
+                   " * interval '1 millisecond' ORDER BY created_at"));
   if (!r.ok()) Die("tail", r.status());
   std::vector<std::pair<double, int>> bursts;  // first start, sagas
   double last = -1;
@@ -468,8 +463,7 @@ int Main(int argc, char** argv) {
         // The value goes to the server's command line: no spaces in it.
         if (eq == 0 || eq == std::string::npos ||
             setting.find(' ') != std::string::npos) {
-          return "wants name=value without spaces, not '" +
-                 setting + "'";
+          return "wants name=value without spaces, not '" + setting + "'";
         }
         return "";
       });
@@ -579,7 +573,7 @@ int Main(int argc, char** argv) {
     Die("half load", absl::DeadlineExceededError("sagas did not finish"));
   }
   const PhaseResult half = Summarize(platform, since);
-  const std::string tail = TailBursts(platform, since);
+  const std::string tail = TailBursts(platform, since, half.p99_ms);
   const std::string half_cpu =
       CpuShares(half_cpu_before, CpuSeconds(pids), half.orders);
   const std::string half_statements =
