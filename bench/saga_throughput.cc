@@ -307,68 +307,132 @@ int64_t Drive(const std::string& address, int clients, absl::Time until,
       .failed;
 }
 
-// CPU seconds used so far by each service process, and by the PostgreSQL
-// backends of each database (summed), from /proc: where a saga's CPU goes.
-std::map<std::string, double> CpuSeconds(
-    const std::map<std::string, pid_t>& services) {
-  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-  auto cpu_of = [tick](const std::string& pid) -> double {
-    std::ifstream in("/proc/" + pid + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)),
-                     std::istreambuf_iterator<char>());
-    // Fields after the command name, which is in parentheses and may hold
-    // spaces: state is the first, utime and stime the 12th and 13th.
-    const size_t close = stat.rfind(')');
-    if (close == std::string::npos) return 0;
-    std::vector<std::string> fields =
-        absl::StrSplit(stat.substr(close + 2), ' ');
-    if (fields.size() < 13) return 0;
-    return (std::strtod(fields[11].c_str(), nullptr) +
-            std::strtod(fields[12].c_str(), nullptr)) /
-           tick;
-  };
-  std::map<std::string, double> out;
-  for (const auto& [name, pid] : services) {
-    out[name] = cpu_of(absl::StrCat(pid));
-  }
+// ProcStat: a process's name and the CPU seconds it has used (all its
+// threads), from /proc/<pid>/stat; false when it is gone.
+bool ProcStat(const std::string& pid, std::string* name, double* seconds) {
+  static const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::ifstream in("/proc/" + pid + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+  // The name is in parentheses and may hold spaces and parentheses itself:
+  // it ends at the last ')'. State is the first field after it, utime and
+  // stime the 12th and 13th.
+  const size_t open = stat.find('(');
+  const size_t close = stat.rfind(')');
+  if (open == std::string::npos || close == std::string::npos) return false;
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+  if (fields.size() < 13) return false;
+  *name = stat.substr(open + 1, close - open - 1);
+  *seconds = (std::strtod(fields[11].c_str(), nullptr) +
+              std::strtod(fields[12].c_str(), nullptr)) /
+             tick;
+  return true;
+}
+
+// A process's command line up to its first NUL: a PostgreSQL process's
+// title ("postgres: sagaworks <database> ..." for a backend).
+std::string Title(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/cmdline");
+  std::string title;
+  std::getline(in, title, '\0');
+  return title;
+}
+
+// What a CPU reading holds: the platform's parts (each service process,
+// and the PostgreSQL backends of each database, summed) and, apart, every
+// other process on the machine by name, kernel threads included. The
+// platform's parts are where a saga's CPU goes; the others take cores the
+// sagas then wait for, which shows in their latency.
+struct CpuReading {
+  absl::Time at;
+  std::map<std::string, double> platform, outside;
+};
+
+CpuReading ReadCpu(const std::map<std::string, pid_t>& services) {
+  CpuReading out;
+  out.at = absl::Now();
+  std::map<std::string, std::string> service_of;  // by pid
+  for (const auto& [name, pid] : services) service_of[absl::StrCat(pid)] = name;
+  const std::string self = absl::StrCat(getpid());
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
     const std::string pid = entry.path().filename();
     if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) {
       continue;
     }
-    std::ifstream in(entry.path() / "cmdline");
-    std::string title;
-    std::getline(in, title, '\0');
-    // A backend's title: "postgres: <user> <database> <client> <state>".
-    constexpr absl::string_view kPrefix = "postgres: sagaworks ";
-    if (!absl::StartsWith(title, kPrefix)) continue;
-    const std::string rest = title.substr(kPrefix.size());
-    out[absl::StrCat("db ", rest.substr(0, rest.find(' ')))] += cpu_of(pid);
+    std::string name;
+    double seconds = 0;
+    if (!ProcStat(pid, &name, &seconds)) continue;
+    if (auto service = service_of.find(pid); service != service_of.end()) {
+      out.platform[service->second] = seconds;
+      continue;
+    }
+    const std::string title = Title(pid);
+    constexpr absl::string_view kBackend = "postgres: sagaworks ";
+    if (absl::StartsWith(title, kBackend)) {
+      const std::string rest = title.substr(kBackend.size());
+      out.platform[absl::StrCat("db ", rest.substr(0, rest.find(' ')))] +=
+          seconds;
+      continue;
+    }
+    if (pid == self) {
+      name = "benchmark callers";
+    } else if (absl::StartsWith(title, "postgres: ")) {
+      // The WAL writer, checkpointer, autovacuum: the database's own work.
+      name = "postgres (background)";
+    } else if (absl::StartsWith(name, "kworker/")) {
+      name = "kworker";  // many, renamed as they take other work
+    }
+    out.outside[name] += seconds;
   }
   return out;
 }
 
-// CpuShares writes each part's share of the CPU used between two readings.
-std::string CpuShares(const std::map<std::string, double>& before,
-                      const std::map<std::string, double>& after,
-                      int64_t sagas) {
+// Used: what each name used between two readings, most first.
+std::vector<std::pair<double, std::string>> Used(
+    const std::map<std::string, double>& before,
+    const std::map<std::string, double>& after, double* total) {
   std::vector<std::pair<double, std::string>> used;
-  double total = 0;
+  *total = 0;
   for (const auto& [name, seconds] : after) {
     auto it = before.find(name);
+    // A process started since counts whole: it ran within the phase.
     const double d = seconds - (it == before.end() ? 0 : it->second);
     if (d <= 0) continue;
     used.emplace_back(d, name);
-    total += d;
+    *total += d;
   }
   std::sort(used.rbegin(), used.rend());
+  return used;
+}
+
+// CpuShares writes each platform part's share of the CPU used between two
+// readings, then what the rest of the machine used meanwhile.
+std::string CpuShares(const CpuReading& before, const CpuReading& after,
+                      int64_t sagas) {
+  double total = 0;
+  const auto used = Used(before.platform, after.platform, &total);
   std::string out = absl::StrFormat("  %.2f ms of CPU per saga in all\n",
                                     1000 * total / std::max<int64_t>(sagas, 1));
   for (const auto& [seconds, name] : used) {
     absl::StrAppend(&out, absl::StrFormat("  %-16s %5.1f%%  %6.1f s\n", name,
                                           100 * seconds / total, seconds));
   }
+  double others = 0;
+  const auto outside = Used(before.outside, after.outside, &others);
+  const double wall = absl::ToDoubleSeconds(after.at - before.at);
+  absl::StrAppend(
+      &out, absl::StrFormat("  outside the platform meanwhile: %.2f cores on "
+                            "average over %.1f s (the platform: %.2f)\n   ",
+                            others / std::max(wall, 1e-9), wall,
+                            total / std::max(wall, 1e-9)));
+  int listed = 0;
+  for (const auto& [seconds, name] : outside) {
+    if (listed == 6 || seconds < 0.01) break;
+    absl::StrAppend(&out, listed++ == 0 ? " " : ", ", name,
+                    absl::StrFormat(" %.2f s", seconds));
+  }
+  absl::StrAppend(&out, "\n");
   return out;
 }
 
@@ -536,7 +600,7 @@ int Main(int argc, char** argv) {
 
   // 1. Saturation.
   if (options.statements) ResetStatements(platform);
-  const std::map<std::string, double> cpu_before = CpuSeconds(pids);
+  const CpuReading cpu_before = ReadCpu(pids);
   const int64_t commits_before = TotalCommits(platform);
   const int64_t xid_before = NextXid(platform);
   std::string since = DatabaseNow(platform);
@@ -548,7 +612,7 @@ int Main(int argc, char** argv) {
   }
   const int64_t commits = TotalCommits(platform) - commits_before;
   const int64_t writes = NextXid(platform) - xid_before;
-  const std::map<std::string, double> cpu_after = CpuSeconds(pids);
+  const CpuReading cpu_after = ReadCpu(pids);
   const PhaseResult full = Summarize(platform, since);
   const double rate = full.orders / std::max(full.seconds, 1e-9);
   const std::string cpu = CpuShares(cpu_before, cpu_after, full.orders);
@@ -565,7 +629,7 @@ int Main(int argc, char** argv) {
                   interval, next_key);
   if (options.statements) ResetStatements(platform);
   since = DatabaseNow(platform);
-  const std::map<std::string, double> half_cpu_before = CpuSeconds(pids);
+  const CpuReading half_cpu_before = ReadCpu(pids);
   failed +=
       Drive(order, options.clients,
             absl::Now() + absl::Seconds(options.seconds), interval, next_key);
@@ -575,7 +639,7 @@ int Main(int argc, char** argv) {
   const PhaseResult half = Summarize(platform, since);
   const std::string tail = TailBursts(platform, since, half.p99_ms);
   const std::string half_cpu =
-      CpuShares(half_cpu_before, CpuSeconds(pids), half.orders);
+      CpuShares(half_cpu_before, ReadCpu(pids), half.orders);
   const std::string half_statements =
       options.statements ? TopStatements(platform, half.orders) : "";
 
