@@ -1,9 +1,13 @@
 #include "common/server/grpc_server.h"
 
+#include <errno.h>
 #include <signal.h>
+
+#include <algorithm>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
@@ -102,6 +106,22 @@ int WaitForTerminationSignal() {
   while (sigwait(&set, &sig) != 0) {
   }
   return sig;
+}
+
+int WaitForTerminationSignal(absl::Duration timeout) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    const timespec left = absl::ToTimespec(
+        std::max(deadline - absl::Now(), absl::ZeroDuration()));
+    const int sig = sigtimedwait(&set, nullptr, &left);
+    if (sig > 0) return sig;
+    // EINTR: another signal's handler ran; the time left still counts.
+    if (errno != EINTR || absl::Now() >= deadline) return 0;
+  }
 }
 
 }  // namespace sagaworks::server

@@ -71,6 +71,9 @@ bool TerminationSignalPending();
 // its number.
 int WaitForTerminationSignal();
 
+// The same for at most `timeout`: 0 when none arrived by then.
+int WaitForTerminationSignal(absl::Duration timeout);
+
 }  // namespace sagaworks::server
 
 #endif  // SAGAWORKS_COMMON_SERVER_GRPC_SERVER_H_

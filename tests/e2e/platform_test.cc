@@ -1,12 +1,18 @@
 // End to end: the five real binaries on free ports, a real PostgreSQL, the
 // demo data, and the four demo orders placed through the order service.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
+#include <thread>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -23,6 +29,7 @@
 #include "tests/testing/demo.h"
 #include "tests/testing/orders.h"
 #include "tests/testing/platform_suite.h"
+#include "tools/sagactl/commands.h"
 
 namespace sagaworks {
 namespace {
@@ -443,6 +450,70 @@ TEST_F(PlatformTest, ZzSagactlDownLeavesNothingListening) {
         << spec.binary << " log ends with: " << last;
   }
   EXPECT_FALSE(platform().platform().DatabaseRunning());
+}
+
+// A foreground `sagactl up` ends by itself once `sagactl down` from another
+// shell has stopped everything, instead of waiting for a Ctrl-C that would
+// find nothing left to stop.
+TEST(SagactlUpTest, ForegroundUpEndsOnceDownStopsEverythingElsewhere) {
+  auto created = testing::TestPlatform::Create();
+  ASSERT_TRUE(created.ok()) << created.status();
+  testing::TestPlatform& p = **created;
+  // What `up` prints comes through a pipe: "running" says it has started
+  // everything and waits (a stop before that is a failed start, not this).
+  int out[2];
+  ASSERT_EQ(pipe2(out, O_CLOEXEC | O_NONBLOCK), 0);
+  std::fflush(stdout);
+  const int saved_stdout = dup(STDOUT_FILENO);
+  dup2(out[1], STDOUT_FILENO);
+  std::string printed;
+  auto read_printed = [&] {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(out[0], buf, sizeof buf)) > 0) printed.append(buf, n);
+  };
+  // Should `up` miss the stop, a SIGTERM to its thread ends it (it takes
+  // the signal as Ctrl-C) rather than the test hanging: blocked here as
+  // sagactl blocks it, so the thread started next waits for it.
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &term, &old);
+  std::atomic<int> code{-1};
+  std::thread up([&] { code = sagactl::Up(p.platform(), /*detach=*/false); });
+  absl::Cleanup join = [&] {
+    if (code == -1) pthread_kill(up.native_handle(), SIGTERM);
+    up.join();
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    std::fflush(stdout);
+    dup2(saved_stdout, STDOUT_FILENO);
+    close(saved_stdout);
+    read_printed();
+    close(out[0]);
+    close(out[1]);
+    std::cout << printed;
+  };
+
+  absl::Time deadline = absl::Now() + absl::Seconds(120);
+  while (code == -1 && printed.find("running;") == std::string::npos &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+    read_printed();
+  }
+  ASSERT_EQ(code, -1) << "up ended before it was stopped";
+  ASSERT_NE(printed.find("running;"), std::string::npos);
+
+  std::string down;
+  absl::Status s = local::Run(
+      {absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl"), "--home", p.home(), "down"},
+      &down);
+  ASSERT_TRUE(s.ok()) << s << down;
+  deadline = absl::Now() + absl::Seconds(30);
+  while (code == -1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(code, 0) << "up still waits after everything was stopped";
+  EXPECT_FALSE(p.platform().AnythingRunning());
 }
 
 }  // namespace

@@ -12,6 +12,23 @@ namespace sagaworks::testing {
 
 absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Start(
     std::map<std::string, std::vector<std::string>> extra_args) {
+  absl::StatusOr<std::unique_ptr<TestPlatform>> p =
+      Create(std::move(extra_args));
+  if (!p.ok()) return p.status();
+  sagactl::Platform& platform = (*p)->platform();
+  if (absl::Status s = platform.StartDatabase(); !s.ok()) return s;
+  std::vector<const sagactl::ServiceSpec*> all;
+  for (const auto& spec : sagactl::Services()) {
+    absl::StatusOr<pid_t> pid = platform.StartService(spec);
+    if (!pid.ok()) return pid.status();
+    all.push_back(&spec);
+  }
+  if (absl::Status s = platform.WaitServing(all); !s.ok()) return s;
+  return p;
+}
+
+absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Create(
+    std::map<std::string, std::vector<std::string>> extra_args) {
   RemoveLeftovers("sagaworks-e2e-", ".sagaworks/pgdata");
   std::unique_ptr<TestPlatform> p(new TestPlatform());
   char tmpl[] = "/tmp/sagaworks-e2e-XXXXXX";
@@ -36,14 +53,6 @@ absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Start(
   options.durable_db = false;
   options.extra_args = std::move(extra_args);
   p->platform_ = std::make_unique<sagactl::Platform>(options);
-  if (absl::Status s = p->platform_->StartDatabase(); !s.ok()) return s;
-  std::vector<const sagactl::ServiceSpec*> all;
-  for (const auto& spec : sagactl::Services()) {
-    absl::StatusOr<pid_t> pid = p->platform_->StartService(spec);
-    if (!pid.ok()) return pid.status();
-    all.push_back(&spec);
-  }
-  if (absl::Status s = p->platform_->WaitServing(all); !s.ok()) return s;
   return p;
 }
 

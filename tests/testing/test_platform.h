@@ -20,6 +20,10 @@ class TestPlatform {
   // `extra_args` adds flags per service name ("orchestrator").
   static absl::StatusOr<std::unique_ptr<TestPlatform>> Start(
       std::map<std::string, std::vector<std::string>> extra_args = {});
+  // Create only sets it up (a temp home, free ports), for a test that
+  // starts it itself (as `sagactl up` does).
+  static absl::StatusOr<std::unique_ptr<TestPlatform>> Create(
+      std::map<std::string, std::vector<std::string>> extra_args = {});
   // Stops whatever still runs and removes the temp directory.
   ~TestPlatform();
 

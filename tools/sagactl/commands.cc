@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 #include "common/client/channel.h"
 #include "common/enum_names.h"
 #include "common/server/grpc_server.h"
@@ -18,6 +19,9 @@
 
 namespace sagaworks::sagactl {
 namespace {
+
+// How soon a foreground `up` notices that everything was stopped elsewhere.
+constexpr absl::Duration kUpPollInterval = absl::Seconds(1);
 
 int Error(const std::string& what, const absl::Status& status) {
   std::cerr << "sagactl: " << what << ": " << status.message() << "\n";
@@ -101,7 +105,16 @@ int Up(Platform& platform, bool detach) {
   std::cout << "logs: " << platform.state_dir() << "/logs/" << std::endl;
   if (detach) return 0;
   std::cout << "running; press Ctrl-C to stop everything" << std::endl;
-  server::WaitForTerminationSignal();
+  // `sagactl down` from another shell stops everything too; then there is
+  // nothing left to wait for (and the services it stopped, children of
+  // this process, are reaped by looking: ReadPid).
+  while (server::WaitForTerminationSignal(kUpPollInterval) == 0) {
+    if (!platform.AnythingRunning()) {
+      std::cout << "everything was stopped from elsewhere (sagactl down)"
+                << std::endl;
+      return 0;
+    }
+  }
   std::cout << "\nstopping..." << std::endl;
   return Down(platform);
 }
@@ -122,8 +135,8 @@ int Down(Platform& platform) {
 }
 
 int PrintStatus(Platform& platform) {
-  std::printf("%-20s %-12s %-8s %-6s %s\n", "PROCESS", "HEALTH", "PID",
-              "PORT", "HTTP (/metrics, /health/ready)");
+  std::printf("%-20s %-12s %-8s %-6s %s\n", "PROCESS", "HEALTH", "PID", "PORT",
+              "HTTP (/metrics, /health/ready)");
   int down = 0;
   for (const ServiceSpec& spec : Services()) {
     ServiceStatus st = platform.Status(spec);

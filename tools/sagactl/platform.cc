@@ -246,6 +246,14 @@ absl::Status Platform::StopService(const ServiceSpec& spec, bool hard) {
   return s;
 }
 
+bool Platform::AnythingRunning() const {
+  if (DatabaseRunning()) return true;
+  for (const ServiceSpec& spec : Services()) {
+    if (ReadPid(spec).has_value()) return true;
+  }
+  return false;
+}
+
 ServiceStatus Platform::Status(const ServiceSpec& spec) const {
   ServiceStatus status{&spec, ReadPid(spec), Health::kDown};
   status.health = CheckHealth(Address(spec), absl::Milliseconds(500));

@@ -72,6 +72,8 @@ class Platform {
   absl::Status StartDatabase();
   absl::Status StopDatabase();
   bool DatabaseRunning() const { return cluster_.Running(); }
+  // AnythingRunning: the database or any service of this home still runs.
+  bool AnythingRunning() const;
 
   // StartService starts a service unless it already runs; returns its pid.
   absl::StatusOr<pid_t> StartService(const ServiceSpec& spec);
