@@ -74,6 +74,7 @@ CallResult GrpcParticipants::Invoke(const std::string& saga_id,
         v1::ApproveOrderRequest request;
         request.set_order_id(order_id);
         request.set_total_cents(state.total_cents);
+        request.set_saga_id(saga_id);
         v1::Order approved;
         result.status = stubs_.order.Call(
             "ApproveOrder", SagaCallOptions(deadline, key),
@@ -89,6 +90,7 @@ CallResult GrpcParticipants::Invoke(const std::string& saga_id,
         request.set_reason(state.failure_reason);
         request.set_total_cents(state.total_cents);
         request.set_cancelled(state.cancel_requested);
+        request.set_saga_id(saga_id);
         v1::Order rejected;
         result.status = stubs_.order.Call(
             "RejectOrder", SagaCallOptions(deadline, key),

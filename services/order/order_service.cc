@@ -27,8 +27,13 @@ bool IsInconclusive(const absl::Status& status) {
 }
 
 // ValidateOutcome checks what the orchestrator reports for an order.
-absl::Status ValidateOutcome(const std::string& order_id, int64_t total_cents) {
+absl::Status ValidateOutcome(const std::string& order_id, int64_t total_cents,
+                             const std::string& saga_id) {
   if (absl::Status s = ValidateUuid("order_id", order_id); !s.ok()) return s;
+  // Empty from an orchestrator that does not send it.
+  if (!saga_id.empty()) {
+    if (absl::Status s = ValidateUuid("saga_id", saga_id); !s.ok()) return s;
+  }
   if (total_cents < 0) {
     return absl::InvalidArgumentError("total_cents must not be negative");
   }
@@ -246,16 +251,17 @@ grpc::Status OrderServiceImpl::ApproveOrder(
     grpc::ServerContext* context, const v1::ApproveOrderRequest* request,
     v1::Order* response) {
   return guard_.Run(context, "ApproveOrder", [&]() -> grpc::Status {
-    if (absl::Status s =
-            ValidateOutcome(request->order_id(), request->total_cents());
+    if (absl::Status s = ValidateOutcome(
+            request->order_id(), request->total_cents(), request->saga_id());
         !s.ok()) {
       return ToGrpcStatus(s);
     }
     // The order first (remembered, or read), so that the approval and its
     // key can go in one statement. With no plan (a read error, an order not
     // PENDING) the full path decides.
-    absl::StatusOr<std::optional<v1::Order>> plan = store_.PlanApproval(
-        request->order_id(), request->total_cents(), clock_.Now());
+    absl::StatusOr<std::optional<v1::Order>> plan =
+        store_.PlanApproval(request->order_id(), request->total_cents(),
+                            request->saga_id(), clock_.Now());
     std::optional<idempotency::OneStatement> once;
     if (plan.ok() && plan->has_value()) {
       const v1::Order& planned = **plan;
@@ -269,7 +275,7 @@ grpc::Status OrderServiceImpl::ApproveOrder(
         context, "ApproveOrder", *request, response,
         once.has_value() ? &*once : nullptr, [&](pqxx::work& tx) {
           return store_.ApproveIn(tx, request->order_id(),
-                                  request->total_cents());
+                                  request->total_cents(), request->saga_id());
         });
   });
 }
@@ -278,8 +284,8 @@ grpc::Status OrderServiceImpl::RejectOrder(
     grpc::ServerContext* context, const v1::RejectOrderRequest* request,
     v1::Order* response) {
   return guard_.Run(context, "RejectOrder", [&]() -> grpc::Status {
-    if (absl::Status s =
-            ValidateOutcome(request->order_id(), request->total_cents());
+    if (absl::Status s = ValidateOutcome(
+            request->order_id(), request->total_cents(), request->saga_id());
         !s.ok()) {
       return ToGrpcStatus(s);
     }
@@ -289,7 +295,8 @@ grpc::Status OrderServiceImpl::RejectOrder(
     return idempotency_.Run<v1::Order>(
         context, "RejectOrder", *request, response, [&](pqxx::work& tx) {
           return store_.RejectIn(tx, request->order_id(), reason,
-                                 request->total_cents(), request->cancelled());
+                                 request->total_cents(), request->cancelled(),
+                                 request->saga_id());
         });
   });
 }

@@ -101,18 +101,21 @@ absl::Status NotFound(const std::string& order_id) {
 // there; any other state is FAILED_PRECONDITION.
 absl::StatusOr<v1::Order> Finish(pqxx::work& tx, const std::string& order_id,
                                  v1::OrderStatus to, const std::string& reason,
-                                 int64_t total_cents) {
+                                 int64_t total_cents,
+                                 const std::string& saga_id) {
   // The common case in one statement; a cancelled order may have been
-  // approved first (its saga undid it).
+  // approved first (its saga undid it). The saga id is the one the relay
+  // recorded, else the one the saga's call brings.
   pqxx::result moved = db::Exec(
       tx,
       absl::StrCat("UPDATE orders SET status = $2, failure_reason = $3, "
-                   "total_cents = $4, updated_at = now() "
+                   "total_cents = $4, updated_at = now(), "
+                   "saga_id = coalesce(saga_id, nullif($5, '')::uuid) "
                    "WHERE order_id = $1 AND (status = 'pending' OR "
                    "(status = 'approved' AND $2 = 'cancelled')) "
                    "RETURNING ",
                    kOrderColumns, ", ", kItemColumns),
-      order_id, StatusToDb(to), reason, total_cents);
+      order_id, StatusToDb(to), reason, total_cents, saga_id);
   if (!moved.empty()) return OrderWithItemsFromRow(moved[0]);
   std::optional<v1::Order> order = LoadOrder(tx, order_id);
   if (!order.has_value()) return NotFound(order_id);
@@ -272,18 +275,20 @@ absl::StatusOr<v1::ListOrdersResponse> OrderStore::List(
 }
 
 absl::StatusOr<v1::Order> OrderStore::Approve(const std::string& order_id,
-                                              int64_t total_cents) {
+                                              int64_t total_cents,
+                                              const std::string& saga_id) {
   return pool_.TransactOr<v1::Order>("approve_order", [&](pqxx::work& tx) {
-    return ApproveIn(tx, order_id, total_cents);
+    return ApproveIn(tx, order_id, total_cents, saga_id);
   });
 }
 
 absl::StatusOr<v1::Order> OrderStore::Reject(const std::string& order_id,
                                              const std::string& reason,
                                              int64_t total_cents,
-                                             bool cancelled) {
+                                             bool cancelled,
+                                             const std::string& saga_id) {
   return pool_.TransactOr<v1::Order>("reject_order", [&](pqxx::work& tx) {
-    return RejectIn(tx, order_id, reason, total_cents, cancelled);
+    return RejectIn(tx, order_id, reason, total_cents, cancelled, saga_id);
   });
 }
 
@@ -299,15 +304,13 @@ void OrderStore::Forget(const std::string& order_id) {
 }
 
 absl::StatusOr<std::optional<v1::Order>> OrderStore::PlanApproval(
-    const std::string& order_id, int64_t total_cents, absl::Time now) {
+    const std::string& order_id, int64_t total_cents,
+    const std::string& saga_id, absl::Time now) {
   std::optional<v1::Order> order;
   {
     absl::MutexLock lock(&recent_mu_);
     auto known = recent_.find(order_id);
-    // Only once its saga is recorded: that is what an approval will find.
-    if (known != recent_.end() && !known->second.saga_id().empty()) {
-      order = known->second;
-    }
+    if (known != recent_.end()) order = known->second;
   }
   if (!order.has_value()) {
     absl::Status read = pool_.Autocommit(
@@ -327,6 +330,8 @@ absl::StatusOr<std::optional<v1::Order>> OrderStore::PlanApproval(
   }
   order->set_status(v1::ORDER_STATUS_APPROVED);
   order->set_total_cents(total_cents);
+  // Approving records the saga if the relay has not yet (ApproveOnce).
+  if (order->saga_id().empty()) order->set_saga_id(saga_id);
   *order->mutable_update_time() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
   return order;
@@ -337,16 +342,18 @@ bool OrderStore::ApproveOnce(pqxx::transaction_base& tx,
                              const v1::Order& planned) {
   // A PENDING order changes only in status, total, saga id, failure reason
   // and update time: if the first four are as planned from, the order is
-  // the plan, and the update time is written here. Otherwise (a
-  // cancellation, the relay recording the saga since) nothing is written,
-  // and the full path reads again.
+  // the plan, and the update time is written here. The saga id may still be
+  // missing (the relay records it later; the plan has the approving
+  // saga's): then it is written too. Otherwise (a cancellation, another
+  // saga id) nothing is written, and the full path reads again.
   static const std::string sql = idempotency::KeyedStatement(
       "done AS (UPDATE orders SET status = 'approved', total_cents = $7, "
       "  updated_at = 'epoch'::timestamptz + $8::bigint * "
-      "    interval '1 microsecond' "
+      "    interval '1 microsecond', "
+      "  saga_id = nullif($9, '')::uuid "
       "  FROM fresh WHERE order_id = $6::uuid AND status = 'pending' "
       "  AND total_cents = 0 AND failure_reason = '' "
-      "  AND saga_id IS NOT DISTINCT FROM nullif($9, '')::uuid "
+      "  AND (saga_id IS NULL OR saga_id = nullif($9, '')::uuid) "
       "  RETURNING 1)");
   const bool approved = idempotency::ExecKeyed(
       tx, sql, k, planned.order_id(), planned.total_cents(),
@@ -358,22 +365,22 @@ bool OrderStore::ApproveOnce(pqxx::transaction_base& tx,
 
 absl::StatusOr<v1::Order> OrderStore::ApproveIn(pqxx::work& tx,
                                                 const std::string& order_id,
-                                                int64_t total_cents) {
+                                                int64_t total_cents,
+                                                const std::string& saga_id) {
   // Whatever the outcome, the order is no longer one to approve.
   Forget(order_id);
-  return Finish(tx, order_id, v1::ORDER_STATUS_APPROVED, "", total_cents);
+  return Finish(tx, order_id, v1::ORDER_STATUS_APPROVED, "", total_cents,
+                saga_id);
 }
 
-absl::StatusOr<v1::Order> OrderStore::RejectIn(pqxx::work& tx,
-                                               const std::string& order_id,
-                                               const std::string& reason,
-                                               int64_t total_cents,
-                                               bool cancelled) {
+absl::StatusOr<v1::Order> OrderStore::RejectIn(
+    pqxx::work& tx, const std::string& order_id, const std::string& reason,
+    int64_t total_cents, bool cancelled, const std::string& saga_id) {
   Forget(order_id);
   return Finish(
       tx, order_id,
       cancelled ? v1::ORDER_STATUS_CANCELLED : v1::ORDER_STATUS_REJECTED,
-      reason, total_cents);
+      reason, total_cents, saga_id);
 }
 
 absl::StatusOr<std::vector<OutboxEntry>> OrderStore::DueOutbox(int limit) {
@@ -428,7 +435,10 @@ absl::Status OrderStore::MarkDelivered(
             tx,
             "WITH delivered AS (DELETE FROM outbox "
             "  WHERE order_id = ANY($1::uuid[])) "
-            "UPDATE orders SET saga_id = d.saga_id, updated_at = now() "
+            "UPDATE orders SET saga_id = d.saga_id, "
+            // An order already final keeps the time it became final.
+            "  updated_at = CASE WHEN status = 'pending' THEN now() "
+            "    ELSE updated_at END "
             "FROM unnest($1::uuid[], $2::uuid[]) AS d(order_id, saga_id) "
             "WHERE orders.order_id = d.order_id AND orders.saga_id IS NULL",
             db::ArrayLiteral(order_ids), db::ArrayLiteral(saga_ids));
@@ -447,13 +457,17 @@ absl::Status OrderStore::MarkDelivered(
   return absl::OkStatus();
 }
 
-absl::StatusOr<OrderStore::Backlog> OrderStore::OutboxBacklog() {
+absl::StatusOr<OrderStore::Backlog> OrderStore::OutboxBacklog(
+    const std::vector<std::string>& delivered) {
   return pool_.AutocommitOr<Backlog>(
       "outbox_backlog",
       [&](pqxx::nontransaction& tx) -> absl::StatusOr<Backlog> {
-        pqxx::result r = tx.exec(
-            "SELECT count(*), coalesce(extract(epoch FROM now() - "
-            "min(created_at)), 0)::float8 FROM outbox");
+        pqxx::result r =
+            db::Exec(tx,
+                     "SELECT count(*), coalesce(extract(epoch FROM now() - "
+                     "min(created_at)), 0)::float8 FROM outbox "
+                     "WHERE order_id <> ALL($1::uuid[])",
+                     db::ArrayLiteral(delivered));
         Backlog b;
         b.pending = r[0][0].as<int64_t>();
         b.oldest = absl::Seconds(r[0][1].as<double>());

@@ -59,7 +59,8 @@ class OrderStore {
   // Approve moves a PENDING order to APPROVED; approving an APPROVED order
   // again returns it. A REJECTED or CANCELLED order: FAILED_PRECONDITION.
   absl::StatusOr<v1::Order> Approve(const std::string& order_id,
-                                    int64_t total_cents);
+                                    int64_t total_cents,
+                                    const std::string& saga_id = "");
 
   // Reject moves a PENDING order to REJECTED with a reason (CANCELLED, also
   // from APPROVED, when the saga was undone because of a cancellation);
@@ -67,14 +68,16 @@ class OrderStore {
   // FAILED_PRECONDITION.
   absl::StatusOr<v1::Order> Reject(const std::string& order_id,
                                    const std::string& reason,
-                                   int64_t total_cents, bool cancelled = false);
+                                   int64_t total_cents, bool cancelled = false,
+                                   const std::string& saga_id = "");
 
   // PlanApproval makes the order that approving it would leave, for
   // ApproveOnce: nothing when it is unknown or not PENDING (the full path
-  // answers those). An order this store created and whose saga it recorded
-  // is known without a read.
+  // answers those). An order this store created is known without a read.
+  // `saga_id` (the approving saga) is the order's saga if it has none yet.
   absl::StatusOr<std::optional<v1::Order>> PlanApproval(
-      const std::string& order_id, int64_t total_cents, absl::Time now);
+      const std::string& order_id, int64_t total_cents,
+      const std::string& saga_id, absl::Time now);
 
   // ApproveOnce is ApproveIn's one-statement write (idempotency::
   // OneStatement): the approval and the key `k`, or nothing when the order
@@ -82,13 +85,17 @@ class OrderStore {
   bool ApproveOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
                    const v1::Order& planned);
 
+  // ApproveIn and RejectIn also give the order `saga_id` (unless empty) if
+  // it has no saga id yet.
   absl::StatusOr<v1::Order> ApproveIn(pqxx::work& tx,
                                       const std::string& order_id,
-                                      int64_t total_cents);
+                                      int64_t total_cents,
+                                      const std::string& saga_id);
   absl::StatusOr<v1::Order> RejectIn(pqxx::work& tx,
                                      const std::string& order_id,
                                      const std::string& reason,
-                                     int64_t total_cents, bool cancelled);
+                                     int64_t total_cents, bool cancelled,
+                                     const std::string& saga_id);
 
   // DueOutbox returns up to `limit` undelivered entries whose next attempt is
   // due, oldest first.
@@ -106,12 +113,14 @@ class OrderStore {
   absl::Status MarkDelivered(const std::vector<Delivery>& deliveries);
 
   // OutboxBacklog is how many entries wait for delivery and how long the
-  // oldest has waited (zero when none).
+  // oldest has waited (zero when none); `delivered` (order ids) are not
+  // counted: delivered, their record is still to come.
   struct Backlog {
     int64_t pending = 0;
     absl::Duration oldest = absl::ZeroDuration();
   };
-  absl::StatusOr<Backlog> OutboxBacklog();
+  absl::StatusOr<Backlog> OutboxBacklog(
+      const std::vector<std::string>& delivered = {});
 
   // MarkAttemptFailed records a failed delivery and when to try again.
   absl::Status MarkAttemptFailed(const OutboxEntry& entry,

@@ -74,7 +74,10 @@ void OutboxRelay::Run() {
       if (read_table) read_when_drained_ = false;
     }
     if (!batch.empty()) DeliverAll(batch);
+    RecordDeliveries(/*all=*/false);
     if (read_table) {
+      // The table then holds only what is still to go.
+      RecordDeliveries(/*all=*/true);
       read = absl::Now();
       const TableRead r = DeliverDue();
       if (r.read >= config_.batch_size) {
@@ -88,20 +91,53 @@ void OutboxRelay::Run() {
     // The backlog costs a query: once a second is enough for a gauge.
     if (absl::Now() - measured >= absl::Seconds(1)) {
       measured = absl::Now();
-      if (absl::StatusOr<OrderStore::Backlog> b = store_.OutboxBacklog();
+      std::vector<std::string> delivered;
+      for (const OutboxEntry& e : unrecorded_) {
+        delivered.push_back(e.order.order_id());
+      }
+      if (absl::StatusOr<OrderStore::Backlog> b =
+              store_.OutboxBacklog(delivered);
           b.ok()) {
         pending.With({}).Set(static_cast<double>(b->pending));
         lag.With({}).Set(absl::ToDoubleSeconds(b->oldest));
       }
     }
-    absl::MutexLock lock(&mu_);
-    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return stop_ || read_table_ || read_when_drained_ || !queue_.empty();
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&ready),
-                         read + config_.poll_interval - absl::Now());
-    if (stop_) return;
+    const absl::Time wake = std::min(read + config_.poll_interval,
+                                     oldest_unrecorded_ + config_.record_delay);
+    bool stop;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || read_table_ || read_when_drained_ || !queue_.empty();
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), wake - absl::Now());
+      stop = stop_;
+    }
+    if (stop) {
+      RecordDeliveries(/*all=*/true);
+      return;
+    }
   }
+}
+
+void OutboxRelay::RecordDeliveries(bool all) {
+  if (unrecorded_.empty()) return;
+  if (!all && unrecorded_.size() < static_cast<size_t>(config_.batch_size) &&
+      absl::Now() < oldest_unrecorded_ + config_.record_delay) {
+    return;
+  }
+  std::vector<OrderStore::Delivery> deliveries;
+  for (size_t i = 0; i < unrecorded_.size(); ++i) {
+    deliveries.push_back({&unrecorded_[i], unrecorded_sagas_[i]});
+  }
+  if (absl::Status s = store_.MarkDelivered(deliveries); !s.ok()) {
+    // The entries stay due and go out again; StartSaga is keyed by order.
+    LogWarning(absl::StrCat("outbox: cannot record delivery: ", s.message()));
+  }
+  unrecorded_.clear();
+  unrecorded_sagas_.clear();
+  unrecorded_ids_.clear();
+  oldest_unrecorded_ = absl::InfiniteFuture();
 }
 
 absl::Status OutboxRelay::Deliver(const OutboxEntry& entry,
@@ -186,12 +222,16 @@ void OutboxRelay::DeliverAll(const std::vector<OutboxEntry>& entries) {
   work();
   for (std::thread& t : helpers) t.join();
 
-  // One commit records every accepted entry of the batch.
-  std::vector<OrderStore::Delivery> delivered;
   for (size_t i = 0; i < n; ++i) {
     const OutboxEntry& entry = entries[i];
     if (results[i].ok()) {
-      delivered.push_back({&entry, saga_ids[i]});
+      // Handed over and read back at once, it went out twice: once to
+      // record.
+      if (unrecorded_ids_.insert(entry.order.order_id()).second) {
+        unrecorded_.push_back(entry);
+        unrecorded_sagas_.push_back(saga_ids[i]);
+        oldest_unrecorded_ = std::min(oldest_unrecorded_, absl::Now());
+      }
       continue;
     }
     double draw;
@@ -210,12 +250,6 @@ void OutboxRelay::DeliverAll(const std::vector<OutboxEntry>& entries) {
         !s.ok()) {
       LogWarning(absl::StrCat("outbox: cannot record a failed delivery: ",
                               s.message()));
-    }
-  }
-  if (!delivered.empty()) {
-    if (absl::Status s = store_.MarkDelivered(delivered); !s.ok()) {
-      // The entries stay due and go out again; StartSaga is keyed by order.
-      LogWarning(absl::StrCat("outbox: cannot record delivery: ", s.message()));
     }
   }
 }

@@ -3,7 +3,10 @@
 // CreateOrder hands each committed entry over (Offer), so the relay need not
 // read back what was just written; it also reads the table at start and
 // then every poll interval, for entries left by a crash, a failed delivery
-// or a full queue.
+// or a full queue. Deliveries are recorded (the entry deleted, the order
+// given its saga id) a batch at a time, up to `record_delay` late: a
+// delivery whose record a crash loses goes out again, and StartSaga answers
+// it from its key.
 #ifndef SAGAWORKS_SERVICES_ORDER_OUTBOX_RELAY_H_
 #define SAGAWORKS_SERVICES_ORDER_OUTBOX_RELAY_H_
 
@@ -29,6 +32,9 @@ struct OutboxRelayConfig {
   absl::Duration poll_interval = absl::Seconds(1);
   absl::Duration call_timeout = absl::Seconds(5);
   int batch_size = 64;
+  // How long a delivery may wait to be recorded with others. At moderate
+  // load nearly every delivery would otherwise be a commit of its own.
+  absl::Duration record_delay = absl::Milliseconds(100);
   // StartSaga calls out at once. One at a time, each waiting for the
   // orchestrator's commit, caps the platform at a few hundred orders/s.
   int concurrency = 16;
@@ -63,8 +69,12 @@ class OutboxRelay {
   // Reads the due entries from the table and delivers those not handed
   // over.
   TableRead DeliverDue();
-  // Delivers `entries` and records each outcome.
+  // Delivers `entries`; a failure is recorded at once, a success joins
+  // the deliveries to record.
   void DeliverAll(const std::vector<OutboxEntry>& entries);
+  // Records the deliveries waiting when there are a batch of them or the
+  // oldest has waited `record_delay`, or now when `all`.
+  void RecordDeliveries(bool all);
   // Deliver makes one StartSaga call (any thread).
   absl::Status Deliver(const OutboxEntry& entry, std::string* saga_id);
 
@@ -84,6 +94,12 @@ class OutboxRelay {
   // a full read found only entries in the queue.
   bool read_when_drained_ ABSL_GUARDED_BY(mu_) = false;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // Delivered and not yet recorded (the relay's thread alone; recorded
+  // before each read of the table).
+  std::vector<OutboxEntry> unrecorded_;
+  std::vector<std::string> unrecorded_sagas_;
+  absl::flat_hash_set<std::string> unrecorded_ids_;
+  absl::Time oldest_unrecorded_ = absl::InfiniteFuture();
   std::thread thread_;
 };
 

@@ -17,6 +17,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/db/pool.h"
 #include "common/local/subprocess.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
@@ -209,6 +210,32 @@ TEST_F(PlatformTest, AliceBuysTwoWidgetsForExactly3998Cents) {
   v1::Saga saga = SagaOf(order.order_id());
   EXPECT_EQ(saga.status(), v1::SAGA_STATUS_COMPLETED);
   EXPECT_EQ(saga.saga_id(), done.saga_id());
+
+  // The relay records the delivery shortly after (with others, at most
+  // 100 ms late): the order's outbox entry goes.
+  db::PoolConfig config;
+  config.url = platform().platform().cluster().Url("orders");
+  config.size = 1;
+  auto pool = db::Pool::Create(config);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  auto in_outbox = [&] {
+    auto n = (*pool)->TransactOr<int64_t>(
+        "count", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+          return tx
+              .exec_params("SELECT count(*) FROM outbox WHERE order_id = $1",
+                           order.order_id())[0][0]
+              .as<int64_t>();
+        });
+    EXPECT_TRUE(n.ok()) << n.status();
+    return n.value_or(-1);
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (in_outbox() != 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(in_outbox(), 0);
+  EXPECT_EQ(AwaitFinal(order.order_id()).SerializeAsString(),
+            done.SerializeAsString());
 }
 
 TEST_F(PlatformTest, DemoFailuresAreRejectedAndLeaveEverythingAsItWas) {

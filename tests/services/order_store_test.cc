@@ -101,10 +101,12 @@ TEST_F(OrderStoreTest, ApproveOnceWritesThePlanUnlessTheOrderChangedSince) {
       return store_->ApproveOnce(tx, testing::TestKey(key), plan);
     });
   };
-  auto stale = store_->PlanApproval(order->order_id(), 4997, absl::Now());
+  auto stale = store_->PlanApproval(order->order_id(), 4997, "", absl::Now());
   SW_ASSERT_OK(stale.status());
   ASSERT_TRUE(stale->has_value());
-  // The relay records the saga after the plan was read: that plan is stale.
+  // The relay records the saga after the plan was read: a plan made without
+  // the approving saga's id (from an orchestrator that does not send it)
+  // is stale then.
   auto due = store_->DueOutbox(10);
   SW_ASSERT_OK(due.status());
   SW_ASSERT_OK(store_->MarkDelivered(
@@ -114,7 +116,7 @@ TEST_F(OrderStoreTest, ApproveOnceWritesThePlanUnlessTheOrderChangedSince) {
   EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
             0);
 
-  auto plan = store_->PlanApproval(order->order_id(), 4997, absl::Now());
+  auto plan = store_->PlanApproval(order->order_id(), 4997, "", absl::Now());
   SW_ASSERT_OK(plan.status());
   ASSERT_TRUE(plan->has_value());
   EXPECT_EQ((*plan)->saga_id(), "33333333-3333-3333-3333-333333333333");
@@ -125,12 +127,65 @@ TEST_F(OrderStoreTest, ApproveOnceWritesThePlanUnlessTheOrderChangedSince) {
   EXPECT_EQ((*plan)->status(), v1::ORDER_STATUS_APPROVED);
   EXPECT_EQ((*plan)->total_cents(), 4997);
   // Approved now: nothing to plan, and an unknown order neither.
-  EXPECT_FALSE(
-      store_->PlanApproval(order->order_id(), 4997, absl::Now())->has_value());
-  EXPECT_FALSE(
-      store_
-          ->PlanApproval("44444444-4444-4444-4444-444444444444", 1, absl::Now())
-          ->has_value());
+  EXPECT_FALSE(store_->PlanApproval(order->order_id(), 4997, "", absl::Now())
+                   ->has_value());
+  EXPECT_FALSE(store_
+                   ->PlanApproval("44444444-4444-4444-4444-444444444444", 1, "",
+                                  absl::Now())
+                   ->has_value());
+}
+
+// The relay records each order's saga after delivering it, and may do so
+// after the saga has ended: the saga's own approval or rejection gives the
+// order its saga id, and the relay's later record changes nothing else.
+TEST_F(OrderStoreTest, TheDecidingSagaIsRecordedWhenTheRelayHasNotYet) {
+  const std::string saga = "33333333-3333-3333-3333-333333333333";
+  const v1::Order planned = NewOrder("alice");
+  auto created = testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
+    return store_->CreateOnce(tx, testing::TestKey("k1"), planned);
+  });
+  ASSERT_TRUE(created.ok() && *created);
+  auto plan = store_->PlanApproval(planned.order_id(), 3998, saga, absl::Now());
+  SW_ASSERT_OK(plan.status());
+  ASSERT_TRUE(plan->has_value());
+  EXPECT_EQ((*plan)->saga_id(), saga);
+  auto approved = testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
+    return store_->ApproveOnce(tx, testing::TestKey("k2"), **plan);
+  });
+  SW_ASSERT_OK(approved.status());
+  ASSERT_TRUE(*approved);
+  auto read = store_->Get(planned.order_id());
+  SW_ASSERT_OK(read.status());
+  EXPECT_EQ(read->SerializeAsString(), (*plan)->SerializeAsString());
+
+  // The relay's record comes later: the entry goes, the order stays as the
+  // approval left it (its update time included).
+  auto due = store_->DueOutbox(10);
+  SW_ASSERT_OK(due.status());
+  ASSERT_EQ(due->size(), 1u);
+  SW_ASSERT_OK(store_->MarkDelivered({{&(*due)[0], saga}}));
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM outbox"), 0);
+  EXPECT_EQ(store_->Get(planned.order_id())->SerializeAsString(),
+            read->SerializeAsString());
+
+  // The full paths record it too, and keep a saga id already recorded.
+  auto rejected = store_->Create(NewOrder("alice"));
+  SW_ASSERT_OK(rejected.status());
+  auto r = store_->Reject(rejected->order_id(), "out of stock", 0,
+                          /*cancelled=*/false, saga);
+  SW_ASSERT_OK(r.status());
+  EXPECT_EQ(r->saga_id(), saga);
+  EXPECT_EQ(store_->Get(rejected->order_id())->saga_id(), saga);
+  auto other = store_->Create(NewOrder("alice"));
+  SW_ASSERT_OK(other.status());
+  due = store_->DueOutbox(10);
+  SW_ASSERT_OK(due.status());
+  ASSERT_EQ(due->size(), 2u);
+  SW_ASSERT_OK(store_->MarkDelivered({{&(*due)[0], saga}, {&(*due)[1], saga}}));
+  auto a = store_->Approve(other->order_id(), 1999,
+                           "55555555-5555-5555-5555-555555555555");
+  SW_ASSERT_OK(a.status());
+  EXPECT_EQ(a->saga_id(), saga);
 }
 
 TEST_F(OrderStoreTest, AnOrderItCreatedAndDeliveredIsPlannedFromMemory) {
@@ -149,7 +204,7 @@ TEST_F(OrderStoreTest, AnOrderItCreatedAndDeliveredIsPlannedFromMemory) {
     tx.exec("UPDATE orders SET status = 'cancelled'");
     return absl::OkStatus();
   }));
-  auto plan = store_->PlanApproval(planned.order_id(), 3998, absl::Now());
+  auto plan = store_->PlanApproval(planned.order_id(), 3998, "", absl::Now());
   SW_ASSERT_OK(plan.status());
   ASSERT_TRUE(plan->has_value());
   EXPECT_EQ((*plan)->saga_id(), "33333333-3333-3333-3333-333333333333");
@@ -164,8 +219,8 @@ TEST_F(OrderStoreTest, AnOrderItCreatedAndDeliveredIsPlannedFromMemory) {
   // The full path refuses and forgets the order: the next plan reads.
   EXPECT_EQ(store_->Approve(planned.order_id(), 3998).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_FALSE(
-      store_->PlanApproval(planned.order_id(), 3998, absl::Now())->has_value());
+  EXPECT_FALSE(store_->PlanApproval(planned.order_id(), 3998, "", absl::Now())
+                   ->has_value());
 }
 
 TEST_F(OrderStoreTest, FailedDeliveryIsRetriedLater) {
