@@ -283,6 +283,70 @@ TEST_F(SagaStoreTest, CommitsArrivingTogetherShareOneStatement) {
   EXPECT_EQ(writers.size(), 1u);
 }
 
+// A move alone goes out as a statement of its own (plain parameters), in a
+// group as arrays: both leave the same row and the same log.
+TEST_F(SagaStoreTest, AMoveAloneAndInAGroupLeaveTheSameRowAndLog) {
+  std::vector<SagaRecord> records;
+  for (int i = 0; i < 3; ++i) {
+    v1::StartSagaRequest request = Request();
+    request.set_order_id(
+        absl::StrCat("22222222-2222-2222-2222-2222222222", 10 + i));
+    bool created;
+    auto record = store_->Create(request, &created);
+    SW_ASSERT_OK(record.status());
+    records.push_back(*record);
+  }
+  SagaState next;
+  next.status = SagaStatus::kCompensating;
+  next.current_step = 2;
+  next.attempt = 3;
+  next.step_deadline = absl::FromUnixMicros(1795000000123456);
+  next.failure_reason = "card \"declined\", {twice}";
+  next.total_cents = 1234;
+  next.cancel_requested = true;
+  const std::vector<StepLogEntry> entries{
+      {2, "charge_payment", CallKind::kAction, 2, "failed", "no, {\"money\"}"},
+      {2, "charge_payment", CallKind::kCompensation, 1, "started", ""}};
+  const absl::Time next_at = absl::FromUnixMicros(1895000000654321);
+  auto commit = [&](std::vector<Move> moves) {
+    SW_ASSERT_OK(pool_->Autocommit("commit", [&](pqxx::nontransaction& tx) {
+      for (const auto& result : store_->CommitAllIn(tx, moves)) {
+        EXPECT_TRUE(result.ok()) << result.status();
+      }
+      return absl::OkStatus();
+    }));
+  };
+  commit({Move{&records[0], &next, &entries, next_at}});
+  commit({Move{&records[1], &next, &entries, next_at},
+          Move{&records[2], &next, &entries, next_at}});
+
+  auto row = [&](const std::string& saga_id) {
+    std::string out;
+    SW_EXPECT_OK(pool_->Transact("read", [&](pqxx::work& tx) {
+      pqxx::row r = tx.exec_params1(
+          "SELECT status, current_step, attempt, step_deadline, "
+          "failure_reason, total_cents, cancel_requested, next_attempt_at, "
+          "version, lease_owner FROM saga_instances WHERE saga_id = $1",
+          saga_id);
+      for (const auto& field : r) absl::StrAppend(&out, field.c_str(), "|");
+      pqxx::result log = tx.exec_params(
+          "SELECT step, name, kind, attempt, outcome, error FROM saga_steps "
+          "WHERE saga_id = $1 ORDER BY id",
+          saga_id);
+      for (const auto& l : log) {
+        for (const auto& field : l) absl::StrAppend(&out, field.c_str(), "|");
+      }
+      return absl::OkStatus();
+    }));
+    return out;
+  };
+  const std::string alone = row(records[0].saga_id);
+  EXPECT_NE(alone.find("compensating|2|3|"), std::string::npos) << alone;
+  EXPECT_NE(alone.find("no, {\"money\"}"), std::string::npos) << alone;
+  EXPECT_EQ(alone, row(records[1].saga_id));
+  EXPECT_EQ(alone, row(records[2].saga_id));
+}
+
 TEST_F(SagaStoreTest, ALiveLeaseKeepsOtherOrchestratorsOff) {
   bool created;
   SagaRecord record = *store_->Create(Request(), &created);
