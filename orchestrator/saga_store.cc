@@ -285,6 +285,55 @@ absl::StatusOr<SagaRecord> SagaStore::Load(const std::string& saga_id) {
       });
 }
 
+namespace {
+
+// MoveStatement: the commit of saga moves in one statement, the moves
+// coming from `moves` (a query with one row per saga: the columns the
+// update needs, $1-$12). The states move and the log ($15-$21) grows
+// together, or neither (a saga whose row did not match gets no log rows:
+// ABORTED). The lease check ($13, renewed for $14 ms) matters even though
+// the version is checked too: another orchestrator may have claimed the
+// saga and not yet committed anything.
+std::string MoveStatement(absl::string_view moves) {
+  return absl::StrCat(
+      "WITH i AS (", moves,
+      "), "
+      "moved AS ("
+      "  UPDATE saga_instances s SET status = i.status, "
+      "  current_step = i.current_step, attempt = i.attempt, "
+      "  step_deadline = CASE WHEN i.has_deadline THEN 'epoch'::timestamptz "
+      "    + i.deadline * interval '1 microsecond' END, "
+      "  failure_reason = i.failure_reason, total_cents = i.total_cents, "
+      "  cancel_requested = i.cancel_requested, "
+      // A due saga's next attempt stays as stored while it is still due
+      // (both times are past): the row then changes no indexed column and
+      // the update stays on its page (see migration 0005).
+      "  next_attempt_at = CASE WHEN s.next_attempt_at <= i.next_at "
+      "    AND i.next_at <= now() THEN s.next_attempt_at ELSE i.next_at END, "
+      "  lease_owner = $13, "
+      "  lease_expires_at = now() + $14 * interval '1 millisecond', "
+      "  version = s.version + 1, updated_at = now() "
+      "  FROM i "
+      "  WHERE s.saga_id = i.saga_id AND s.version = i.version "
+      "    AND (i.take_over OR s.lease_owner IS NULL "
+      "         OR s.lease_owner = $13 OR s.lease_expires_at < now()) "
+      "  RETURNING s.saga_id, s.version), "
+      "logged AS ("
+      "  INSERT INTO saga_steps "
+      "    (saga_id, step, name, kind, attempt, outcome, error) "
+      "  SELECT e.saga_id, e.step, e.name, e.kind, e.attempt, e.outcome, "
+      "         e.error "
+      "  FROM unnest($15::uuid[], $16::int[], $17::text[], $18::text[], "
+      "              $19::int[], $20::text[], $21::text[]) WITH ORDINALITY "
+      "    AS e(saga_id, step, name, kind, attempt, outcome, error, n) "
+      "  JOIN moved m ON m.saga_id = e.saga_id "
+      // The log's ids follow the order the entries were written in.
+      "  ORDER BY e.n) "
+      "SELECT saga_id::text, version FROM moved");
+}
+
+}  // namespace
+
 std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
     pqxx::transaction_base& tx, absl::Span<const Move> moves) {
   // Column arrays, one element per saga and one per log entry.
@@ -317,115 +366,59 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
       e_errors.push_back(e.error);
     }
   }
-  // One statement: the states move and the log grows together, or neither
-  // (a saga whose row did not match gets no log rows: ABORTED). The lease
-  // check matters even though the version is checked too: another
-  // orchestrator may have claimed the saga and not yet committed anything.
+  // One statement (MoveStatement).
   pqxx::result r;
   if (moves.size() == 1) {
     // Alone (most moves below saturation) the saga's columns go as plain
-    // parameters: about a third less execution than the arrays, which
-    // PostgreSQL must also parse (about 80 against 110 us a statement).
+    // parameters rather than one-element arrays: about a third less
+    // execution, and 6 array literals to parse instead of 19 (about 80
+    // against 110 us a statement).
     const Move& m = moves[0];
     const SagaState& next = *m.next;
+    static const std::string sql = MoveStatement(
+        "SELECT $1::uuid AS saga_id, $2::bigint AS version, "
+        "  $3::text AS status, $4::int AS current_step, $5::int AS attempt, "
+        "  $6::bool AS has_deadline, $7::bigint AS deadline, "
+        "  $8::text AS failure_reason, $9::bigint AS total_cents, "
+        "  'epoch'::timestamptz + $10::bigint * interval '1 microsecond' "
+        "    AS next_at, "
+        "  $11::bool AS cancel_requested, $12::bool AS take_over");
     r = db::Exec(
-        tx,
-        "WITH moved AS ("
-        "  UPDATE saga_instances s SET status = $3, current_step = $4::int, "
-        "  attempt = $5::int, step_deadline = CASE WHEN $6::bool THEN "
-        "    'epoch'::timestamptz + $7::bigint * interval '1 microsecond' END, "
-        "  failure_reason = $8, total_cents = $9::bigint, "
-        "  cancel_requested = $11::bool, "
-        // As below: a due saga keeps its stored next attempt while due.
-        "  next_attempt_at = CASE WHEN s.next_attempt_at <= "
-        "    'epoch'::timestamptz + $10::bigint * interval '1 microsecond' "
-        "    AND 'epoch'::timestamptz + $10::bigint * interval '1 microsecond' "
-        "    <= now() THEN s.next_attempt_at "
-        "    ELSE 'epoch'::timestamptz + $10::bigint * interval '1 "
-        "microsecond' "
-        "    END, "
-        "  lease_owner = $13, "
-        "  lease_expires_at = now() + $14 * interval '1 millisecond', "
-        "  version = s.version + 1, updated_at = now() "
-        "  WHERE s.saga_id = $1::uuid AND s.version = $2::bigint "
-        "    AND ($12::bool OR s.lease_owner IS NULL "
-        "         OR s.lease_owner = $13 OR s.lease_expires_at < now()) "
-        "  RETURNING s.saga_id, s.version), "
-        "logged AS ("
-        "  INSERT INTO saga_steps (saga_id, step, name, kind, attempt, "
-        "                          outcome, error) "
-        "  SELECT m.saga_id, e.step, e.name, e.kind, e.attempt, e.outcome, "
-        "         e.error "
-        "  FROM moved m, unnest($15::int[], $16::text[], $17::text[], "
-        "              $18::int[], $19::text[], $20::text[]) WITH ORDINALITY "
-        "    AS e(step, name, kind, attempt, outcome, error, n) "
-        "  ORDER BY e.n) "
-        "SELECT saga_id::text, version FROM moved",
-        m.record->saga_id, m.record->version,
+        tx, sql, m.record->saga_id, m.record->version,
         std::string(SagaStatusName(next.status)), next.current_step,
         next.attempt, next.step_deadline.has_value(),
         next.step_deadline ? absl::ToUnixMicros(*next.step_deadline) : 0,
         next.failure_reason, next.total_cents,
         absl::ToUnixMicros(m.next_attempt_at), next.cancel_requested,
         m.take_over, lease_.owner, absl::ToInt64Milliseconds(lease_.duration),
-        db::ArrayLiteral(e_steps), db::ArrayLiteral(e_names),
-        db::ArrayLiteral(e_kinds), db::ArrayLiteral(e_attempts),
-        db::ArrayLiteral(e_outcomes), db::ArrayLiteral(e_errors));
+        db::ArrayLiteral(e_ids), db::ArrayLiteral(e_steps),
+        db::ArrayLiteral(e_names), db::ArrayLiteral(e_kinds),
+        db::ArrayLiteral(e_attempts), db::ArrayLiteral(e_outcomes),
+        db::ArrayLiteral(e_errors));
   } else {
-    r = db::Exec(
-        tx,
-        "WITH i AS ("
-        "  SELECT u.*, 'epoch'::timestamptz + u.next_at_us "
-        "    * interval '1 microsecond' AS next_at "
-        "  FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[], "
-        "    $5::int[], $6::bool[], $7::bigint[], $8::text[], $9::bigint[], "
-        "    $10::bigint[], $11::bool[], $12::bool[]) "
-        "  AS u(saga_id, version, status, current_step, attempt, has_deadline, "
-        "       deadline, failure_reason, total_cents, next_at_us, "
-        "       cancel_requested, take_over)), "
-        "moved AS ("
-        "  UPDATE saga_instances s SET status = i.status, "
-        "  current_step = i.current_step, attempt = i.attempt, "
-        "  step_deadline = CASE WHEN i.has_deadline THEN 'epoch'::timestamptz "
-        "    + i.deadline * interval '1 microsecond' END, "
-        "  failure_reason = i.failure_reason, total_cents = i.total_cents, "
-        "  cancel_requested = i.cancel_requested, "
-        // A due saga's next attempt stays as stored while it is still due
-        // (both times are past): the row then changes no indexed column and
-        // the update stays on its page (see migration 0005).
-        "  next_attempt_at = CASE WHEN s.next_attempt_at <= i.next_at "
-        "    AND i.next_at <= now() THEN s.next_attempt_at ELSE i.next_at END, "
-        "  lease_owner = $13, "
-        "  lease_expires_at = now() + $14 * interval '1 millisecond', "
-        "  version = s.version + 1, updated_at = now() "
-        "  FROM i "
-        "  WHERE s.saga_id = i.saga_id AND s.version = i.version "
-        "    AND (i.take_over OR s.lease_owner IS NULL "
-        "         OR s.lease_owner = $13 OR s.lease_expires_at < now()) "
-        "  RETURNING s.saga_id, s.version), "
-        "logged AS ("
-        "  INSERT INTO saga_steps (saga_id, step, name, kind, attempt, "
-        "outcome, "
-        "                          error) "
-        "  SELECT e.saga_id, e.step, e.name, e.kind, e.attempt, e.outcome, "
-        "         e.error "
-        "  FROM unnest($15::uuid[], $16::int[], $17::text[], $18::text[], "
-        "              $19::int[], $20::text[], $21::text[]) WITH ORDINALITY "
-        "    AS e(saga_id, step, name, kind, attempt, outcome, error, n) "
-        "  JOIN moved m ON m.saga_id = e.saga_id "
-        // The log's ids follow the order the entries were written in.
-        "  ORDER BY e.n) "
-        "SELECT saga_id::text, version FROM moved",
-        db::ArrayLiteral(ids), db::ArrayLiteral(versions),
-        db::ArrayLiteral(statuses), db::ArrayLiteral(current_steps),
-        db::ArrayLiteral(attempts), db::ArrayLiteral(has_deadlines),
-        db::ArrayLiteral(deadlines), db::ArrayLiteral(reasons),
-        db::ArrayLiteral(totals), db::ArrayLiteral(next_ats),
-        db::ArrayLiteral(cancels), db::ArrayLiteral(take_overs), lease_.owner,
-        absl::ToInt64Milliseconds(lease_.duration), db::ArrayLiteral(e_ids),
-        db::ArrayLiteral(e_steps), db::ArrayLiteral(e_names),
-        db::ArrayLiteral(e_kinds), db::ArrayLiteral(e_attempts),
-        db::ArrayLiteral(e_outcomes), db::ArrayLiteral(e_errors));
+    static const std::string sql = MoveStatement(
+        "SELECT u.saga_id, u.version, u.status, u.current_step, u.attempt, "
+        "  u.has_deadline, u.deadline, u.failure_reason, u.total_cents, "
+        "  'epoch'::timestamptz + u.next_at_us * interval '1 microsecond' "
+        "    AS next_at, "
+        "  u.cancel_requested, u.take_over "
+        "FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[], "
+        "  $5::int[], $6::bool[], $7::bigint[], $8::text[], $9::bigint[], "
+        "  $10::bigint[], $11::bool[], $12::bool[]) "
+        "AS u(saga_id, version, status, current_step, attempt, has_deadline, "
+        "     deadline, failure_reason, total_cents, next_at_us, "
+        "     cancel_requested, take_over)");
+    r = db::Exec(tx, sql, db::ArrayLiteral(ids), db::ArrayLiteral(versions),
+                 db::ArrayLiteral(statuses), db::ArrayLiteral(current_steps),
+                 db::ArrayLiteral(attempts), db::ArrayLiteral(has_deadlines),
+                 db::ArrayLiteral(deadlines), db::ArrayLiteral(reasons),
+                 db::ArrayLiteral(totals), db::ArrayLiteral(next_ats),
+                 db::ArrayLiteral(cancels), db::ArrayLiteral(take_overs),
+                 lease_.owner, absl::ToInt64Milliseconds(lease_.duration),
+                 db::ArrayLiteral(e_ids), db::ArrayLiteral(e_steps),
+                 db::ArrayLiteral(e_names), db::ArrayLiteral(e_kinds),
+                 db::ArrayLiteral(e_attempts), db::ArrayLiteral(e_outcomes),
+                 db::ArrayLiteral(e_errors));
   }
   absl::flat_hash_map<std::string, int64_t> moved;
   for (const auto& row : r) {

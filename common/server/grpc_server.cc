@@ -81,11 +81,21 @@ void GrpcServer::Shutdown() {
   server_.reset();
 }
 
-void BlockTerminationSignals() {
+namespace {
+
+// SIGTERM and SIGINT: what stops a process.
+sigset_t TerminationSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  return set;
+}
+
+}  // namespace
+
+void BlockTerminationSignals() {
+  const sigset_t set = TerminationSignals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
@@ -98,10 +108,7 @@ bool TerminationSignalPending() {
 }
 
 int WaitForTerminationSignal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
+  const sigset_t set = TerminationSignals();
   int sig = 0;
   while (sigwait(&set, &sig) != 0) {
   }
@@ -109,10 +116,7 @@ int WaitForTerminationSignal() {
 }
 
 int WaitForTerminationSignal(absl::Duration timeout) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
+  const sigset_t set = TerminationSignals();
   const absl::Time deadline = absl::Now() + timeout;
   while (true) {
     const timespec left = absl::ToTimespec(

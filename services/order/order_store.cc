@@ -422,7 +422,7 @@ absl::Status OrderStore::MarkDelivered(
     const std::vector<Delivery>& deliveries) {
   std::vector<std::string> order_ids, saga_ids;
   for (const Delivery& d : deliveries) {
-    order_ids.push_back(d.entry->order.order_id());
+    order_ids.push_back(d.order_id);
     saga_ids.push_back(d.saga_id);
   }
   // The entries go and the orders get their sagas in one statement, which
@@ -449,7 +449,7 @@ absl::Status OrderStore::MarkDelivered(
   // statement); the remembered orders have none until this point.
   absl::MutexLock lock(&recent_mu_);
   for (const Delivery& d : deliveries) {
-    auto known = recent_.find(d.entry->order.order_id());
+    auto known = recent_.find(d.order_id);
     if (known != recent_.end() && known->second.saga_id().empty()) {
       known->second.set_saga_id(d.saga_id);
     }

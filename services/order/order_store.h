@@ -101,9 +101,10 @@ class OrderStore {
   // due, oldest first.
   absl::StatusOr<std::vector<OutboxEntry>> DueOutbox(int limit);
 
-  // Delivery: an entry the orchestrator accepted, with the saga it started.
+  // Delivery: an order whose entry the orchestrator accepted, with the saga
+  // it started.
   struct Delivery {
-    const OutboxEntry* entry;
+    std::string order_id;
     std::string saga_id;
   };
 

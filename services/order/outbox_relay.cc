@@ -91,10 +91,8 @@ void OutboxRelay::Run() {
     // The backlog costs a query: once a second is enough for a gauge.
     if (absl::Now() - measured >= absl::Seconds(1)) {
       measured = absl::Now();
-      std::vector<std::string> delivered;
-      for (const OutboxEntry& e : unrecorded_) {
-        delivered.push_back(e.order.order_id());
-      }
+      const std::vector<std::string> delivered(unrecorded_ids_.begin(),
+                                               unrecorded_ids_.end());
       if (absl::StatusOr<OrderStore::Backlog> b =
               store_.OutboxBacklog(delivered);
           b.ok()) {
@@ -126,16 +124,11 @@ void OutboxRelay::RecordDeliveries(bool all) {
       absl::Now() < oldest_unrecorded_ + config_.record_delay) {
     return;
   }
-  std::vector<OrderStore::Delivery> deliveries;
-  for (size_t i = 0; i < unrecorded_.size(); ++i) {
-    deliveries.push_back({&unrecorded_[i], unrecorded_sagas_[i]});
-  }
-  if (absl::Status s = store_.MarkDelivered(deliveries); !s.ok()) {
+  if (absl::Status s = store_.MarkDelivered(unrecorded_); !s.ok()) {
     // The entries stay due and go out again; StartSaga is keyed by order.
     LogWarning(absl::StrCat("outbox: cannot record delivery: ", s.message()));
   }
   unrecorded_.clear();
-  unrecorded_sagas_.clear();
   unrecorded_ids_.clear();
   oldest_unrecorded_ = absl::InfiniteFuture();
 }
@@ -228,8 +221,7 @@ void OutboxRelay::DeliverAll(const std::vector<OutboxEntry>& entries) {
       // Handed over and read back at once, it went out twice: once to
       // record.
       if (unrecorded_ids_.insert(entry.order.order_id()).second) {
-        unrecorded_.push_back(entry);
-        unrecorded_sagas_.push_back(saga_ids[i]);
+        unrecorded_.push_back({entry.order.order_id(), saga_ids[i]});
         oldest_unrecorded_ = std::min(oldest_unrecorded_, absl::Now());
       }
       continue;

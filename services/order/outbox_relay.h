@@ -96,9 +96,8 @@ class OutboxRelay {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   // Delivered and not yet recorded (the relay's thread alone; recorded
   // before each read of the table).
-  std::vector<OutboxEntry> unrecorded_;
-  std::vector<std::string> unrecorded_sagas_;
-  absl::flat_hash_set<std::string> unrecorded_ids_;
+  std::vector<OrderStore::Delivery> unrecorded_;
+  absl::flat_hash_set<std::string> unrecorded_ids_;  // their order ids
   absl::Time oldest_unrecorded_ = absl::InfiniteFuture();
   std::thread thread_;
 };

@@ -56,7 +56,7 @@ TEST_F(OrderStoreTest, CreateStoresPendingOrderWithItemsAndOutboxEntry) {
   EXPECT_EQ((*due)[0].order.order_id(), order->order_id());
 
   SW_ASSERT_OK(store_->MarkDelivered(
-      {{&(*due)[0], "33333333-3333-3333-3333-333333333333"}}));
+      {{(*due)[0].order.order_id(), "33333333-3333-3333-3333-333333333333"}}));
   EXPECT_TRUE(store_->DueOutbox(10)->empty());
   EXPECT_EQ(store_->Get(order->order_id())->saga_id(),
             "33333333-3333-3333-3333-333333333333");
@@ -65,7 +65,7 @@ TEST_F(OrderStoreTest, CreateStoresPendingOrderWithItemsAndOutboxEntry) {
   // Recording the delivery again (an entry handed over and read back at
   // once) changes nothing.
   SW_ASSERT_OK(store_->MarkDelivered(
-      {{&(*due)[0], "44444444-4444-4444-4444-444444444444"}}));
+      {{(*due)[0].order.order_id(), "44444444-4444-4444-4444-444444444444"}}));
   EXPECT_EQ(store_->Get(order->order_id())->saga_id(),
             "33333333-3333-3333-3333-333333333333");
 }
@@ -110,7 +110,7 @@ TEST_F(OrderStoreTest, ApproveOnceWritesThePlanUnlessTheOrderChangedSince) {
   auto due = store_->DueOutbox(10);
   SW_ASSERT_OK(due.status());
   SW_ASSERT_OK(store_->MarkDelivered(
-      {{&(*due)[0], "33333333-3333-3333-3333-333333333333"}}));
+      {{(*due)[0].order.order_id(), "33333333-3333-3333-3333-333333333333"}}));
   EXPECT_FALSE(approve(**stale, "k1"));
   EXPECT_EQ(store_->Get(order->order_id())->status(), v1::ORDER_STATUS_PENDING);
   EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
@@ -163,7 +163,7 @@ TEST_F(OrderStoreTest, TheDecidingSagaIsRecordedWhenTheRelayHasNotYet) {
   auto due = store_->DueOutbox(10);
   SW_ASSERT_OK(due.status());
   ASSERT_EQ(due->size(), 1u);
-  SW_ASSERT_OK(store_->MarkDelivered({{&(*due)[0], saga}}));
+  SW_ASSERT_OK(store_->MarkDelivered({{(*due)[0].order.order_id(), saga}}));
   EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM outbox"), 0);
   EXPECT_EQ(store_->Get(planned.order_id())->SerializeAsString(),
             read->SerializeAsString());
@@ -181,7 +181,8 @@ TEST_F(OrderStoreTest, TheDecidingSagaIsRecordedWhenTheRelayHasNotYet) {
   due = store_->DueOutbox(10);
   SW_ASSERT_OK(due.status());
   ASSERT_EQ(due->size(), 2u);
-  SW_ASSERT_OK(store_->MarkDelivered({{&(*due)[0], saga}, {&(*due)[1], saga}}));
+  SW_ASSERT_OK(store_->MarkDelivered({{(*due)[0].order.order_id(), saga},
+                                      {(*due)[1].order.order_id(), saga}}));
   auto a = store_->Approve(other->order_id(), 1999,
                            "55555555-5555-5555-5555-555555555555");
   SW_ASSERT_OK(a.status());
@@ -197,7 +198,7 @@ TEST_F(OrderStoreTest, AnOrderItCreatedAndDeliveredIsPlannedFromMemory) {
   auto due = store_->DueOutbox(10);
   SW_ASSERT_OK(due.status());
   SW_ASSERT_OK(store_->MarkDelivered(
-      {{&(*due)[0], "33333333-3333-3333-3333-333333333333"}}));
+      {{(*due)[0].order.order_id(), "33333333-3333-3333-3333-333333333333"}}));
   // Behind the store's back, the order stops being PENDING. A plan from
   // memory does not see it; the one statement does, and writes nothing.
   SW_ASSERT_OK(pool_->Autocommit("cancel", [&](pqxx::nontransaction& tx) {
@@ -246,7 +247,7 @@ TEST_F(OrderStoreTest, TheRelayTakesTheEntriesSoonestDue) {
   auto due = store_->DueOutbox(10);
   ASSERT_EQ(due->size(), 2u);
   SW_ASSERT_OK(store_->MarkDelivered(
-      {{&(*due)[0], "33333333-3333-3333-3333-333333333333"}}));
+      {{(*due)[0].order.order_id(), "33333333-3333-3333-3333-333333333333"}}));
   // Due again at once, but after the orders placed below were due.
   auto second = store_->DueOutbox(10);
   ASSERT_EQ(second->size(), 1u);
