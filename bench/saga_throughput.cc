@@ -101,8 +101,10 @@ absl::Status Exec(const std::string& url, const std::string& sql) {
   });
 }
 
+template <typename... Params>
 absl::StatusOr<pqxx::result> Query(const std::string& url,
-                                   const std::string& sql) {
+                                   const std::string& sql,
+                                   const Params&... params) {
   db::PoolConfig config;
   config.url = url;
   config.size = 1;
@@ -110,7 +112,7 @@ absl::StatusOr<pqxx::result> Query(const std::string& url,
   if (!pool.ok()) return pool.status();
   return (*pool)->TransactOr<pqxx::result>(
       "bench", [&](pqxx::work& tx) -> absl::StatusOr<pqxx::result> {
-        return tx.exec(sql);
+        return tx.exec_params(sql, params...);
       });
 }
 
@@ -161,19 +163,18 @@ void Settle(const sagactl::Platform& platform) {
 // Bench data spread over many rows, as real traffic is: one hot account or
 // SKU would measure that row's lock, not the platform.
 void Seed(const sagactl::Platform& platform) {
-  absl::Status s =
-      Exec(platform.cluster().Url("payments"),
-           absl::StrCat("INSERT INTO accounts (customer_id, balance_cents) "
-                        "SELECT 'bench-' || i, 1000000000000 "
-                        "FROM generate_series(0, ",
-                        kCustomers - 1, ") i ON CONFLICT DO NOTHING"));
-  if (!s.ok()) Die("seed accounts", s);
-  s = Exec(platform.cluster().Url("inventory"),
-           absl::StrCat("INSERT INTO stock (sku, price_cents, available) "
-                        "SELECT 'bench-' || i, 100, 1000000000 "
-                        "FROM generate_series(0, ",
-                        kSkus - 1, ") i ON CONFLICT DO NOTHING"));
-  if (!s.ok()) Die("seed stock", s);
+  auto r = Query(platform.cluster().Url("payments"),
+                 "INSERT INTO accounts (customer_id, balance_cents) "
+                 "SELECT 'bench-' || i, 1000000000000 "
+                 "FROM generate_series(0, $1::int) i ON CONFLICT DO NOTHING",
+                 kCustomers - 1);
+  if (!r.ok()) Die("seed accounts", r.status());
+  r = Query(platform.cluster().Url("inventory"),
+            "INSERT INTO stock (sku, price_cents, available) "
+            "SELECT 'bench-' || i, 100, 1000000000 "
+            "FROM generate_series(0, $1::int) i ON CONFLICT DO NOTHING",
+            kSkus - 1);
+  if (!r.ok()) Die("seed stock", r.status());
 }
 
 int64_t TotalCommits(const sagactl::Platform& platform) {
@@ -237,17 +238,16 @@ PhaseResult Summarize(const sagactl::Platform& platform,
                       const std::string& since) {
   auto r = Query(
       platform.cluster().Url("orders"),
-      absl::StrCat(
-          "SELECT count(*), count(*) FILTER (WHERE status = 'approved'), "
-          "coalesce(extract(epoch FROM max(updated_at) - min(created_at)), 0),"
-          "coalesce(1000 * extract(epoch FROM percentile_cont(0.5) WITHIN "
-          "  GROUP (ORDER BY updated_at - created_at)), 0), "
-          "coalesce(1000 * extract(epoch FROM percentile_cont(0.9) WITHIN "
-          "  GROUP (ORDER BY updated_at - created_at)), 0), "
-          "coalesce(1000 * extract(epoch FROM percentile_cont(0.99) WITHIN "
-          "  GROUP (ORDER BY updated_at - created_at)), 0) "
-          "FROM orders WHERE created_at > '",
-          since, "'::timestamptz"));
+      "SELECT count(*), count(*) FILTER (WHERE status = 'approved'), "
+      "coalesce(extract(epoch FROM max(updated_at) - min(created_at)), 0),"
+      "coalesce(1000 * extract(epoch FROM percentile_cont(0.5) WITHIN "
+      "  GROUP (ORDER BY updated_at - created_at)), 0), "
+      "coalesce(1000 * extract(epoch FROM percentile_cont(0.9) WITHIN "
+      "  GROUP (ORDER BY updated_at - created_at)), 0), "
+      "coalesce(1000 * extract(epoch FROM percentile_cont(0.99) WITHIN "
+      "  GROUP (ORDER BY updated_at - created_at)), 0) "
+      "FROM orders WHERE created_at > $1::timestamptz",
+      since);
   if (!r.ok()) Die("summarize", r.status());
   const pqxx::row row = (*r)[0];
   PhaseResult p;
@@ -269,11 +269,10 @@ std::string TailBursts(const sagactl::Platform& platform,
                        const std::string& since, double p99_ms) {
   auto r = Query(
       platform.cluster().Url("orders"),
-      absl::StrCat("SELECT extract(epoch FROM created_at - '", since,
-                   "'::timestamptz) FROM orders WHERE created_at > '", since,
-                   "'::timestamptz AND updated_at - created_at >= ",
-                   absl::StrFormat("%.6f", p99_ms),
-                   " * interval '1 millisecond' ORDER BY created_at"));
+      "SELECT extract(epoch FROM created_at - $1::timestamptz) FROM orders "
+      "WHERE created_at > $1::timestamptz AND updated_at - created_at >= "
+      "$2::float8 * interval '1 millisecond' ORDER BY created_at",
+      since, p99_ms);
   if (!r.ok()) Die("tail", r.status());
   std::vector<std::pair<double, int>> bursts;  // first start, sagas
   double last = -1;
