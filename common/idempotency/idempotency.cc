@@ -130,8 +130,7 @@ Idempotency::Idempotency(db::Pool& pool, std::string service,
 Idempotency::~Idempotency() { StopPurging(); }
 
 grpc::Status Idempotency::RunImpl(
-    grpc::ServerContext* context, const char* method,
-    const google::protobuf::Message& request,
+    grpc::ServerContext* context, const char* method, Asked request,
     google::protobuf::Message* response,
     absl::FunctionRef<absl::Status(pqxx::work&)> work,
     const absl::FunctionRef<absl::Status()>* precheck,
@@ -147,10 +146,12 @@ grpc::Status Idempotency::RunImpl(
   if (absl::Status s = ValidateKey(key); !s.ok()) return ToGrpcStatus(s);
   const KeyRow row{server::CallerIdentity(*context),
                    absl::StrCat("/", service_, "/", method), key};
-  const std::string fingerprint = Fingerprint(request);
+  const std::string fingerprint = Fingerprint(request.request);
 
   auto replay = [&](const Outcome& o) -> grpc::Status {
-    if (o.fingerprint != fingerprint) {
+    if (o.fingerprint != fingerprint &&
+        (request.former == nullptr ||
+         o.fingerprint != Fingerprint(*request.former))) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "idempotency key reused with a different request");
     }

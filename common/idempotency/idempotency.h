@@ -100,6 +100,24 @@ struct OneStatement {
   std::function<bool(pqxx::transaction_base&, const StoredKey&)> write;
 };
 
+// Asked: the request a call's key is checked against. Most calls pass the
+// request itself. A handler whose request carries fields that say who asks
+// rather than what is asked (which a caller of another version may send or
+// leave out on a retry of the same call) passes a copy without them, and
+// the whole request as `former`: keys stored while those fields still
+// counted are honoured too.
+struct Asked {
+  // Implicit: a plain request is the common case.
+  Asked(const google::protobuf::Message& request)  // NOLINT
+      : request(request) {}
+  Asked(const google::protobuf::Message& request,
+        const google::protobuf::Message& former)
+      : request(request), former(&former) {}
+
+  const google::protobuf::Message& request;
+  const google::protobuf::Message* former = nullptr;
+};
+
 struct IdempotencyConfig {
   // Keys older than this are forgotten.
   absl::Duration retention = absl::Hours(24);
@@ -124,8 +142,8 @@ class Idempotency {
   // rolled back.
   template <typename Response>
   grpc::Status Run(
-      grpc::ServerContext* context, const char* method,
-      const google::protobuf::Message& request, Response* response,
+      grpc::ServerContext* context, const char* method, Asked request,
+      Response* response,
       absl::FunctionRef<absl::StatusOr<Response>(pqxx::work&)> work) {
     return RunImpl(context, method, request, response, Fill(response, work),
                    nullptr);
@@ -136,8 +154,8 @@ class Idempotency {
   // key is still the answer: a replay is never refused by it.
   template <typename Response>
   grpc::Status Run(
-      grpc::ServerContext* context, const char* method,
-      const google::protobuf::Message& request, Response* response,
+      grpc::ServerContext* context, const char* method, Asked request,
+      Response* response,
       absl::FunctionRef<absl::StatusOr<Response>(pqxx::work&)> work,
       absl::FunctionRef<absl::Status()> precheck) {
     return RunImpl(context, method, request, response, Fill(response, work),
@@ -149,18 +167,16 @@ class Idempotency {
   // `once` is no fast path (the handler found none to try).
   template <typename Response>
   grpc::Status Run(
-      grpc::ServerContext* context, const char* method,
-      const google::protobuf::Message& request, Response* response,
-      const OneStatement* once,
+      grpc::ServerContext* context, const char* method, Asked request,
+      Response* response, const OneStatement* once,
       absl::FunctionRef<absl::StatusOr<Response>(pqxx::work&)> work) {
     return RunImpl(context, method, request, response, Fill(response, work),
                    nullptr, once);
   }
   template <typename Response>
   grpc::Status Run(
-      grpc::ServerContext* context, const char* method,
-      const google::protobuf::Message& request, Response* response,
-      const OneStatement* once,
+      grpc::ServerContext* context, const char* method, Asked request,
+      Response* response, const OneStatement* once,
       absl::FunctionRef<absl::StatusOr<Response>(pqxx::work&)> work,
       absl::FunctionRef<absl::Status()> precheck) {
     return RunImpl(context, method, request, response, Fill(response, work),
@@ -190,8 +206,7 @@ class Idempotency {
   }
 
   grpc::Status RunImpl(grpc::ServerContext* context, const char* method,
-                       const google::protobuf::Message& request,
-                       google::protobuf::Message* response,
+                       Asked request, google::protobuf::Message* response,
                        absl::FunctionRef<absl::Status(pqxx::work&)> work,
                        const absl::FunctionRef<absl::Status()>* precheck,
                        const OneStatement* once = nullptr);

@@ -271,8 +271,13 @@ grpc::Status OrderServiceImpl::ApproveOrder(
             return store_.ApproveOnce(tx, k, planned);
           }});
     }
+    // The key is checked against what is asked, not which saga asks: an
+    // orchestrator from before saga_id existed retries the same call without
+    // it.
+    v1::ApproveOrderRequest asked = *request;
+    asked.clear_saga_id();
     return idempotency_.Run<v1::Order>(
-        context, "ApproveOrder", *request, response,
+        context, "ApproveOrder", {asked, *request}, response,
         once.has_value() ? &*once : nullptr, [&](pqxx::work& tx) {
           return store_.ApproveIn(tx, request->order_id(),
                                   request->total_cents(), request->saga_id());
@@ -292,8 +297,11 @@ grpc::Status OrderServiceImpl::RejectOrder(
     // Reasons come from downstream errors; keep them bounded, not refused.
     std::string reason = request->reason().substr(0, 1000);
     if (reason.empty()) reason = "rejected";
+    v1::RejectOrderRequest asked = *request;  // as for ApproveOrder
+    asked.clear_saga_id();
     return idempotency_.Run<v1::Order>(
-        context, "RejectOrder", *request, response, [&](pqxx::work& tx) {
+        context, "RejectOrder", {asked, *request}, response,
+        [&](pqxx::work& tx) {
           return store_.RejectIn(tx, request->order_id(), reason,
                                  request->total_cents(), request->cancelled(),
                                  request->saga_id());

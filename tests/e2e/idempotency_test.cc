@@ -338,5 +338,97 @@ TEST_F(IdempotencyTest, AReplayWorksAfterTheServiceRestartedAndKeysExpire) {
   EXPECT_EQ(*left, 0);
 }
 
+// An orchestrator from before ApproveOrderRequest.saga_id existed approved an
+// order and died before recording it; its successor retries the same call
+// (the same key) with the saga id. That is the same call: a replay, not a
+// key reused with a different request, which would leave the saga retrying
+// its approval for ever. Keys stored while the saga id was part of the
+// fingerprint are honoured too.
+TEST_F(IdempotencyTest, AnApprovalRetriedWithTheSagaIdItLackedIsAReplay) {
+  // Its saga cannot start yet, so the order waits, PENDING, for the calls
+  // below.
+  const std::string start_saga = "/sagaworks.v1.SagaOrchestrator/StartSaga";
+  ASSERT_TRUE(SetChaos("orchestrator", start_saga, 1.0, 0).ok());
+  v1::Order order;
+  Answer created = Create("approve-upgrade-order", Order(1), &order);
+  ASSERT_TRUE(created.status.ok()) << created.status.error_message();
+  ASSERT_EQ(order.status(), v1::ORDER_STATUS_PENDING);
+
+  auto approve = [&](const std::string& key, const std::string& saga_id,
+                     v1::Order* out) {
+    v1::ApproveOrderRequest r;
+    r.set_order_id(order.order_id());
+    r.set_total_cents(order.total_cents());
+    r.set_saga_id(saga_id);
+    return Send({{"idempotency-key", key}}, [&](grpc::ClientContext* c) {
+      return orders_->ApproveOrder(c, r, out);
+    });
+  };
+  const std::string saga_id = "5a9a0000-0000-4000-8000-000000000001";
+  v1::Order first, again;
+  Answer old = approve("approve-upgrade", "", &first);
+  ASSERT_TRUE(old.status.ok()) << old.status.error_message();
+  EXPECT_EQ(first.status(), v1::ORDER_STATUS_APPROVED);
+  Answer retried = approve("approve-upgrade", saga_id, &again);
+  ASSERT_TRUE(retried.status.ok()) << retried.status.error_message();
+  EXPECT_TRUE(retried.replay);
+  EXPECT_EQ(again.SerializeAsString(), first.SerializeAsString());
+
+  // A key stored with the saga id in its fingerprint (as before) answers a
+  // retry that brings the same saga id.
+  v1::ApproveOrderRequest whole;
+  whole.set_order_id(order.order_id());
+  whole.set_total_cents(order.total_cents());
+  whole.set_saga_id(saga_id);
+  db::PoolConfig config;
+  config.url = platform().platform().cluster().Url("orders");
+  config.size = 1;
+  auto pool = db::Pool::Create(config);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  ASSERT_TRUE((*pool)
+                  ->Transact("refingerprint",
+                             [&](pqxx::work& tx) {
+                               tx.exec_params(
+                                   "UPDATE idempotency_keys SET fingerprint = "
+                                   "$1 WHERE key = 'approve-upgrade'",
+                                   idempotency::Fingerprint(whole));
+                               return absl::OkStatus();
+                             })
+                  .ok());
+  Answer stored_whole = approve("approve-upgrade", saga_id, &again);
+  ASSERT_TRUE(stored_whole.status.ok()) << stored_whole.status.error_message();
+  EXPECT_TRUE(stored_whole.replay);
+  // What is asked still counts: another total is another request.
+  v1::ApproveOrderRequest other = whole;
+  other.set_total_cents(order.total_cents() + 1);
+  Answer changed = Send({{"idempotency-key", "approve-upgrade"}},
+                        [&](grpc::ClientContext* c) {
+                          return orders_->ApproveOrder(c, other, &again);
+                        });
+  EXPECT_EQ(changed.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // The saga then runs: its own approval finds the order approved. It must
+  // end before the next test reads alice's balance.
+  ASSERT_TRUE(ClearChaos("orchestrator").ok());
+  auto sagas = v1::SagaOrchestrator::NewStub(ChannelTo("orchestrator"));
+  v1::Saga saga;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    v1::GetSagaRequest get;
+    get.set_order_id(order.order_id());
+    if (Send({},
+             [&](grpc::ClientContext* c) {
+               return sagas->GetSaga(c, get, &saga);
+             })
+            .status.ok() &&
+        saga.status() == v1::SAGA_STATUS_COMPLETED) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(saga.status(), v1::SAGA_STATUS_COMPLETED);
+  EXPECT_EQ(AwaitFinal(order.order_id()).status(), v1::ORDER_STATUS_APPROVED);
+}
+
 }  // namespace
 }  // namespace sagaworks
