@@ -25,6 +25,13 @@ int main(int argc, char** argv) {
       ->envname("SAGAWORKS_WORKERS")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  app.add_option("--max-backlog", config.max_backlog,
+                 "sagas waiting here at which StartSaga answers "
+                 "RESOURCE_EXHAUSTED and expired leases are left to other "
+                 "orchestrators (0: no limit)")
+      ->envname("SAGAWORKS_MAX_BACKLOG")
+      ->check(CLI::Range(0, 10000000))
+      ->capture_default_str();
   app.add_option("--call-timeout-seconds", call_timeout_s,
                  "deadline of one attempt of a call to a service")
       ->envname("SAGAWORKS_CALL_TIMEOUT_SECONDS")

@@ -29,6 +29,17 @@ grpc::Status OrchestratorServiceImpl::StartSaga(
     if (absl::Status s = ValidateStartSaga(*request); !s.ok()) {
       return ToGrpcStatus(s);
     }
+    // Refused before anything is written: the caller keeps the order and
+    // tries again.
+    if (runner_.BacklogFull()) {
+      static metrics::Family& refused = metrics::Registry::Default().Counter(
+          "sagaworks_saga_starts_refused_total",
+          "StartSaga calls refused because the backlog was full.");
+      refused.With({}).Add(1);
+      return ToGrpcStatus(absl::ResourceExhaustedError(absl::StrCat(
+          runner_.backlog(),
+          " sagas already wait here (--max-backlog); try again later")));
+    }
     bool created = false;
     std::optional<SagaRecord> stored;
     // The first call's attempt is stored with the saga: it goes out without

@@ -19,6 +19,10 @@ absl::Status SagaRunnerConfig::Validate() const {
     return absl::InvalidArgumentError(
         "claim_batch and claim_interval must be positive");
   }
+  if (max_backlog < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max backlog ", max_backlog, " is negative"));
+  }
   return policy.Validate();
 }
 
@@ -90,17 +94,31 @@ void SagaRunner::EnqueueNew(SagaRecord record) {
   scheduler_.Schedule(saga_id, clock_.Now());
 }
 
+bool SagaRunner::BacklogFull() const {
+  return config_.max_backlog > 0 &&
+         backlog() >= static_cast<size_t>(config_.max_backlog);
+}
+
 absl::StatusOr<size_t> SagaRunner::ClaimAll(bool include_own) {
   size_t total = 0;
   while (true) {
+    int batch = config_.claim_batch;
+    // Others' sagas only while there is room for them; its own are this
+    // orchestrator's to finish whatever its backlog.
+    if (!include_own && config_.max_backlog > 0) {
+      const int64_t room = static_cast<int64_t>(config_.max_backlog) -
+                           static_cast<int64_t>(backlog());
+      if (room <= 0) return total;
+      batch = static_cast<int>(std::min<int64_t>(batch, room));
+    }
     absl::StatusOr<SagaStore::DueSagas> claimed =
-        store_.Claim(config_.claim_batch, include_own);
+        store_.Claim(batch, include_own);
     if (!claimed.ok()) return claimed.status();
     for (const auto& [saga_id, due] : *claimed) {
       scheduler_.Schedule(saga_id, due);
     }
     total += claimed->size();
-    if (static_cast<int>(claimed->size()) < config_.claim_batch) return total;
+    if (static_cast<int>(claimed->size()) < batch) return total;
     // Own sagas just claimed now count as held, so the loop ends.
   }
 }
@@ -121,6 +139,10 @@ void SagaRunner::LeaseLoop() {
       return;
     }
     stop_mu_.Unlock();
+    static metrics::Family& held = metrics::Registry::Default().Gauge(
+        "sagaworks_saga_backlog",
+        "Sagas this orchestrator holds that wait for a worker or a backoff.");
+    held.With({}).Set(static_cast<double>(backlog()));
     if (absl::Now() >= next_renewal) {
       next_renewal = absl::Now() + renew_every;
       if (absl::StatusOr<int64_t> renewed = store_.RenewLeases();

@@ -38,6 +38,14 @@ struct SagaRunnerConfig {
   // at a time.
   absl::Duration claim_interval = absl::Seconds(1);
   int claim_batch = 100;
+  // Sagas held but not being driven (due, or waiting out a backoff) at which
+  // StartSaga refuses new ones with RESOURCE_EXHAUSTED (the order service's
+  // relay keeps them and tries again) and sagas whose lease expired are left
+  // to other orchestrators: an orchestrator that falls behind stops taking
+  // work instead of growing its memory and the leases it renews without
+  // bound. Its own unfinished sagas are all resumed at start regardless.
+  // 0: no limit.
+  int max_backlog = 10000;
   SagaPolicy policy;
   uint64_t seed = std::random_device{}();
 
@@ -66,6 +74,11 @@ class SagaRunner {
   // EnqueueNew runs a saga just stored with BeginFirstCall(), from `record`: no
   // load and no commit before its first call goes out.
   void EnqueueNew(SagaRecord record);
+
+  // backlog is how many sagas wait for a worker or a backoff; BacklogFull
+  // says it reached max_backlog.
+  size_t backlog() const { return scheduler_.queued(); }
+  bool BacklogFull() const;
 
  private:
   // Drive makes the saga's calls until it finishes or must wait.

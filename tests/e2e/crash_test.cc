@@ -8,11 +8,15 @@
 #include <random>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/client/channel.h"
 #include "common/db/pool.h"
 #include "common/local/subprocess.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
@@ -32,8 +36,9 @@ class CrashTest : public testing::PlatformSuite {
  protected:
   // Short leases, so a dead orchestrator's sagas pass on within seconds.
   static void SetUpTestSuite() {
-    StartPlatform({{"orchestrator", {"--saga-lease-seconds=3"}},
-                   {"orchestrator-b", {"--saga-lease-seconds=3"}}});
+    StartPlatform(
+        {{"orchestrator", {"--saga-lease-seconds=3"}},
+         {"orchestrator-b", {"--saga-lease-seconds=3", "--max-backlog=4"}}});
   }
 
   template <typename Stub>
@@ -243,16 +248,18 @@ TEST_F(CrashTest, SecondOrchestratorTakesOverTheSagasOfADeadOne) {
   }
   id_list += "}";
   // How many of this test's sagas exist, or (given an owner suffix) are
-  // leased to that orchestrator.
-  auto count = [&](const std::string& owner_suffix) {
+  // leased to that orchestrator; with `unfinished`, only those still
+  // running or compensating.
+  auto count = [&](const std::string& owner_suffix, bool unfinished = false) {
     auto n = (*pool)->TransactOr<int64_t>(
         "count", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
           return tx
               .exec_params(
                   "SELECT count(*) FROM saga_instances "
                   "WHERE order_id = ANY($1::uuid[]) "
-                  "AND ($2 = '' OR lease_owner LIKE '%' || $2)",
-                  id_list, owner_suffix)[0][0]
+                  "AND ($2 = '' OR lease_owner LIKE '%' || $2) "
+                  "AND (NOT $3 OR status IN ('running', 'compensating'))",
+                  id_list, owner_suffix, unfinished)[0][0]
               .as<int64_t>();
         });
     EXPECT_TRUE(n.ok()) << n.status();
@@ -272,6 +279,15 @@ TEST_F(CrashTest, SecondOrchestratorTakesOverTheSagasOfADeadOne) {
   ASSERT_TRUE(platform().platform().StopService(first, /*hard=*/true).ok());
   SlowStep("inventory", "", 0);
   const absl::Time killed = absl::Now();
+  // It takes them over as it has room: never more at once than its eight
+  // workers drive and its --max-backlog of four lets wait.
+  int64_t most_held = 0;
+  while (absl::Now() < killed + absl::Seconds(30) && CountPending(ids) > 0) {
+    most_held = std::max(most_held, count(second_id, /*unfinished=*/true));
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_GT(most_held, 0);
+  EXPECT_LE(most_held, 8 + 4);
   std::vector<v1::Order> done = AwaitAllFinal(ids, absl::Seconds(30));
   std::cout << "first orchestrator killed with " << in_flight
             << " of 30 sagas in flight: the second finished all "
@@ -354,6 +370,53 @@ TEST_F(CrashTest, RandomKillsKeepMoneyAndStockExact) {
             << " orders (" << approved_total
             << " approved), all invariants held, "
             << absl::FormatDuration(absl::Now() - start) << "\n";
+}
+
+// An orchestrator that cannot keep up: one worker, a slow first step, and
+// room for three waiting sagas.
+class BacklogTest : public CrashTest {
+ protected:
+  static void SetUpTestSuite() {
+    StartPlatform({{"orchestrator", {"--workers=1", "--max-backlog=3"}}});
+  }
+
+  // The orchestrator's count of StartSaga calls it refused.
+  static double StartsRefused() {
+    httplib::Client client(
+        "127.0.0.1",
+        platform().platform().HttpPort(*sagactl::FindService("orchestrator")));
+    client.set_read_timeout(10);
+    auto res = client.Get("/metrics");
+    if (!res || res->status != 200) return -1;
+    for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
+      double v = 0;
+      if (absl::ConsumePrefix(&line, "sagaworks_saga_starts_refused_total ") &&
+          absl::SimpleAtod(line, &v)) {
+        return v;
+      }
+    }
+    return 0;
+  }
+};
+
+// A full backlog refuses new sagas (RESOURCE_EXHAUSTED, before writing
+// anything); the order service keeps their orders and tries again, so every
+// order still gets exactly one saga, and money and stock match.
+TEST_F(BacklogTest, AFullBacklogDefersNewSagasAndLosesNone) {
+  const int64_t alice = Balance("alice"), bob = Balance("bob");
+  const v1::Stock widgets = Widgets();
+  SlowStep("inventory", "/sagaworks.v1.InventoryService/ReserveStock", 200);
+  std::vector<std::string> ids = PlaceOrders(12);
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  double refused = 0;
+  while ((refused = StartsRefused()) <= 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_GT(refused, 0) << "the backlog never filled";
+  SlowStep("inventory", "", 0);
+  std::vector<v1::Order> done = AwaitAllFinal(ids, absl::Seconds(60));
+  CheckInvariants(done, alice, bob, widgets);
+  std::cout << refused << " StartSaga calls refused at first\n";
 }
 
 }  // namespace
