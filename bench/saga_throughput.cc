@@ -40,6 +40,8 @@
 #include "absl/strings/str_split.h"
 #include "common/db/pool.h"
 #include "common/local/subprocess.h"
+#include "common/observability/metrics.h"
+#include "httplib.h"
 #include "sagaworks/v1/order.pb.h"
 #include "tools/sagactl/load.h"
 #include "tools/sagactl/platform.h"
@@ -289,6 +291,18 @@ std::string TailBursts(const sagactl::Platform& platform,
     absl::StrAppend(&out, absl::StrFormat(" %.2f s (%d)", at, sagas));
   }
   return absl::StrCat(out, "\n    (seconds after ", since, ")\n");
+}
+
+// A counter from a service's /metrics; 0 when the page does not have it
+// (yet), -1 when there is no page.
+double Counter(const sagactl::Platform& platform, const std::string& service,
+               absl::string_view series) {
+  httplib::Client client("127.0.0.1",
+                         platform.HttpPort(*sagactl::FindService(service)));
+  client.set_read_timeout(10);
+  auto res = client.Get("/metrics");
+  if (!res || res->status != 200) return -1;
+  return metrics::SampleValue(res->body, series).value_or(0);
 }
 
 std::string DatabaseNow(const sagactl::Platform& platform) {
@@ -609,6 +623,8 @@ int Main(int argc, char** argv) {
   if (!AwaitDrained(platform, absl::Minutes(5))) {
     Die("saturation", absl::DeadlineExceededError("sagas did not finish"));
   }
+  const double refused =
+      Counter(platform, "orchestrator", "sagaworks_saga_starts_refused_total");
   const int64_t commits = TotalCommits(platform) - commits_before;
   const int64_t writes = NextXid(platform) - xid_before;
   const CpuReading cpu_after = ReadCpu(pids);
@@ -649,6 +665,8 @@ int Main(int argc, char** argv) {
       "\nsaturation (%d clients, orchestrator %d workers, %.0f s):\n"
       "  %d sagas (%d approved) in %.2f s: %.1f completed sagas/s\n"
       "  p50 %.1f ms, p99 %.1f ms (queueing included)\n"
+      "  %.0f StartSaga calls refused with the orchestrator's backlog full "
+      "(their orders waited in the outbox)\n"
       "  %.1f database commits per saga (all five databases), %.1f of them "
       "writes\n"
       "half load (%.1f orders/s paced):\n"
@@ -659,7 +677,7 @@ int Main(int argc, char** argv) {
       "tps = %.2f\n"
       "failed CreateOrder calls: %d\n",
       options.clients, options.workers, options.seconds, full.orders,
-      full.approved, full.seconds, rate, full.p50_ms, full.p99_ms,
+      full.approved, full.seconds, rate, full.p50_ms, full.p99_ms, refused,
       static_cast<double>(commits) / std::max<int64_t>(full.orders, 1),
       static_cast<double>(writes) / std::max<int64_t>(full.orders, 1),
       half_rate, half.orders, half.p50_ms, half.p90_ms, half.p99_ms,

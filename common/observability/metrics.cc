@@ -4,9 +4,12 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace sagaworks::metrics {
 namespace {
@@ -240,6 +243,18 @@ std::string Registry::Render() {
   absl::MutexLock lock(&mu_);
   for (const auto& [name, family] : families_) family->Render(&out);
   return out;
+}
+
+std::optional<double> SampleValue(absl::string_view exposition,
+                                  absl::string_view series) {
+  for (absl::string_view line : absl::StrSplit(exposition, '\n')) {
+    double value = 0;
+    if (absl::ConsumePrefix(&line, series) && absl::ConsumePrefix(&line, " ") &&
+        absl::SimpleAtod(line, &value)) {
+      return value;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace sagaworks::metrics

@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -152,6 +153,13 @@ class Registry {
 // FormatNumber prints integers without a fraction and everything else with
 // full precision, as Prometheus parses it.
 std::string FormatNumber(double v);
+
+// SampleValue reads one sample from exposition text (a /metrics page):
+// `series` is its name with its labels as rendered, if it has any
+// ("sagaworks_sagas_finished_total{status=\"completed\"}"). nullopt when the
+// page has no such sample.
+std::optional<double> SampleValue(absl::string_view exposition,
+                                  absl::string_view series);
 
 }  // namespace sagaworks::metrics
 

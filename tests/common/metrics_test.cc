@@ -23,6 +23,21 @@ TEST(MetricsTest, CountersAndGaugesRenderWithHelpTypeAndEscapedLabels) {
       absl::StrContains(text, "breaker_state{downstream=\"pay\\\"ment\"} 1\n"));
 }
 
+TEST(MetricsTest, ASampleIsReadBackFromItsPageByItsWholeSeries) {
+  Registry r;
+  r.Counter("refused_total", "Refused.").With({}).Add(7);
+  r.Counter("refused_total_other", "Another.").With({}).Add(1);
+  r.Gauge("state", "State.", {"downstream"}).With({"payment"}).Set(2.5);
+  const std::string text = r.Render();
+  EXPECT_EQ(SampleValue(text, "refused_total"), 7);
+  EXPECT_EQ(SampleValue(text, "refused_total_other"), 1);
+  EXPECT_EQ(SampleValue(text, "state{downstream=\"payment\"}"), 2.5);
+  // A name alone is not one of its labelled series, nor a longer name.
+  EXPECT_EQ(SampleValue(text, "state"), std::nullopt);
+  EXPECT_EQ(SampleValue(text, "refused"), std::nullopt);
+  EXPECT_EQ(SampleValue("", "refused_total"), std::nullopt);
+}
+
 TEST(MetricsTest, HistogramsAreCumulativeWithSumAndCount) {
   Registry r;
   HistogramValue& h =

@@ -8,13 +8,11 @@
 #include <random>
 
 #include "absl/cleanup/cleanup.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "common/client/channel.h"
 #include "common/db/pool.h"
 #include "common/local/subprocess.h"
+#include "common/observability/metrics.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
@@ -388,14 +386,10 @@ class BacklogTest : public CrashTest {
     client.set_read_timeout(10);
     auto res = client.Get("/metrics");
     if (!res || res->status != 200) return -1;
-    for (absl::string_view line : absl::StrSplit(res->body, '\n')) {
-      double v = 0;
-      if (absl::ConsumePrefix(&line, "sagaworks_saga_starts_refused_total ") &&
-          absl::SimpleAtod(line, &v)) {
-        return v;
-      }
-    }
-    return 0;
+    // Absent until the first refusal.
+    return metrics::SampleValue(res->body,
+                                "sagaworks_saga_starts_refused_total")
+        .value_or(0);
   }
 };
 
