@@ -1,5 +1,6 @@
 // End to end, with real processes: what the resilience library does when a
 // service fails or hangs, driven through fault injection (ChaosService).
+#include <fstream>
 #include <iostream>
 #include <set>
 
@@ -219,6 +220,36 @@ TEST_F(QueuedSagaTest, SagasWaitingForAWorkerKeepTheirWholeStepTime) {
     EXPECT_EQ(order.status(), v1::ORDER_STATUS_APPROVED)
         << order.order_id() << ": " << order.failure_reason();
   }
+}
+
+// More orchestrator workers than a downstream's bulkhead has slots: a worker
+// waits for a slot instead of failing its attempt and sleeping out a
+// backoff.
+class BulkheadWaitTest : public ResilienceTest {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string config = ::testing::TempDir() + "one-slot.json";
+    std::ofstream(config)
+        << R"({"downstreams": {"inventory": {"bulkhead": {"max_concurrent": 1}}}})";
+    StartPlatform(
+        {{"orchestrator",
+          {"--workers=4", absl::StrCat("--resilience-config=", config)}}});
+  }
+  void TearDown() override { (void)ClearChaos("inventory"); }
+};
+
+TEST_F(BulkheadWaitTest, WorkersWaitForASlotRatherThanRefuseTheirCalls) {
+  InjectChaos("inventory", "/sagaworks.v1.InventoryService/ReserveStock", 0,
+              300);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(Order("widget", 1));
+  for (const v1::Order& order : AwaitFinal(ids, absl::Seconds(30))) {
+    EXPECT_EQ(order.status(), v1::ORDER_STATUS_APPROVED)
+        << order.order_id() << ": " << order.failure_reason();
+  }
+  const v1::DownstreamStatus inventory = OrchestratorView("inventory");
+  EXPECT_EQ(inventory.bulkhead_rejections(), 0);
+  EXPECT_EQ(inventory.retries(), 0);
 }
 
 }  // namespace
