@@ -371,11 +371,11 @@ TEST_F(CrashTest, RandomKillsKeepMoneyAndStockExact) {
 }
 
 // An orchestrator that cannot keep up: one worker, a slow first step, and
-// room for three waiting sagas.
+// room for one waiting saga.
 class BacklogTest : public CrashTest {
  protected:
   static void SetUpTestSuite() {
-    StartPlatform({{"orchestrator", {"--workers=1", "--max-backlog=3"}}});
+    StartPlatform({{"orchestrator", {"--workers=1", "--max-backlog=1"}}});
   }
 
   // The orchestrator's count of StartSaga calls it refused.
@@ -399,8 +399,10 @@ class BacklogTest : public CrashTest {
 TEST_F(BacklogTest, AFullBacklogDefersNewSagasAndLosesNone) {
   const int64_t alice = Balance("alice"), bob = Balance("bob");
   const v1::Stock widgets = Widgets();
-  SlowStep("inventory", "/sagaworks.v1.InventoryService/ReserveStock", 200);
-  std::vector<std::string> ids = PlaceOrders(12);
+  // Each saga holds the worker for half a second: the third order arrives
+  // long before the first saga ends, even on a loaded machine.
+  SlowStep("inventory", "/sagaworks.v1.InventoryService/ReserveStock", 500);
+  std::vector<std::string> ids = PlaceOrders(6);
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   double refused = 0;
   while ((refused = StartsRefused()) <= 0 && absl::Now() < deadline) {
