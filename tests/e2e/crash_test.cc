@@ -235,11 +235,8 @@ TEST_F(CrashTest, SecondOrchestratorTakesOverTheSagasOfADeadOne) {
   SlowStep("inventory", "/sagaworks.v1.InventoryService/ReserveStock", 1000);
   std::vector<std::string> ids = PlaceOrders(30);
 
-  db::PoolConfig config;
-  config.url = platform().platform().cluster().Url(first.database);
-  config.size = 1;
-  auto pool = db::Pool::Create(config);
-  ASSERT_TRUE(pool.ok()) << pool.status();
+  std::unique_ptr<db::Pool> pool = Database(first.database);
+  ASSERT_NE(pool, nullptr);
   std::string id_list;
   for (const std::string& id : ids) {
     absl::StrAppend(&id_list, id_list.empty() ? "{" : ",", id);
@@ -249,7 +246,7 @@ TEST_F(CrashTest, SecondOrchestratorTakesOverTheSagasOfADeadOne) {
   // leased to that orchestrator; with `unfinished`, only those still
   // running or compensating.
   auto count = [&](const std::string& owner_suffix, bool unfinished = false) {
-    auto n = (*pool)->TransactOr<int64_t>(
+    auto n = pool->TransactOr<int64_t>(
         "count", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
           return tx
               .exec_params(
@@ -317,13 +314,9 @@ TEST_F(CrashTest, RandomKillsKeepMoneyAndStockExact) {
   // balance every order after the 500th would be refused, and the run would
   // stop exercising approvals.
   {
-    db::PoolConfig config;
-    config.url = platform().platform().cluster().Url("payments");
-    config.size = 1;
-    auto pool = db::Pool::Create(config);
-    ASSERT_TRUE(pool.ok()) << pool.status();
-    ASSERT_TRUE((*pool)
-                    ->Transact("top_up",
+    std::unique_ptr<db::Pool> pool = Database("payments");
+    ASSERT_NE(pool, nullptr);
+    ASSERT_TRUE(pool->Transact("top_up",
                                [](pqxx::work& tx) {
                                  tx.exec(
                                      "UPDATE accounts SET balance_cents = "

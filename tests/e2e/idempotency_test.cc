@@ -308,13 +308,9 @@ TEST_F(IdempotencyTest, AReplayWorksAfterTheServiceRestartedAndKeysExpire) {
   EXPECT_EQ(again.charge_id(), first.charge_id());
 
   // Expiry: once older than the retention, the purge removes it.
-  db::PoolConfig config;
-  config.url = platform().platform().cluster().Url("payments");
-  config.size = 1;
-  auto pool = db::Pool::Create(config);
-  ASSERT_TRUE(pool.ok());
-  ASSERT_TRUE((*pool)
-                  ->Transact("age",
+  std::unique_ptr<db::Pool> pool = Database("payments");
+  ASSERT_NE(pool, nullptr);
+  ASSERT_TRUE(pool->Transact("age",
                              [](pqxx::work& tx) {
                                tx.exec(
                                    "UPDATE idempotency_keys SET created_at = "
@@ -323,11 +319,11 @@ TEST_F(IdempotencyTest, AReplayWorksAfterTheServiceRestartedAndKeysExpire) {
                                return absl::OkStatus();
                              })
                   .ok());
-  idempotency::Idempotency purger(**pool, "sagaworks.v1.PaymentService", {});
+  idempotency::Idempotency purger(*pool, "sagaworks.v1.PaymentService", {});
   absl::StatusOr<int64_t> purged = purger.Purge();
   ASSERT_TRUE(purged.ok()) << purged.status();
   EXPECT_EQ(*purged, 1);
-  absl::StatusOr<int64_t> left = (*pool)->TransactOr<int64_t>(
+  absl::StatusOr<int64_t> left = pool->TransactOr<int64_t>(
       "count", [](pqxx::work& tx) -> absl::StatusOr<int64_t> {
         return tx
             .exec1(
@@ -380,13 +376,9 @@ TEST_F(IdempotencyTest, AnApprovalRetriedWithTheSagaIdItLackedIsAReplay) {
   whole.set_order_id(order.order_id());
   whole.set_total_cents(order.total_cents());
   whole.set_saga_id(saga_id);
-  db::PoolConfig config;
-  config.url = platform().platform().cluster().Url("orders");
-  config.size = 1;
-  auto pool = db::Pool::Create(config);
-  ASSERT_TRUE(pool.ok()) << pool.status();
-  ASSERT_TRUE((*pool)
-                  ->Transact("refingerprint",
+  std::unique_ptr<db::Pool> pool = Database("orders");
+  ASSERT_NE(pool, nullptr);
+  ASSERT_TRUE(pool->Transact("refingerprint",
                              [&](pqxx::work& tx) {
                                tx.exec_params(
                                    "UPDATE idempotency_keys SET fingerprint = "

@@ -213,13 +213,10 @@ TEST_F(PlatformTest, AliceBuysTwoWidgetsForExactly3998Cents) {
 
   // The relay records the delivery shortly after (with others, at most
   // 100 ms late): the order's outbox entry goes.
-  db::PoolConfig config;
-  config.url = platform().platform().cluster().Url("orders");
-  config.size = 1;
-  auto pool = db::Pool::Create(config);
-  ASSERT_TRUE(pool.ok()) << pool.status();
+  std::unique_ptr<db::Pool> pool = Database("orders");
+  ASSERT_NE(pool, nullptr);
   auto in_outbox = [&] {
-    auto n = (*pool)->TransactOr<int64_t>(
+    auto n = pool->TransactOr<int64_t>(
         "count", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
           return tx
               .exec_params("SELECT count(*) FROM outbox WHERE order_id = $1",

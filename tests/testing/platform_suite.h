@@ -6,10 +6,12 @@
 #define SAGAWORKS_TESTS_TESTING_PLATFORM_SUITE_H_
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/client/channel.h"
+#include "common/db/pool.h"
 #include "gtest/gtest.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
@@ -39,6 +41,17 @@ class PlatformSuite : public ::testing::Test {
   // ChannelTo opens a channel to a service by name ("payment").
   static std::shared_ptr<grpc::Channel> ChannelTo(const std::string& service) {
     return Dial(platform_->Address(service));
+  }
+
+  // Database opens one connection to one of the platform's databases
+  // ("orders"); null, and a test failure, if it cannot.
+  static std::unique_ptr<db::Pool> Database(const std::string& database) {
+    db::PoolConfig config;
+    config.url = platform_->platform().cluster().Url(database);
+    config.size = 1;
+    absl::StatusOr<std::unique_ptr<db::Pool>> pool = db::Pool::Create(config);
+    EXPECT_TRUE(pool.ok()) << pool.status();
+    return pool.ok() ? *std::move(pool) : nullptr;
   }
 
   // SetChaos injects faults into `method` ("/pkg.Service/Method", or "" for
