@@ -336,10 +336,11 @@ TEST_F(IdempotencyTest, AReplayWorksAfterTheServiceRestartedAndKeysExpire) {
 
 // An orchestrator from before ApproveOrderRequest.saga_id existed approved an
 // order and died before recording it; its successor retries the same call
-// (the same key) with the saga id. That is the same call: a replay, not a
-// key reused with a different request, which would leave the saga retrying
-// its approval for ever. Keys stored while the saga id was part of the
-// fingerprint are honoured too.
+// (the same key) with the saga id. That is the same call: a replay. Refused
+// as a key reused with a different request (INVALID_ARGUMENT, a final
+// answer), it would send the saga into compensating: refunding, releasing
+// and cancelling the shipment of an order that stays APPROVED. Keys stored
+// while the saga id was part of the fingerprint are honoured too.
 TEST_F(IdempotencyTest, AnApprovalRetriedWithTheSagaIdItLackedIsAReplay) {
   // Its saga cannot start yet, so the order waits, PENDING, for the calls
   // below.
