@@ -73,8 +73,8 @@ int main(int argc, char** argv) {
   calls.call.total_timeout = 3 * calls.call.attempt_timeout;
   // A worker has nothing to do but its saga's call: with more workers than a
   // bulkhead's slots it waits for one, rather than failing the attempt and
-  // sleeping out a backoff (which, under a long overload, ran some steps
-  // past their deadline and rejected their orders).
+  // sleeping out a backoff (under a long overload, enough of those run a
+  // step past its deadline, and its order is rejected).
   calls.bulkhead.max_wait = calls.call.attempt_timeout;
   if (absl::Status s = calls.Validate(); !s.ok()) return process.Fail(s);
 
