@@ -41,7 +41,6 @@
 #include "common/db/pool.h"
 #include "common/local/subprocess.h"
 #include "common/observability/metrics.h"
-#include "httplib.h"
 #include "sagaworks/v1/order.pb.h"
 #include "tools/sagactl/load.h"
 #include "tools/sagactl/platform.h"
@@ -297,12 +296,10 @@ std::string TailBursts(const sagactl::Platform& platform,
 // (yet), -1 when there is no page.
 double Counter(const sagactl::Platform& platform, const std::string& service,
                absl::string_view series) {
-  httplib::Client client("127.0.0.1",
-                         platform.HttpPort(*sagactl::FindService(service)));
-  client.set_read_timeout(10);
-  auto res = client.Get("/metrics");
-  if (!res || res->status != 200) return -1;
-  return metrics::SampleValue(res->body, series).value_or(0);
+  absl::StatusOr<std::string> page =
+      platform.MetricsPage(*sagactl::FindService(service));
+  if (!page.ok()) return -1;
+  return metrics::SampleValue(*page, series).value_or(0);
 }
 
 std::string DatabaseNow(const sagactl::Platform& platform) {

@@ -91,8 +91,11 @@ void OutboxRelay::Run() {
     // The backlog costs a query: once a second is enough for a gauge.
     if (absl::Now() - measured >= absl::Seconds(1)) {
       measured = absl::Now();
-      const std::vector<std::string> delivered(unrecorded_ids_.begin(),
-                                               unrecorded_ids_.end());
+      std::vector<std::string> delivered;
+      delivered.reserve(unrecorded_.size());
+      for (const auto& [order_id, saga_id] : unrecorded_) {
+        delivered.push_back(order_id);
+      }
       if (absl::StatusOr<OrderStore::Backlog> b =
               store_.OutboxBacklog(delivered);
           b.ok()) {
@@ -124,12 +127,16 @@ void OutboxRelay::RecordDeliveries(bool all) {
       absl::Now() < oldest_unrecorded_ + config_.record_delay) {
     return;
   }
-  if (absl::Status s = store_.MarkDelivered(unrecorded_); !s.ok()) {
+  std::vector<OrderStore::Delivery> deliveries;
+  deliveries.reserve(unrecorded_.size());
+  for (const auto& [order_id, saga_id] : unrecorded_) {
+    deliveries.push_back({order_id, saga_id});
+  }
+  if (absl::Status s = store_.MarkDelivered(deliveries); !s.ok()) {
     // The entries stay due and go out again; StartSaga is keyed by order.
     LogWarning(absl::StrCat("outbox: cannot record delivery: ", s.message()));
   }
   unrecorded_.clear();
-  unrecorded_ids_.clear();
   oldest_unrecorded_ = absl::InfiniteFuture();
 }
 
@@ -220,8 +227,7 @@ void OutboxRelay::DeliverAll(const std::vector<OutboxEntry>& entries) {
     if (results[i].ok()) {
       // Handed over and read back at once, it went out twice: once to
       // record.
-      if (unrecorded_ids_.insert(entry.order.order_id()).second) {
-        unrecorded_.push_back({entry.order.order_id(), saga_ids[i]});
+      if (unrecorded_.emplace(entry.order.order_id(), saga_ids[i]).second) {
         oldest_unrecorded_ = std::min(oldest_unrecorded_, absl::Now());
       }
       continue;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -96,8 +97,7 @@ class OutboxRelay {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   // Delivered and not yet recorded (the relay's thread alone; recorded
   // before each read of the table).
-  std::vector<OrderStore::Delivery> unrecorded_;
-  absl::flat_hash_set<std::string> unrecorded_ids_;  // their order ids
+  absl::flat_hash_map<std::string, std::string> unrecorded_;  // order: saga
   absl::Time oldest_unrecorded_ = absl::InfiniteFuture();
   std::thread thread_;
 };

@@ -14,7 +14,6 @@
 #include "common/local/subprocess.h"
 #include "common/observability/metrics.h"
 #include "gtest/gtest.h"
-#include "httplib.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
@@ -373,15 +372,11 @@ class BacklogTest : public CrashTest {
 
   // The orchestrator's count of StartSaga calls it refused.
   static double StartsRefused() {
-    httplib::Client client(
-        "127.0.0.1",
-        platform().platform().HttpPort(*sagactl::FindService("orchestrator")));
-    client.set_read_timeout(10);
-    auto res = client.Get("/metrics");
-    if (!res || res->status != 200) return -1;
+    absl::StatusOr<std::string> page = platform().platform().MetricsPage(
+        *sagactl::FindService("orchestrator"));
+    if (!page.ok()) return -1;
     // Absent until the first refusal.
-    return metrics::SampleValue(res->body,
-                                "sagaworks_saga_starts_refused_total")
+    return metrics::SampleValue(*page, "sagaworks_saga_starts_refused_total")
         .value_or(0);
   }
 };

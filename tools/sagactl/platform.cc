@@ -15,6 +15,7 @@
 #include "common/db/pool.h"
 #include "common/local/subprocess.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "httplib.h"
 #include "migrations/embedded.h"
 
 namespace sagaworks::sagactl {
@@ -252,6 +253,19 @@ bool Platform::AnythingRunning() const {
     if (ReadPid(spec).has_value()) return true;
   }
   return false;
+}
+
+absl::StatusOr<std::string> Platform::MetricsPage(
+    const ServiceSpec& spec) const {
+  httplib::Client client("127.0.0.1", HttpPort(spec));
+  client.set_connection_timeout(5);
+  client.set_read_timeout(10);
+  auto res = client.Get("/metrics");
+  if (!res || res->status != 200) {
+    return absl::UnavailableError(
+        absl::StrCat(spec.binary, ": no /metrics on port ", HttpPort(spec)));
+  }
+  return res->body;
 }
 
 ServiceStatus Platform::Status(const ServiceSpec& spec) const {

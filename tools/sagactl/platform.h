@@ -84,6 +84,9 @@ class Platform {
   absl::Status StopService(const ServiceSpec& spec, bool hard);
 
   ServiceStatus Status(const ServiceSpec& spec) const;
+  // MetricsPage is the service's /metrics page (read with
+  // metrics::SampleValue); UNAVAILABLE when it does not answer.
+  absl::StatusOr<std::string> MetricsPage(const ServiceSpec& spec) const;
 
   // Port is the service's gRPC port; Address is 127.0.0.1:<port>.
   int Port(const ServiceSpec& spec) const;
