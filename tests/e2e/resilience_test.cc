@@ -34,7 +34,7 @@ class ResilienceTest : public testing::PlatformSuite {
     orders_ = v1::OrderService::NewStub(ChannelTo("order"));
   }
   void TearDown() override {
-    for (const char* service : {"payment", "shipping"}) {
+    for (const char* service : {"payment", "shipping", "inventory"}) {
       (void)ClearChaos(service);
     }
   }
@@ -207,7 +207,6 @@ class QueuedSagaTest : public ResilienceTest {
     StartPlatform(
         {{"orchestrator", {"--step-timeout-seconds=1", "--workers=1"}}});
   }
-  void TearDown() override { (void)ClearChaos("inventory"); }
 };
 
 TEST_F(QueuedSagaTest, SagasWaitingForAWorkerKeepTheirWholeStepTime) {
@@ -235,7 +234,6 @@ class BulkheadWaitTest : public ResilienceTest {
         {{"orchestrator",
           {"--workers=4", absl::StrCat("--resilience-config=", config)}}});
   }
-  void TearDown() override { (void)ClearChaos("inventory"); }
 };
 
 TEST_F(BulkheadWaitTest, WorkersWaitForASlotRatherThanRefuseTheirCalls) {
