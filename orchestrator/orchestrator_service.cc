@@ -30,8 +30,9 @@ grpc::Status OrchestratorServiceImpl::StartSaga(
       return ToGrpcStatus(s);
     }
     // Refused before anything is written: the caller keeps the order and
-    // tries again.
-    if (runner_.BacklogFull()) {
+    // tries again. The room is held until the saga is enqueued (below).
+    const std::optional<SagaRunner::Admission> admitted = runner_.Admit();
+    if (!admitted.has_value()) {
       static metrics::Family& refused = metrics::Registry::Default().Counter(
           "sagaworks_saga_starts_refused_total",
           "StartSaga calls refused because the backlog was full.");

@@ -94,9 +94,19 @@ void SagaRunner::EnqueueNew(SagaRecord record) {
   scheduler_.Schedule(saga_id, clock_.Now());
 }
 
-bool SagaRunner::BacklogFull() const {
-  return config_.max_backlog > 0 &&
-         backlog() >= static_cast<size_t>(config_.max_backlog);
+std::optional<SagaRunner::Admission> SagaRunner::Admit() {
+  absl::MutexLock lock(&admit_mu_);
+  if (config_.max_backlog > 0 &&
+      backlog() + admitting_ >= static_cast<size_t>(config_.max_backlog)) {
+    return std::nullopt;
+  }
+  ++admitting_;
+  return std::optional<Admission>(std::in_place, this);
+}
+
+SagaRunner::Admission::~Admission() {
+  absl::MutexLock lock(&runner_->admit_mu_);
+  --runner_->admitting_;
 }
 
 absl::StatusOr<size_t> SagaRunner::ClaimAll(bool include_own) {

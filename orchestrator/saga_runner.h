@@ -12,6 +12,7 @@
 #define SAGAWORKS_ORCHESTRATOR_SAGA_RUNNER_H_
 
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -75,10 +76,23 @@ class SagaRunner {
   // load and no commit before its first call goes out.
   void EnqueueNew(SagaRecord record);
 
-  // backlog is how many sagas wait for a worker or a backoff; BacklogFull
-  // says it reached max_backlog.
+  // backlog is how many sagas wait for a worker or a backoff.
   size_t backlog() const { return scheduler_.queued(); }
-  bool BacklogFull() const;
+  // Admit reserves room in the backlog for one new saga, false when it is
+  // full (max_backlog); the room is given back by destroying the Admission,
+  // once the saga is enqueued or was not stored. Reserving, not only
+  // looking, keeps StartSaga calls that arrive together within the bound.
+  class Admission {
+   public:
+    explicit Admission(SagaRunner* runner) : runner_(runner) {}
+    Admission(const Admission&) = delete;
+    Admission& operator=(const Admission&) = delete;
+    ~Admission();
+
+   private:
+    SagaRunner* runner_;
+  };
+  std::optional<Admission> Admit();
 
  private:
   // Drive makes the saga's calls until it finishes or must wait.
@@ -105,6 +119,9 @@ class SagaRunner {
   absl::Mutex fresh_mu_;
   absl::flat_hash_map<std::string, SagaRecord> fresh_
       ABSL_GUARDED_BY(fresh_mu_);
+  // New sagas admitted and not yet enqueued (Admit).
+  absl::Mutex admit_mu_;
+  size_t admitting_ ABSL_GUARDED_BY(admit_mu_) = 0;
   absl::Mutex stop_mu_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::thread lease_thread_;
