@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <random>
+#include <thread>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
@@ -186,7 +187,7 @@ class CrashTest : public testing::PlatformSuite {
     CheckInvariants(done, alice, bob, widgets);
   }
 
-  static inline int keys_ = 0;
+  static inline std::atomic<int> keys_{0};
 };
 
 TEST_F(CrashTest, OrchestratorKilledMidSagaFinishesEverySagaAfterRestart) {
@@ -387,16 +388,39 @@ class BacklogTest : public CrashTest {
 TEST_F(BacklogTest, AFullBacklogDefersNewSagasAndLosesNone) {
   const int64_t alice = Balance("alice"), bob = Balance("bob");
   const v1::Stock widgets = Widgets();
-  // Each saga holds the worker for half a second: the third order arrives
-  // long before the first saga ends, even on a loaded machine.
-  SlowStep("inventory", "/sagaworks.v1.InventoryService/ReserveStock", 500);
-  std::vector<std::string> ids = PlaceOrders(6);
+  // Each saga holds the worker for a second and a half (under the 2 s
+  // attempt timeout), so the third order arrives long before the first saga
+  // ends, even on a loaded machine. The orders go at once, so their
+  // StartSaga calls may arrive together too (the relay sends a batch in
+  // parallel): each must find the room the others took.
+  SlowStep("inventory", "/sagaworks.v1.InventoryService/ReserveStock", 1500);
+  std::vector<std::string> ids(6);
+  {
+    std::vector<std::thread> callers;
+    for (std::string& id : ids) {
+      callers.emplace_back([this, &id] { id = PlaceOrders(1)[0]; });
+    }
+    for (std::thread& t : callers) t.join();
+  }
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   double refused = 0;
   while ((refused = StartsRefused()) <= 0 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(100));
   }
-  EXPECT_GT(refused, 0) << "the backlog never filled";
+  if (refused <= 0) {
+    // What the orchestrator saw, to tell a slow machine from a bug.
+    const std::string page =
+        platform()
+            .platform()
+            .MetricsPage(*sagactl::FindService("orchestrator"))
+            .value_or("");
+    ADD_FAILURE()
+        << "the backlog never filled: "
+        << metrics::SampleValue(page, "sagaworks_sagas_started_total")
+               .value_or(-1)
+        << " sagas started, backlog last "
+        << metrics::SampleValue(page, "sagaworks_saga_backlog").value_or(-1);
+  }
   SlowStep("inventory", "", 0);
   std::vector<v1::Order> done = AwaitAllFinal(ids, absl::Seconds(60));
   CheckInvariants(done, alice, bob, widgets);
