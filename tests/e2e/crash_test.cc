@@ -272,21 +272,24 @@ TEST_F(CrashTest, SecondOrchestratorTakesOverTheSagasOfADeadOne) {
   EXPECT_GE(in_flight, 20);
 
   ASSERT_TRUE(platform().platform().StopService(first, /*hard=*/true).ok());
-  SlowStep("inventory", "", 0);
   const absl::Time killed = absl::Now();
   // It takes them over as it has room: never more at once than its eight
-  // workers drive and its --max-backlog of four lets wait.
+  // workers drive and its --max-backlog of four lets wait. Inventory stays
+  // slow meanwhile, so each saga it takes stays unfinished for a second:
+  // long enough to be seen holding them.
   int64_t most_held = 0;
   while (absl::Now() < killed + absl::Seconds(30) && CountPending(ids) > 0) {
     most_held = std::max(most_held, count(second_id, /*unfinished=*/true));
     absl::SleepFor(absl::Milliseconds(20));
   }
+  SlowStep("inventory", "", 0);
   EXPECT_GT(most_held, 0);
   EXPECT_LE(most_held, 8 + 4);
   std::vector<v1::Order> done = AwaitAllFinal(ids, absl::Seconds(30));
   std::cout << "first orchestrator killed with " << in_flight
             << " of 30 sagas in flight: the second finished all "
-            << absl::FormatDuration(absl::Now() - killed) << " later\n";
+            << absl::FormatDuration(absl::Now() - killed)
+            << " later, holding at most " << most_held << " at once\n";
   CheckInvariants(done, alice, bob, widgets);
   // The survivor drove the unfinished ones to the end, so the last commit of
   // each is its. Reservations finish eight at a time (one per worker) every
