@@ -16,7 +16,11 @@
 //      orders paced at half that rate for
 //      --seconds; p50, p90 and p99 of saga latency (order created to order
 //      final: created_at, from the order service's clock, to updated_at);
-//   3. pgbench on the same cluster: single-row INSERT transactions with the
+//   3. the machine's own tail at that load (MachineChains): chains of as
+//      many autocommitted inserts as a saga's writing commits, burning as
+//      much CPU as a saga took, started at the same pace on the same
+//      cluster, with no platform in their way;
+//   4. pgbench on the same cluster: single-row INSERT transactions with the
 //      same number of clients.
 //
 //   build/bin/saga_throughput [--seconds 10] [--clients 32] [--workers 64]
@@ -24,20 +28,24 @@
 //                             [--db-setting NAME=VALUE] [--keep]
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "common/db/pool.h"
 #include "common/local/subprocess.h"
 #include "common/observability/metrics.h"
@@ -446,6 +454,13 @@ std::string CpuShares(const CpuReading& before, const CpuReading& after,
   return out;
 }
 
+// PlatformSeconds: the CPU the platform's parts used between two readings.
+double PlatformSeconds(const CpuReading& before, const CpuReading& after) {
+  double total = 0;
+  (void)Used(before.platform, after.platform, &total);
+  return total;
+}
+
 void ResetStatements(const sagactl::Platform& platform) {
   absl::Status s = Exec(platform.cluster().Url("postgres"),
                         "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;"
@@ -512,6 +527,197 @@ double PgbenchRate(const sagactl::Platform& platform, const Options& options,
     Die("pgbench", absl::InternalError(absl::StrCat("no tps in: ", out)));
   }
   return std::strtod(out.c_str() + at + marker.size(), nullptr);
+}
+
+// What a chain of commits shows of the machine itself. A saga's latency
+// is a chain of durable commits and calls; its tail is made both by the
+// platform (queueing behind its own threads) and by the machine (a core
+// taken or slowed from outside). The chains below are the simplest workload
+// with the same shape and cost as the half-load phase: as many autocommitted
+// one-row inserts in a row as a saga's writing commits, each burning enough
+// CPU in its backend that a chain costs what a saga did, started at the same
+// pace on the same cluster. Their p99/p50 is what this machine gives such a
+// load with no platform in the way.
+struct ChainResult {
+  int64_t chains = 0;
+  int steps = 0;
+  double cpu_ms = 0;  // per chain: its backends and its callers
+  double p50_ms = 0, p90_ms = 0, p99_ms = 0;
+};
+
+class CommitChains {
+ public:
+  CommitChains(const sagactl::Platform& platform, int threads)
+      : platform_(platform), threads_(threads) {}
+
+  // Run starts `steps`-commit chains at `rate` per second for `seconds`
+  // after `warm_up` at that pace, each step burning `rows` rows.
+  ChainResult Run(double rate, absl::Duration warm_up, double seconds,
+                  int steps, int64_t rows) {
+    const absl::Duration interval = absl::Seconds(1.0 / rate);
+    Pace(absl::Now() + warm_up, interval, steps, rows);
+    latencies_.clear();
+    const double before = CpuSeconds();
+    Pace(absl::Now() + absl::Seconds(seconds), interval, steps, rows);
+    ChainResult r;
+    r.steps = steps;
+    r.chains = static_cast<int64_t>(latencies_.size());
+    r.cpu_ms = 1000 * (CpuSeconds() - before) / std::max<int64_t>(r.chains, 1);
+    std::sort(latencies_.begin(), latencies_.end());
+    auto at = [&](double q) {
+      if (latencies_.empty()) return 0.0;
+      return latencies_[static_cast<size_t>(q * (latencies_.size() - 1))];
+    };
+    r.p50_ms = at(0.5);
+    r.p90_ms = at(0.9);
+    r.p99_ms = at(0.99);
+    return r;
+  }
+
+  // NanosPerRow: the backend's cost of one burnt row, from the fastest of
+  // a few statements of a million rows each, alone on the cluster.
+  double NanosPerRow() {
+    pqxx::connection& c = Connection(0);
+    double best = 1e18;
+    for (int i = 0; i < 3; ++i) {
+      const absl::Time start = absl::Now();
+      pqxx::nontransaction tx(c);
+      tx.exec_prepared("step", int64_t{1000000});
+      best = std::min(best, absl::ToDoubleNanoseconds(absl::Now() - start));
+    }
+    return best / 1e6;
+  }
+
+ private:
+  // Connection: the i-th caller's connection, kept from one Pace to the
+  // next so that its backend's CPU is read from the same process before and
+  // after a phase (and no phase pays for connecting).
+  pqxx::connection& Connection(int i) {
+    while (static_cast<int>(connections_.size()) <= i) {
+      connections_.push_back(std::make_unique<pqxx::connection>(
+          platform_.cluster().Url("chains")));
+      Prepare(*connections_.back());
+      pqxx::nontransaction tx(*connections_.back());
+      backends_.push_back(tx.exec("SELECT pg_backend_pid()")[0][0].as<int>());
+    }
+    return *connections_[i];
+  }
+
+  // CpuSeconds: the CPU the chains' backends and this process have used,
+  // to the nanosecond (the runs that set the burn are short: the clock
+  // ticks of /proc/<pid>/stat would be a tenth of what they measure).
+  double CpuSeconds() const {
+    double total = 0;
+    for (int pid : backends_) {
+      // schedstat: time on a CPU (ns), time waiting for one, time slices.
+      std::ifstream in(absl::StrCat("/proc/", pid, "/schedstat"));
+      double ns = 0;
+      if (in >> ns) total += ns / 1e9;
+    }
+    timespec self{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &self);
+    return total + static_cast<double>(self.tv_sec) +
+           static_cast<double>(self.tv_nsec) / 1e9;
+  }
+
+  static void Prepare(pqxx::connection& c) {
+    c.prepare("step",
+              "INSERT INTO chain_rows (v) "
+              "SELECT count(*) FROM generate_series(1, $1::bigint)");
+  }
+
+  // Pace starts a chain every `interval` until `until` and waits for them
+  // all; a chain's latency runs from its planned start, so one that waits
+  // for a free connection counts that wait, as an order waits for the
+  // platform.
+  void Pace(absl::Time until, absl::Duration interval, int steps,
+            int64_t rows) {
+    for (int i = 0; i < threads_; ++i) Connection(i);
+    absl::Mutex mu;
+    std::deque<absl::Time> due;
+    bool done = false;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < threads_; ++i) {
+      threads.emplace_back([&, &c = Connection(i)] {
+        while (true) {
+          absl::Time start;
+          {
+            absl::MutexLock lock(&mu);
+            auto ready = [&] { return !due.empty() || done; };
+            mu.Await(absl::Condition(&ready));
+            if (due.empty()) return;
+            start = due.front();
+            due.pop_front();
+          }
+          for (int s = 0; s < steps; ++s) {
+            pqxx::nontransaction tx(c);
+            tx.exec_prepared("step", rows);
+          }
+          const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+          absl::MutexLock lock(&mu);
+          latencies_.push_back(ms);
+        }
+      });
+    }
+    for (absl::Time next = absl::Now(); next < until; next += interval) {
+      absl::SleepFor(next - absl::Now());
+      absl::MutexLock lock(&mu);
+      due.push_back(next);
+    }
+    {
+      absl::MutexLock lock(&mu);
+      done = true;
+    }
+    for (auto& t : threads) t.join();
+  }
+
+  const sagactl::Platform& platform_;
+  const int threads_;
+  std::vector<std::unique_ptr<pqxx::connection>> connections_;
+  std::vector<int> backends_;  // their backends' pids
+  std::vector<double> latencies_;
+};
+
+// MachineChains runs commit chains of `steps` commits at `rate`: first
+// with (nearly) nothing burnt, the commits alone; then burning enough that
+// a chain's CPU comes near `saga_cpu_ms`.
+struct MachineTail {
+  ChainResult bare, matched;
+};
+
+MachineTail MachineChains(const sagactl::Platform& platform, double rate,
+                          double seconds, int steps, double saga_cpu_ms) {
+  absl::Status s = platform.cluster().CreateDatabase("chains");
+  if (s.ok()) {
+    s = Exec(platform.cluster().Url("chains"),
+             "CREATE TABLE IF NOT EXISTS chain_rows (id bigserial PRIMARY "
+             "KEY, v bigint NOT NULL, at timestamptz NOT NULL DEFAULT now())");
+  }
+  if (!s.ok()) Die("create the chains' table", s);
+  // Far more callers than chains in flight at these paces (one or two), so
+  // a chain waits for a connection only while the machine stalls, as the
+  // orders wait for the platform's threads then.
+  CommitChains chains(platform, /*threads=*/32);
+  MachineTail out;
+  try {
+    out.bare = chains.Run(rate, kHalfLoadWarmUp, seconds, steps, /*rows=*/1);
+    // The cost of a row burnt alone is a first guess only: at the pace the
+    // backends share the cores and their caches, and the machine's speed
+    // drifts. Short runs at the pace correct it, each from the last.
+    const double burn_ms = std::max(0.0, saga_cpu_ms - out.bare.cpu_ms);
+    double rows = std::max(1.0, burn_ms / steps * 1e6 / chains.NanosPerRow());
+    for (int i = 0; i < 3; ++i) {
+      const ChainResult r = chains.Run(rate, absl::ZeroDuration(), 1.5, steps,
+                                       static_cast<int64_t>(rows));
+      const double burnt = r.cpu_ms - out.bare.cpu_ms;
+      if (burnt > 0) rows = std::max(1.0, rows * burn_ms / burnt);
+    }
+    out.matched = chains.Run(rate, absl::Seconds(1), seconds, steps,
+                             static_cast<int64_t>(rows));
+  } catch (const std::exception& e) {
+    Die("commit chains", absl::InternalError(e.what()));
+  }
+  return out;
 }
 
 int Main(int argc, char** argv) {
@@ -641,6 +847,8 @@ int Main(int argc, char** argv) {
                   interval, next_key);
   if (options.statements) ResetStatements(platform);
   since = DatabaseNow(platform);
+  const int64_t half_commits_before = TotalCommits(platform);
+  const int64_t half_xid_before = NextXid(platform);
   const CpuReading half_cpu_before = ReadCpu(pids);
   failed +=
       Drive(order, options.clients,
@@ -648,14 +856,32 @@ int Main(int argc, char** argv) {
   if (!AwaitDrained(platform, absl::Minutes(5))) {
     Die("half load", absl::DeadlineExceededError("sagas did not finish"));
   }
+  const CpuReading half_cpu_after = ReadCpu(pids);
+  const int64_t half_commits = TotalCommits(platform) - half_commits_before;
+  const int64_t half_writes = NextXid(platform) - half_xid_before;
   const PhaseResult half = Summarize(platform, since);
   const std::string tail = TailBursts(platform, since, half.p99_ms);
   const std::string half_cpu =
-      CpuShares(half_cpu_before, ReadCpu(pids), half.orders);
+      CpuShares(half_cpu_before, half_cpu_after, half.orders);
+  const double half_saga_cpu_ms =
+      1000 * PlatformSeconds(half_cpu_before, half_cpu_after) /
+      std::max<int64_t>(half.orders, 1);
+  const double half_writes_per_saga =
+      static_cast<double>(half_writes) / std::max<int64_t>(half.orders, 1);
   const std::string half_statements =
       options.statements ? TopStatements(platform, half.orders) : "";
 
-  // 3. The database on its own.
+  // 3. The machine on its own: chains of commits costing what a saga did at
+  // half load, at the same pace, after the same settling. The burn per step
+  // comes from the backend's cost per row and what a chain costs without
+  // it, both measured here.
+  Settle(platform);
+  const MachineTail chains =
+      MachineChains(platform, half_rate, options.seconds,
+                    std::max(1, static_cast<int>(half_writes_per_saga + 0.5)),
+                    half_saga_cpu_ms);
+
+  // 4. The database on its own.
   const double pgbench = PgbenchRate(platform, options, home);
 
   std::cout << absl::StrFormat(
@@ -669,6 +895,13 @@ int Main(int argc, char** argv) {
       "half load (%.1f orders/s paced):\n"
       "  %d sagas: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, p99/p50 %.2f\n"
       "%s"
+      "  %.1f database commits per saga, %.1f of them writes\n"
+      "commit chains at the same pace, same cluster (the machine's own tail "
+      "at this load):\n"
+      "  %d chains of %d commits, %.2f ms of CPU each (a saga: %.2f ms): "
+      "p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, p99/p50 %.2f\n"
+      "  the same commits alone, %.2f ms of CPU each: p50 %.1f ms, p90 %.1f "
+      "ms, p99 %.1f ms, p99/p50 %.2f\n"
       "pgbench, same cluster, %d clients, single-row INSERT: %.0f tps\n"
       "  platform sagas/s / pgbench tps = %.3f; sagas/s x commits per saga / "
       "tps = %.2f\n"
@@ -678,8 +911,16 @@ int Main(int argc, char** argv) {
       static_cast<double>(commits) / std::max<int64_t>(full.orders, 1),
       static_cast<double>(writes) / std::max<int64_t>(full.orders, 1),
       half_rate, half.orders, half.p50_ms, half.p90_ms, half.p99_ms,
-      half.p99_ms / std::max(half.p50_ms, 1e-9), tail, options.clients, pgbench,
-      rate / pgbench,
+      half.p99_ms / std::max(half.p50_ms, 1e-9), tail,
+      static_cast<double>(half_commits) / std::max<int64_t>(half.orders, 1),
+      half_writes_per_saga, chains.matched.chains, chains.matched.steps,
+      chains.matched.cpu_ms, half_saga_cpu_ms, chains.matched.p50_ms,
+      chains.matched.p90_ms, chains.matched.p99_ms,
+      chains.matched.p99_ms / std::max(chains.matched.p50_ms, 1e-9),
+      chains.bare.cpu_ms, chains.bare.p50_ms, chains.bare.p90_ms,
+      chains.bare.p99_ms,
+      chains.bare.p99_ms / std::max(chains.bare.p50_ms, 1e-9), options.clients,
+      pgbench, rate / pgbench,
       rate * commits / std::max<int64_t>(full.orders, 1) / pgbench, failed);
   std::cout << "CPU at saturation, by process (PostgreSQL by database):\n"
             << cpu;
