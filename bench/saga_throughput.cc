@@ -38,6 +38,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <stdexcept>
 #include <thread>
 
 #include "CLI/CLI.hpp"
@@ -636,6 +637,7 @@ class CommitChains {
     absl::Mutex mu;
     std::deque<absl::Time> due;
     bool done = false;
+    std::string error;  // the first chain's failure, if any
     std::vector<std::thread> threads;
     for (int i = 0; i < threads_; ++i) {
       threads.emplace_back([&, &c = Connection(i)] {
@@ -649,9 +651,15 @@ class CommitChains {
             start = due.front();
             due.pop_front();
           }
-          for (int s = 0; s < steps; ++s) {
-            pqxx::nontransaction tx(c);
-            tx.exec_prepared("step", rows);
+          try {
+            for (int s = 0; s < steps; ++s) {
+              pqxx::nontransaction tx(c);
+              tx.exec_prepared("step", rows);
+            }
+          } catch (const std::exception& e) {
+            absl::MutexLock lock(&mu);
+            if (error.empty()) error = e.what();
+            continue;
           }
           const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
           absl::MutexLock lock(&mu);
@@ -669,6 +677,7 @@ class CommitChains {
       done = true;
     }
     for (auto& t : threads) t.join();
+    if (!error.empty()) throw std::runtime_error(error);
   }
 
   const sagactl::Platform& platform_;
