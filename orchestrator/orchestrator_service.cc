@@ -37,6 +37,10 @@ grpc::Status OrchestratorServiceImpl::StartSaga(
           "sagaworks_saga_starts_refused_total",
           "StartSaga calls refused because the backlog was full.");
       refused.With({}).Add(1);
+      // A pushback marks this as shedding, not ill health: the caller waits
+      // and retries without counting it against this orchestrator. A tenth
+      // of a second is several sagas' worth of a worker's time under load.
+      context->AddTrailingMetadata("grpc-retry-pushback-ms", "100");
       return ToGrpcStatus(absl::ResourceExhaustedError(absl::StrCat(
           runner_.backlog(),
           " sagas already wait here (--max-backlog); try again later")));

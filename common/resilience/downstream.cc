@@ -66,6 +66,11 @@ bool CountsAgainstHealth(absl::StatusCode code) {
   }
 }
 
+bool IsShedding(absl::StatusCode code, const Pushback& pushback) {
+  return code == absl::StatusCode::kResourceExhausted &&
+         pushback.kind == Pushback::Kind::kDelay;
+}
+
 // The families of every downstream's call metrics.
 metrics::CallMetrics MakeCallMetrics(const std::string& downstream) {
   static metrics::Family& requests = metrics::Registry::Default().Counter(
@@ -234,7 +239,10 @@ absl::Status Downstream::Attempts(const std::string& method,
     ++stats_.attempts;
     last = FromGrpcStatus(attempt(context));
     const absl::Duration took = clock_.Now() - now;
-    if (last.code() == absl::StatusCode::kCancelled) {
+    const Pushback asked =
+        last.ok() ? Pushback{} : ParsePushback(PushbackTrailer(context));
+    if (last.code() == absl::StatusCode::kCancelled ||
+        IsShedding(last.code(), asked)) {
       breaker.OnIgnored();
     } else if (CountsAgainstHealth(last.code())) {
       breaker.OnFailure(took);
@@ -261,9 +269,7 @@ absl::Status Downstream::Attempts(const std::string& method,
         n >= policy.retry.max_attempts) {
       return Finish(options, last);
     }
-    const Pushback pushback = policy.retry.honor_pushback
-                                  ? ParsePushback(PushbackTrailer(context))
-                                  : Pushback{};
+    const Pushback pushback = policy.retry.honor_pushback ? asked : Pushback{};
     if (pushback.kind == Pushback::Kind::kStop) return Finish(options, last);
     const absl::Duration wait = pushback.kind == Pushback::Kind::kDelay
                                     ? pushback.delay

@@ -98,6 +98,15 @@ absl::Time InboundDeadline(const grpc::ServerContext& context);
 // slow, overloaded, broken), as opposed to refusals of a request it handled.
 bool CountsAgainstHealth(absl::StatusCode code);
 
+// IsShedding: RESOURCE_EXHAUSTED with a pushback delay is a server turning
+// work away on purpose (a full backlog, a tenant over its rate, too many
+// calls in flight) and saying when to come back. It is retried after that
+// delay but is not counted against the downstream's health: opening the
+// breaker on it would stop every call for the whole open wait, long after
+// the server has room again. Without a pushback, an exhausted server still
+// counts as unwell.
+bool IsShedding(absl::StatusCode code, const Pushback& pushback);
+
 class Downstream {
  public:
   using Attempt = absl::FunctionRef<grpc::Status(grpc::ClientContext&)>;

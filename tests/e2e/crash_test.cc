@@ -427,6 +427,20 @@ TEST_F(BacklogTest, AFullBacklogDefersNewSagasAndLosesNone) {
   SlowStep("inventory", "", 0);
   std::vector<v1::Order> done = AwaitAllFinal(ids, absl::Seconds(60));
   CheckInvariants(done, alice, bob, widgets);
+  // The refusals carry a pushback: the relay waits it out and retries, and
+  // they do not open its breaker, which would hold back every order for
+  // its whole open wait once there is room again.
+  const std::string order_page =
+      platform()
+          .platform()
+          .MetricsPage(*sagactl::FindService("order"))
+          .value_or("");
+  EXPECT_EQ(metrics::SampleValue(order_page,
+                                 "sagaworks_circuit_breaker_rejections_total{"
+                                 "downstream=\"orchestrator\"}")
+                .value_or(0),
+            0)
+      << order_page;
   std::cout << refused << " StartSaga calls refused at first\n";
 }
 

@@ -292,6 +292,31 @@ TEST_F(DownstreamServerTest, WaitsExactlyThePushbackTheServerAsks) {
                                          absl::Milliseconds(1200)}));
 }
 
+// A server shedding load on purpose says when to come back; the client
+// waits and retries, and its breaker stays closed however often that
+// happens. The same refusals without a pushback open it.
+TEST_F(DownstreamServerTest, SheddingWithAPushbackLeavesTheBreakerClosed) {
+  DownstreamConfig c;
+  c.call.retry.max_attempts = 6;
+  c.breaker.consecutive_failures = 2;
+  c.retry_budget.min_retries_per_second = 100;
+  for (int i = 0; i < 5; ++i) {
+    service_.script.push_back({grpc::StatusCode::RESOURCE_EXHAUSTED, "10"});
+  }
+  Downstream shed("health", c, clock_, 1);
+  EXPECT_TRUE(Check(shed).ok());
+  EXPECT_EQ(shed.BreakerFor("Check").state(), BreakerState::kClosed);
+  EXPECT_EQ(service_.deadlines.size(), 6u);
+
+  for (int i = 0; i < 5; ++i) {
+    service_.script.push_back({grpc::StatusCode::RESOURCE_EXHAUSTED, ""});
+  }
+  Downstream unwell("health", c, clock_, 1);
+  const absl::Status s = Check(unwell);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
+  EXPECT_EQ(unwell.BreakerFor("Check").state(), BreakerState::kOpen);
+}
+
 TEST_F(DownstreamServerTest, NegativePushbackMeansDoNotRetry) {
   service_.script = {{grpc::StatusCode::UNAVAILABLE, "-1"}};
   Downstream d("health", DownstreamConfig{}, clock_, 1);
