@@ -34,7 +34,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -566,13 +565,9 @@ class CommitChains {
     r.chains = static_cast<int64_t>(latencies_.size());
     r.cpu_ms = 1000 * (CpuSeconds() - before) / std::max<int64_t>(r.chains, 1);
     std::sort(latencies_.begin(), latencies_.end());
-    auto at = [&](double q) {
-      if (latencies_.empty()) return 0.0;
-      return latencies_[static_cast<size_t>(q * (latencies_.size() - 1))];
-    };
-    r.p50_ms = at(0.5);
-    r.p90_ms = at(0.9);
-    r.p99_ms = at(0.99);
+    r.p50_ms = sagactl::Percentile(latencies_, 0.5);
+    r.p90_ms = sagactl::Percentile(latencies_, 0.9);
+    r.p99_ms = sagactl::Percentile(latencies_, 0.99);
     return r;
   }
 
@@ -629,29 +624,23 @@ class CommitChains {
   }
 
   // Pace starts a chain every `interval` until `until` and waits for them
-  // all; a chain's latency runs from its planned start, so one that waits
-  // for a free connection counts that wait, as an order waits for the
-  // platform.
+  // all. Each chain has its own slot in time, as DriveOrders' orders do,
+  // and its latency runs from that slot: one that waits for a free
+  // connection counts the wait, as an order waits for the platform.
   void Pace(absl::Time until, absl::Duration interval, int steps,
             int64_t rows) {
     for (int i = 0; i < threads_; ++i) Connection(i);
+    const absl::Time start = absl::Now();
+    std::atomic<int64_t> slot{0};
     absl::Mutex mu;
-    std::deque<absl::Time> due;
-    bool done = false;
     std::string error;  // the first chain's failure, if any
     std::vector<std::thread> threads;
     for (int i = 0; i < threads_; ++i) {
       threads.emplace_back([&, &c = Connection(i)] {
         while (true) {
-          absl::Time start;
-          {
-            absl::MutexLock lock(&mu);
-            auto ready = [&] { return !due.empty() || done; };
-            mu.Await(absl::Condition(&ready));
-            if (due.empty()) return;
-            start = due.front();
-            due.pop_front();
-          }
+          const absl::Time due = start + slot.fetch_add(1) * interval;
+          if (due >= until) return;
+          absl::SleepFor(due - absl::Now());
           try {
             for (int s = 0; s < steps; ++s) {
               pqxx::nontransaction tx(c);
@@ -662,20 +651,11 @@ class CommitChains {
             if (error.empty()) error = e.what();
             continue;
           }
-          const double ms = absl::ToDoubleMilliseconds(absl::Now() - start);
+          const double ms = absl::ToDoubleMilliseconds(absl::Now() - due);
           absl::MutexLock lock(&mu);
           latencies_.push_back(ms);
         }
       });
-    }
-    for (absl::Time next = absl::Now(); next < until; next += interval) {
-      absl::SleepFor(next - absl::Now());
-      absl::MutexLock lock(&mu);
-      due.push_back(next);
-    }
-    {
-      absl::MutexLock lock(&mu);
-      done = true;
     }
     for (auto& t : threads) t.join();
     if (!error.empty()) throw std::runtime_error(error);
@@ -688,9 +668,6 @@ class CommitChains {
   std::vector<double> latencies_;
 };
 
-// MachineChains runs commit chains of `steps` commits at `rate`: first
-// with (nearly) nothing burnt, the commits alone; then burning enough that
-// a chain's CPU comes near `saga_cpu_ms`.
 struct MachineTail {
   ChainResult bare, matched;
 };
@@ -705,6 +682,9 @@ std::string MatchNote(double chain_cpu_ms, double saga_cpu_ms) {
                          100 * off);
 }
 
+// MachineChains runs commit chains of `steps` commits at `rate`: first
+// with (nearly) nothing burnt, the commits alone; then burning enough that
+// a chain's CPU comes near `saga_cpu_ms`.
 MachineTail MachineChains(const sagactl::Platform& platform, double rate,
                           double seconds, int steps, double saga_cpu_ms) {
   absl::Status s = platform.cluster().CreateDatabase("chains");

@@ -25,14 +25,14 @@ void SetDeadline(grpc::ClientContext& c) {
   c.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
 }
 
+}  // namespace
+
 double Percentile(const std::vector<double>& sorted, double q) {
   if (sorted.empty()) return 0;
   const size_t at = std::min(
       sorted.size() - 1, static_cast<size_t>(q * (sorted.size() - 1) + 0.5));
   return sorted[at];
 }
-
-}  // namespace
 
 DriveResult DriveOrders(const std::string& order_address, int callers,
                         absl::Time until, absl::Duration interval,

@@ -41,6 +41,10 @@ DriveResult DriveOrders(const std::string& order_address, int callers,
                         const std::string& key_prefix, const MakeOrder& make,
                         bool keep_ids);
 
+// Percentile: the value at quantile `q` (0 to 1) of `sorted`, by nearest
+// rank; 0 when it is empty.
+double Percentile(const std::vector<double>& sorted, double q);
+
 struct LoadOptions {
   double rate = 20;     // orders per second
   double seconds = 10;  // how long to place them
