@@ -57,6 +57,13 @@
 namespace sagaworks {
 namespace {
 
+using platform::Service;
+
+// DatabaseUrl is a service's database in the benchmark's cluster.
+std::string DatabaseUrl(const sagactl::Platform& platform, Service service) {
+  return platform.cluster().Url(platform::Info(service).database);
+}
+
 constexpr int kCustomers = 200;
 constexpr int kSkus = 200;
 // Paced orders placed before the half-load phase's measured window.
@@ -81,7 +88,7 @@ sagactl::Platform* running = nullptr;
 
 // StopPlatform stops the services, newest first, then the database.
 void StopPlatform(sagactl::Platform& platform) {
-  const auto& services = sagactl::Services();
+  const auto& services = platform::Services();
   for (auto it = services.rbegin(); it != services.rend(); ++it) {
     (void)platform.StopService(*it, /*hard=*/false);
   }
@@ -127,11 +134,10 @@ absl::StatusOr<pqxx::result> Query(const std::string& url,
 }
 
 // A fresh cluster has no WAL segments to reuse: each one it fills, it
-// creates and zero-fills (16 MB, then fsync) while every commit waits, for
-// 60-100 ms. A server that has run for a while reuses the segments its
-// checkpoints let go. So, before measuring, this fills `segments` and
-// checkpoints, leaving them ready: as many as the saturation phase fills
-// (about 16 at 450 sagas/s for 10 s).
+// creates and zero-fills (16 MB, then fsync) while every commit waits. A
+// server that has run for a while reuses the segments its checkpoints let
+// go. So, before measuring, this fills `segments` and checkpoints, leaving
+// them ready: at least as many as the saturation phase fills.
 void RecycleWal(const sagactl::Platform& platform, int segments) {
   // One statement list on one connection. Each switch needs a record written
   // since the last one, or it does nothing: the row inserted before it (in
@@ -152,16 +158,16 @@ void RecycleWal(const sagactl::Platform& platform, int segments) {
 // writing back its pages) before the half-load phase, so that phase measures
 // steady running, not the clean-up after a burst three times its rate.
 void Settle(const sagactl::Platform& platform) {
-  for (const char* database :
-       {"orders", "payments", "inventory", "shipping", "orchestrator"}) {
-    absl::Status s = Exec(platform.cluster().Url(database), "VACUUM (ANALYZE)");
-    if (!s.ok()) Die(absl::StrCat("vacuum ", database), s);
+  for (const platform::ServiceInfo& service : platform::Services()) {
+    absl::Status s =
+        Exec(DatabaseUrl(platform, service.id), "VACUUM (ANALYZE)");
+    if (!s.ok()) Die(absl::StrCat("vacuum ", service.database), s);
   }
   // A checkpoint, as a server that has run for a while has had: it turns
   // the burst's WAL segments into ready files for the WAL to come. Without
   // one, each new 16 MB segment is created and zero-filled while every
-  // commit waits (60-100 ms, every 6 s at half load: the slowest 1% of sagas
-  // were the ones caught in it).
+  // commit waits, and the sagas caught in that wait would be the phase's
+  // tail.
   absl::Status s = Exec(platform.cluster().Url("postgres"), "CHECKPOINT");
   if (!s.ok()) Die("checkpoint", s);
   // And the burst's writes still in the page cache go to disk now, rather
@@ -173,13 +179,13 @@ void Settle(const sagactl::Platform& platform) {
 // Bench data spread over many rows, as real traffic is: one hot account or
 // SKU would measure that row's lock, not the platform.
 void Seed(const sagactl::Platform& platform) {
-  auto r = Query(platform.cluster().Url("payments"),
+  auto r = Query(DatabaseUrl(platform, Service::kPayment),
                  "INSERT INTO accounts (customer_id, balance_cents) "
                  "SELECT 'bench-' || i, 1000000000000 "
                  "FROM generate_series(0, $1::int) i ON CONFLICT DO NOTHING",
                  kCustomers - 1);
   if (!r.ok()) Die("seed accounts", r.status());
-  r = Query(platform.cluster().Url("inventory"),
+  r = Query(DatabaseUrl(platform, Service::kInventory),
             "INSERT INTO stock (sku, price_cents, available) "
             "SELECT 'bench-' || i, 100, 1000000000 "
             "FROM generate_series(0, $1::int) i ON CONFLICT DO NOTHING",
@@ -225,7 +231,7 @@ v1::CreateOrderRequest BenchOrder(uint64_t n) {
 bool AwaitDrained(const sagactl::Platform& platform, absl::Duration limit) {
   const absl::Time deadline = absl::Now() + limit;
   while (absl::Now() < deadline) {
-    auto r = Query(platform.cluster().Url("orders"),
+    auto r = Query(DatabaseUrl(platform, Service::kOrder),
                    "SELECT count(*) FROM orders WHERE status = 'pending'");
     if (r.ok() && (*r)[0][0].as<int64_t>() == 0) return true;
     // The count scans the orders table (several milliseconds of the
@@ -247,7 +253,7 @@ struct PhaseResult {
 PhaseResult Summarize(const sagactl::Platform& platform,
                       const std::string& since) {
   auto r = Query(
-      platform.cluster().Url("orders"),
+      DatabaseUrl(platform, Service::kOrder),
       "SELECT count(*), count(*) FILTER (WHERE status = 'approved'), "
       "coalesce(extract(epoch FROM max(updated_at) - min(created_at)), 0),"
       "coalesce(1000 * extract(epoch FROM percentile_cont(0.5) WITHIN "
@@ -278,7 +284,7 @@ PhaseResult Summarize(const sagactl::Platform& platform,
 std::string TailBursts(const sagactl::Platform& platform,
                        const std::string& since, double p99_ms) {
   auto r = Query(
-      platform.cluster().Url("orders"),
+      DatabaseUrl(platform, Service::kOrder),
       "SELECT extract(epoch FROM created_at - $1::timestamptz) FROM orders "
       "WHERE created_at > $1::timestamptz AND updated_at - created_at >= "
       "$2::float8 * interval '1 millisecond' ORDER BY created_at",
@@ -303,16 +309,16 @@ std::string TailBursts(const sagactl::Platform& platform,
 
 // A counter from a service's /metrics; 0 when the page does not have it
 // (yet), -1 when there is no page.
-double Counter(const sagactl::Platform& platform, const std::string& service,
+double Counter(const sagactl::Platform& platform, Service service,
                absl::string_view series) {
   absl::StatusOr<std::string> page =
-      platform.MetricsPage(*sagactl::FindService(service));
+      platform.MetricsPage(platform::Info(service));
   if (!page.ok()) return -1;
   return metrics::SampleValue(*page, series).value_or(0);
 }
 
 std::string DatabaseNow(const sagactl::Platform& platform) {
-  auto r = Query(platform.cluster().Url("orders"), "SELECT now()::text");
+  auto r = Query(DatabaseUrl(platform, Service::kOrder), "SELECT now()::text");
   if (!r.ok()) Die("read clock", r.status());
   return (*r)[0][0].as<std::string>();
 }
@@ -775,7 +781,7 @@ int Main(int argc, char** argv) {
   auto port = local::FreePort();
   if (!port.ok()) Die("free port", port.status());
   po.pg_port = *port;
-  for (const auto& spec : sagactl::Services()) {
+  for (const auto& spec : platform::Services()) {
     port = local::FreePort();
     if (!port.ok()) Die("free port", port.status());
     po.ports[spec.name] = *port;
@@ -783,19 +789,19 @@ int Main(int argc, char** argv) {
     if (!port.ok()) Die("free port", port.status());
     po.http_ports[spec.name] = *port;
   }
-  po.extra_args["orchestrator"] = {
+  for (const platform::ServiceInfo& service : platform::Services()) {
+    po.extra_args[service.name] = {"--db-pool-size=16"};
+  }
+  po.extra_args[platform::Info(Service::kOrchestrator).name] = {
       absl::StrCat("--workers=", options.workers),
       absl::StrCat("--db-pool-size=", std::min(options.workers, 64))};
-  for (const char* name : {"order", "payment", "inventory", "shipping"}) {
-    po.extra_args[name] = {"--db-pool-size=16"};
-  }
   sagactl::Platform platform(po);
   running = &platform;
   std::cout << "starting the platform under " << home << " ...\n";
   if (absl::Status s = platform.StartDatabase(); !s.ok()) Die("database", s);
-  std::vector<const sagactl::ServiceSpec*> all;
+  std::vector<const platform::ServiceInfo*> all;
   std::map<std::string, pid_t> pids;
-  for (const auto& spec : sagactl::Services()) {
+  for (const auto& spec : platform::Services()) {
     auto pid = platform.StartService(spec);
     if (!pid.ok()) Die(spec.name, pid.status());
     pids[spec.name] = *pid;
@@ -804,7 +810,7 @@ int Main(int argc, char** argv) {
   if (absl::Status s = platform.WaitServing(all); !s.ok()) Die("start", s);
   Seed(platform);
   RecycleWal(platform, kWalSegments);
-  const std::string order = platform.Address(*sagactl::FindService("order"));
+  const std::string order = platform.Address(platform::Info(Service::kOrder));
   std::atomic<uint64_t> next_key{0};
 
   // Warm-up: connections, caches, pools.
@@ -826,8 +832,8 @@ int Main(int argc, char** argv) {
   if (!AwaitDrained(platform, absl::Minutes(5))) {
     Die("saturation", absl::DeadlineExceededError("sagas did not finish"));
   }
-  const double refused =
-      Counter(platform, "orchestrator", "sagaworks_saga_starts_refused_total");
+  const double refused = Counter(platform, Service::kOrchestrator,
+                                 "sagaworks_saga_starts_refused_total");
   const int64_t commits = TotalCommits(platform) - commits_before;
   const int64_t writes = NextXid(platform) - xid_before;
   const CpuReading cpu_after = ReadCpu(pids);

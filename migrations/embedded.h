@@ -11,12 +11,12 @@ namespace sagaworks::migrations {
 
 using Files = std::vector<std::pair<std::string_view, std::string_view>>;
 
-const Files& order();
-const Files& payment();
-const Files& inventory();
-const Files& shipping();
-const Files& orchestrator();
-// demo: "inventory.sql" and "payment.sql", for those services' databases.
+// ForService is the migrations of the service the registry names `name`
+// (migrations/<name>/ and migrations/shared/); empty for a service without
+// a folder.
+const Files& ForService(std::string_view name);
+
+// demo: "<service name>.sql" for the databases the demo data fills.
 const Files& demo();
 
 }  // namespace sagaworks::migrations

@@ -7,15 +7,8 @@
 
 int main(int argc, char** argv) {
   using namespace sagaworks;
-  server::Process process({"saga-orchestrator", 50055, "orchestrator", 9455});
-  const std::string& order =
-      process.AddPeer("order", "127.0.0.1:50051", "order service");
-  const std::string& payment =
-      process.AddPeer("payment", "127.0.0.1:50052", "payment service");
-  const std::string& inventory =
-      process.AddPeer("inventory", "127.0.0.1:50053", "inventory service");
-  const std::string& shipping =
-      process.AddPeer("shipping", "127.0.0.1:50054", "shipping service");
+  using platform::Service;
+  server::Process process(Service::kOrchestrator);
   orchestrator::SagaRunnerConfig config;
   double call_timeout_s = 2, step_timeout_s = 10, lease_s = 10,
          claim_interval_s = 1;
@@ -79,43 +72,37 @@ int main(int argc, char** argv) {
   if (absl::Status s = calls.Validate(); !s.ok()) return process.Fail(s);
 
   // Generic plans: see db::PoolConfig::generic_plans.
-  auto pool =
-      process.OpenDatabase(migrations::orchestrator(), /*generic_plans=*/true);
+  auto pool = process.OpenDatabase(migrations::ForService(process.info().name),
+                                   /*generic_plans=*/true);
   if (!pool.ok()) return process.Fail(pool.status());
 
   orchestrator::ParticipantStubs stubs;
-  struct Peer {
-    const char* name;
-    const char* rpc_service;
-    std::unique_ptr<resilience::Downstream>* client;
-  };
-  for (const Peer& peer :
-       {Peer{"inventory", v1::InventoryService::service_full_name(),
-             &stubs.inventory.downstream},
-        Peer{"payment", v1::PaymentService::service_full_name(),
-             &stubs.payment.downstream},
-        Peer{"shipping", v1::ShippingService::service_full_name(),
-             &stubs.shipping.downstream},
-        Peer{"order", v1::OrderService::service_full_name(),
-             &stubs.order.downstream}}) {
-    auto downstream =
-        process.MakeDownstream(peer.name, peer.rpc_service, calls);
+  for (const auto& [peer, client] :
+       {std::pair{Service::kInventory, &stubs.inventory.downstream},
+        std::pair{Service::kPayment, &stubs.payment.downstream},
+        std::pair{Service::kShipping, &stubs.shipping.downstream},
+        std::pair{Service::kOrder, &stubs.order.downstream}}) {
+    auto downstream = process.MakeDownstream(peer, calls);
     if (!downstream.ok()) return process.Fail(downstream.status());
-    *peer.client = *std::move(downstream);
+    *client = *std::move(downstream);
   }
-  stubs.inventory.stub = v1::InventoryService::NewStub(Dial(inventory));
-  stubs.payment.stub = v1::PaymentService::NewStub(Dial(payment));
-  stubs.shipping.stub = v1::ShippingService::NewStub(Dial(shipping));
-  stubs.order.stub = v1::OrderService::NewStub(Dial(order));
+  stubs.inventory.stub = v1::InventoryService::NewStub(
+      Dial(process.PeerAddress(Service::kInventory)));
+  stubs.payment.stub =
+      v1::PaymentService::NewStub(Dial(process.PeerAddress(Service::kPayment)));
+  stubs.shipping.stub = v1::ShippingService::NewStub(
+      Dial(process.PeerAddress(Service::kShipping)));
+  stubs.order.stub =
+      v1::OrderService::NewStub(Dial(process.PeerAddress(Service::kOrder)));
   orchestrator::GrpcParticipants participants(std::move(stubs));
   orchestrator::SagaStore store(**pool, lease);
   orchestrator::SagaRunner runner(store, participants, RealClock::Default(),
                                   config);
-  auto idempotency = process.MakeIdempotency("sagaworks.v1.SagaOrchestrator");
+  auto idempotency = process.MakeIdempotency();
   if (!idempotency.ok()) return process.Fail(idempotency.status());
   orchestrator::OrchestratorServiceImpl service(store, runner, process.guard(),
                                                 **idempotency);
-  process.server().Register(&service, "sagaworks.v1.SagaOrchestrator");
+  process.server().Register(&service, process.info().grpc_service);
   process.OnShutdown([&runner] { runner.Stop(); });
   if (absl::Status s = runner.Start(); !s.ok()) return process.Fail(s);
   return process.Serve();

@@ -1,6 +1,7 @@
 #include "orchestrator/participants.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/platform/services.h"
 #include "common/status.h"
 
 namespace sagaworks::orchestrator {
@@ -14,8 +15,9 @@ resilience::CallOptions SagaCallOptions(absl::Time deadline,
   resilience::CallOptions options;
   options.idempotent = true;
   options.deadline = deadline;
-  options.metadata = {{"idempotency-key", key},
-                      {"x-tenant-id", "saga-orchestrator"}};
+  options.metadata = {
+      {"idempotency-key", key},
+      {"x-tenant-id", platform::Info(platform::Service::kOrchestrator).binary}};
   return options;
 }
 

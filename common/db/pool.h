@@ -40,7 +40,7 @@ struct PoolConfig {
   // again for its parameters. PostgreSQL keeps planning a statement whose
   // plans for the parameters it has seen cost less than the generic one:
   // for the orchestrator's commit of a group of saga moves, that is every
-  // call at moderate load, where planning took about 40% of its time.
+  // call at moderate load, where planning would dominate its time.
   bool generic_plans = false;
 
   absl::Status Validate() const;

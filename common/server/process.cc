@@ -16,10 +16,6 @@
 
 namespace sagaworks::server {
 
-std::string DefaultDatabaseUrl(const std::string& database) {
-  return absl::StrCat("postgresql://sagaworks@127.0.0.1:54329/", database);
-}
-
 CLI::Validator HostPortValidator() {
   return CLI::Validator(
       [](std::string& value) -> std::string {
@@ -45,21 +41,22 @@ std::string DescribeFlagError(const CLI::App& app, const std::string& error) {
   return out;
 }
 
-Process::Process(ProcessInfo info) : info_(std::move(info)), app_(info_.name) {
+Process::Process(platform::Service id)
+    : info_(platform::Info(id)), app_(info_.binary) {
   BlockTerminationSignals();
   // Debian builds Abseil with its mutex deadlock detector on, which keeps a
   // lock graph on every acquisition: a cost on each call, for a check that
   // belongs in tests (the unit tests keep it).
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  SetLogService(info_.name);
-  server_config_.listen = absl::StrCat("127.0.0.1:", info_.default_port);
+  SetLogService(info_.binary);
+  server_config_.listen = platform::LocalAddress(info_);
 
   app_.add_option("--listen", server_config_.listen,
                   "gRPC listen address, host:port (port 0 picks one)")
       ->envname("SAGAWORKS_LISTEN")
       ->check(HostPortValidator())
       ->capture_default_str();
-  http_listen_ = absl::StrCat("127.0.0.1:", info_.default_http_port);
+  http_listen_ = absl::StrCat("127.0.0.1:", info_.http_port);
   app_.add_option("--http-listen", http_listen_,
                   "HTTP address for /metrics, /health/live and /health/ready, "
                   "host:port (port 0 picks one)")
@@ -100,7 +97,7 @@ Process::Process(ProcessInfo info) : info_(std::move(info)), app_(info_.name) {
                 "serve ChaosService (fault injection) to local callers")
       ->envname("SAGAWORKS_ENABLE_CHAOS");
   if (!info_.database.empty()) {
-    pool_config_.url = DefaultDatabaseUrl(info_.database);
+    pool_config_.url = platform::LocalDatabaseUrl(info_.database);
     app_.add_option("--database-url", pool_config_.url,
                     "PostgreSQL connection URI of this service's database")
         ->envname("SAGAWORKS_DATABASE_URL")
@@ -122,50 +119,58 @@ Process::Process(ProcessInfo info) : info_(std::move(info)), app_(info_.name) {
         ->check(CLI::Range(0.0, 3600.0))
         ->capture_default_str();
   }
+  for (platform::Service id : info_.peers) {
+    const platform::ServiceInfo& peer = platform::Info(id);
+    std::string& value = peers_[peer.name];
+    value = platform::LocalAddress(peer);
+    app_.add_option(absl::StrCat("--", peer.name, "-address"), value,
+                    absl::StrCat(peer.what, ", host:port"))
+        ->envname(absl::StrCat("SAGAWORKS_", absl::AsciiStrToUpper(peer.name),
+                               "_ADDRESS"))
+        ->check(HostPortValidator())
+        ->capture_default_str();
+  }
 }
 
 Process::~Process() = default;
 
 absl::StatusOr<std::unique_ptr<idempotency::Idempotency>>
-Process::MakeIdempotency(const std::string& service) {
+Process::MakeIdempotency() {
   if (pool_ == nullptr) {
     return absl::FailedPreconditionError("MakeIdempotency before OpenDatabase");
   }
   idempotency::IdempotencyConfig config;
   config.retention = absl::Hours(idempotency_retention_hours_);
   if (absl::Status s = config.Validate(); !s.ok()) return s;
-  auto idempotency =
-      std::make_unique<idempotency::Idempotency>(*pool_, service, config);
+  auto idempotency = std::make_unique<idempotency::Idempotency>(
+      *pool_, info_.grpc_service, config);
   idempotency->StartPurging();
   OnShutdown([i = idempotency.get()] { i->StopPurging(); });
   return idempotency;
 }
 
 absl::StatusOr<std::unique_ptr<resilience::Downstream>> Process::MakeDownstream(
-    const std::string& name, const std::string& rpc_service,
-    resilience::DownstreamConfig base) {
+    platform::Service id, resilience::DownstreamConfig base) {
+  const platform::ServiceInfo& peer = platform::Info(id);
   absl::StatusOr<resilience::DownstreamConfig> config =
-      resilience::ConfigFor(resilience_settings_, name, std::move(base));
+      resilience::ConfigFor(resilience_settings_, peer.name, std::move(base));
   if (!config.ok()) return config.status();
   auto downstream = std::make_unique<resilience::Downstream>(
-      name, *std::move(config), RealClock::Default());
-  downstream->set_rpc_service(rpc_service);
+      peer.name, *std::move(config), RealClock::Default());
+  downstream->set_rpc_service(peer.grpc_service);
   admin_service_->Track(downstream.get());
   return downstream;
 }
 
-const std::string& Process::AddPeer(const std::string& name,
-                                    const std::string& default_address,
-                                    const std::string& what) {
-  std::string& value = peers_[name];
-  value = default_address;
-  app_.add_option(absl::StrCat("--", name, "-address"), value,
-                  absl::StrCat(what, ", host:port"))
-      ->envname(
-          absl::StrCat("SAGAWORKS_", absl::AsciiStrToUpper(name), "_ADDRESS"))
-      ->check(HostPortValidator())
-      ->capture_default_str();
-  return value;
+const std::string& Process::PeerAddress(platform::Service id) const {
+  auto it = peers_.find(platform::Info(id).name);
+  if (it == peers_.end()) {
+    // A main.cc asking for a service its registry row does not call.
+    std::cerr << info_.binary << ": " << platform::Info(id).name
+              << " is not a peer in the service registry\n";
+    std::abort();
+  }
+  return it->second;
 }
 
 std::optional<int> Process::ParseFlags(int argc, char** argv) {
@@ -174,7 +179,7 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
   } catch (const CLI::Success& e) {
     return app_.exit(e);  // --help
   } catch (const CLI::ParseError& e) {
-    std::cerr << info_.name << ": invalid configuration: "
+    std::cerr << info_.binary << ": invalid configuration: "
               << DescribeFlagError(app_, e.what()) << "\n";
     return 2;
   }
@@ -185,7 +190,7 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
   pool_config_.connect_timeout = absl::Seconds(db_connect_timeout_seconds_);
   if (!info_.database.empty()) {
     if (absl::Status s = pool_config_.Validate(); !s.ok()) {
-      std::cerr << info_.name << ": invalid configuration: " << s.message()
+      std::cerr << info_.binary << ": invalid configuration: " << s.message()
                 << "\n";
       return 2;
     }
@@ -196,7 +201,8 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
     absl::StatusOr<v1::ResilienceSettings> settings =
         resilience::LoadResilienceSettings(resilience_config_path_, known);
     if (!settings.ok()) {
-      std::cerr << info_.name << ": invalid configuration: --resilience-config "
+      std::cerr << info_.binary
+                << ": invalid configuration: --resilience-config "
                 << settings.status().message() << "\n";
       return 2;
     }
@@ -213,7 +219,7 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
                           1, absl::Seconds(1.0 / rate_limit_per_second_)};
   }
   if (absl::Status s = guard_config_.Validate(); !s.ok()) {
-    std::cerr << info_.name << ": invalid configuration: " << s.message()
+    std::cerr << info_.binary << ": invalid configuration: " << s.message()
               << "\n";
     return 2;
   }
@@ -226,7 +232,7 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
   server_->Register(admin_service_.get(), "sagaworks.v1.AdminService");
   admin_service_->ExportMetrics(metrics::Registry::Default());
   if (absl::Status s = ConfigureTracing(); !s.ok()) {
-    std::cerr << info_.name << ": invalid configuration: " << s.message()
+    std::cerr << info_.binary << ": invalid configuration: " << s.message()
               << "\n";
     return 2;
   }
@@ -259,7 +265,7 @@ absl::Status Process::ConfigureTracing() {
     return std::string(v == nullptr ? "" : v);
   };
   std::string service = env("OTEL_SERVICE_NAME");
-  if (service.empty()) service = info_.name;
+  if (service.empty()) service = info_.binary;
   absl::StatusOr<trace::Sampler> sampler = trace::Sampler::Parse(
       env("OTEL_TRACES_SAMPLER"), env("OTEL_TRACES_SAMPLER_ARG"));
   if (!sampler.ok()) return sampler.status();
@@ -320,7 +326,7 @@ int Process::Serve() {
   if (absl::Status s = http_->Start(http_listen_); !s.ok()) return Fail(s);
   if (absl::Status s = server_->Start(); !s.ok()) return Fail(s);
   StartDatabaseWatch();
-  LogInfo(absl::StrCat(info_.name, " serving on port ", server_->port(),
+  LogInfo(absl::StrCat(info_.binary, " serving on port ", server_->port(),
                        ", HTTP on port ", http_->port(),
                        tracing_ ? ", exporting traces over OTLP"
                                 : ", traces not exported (no "

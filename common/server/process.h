@@ -1,15 +1,17 @@
 // Process: the start-up and shutdown sequence every sagaworks service shares,
 // so each main.cc only wires its own parts:
 //
-//   Process process({"inventory-service", 50053, "inventory"});
+//   Process process(platform::Service::kInventory);
 //   if (auto code = process.ParseFlags(argc, argv)) return *code;
-//   auto pool = process.OpenDatabase(InventoryMigrations());
+//   auto pool = process.OpenDatabase(migrations::ForService("inventory"));
 //   if (!pool.ok()) return process.Fail(pool.status());
 //   ... build the service, process.server().Register(...) ...
 //   return process.Serve();
 //
-// Settings come from flags, then environment variables, then defaults; a bad
-// value stops the process with a message naming the setting.
+// Its names, default ports, database and peers come from the service registry
+// (common/platform/services.h). Settings come from flags, then environment
+// variables, then defaults; a bad value stops the process with a message naming
+// the setting.
 #ifndef SAGAWORKS_COMMON_SERVER_PROCESS_H_
 #define SAGAWORKS_COMMON_SERVER_PROCESS_H_
 
@@ -28,6 +30,7 @@
 #include "common/db/pool.h"
 #include "common/idempotency/idempotency.h"
 #include "common/observability/http_server.h"
+#include "common/platform/services.h"
 #include "common/resilience/config.h"
 #include "common/server/admin_service.h"
 #include "common/server/chaos_service.h"
@@ -35,16 +38,6 @@
 #include "common/server/guard.h"
 
 namespace sagaworks::server {
-
-struct ProcessInfo {
-  std::string name;       // "order-service"
-  int default_port;       // 50051
-  std::string database;   // "orders"; empty for processes without one
-  int default_http_port;  // 9451: /metrics and /health/*
-};
-
-// DefaultDatabaseUrl is the local cluster that `sagactl up` runs.
-std::string DefaultDatabaseUrl(const std::string& database);
 
 // HostPortValidator checks a "host:port" flag value.
 CLI::Validator HostPortValidator();
@@ -56,18 +49,21 @@ std::string DescribeFlagError(const CLI::App& app, const std::string& error);
 
 class Process {
  public:
-  explicit Process(ProcessInfo info);
+  // Process declares the flags of registry service `id`, among them an
+  // --<peer>-address for each service it calls.
+  explicit Process(platform::Service id);
   ~Process();
+
+  // info is the process's row in the service registry.
+  const platform::ServiceInfo& info() const { return info_; }
 
   // app is where a service adds its own flags before ParseFlags().
   CLI::App& app() { return app_; }
 
-  // AddPeer declares the address of a service this process calls:
-  // --<name>-address / SAGAWORKS_<NAME>_ADDRESS. The returned string holds the
-  // value once ParseFlags() has run.
-  const std::string& AddPeer(const std::string& name,
-                             const std::string& default_address,
-                             const std::string& what);
+  // PeerAddress is where peer `id` is (--<name>-address /
+  // SAGAWORKS_<NAME>_ADDRESS), once ParseFlags() has run. `id` must be one of
+  // the registry's peers of this process.
+  const std::string& PeerAddress(platform::Service id) const;
 
   // ParseFlags returns an exit code when the process should stop now (--help,
   // or a bad setting, which it reports), nullopt to go on.
@@ -84,18 +80,16 @@ class Process {
   // guard is what each service's handlers pass through (valid after
   // ParseFlags()).
   ServerGuard& guard() { return *guard_; }
-  // MakeIdempotency builds the idempotency mechanism for `service`'s
-  // mutating handlers on the process's database (after OpenDatabase), with
-  // its background purge running until shutdown.
-  absl::StatusOr<std::unique_ptr<idempotency::Idempotency>> MakeIdempotency(
-      const std::string& service);
+  // MakeIdempotency builds the idempotency mechanism for the process's
+  // mutating handlers on its database (after OpenDatabase), with its
+  // background purge running until shutdown.
+  absl::StatusOr<std::unique_ptr<idempotency::Idempotency>> MakeIdempotency();
 
-  // MakeDownstream builds the pipeline for calls to peer `name` (whose gRPC
-  // service is `rpc_service`, for traces): `base`, overridden by the
-  // --resilience-config file; it reports through AdminService and /metrics.
+  // MakeDownstream builds the pipeline for calls to peer `id`: `base`,
+  // overridden by the --resilience-config file; it reports through
+  // AdminService and /metrics.
   absl::StatusOr<std::unique_ptr<resilience::Downstream>> MakeDownstream(
-      const std::string& name, const std::string& rpc_service,
-      resilience::DownstreamConfig base = {});
+      platform::Service id, resilience::DownstreamConfig base = {});
 
   // BeforeDrain registers work to run when a stop signal arrives, before
   // in-flight calls drain (ending long-lived streams).
@@ -127,7 +121,7 @@ class Process {
   void StartDatabaseWatch();
   void StopDatabaseWatch();
 
-  ProcessInfo info_;
+  const platform::ServiceInfo& info_;
   CLI::App app_;
   ServerConfig server_config_;
   db::PoolConfig pool_config_;
@@ -150,6 +144,7 @@ class Process {
   absl::Mutex watch_mu_;
   bool watch_stop_ ABSL_GUARDED_BY(watch_mu_) = false;
   std::thread watch_;
+  // Address per peer name.
   std::map<std::string, std::string> peers_;
   std::string resilience_config_path_;
   double idempotency_retention_hours_ = 24;

@@ -5,16 +5,16 @@
 
 int main(int argc, char** argv) {
   using namespace sagaworks;
-  server::Process process({"inventory-service", 50053, "inventory", 9453});
+  server::Process process(platform::Service::kInventory);
   if (auto code = process.ParseFlags(argc, argv)) return *code;
-  auto pool = process.OpenDatabase(migrations::inventory());
+  auto pool = process.OpenDatabase(migrations::ForService(process.info().name));
   if (!pool.ok()) return process.Fail(pool.status());
 
   inventory::InventoryStore store(**pool);
-  auto idempotency = process.MakeIdempotency("sagaworks.v1.InventoryService");
+  auto idempotency = process.MakeIdempotency();
   if (!idempotency.ok()) return process.Fail(idempotency.status());
   inventory::InventoryServiceImpl service(store, process.guard(),
                                           **idempotency);
-  process.server().Register(&service, "sagaworks.v1.InventoryService");
+  process.server().Register(&service, process.info().grpc_service);
   return process.Serve();
 }

@@ -7,13 +7,8 @@
 
 int main(int argc, char** argv) {
   using namespace sagaworks;
-  server::Process process({"order-service", 50051, "orders", 9451});
-  const std::string& orchestrator = process.AddPeer(
-      "orchestrator", "127.0.0.1:50055", "saga orchestrator (outbox relay)");
-  const std::string& inventory = process.AddPeer(
-      "inventory", "127.0.0.1:50053", "inventory service (SKU check)");
-  const std::string& payment = process.AddPeer(
-      "payment", "127.0.0.1:50052", "payment service (customer check)");
+  using platform::Service;
+  server::Process process(Service::kOrder);
   double catalog_cache_seconds = 30;
   process.app()
       .add_option("--catalog-cache-seconds", catalog_cache_seconds,
@@ -23,15 +18,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   if (auto code = process.ParseFlags(argc, argv)) return *code;
-  auto pool = process.OpenDatabase(migrations::order());
+  auto pool = process.OpenDatabase(migrations::ForService(process.info().name));
   if (!pool.ok()) return process.Fail(pool.status());
 
-  auto to_orchestrator = process.MakeDownstream(
-      "orchestrator", v1::SagaOrchestrator::service_full_name());
-  auto to_inventory = process.MakeDownstream(
-      "inventory", v1::InventoryService::service_full_name());
-  auto to_payment = process.MakeDownstream(
-      "payment", v1::PaymentService::service_full_name());
+  auto to_orchestrator = process.MakeDownstream(Service::kOrchestrator);
+  auto to_inventory = process.MakeDownstream(Service::kInventory);
+  auto to_payment = process.MakeDownstream(Service::kPayment);
   for (const auto* d : {&to_orchestrator, &to_inventory, &to_payment}) {
     if (!d->ok()) return process.Fail(d->status());
   }
@@ -39,20 +31,24 @@ int main(int argc, char** argv) {
   // One client for the orchestrator: the relay starts sagas, CancelOrder
   // cancels them.
   resilience::Client<v1::SagaOrchestrator::StubInterface> sagas{
-      v1::SagaOrchestrator::NewStub(Dial(orchestrator)),
+      v1::SagaOrchestrator::NewStub(
+          Dial(process.PeerAddress(Service::kOrchestrator))),
       *std::move(to_orchestrator)};
   order::OutboxRelay relay(store, sagas, {});
   order::CatalogCheck catalog(
-      {v1::InventoryService::NewStub(Dial(inventory)),
+      {v1::InventoryService::NewStub(
+           Dial(process.PeerAddress(Service::kInventory))),
        *std::move(to_inventory)},
-      {v1::PaymentService::NewStub(Dial(payment)), *std::move(to_payment)},
+      {v1::PaymentService::NewStub(
+           Dial(process.PeerAddress(Service::kPayment))),
+       *std::move(to_payment)},
       absl::Seconds(1), {absl::Seconds(catalog_cache_seconds), 100000});
-  auto idempotency = process.MakeIdempotency("sagaworks.v1.OrderService");
+  auto idempotency = process.MakeIdempotency();
   if (!idempotency.ok()) return process.Fail(idempotency.status());
   order::OrderServiceImpl service(store, relay, catalog,
                                   absl::Milliseconds(200), process.guard(),
                                   **idempotency, sagas);
-  process.server().Register(&service, "sagaworks.v1.OrderService");
+  process.server().Register(&service, process.info().grpc_service);
   process.BeforeDrain([&service] { service.StopWatches(); });
   process.OnShutdown([&relay] { relay.Stop(); });
   relay.Start();

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/observability/trace.h"
 #include "common/page_token.h"
+#include "common/platform/services.h"
 #include "common/status.h"
 #include "common/validation.h"
 
@@ -76,7 +77,8 @@ absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request,
                                  absl::Time inbound_deadline) {
   resilience::CallOptions options;
   options.idempotent = true;  // reads
-  options.metadata = {{"x-tenant-id", "order-service"}};
+  options.metadata = {
+      {"x-tenant-id", platform::Info(platform::Service::kOrder).binary}};
   options.deadline = std::min(absl::Now() + timeout_, inbound_deadline);
   if (!known_customers_.Contains(request.customer_id())) {
     v1::GetBalanceRequest customer;
@@ -197,7 +199,7 @@ grpc::Status OrderServiceImpl::CancelOrder(
       options.metadata = {
           {"idempotency-key",
            absl::StrCat("order:", request->order_id(), ":cancel")},
-          {"x-tenant-id", "order-service"}};
+          {"x-tenant-id", platform::Info(platform::Service::kOrder).binary}};
       v1::CancelSagaRequest cancel;
       cancel.set_order_id(request->order_id());
       cancel.set_reason(request->reason());

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/observability/metrics.h"
 #include "common/observability/trace.h"
+#include "common/platform/services.h"
 #include "common/status.h"
 
 namespace sagaworks::order {
@@ -164,7 +165,7 @@ absl::Status OutboxRelay::Deliver(const OutboxEntry& entry,
   options.metadata = {
       {"idempotency-key",
        absl::StrCat("order:", entry.order.order_id(), ":start-saga")},
-      {"x-tenant-id", "order-service"}};
+      {"x-tenant-id", platform::Info(platform::Service::kOrder).binary}};
   v1::Saga saga;
   absl::Status status = orchestrator_.Call(
       "StartSaga", options, &v1::SagaOrchestrator::StubInterface::StartSaga,

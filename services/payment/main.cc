@@ -5,15 +5,15 @@
 
 int main(int argc, char** argv) {
   using namespace sagaworks;
-  server::Process process({"payment-service", 50052, "payments", 9452});
+  server::Process process(platform::Service::kPayment);
   if (auto code = process.ParseFlags(argc, argv)) return *code;
-  auto pool = process.OpenDatabase(migrations::payment());
+  auto pool = process.OpenDatabase(migrations::ForService(process.info().name));
   if (!pool.ok()) return process.Fail(pool.status());
 
   payment::PaymentStore store(**pool);
-  auto idempotency = process.MakeIdempotency("sagaworks.v1.PaymentService");
+  auto idempotency = process.MakeIdempotency();
   if (!idempotency.ok()) return process.Fail(idempotency.status());
   payment::PaymentServiceImpl service(store, process.guard(), **idempotency);
-  process.server().Register(&service, "sagaworks.v1.PaymentService");
+  process.server().Register(&service, process.info().grpc_service);
   return process.Serve();
 }

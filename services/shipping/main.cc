@@ -8,7 +8,7 @@
 
 int main(int argc, char** argv) {
   using namespace sagaworks;
-  server::Process process({"shipping-service", 50054, "shipping", 9454});
+  server::Process process(platform::Service::kShipping);
   std::vector<std::string> undeliverable = {"ZZ"};
   process.app()
       .add_option("--undeliverable-countries", undeliverable,
@@ -26,16 +26,16 @@ int main(int argc, char** argv) {
           "ISO"))
       ->capture_default_str();
   if (auto code = process.ParseFlags(argc, argv)) return *code;
-  auto pool = process.OpenDatabase(migrations::shipping());
+  auto pool = process.OpenDatabase(migrations::ForService(process.info().name));
   if (!pool.ok()) return process.Fail(pool.status());
 
   shipping::ShippingStore store(**pool);
   shipping::ShippingRules rules;
   rules.undeliverable_countries = {undeliverable.begin(), undeliverable.end()};
-  auto idempotency = process.MakeIdempotency("sagaworks.v1.ShippingService");
+  auto idempotency = process.MakeIdempotency();
   if (!idempotency.ok()) return process.Fail(idempotency.status());
   shipping::ShippingServiceImpl service(store, std::move(rules),
                                         process.guard(), **idempotency);
-  process.server().Register(&service, "sagaworks.v1.ShippingService");
+  process.server().Register(&service, process.info().grpc_service);
   return process.Serve();
 }

@@ -35,18 +35,18 @@ class CrashTest : public testing::PlatformSuite {
   // Short leases, so a dead orchestrator's sagas pass on within seconds.
   static void SetUpTestSuite() {
     StartPlatform(
-        {{"orchestrator", {"--saga-lease-seconds=3"}},
+        {{Name(Service::kOrchestrator), {"--saga-lease-seconds=3"}},
          {"orchestrator-b", {"--saga-lease-seconds=3", "--max-backlog=4"}}});
   }
 
   template <typename Stub>
-  std::unique_ptr<typename Stub::Stub> StubFor(const std::string& service) {
+  std::unique_ptr<typename Stub::Stub> StubFor(Service service) {
     return Stub::NewStub(ChannelTo(service));
   }
 
   // Slows one saga step, so sagas pile up mid-way and the kill lands while
   // they are in flight; 0 clears it.
-  void SlowStep(const std::string& service, const std::string& method,
+  void SlowStep(Service service, const std::string& method,
                 int64_t latency_ms) {
     grpc::Status s = latency_ms == 0 ? ClearChaos(service)
                                      : SetChaos(service, method, 0, latency_ms);
@@ -59,7 +59,7 @@ class CrashTest : public testing::PlatformSuite {
   // and with `undeliverable` every seventh goes to ZZ (charged, then
   // refunded).
   std::vector<std::string> PlaceOrders(int n, bool undeliverable = false) {
-    auto orders = StubFor<v1::OrderService>("order");
+    auto orders = StubFor<v1::OrderService>(Service::kOrder);
     std::vector<std::string> ids;
     for (int i = 0; i < n; ++i) {
       v1::CreateOrderRequest r;
@@ -81,7 +81,7 @@ class CrashTest : public testing::PlatformSuite {
   }
 
   int CountPending(const std::vector<std::string>& ids) {
-    auto orders = StubFor<v1::OrderService>("order");
+    auto orders = StubFor<v1::OrderService>(Service::kOrder);
     int pending = 0;
     for (const std::string& id : ids) {
       grpc::ClientContext c;
@@ -100,7 +100,7 @@ class CrashTest : public testing::PlatformSuite {
   // Waits until no order is PENDING (at most `limit`); returns them all.
   std::vector<v1::Order> AwaitAllFinal(const std::vector<std::string>& ids,
                                        absl::Duration limit) {
-    auto orders = StubFor<v1::OrderService>("order");
+    auto orders = StubFor<v1::OrderService>(Service::kOrder);
     const absl::Time deadline = absl::Now() + limit;
     std::vector<v1::Order> out(ids.size());
     while (true) {
@@ -132,7 +132,7 @@ class CrashTest : public testing::PlatformSuite {
   // The invariants: money and stock match the approved orders exactly.
   void CheckInvariants(const std::vector<v1::Order>& orders, int64_t alice,
                        int64_t bob, const v1::Stock& widgets) {
-    auto shipping = StubFor<v1::ShippingService>("shipping");
+    auto shipping = StubFor<v1::ShippingService>(Service::kShipping);
     int approved = 0;
     for (const v1::Order& o : orders) {
       ASSERT_TRUE(o.status() == v1::ORDER_STATUS_APPROVED ||
@@ -163,8 +163,7 @@ class CrashTest : public testing::PlatformSuite {
               << " orders approved; money and stock match\n";
   }
 
-  void KillMidSagaAndRestart(const std::string& victim,
-                             const std::string& slow_service,
+  void KillMidSagaAndRestart(Service victim, Service slow_service,
                              const std::string& slow_method) {
     const int64_t alice = Balance("alice"), bob = Balance("bob");
     const v1::Stock widgets = Widgets();
@@ -173,14 +172,14 @@ class CrashTest : public testing::PlatformSuite {
     // The test means something only if sagas are mid-way when the kill lands.
     const int in_flight = CountPending(ids);
     EXPECT_GE(in_flight, 20);
-    const auto& spec = *sagactl::FindService(victim);
+    const auto& spec = platform::Info(victim);
     ASSERT_TRUE(platform().platform().StopService(spec, /*hard=*/true).ok());
     ASSERT_TRUE(platform().platform().StartService(spec).ok());
     ASSERT_TRUE(platform().platform().WaitServing({&spec}).ok());
     if (slow_service != victim) SlowStep(slow_service, "", 0);
     const absl::Time restarted = absl::Now();
     std::vector<v1::Order> done = AwaitAllFinal(ids, absl::Seconds(30));
-    std::cout << victim << " killed with " << in_flight
+    std::cout << spec.binary << " killed with " << in_flight
               << " of 30 sagas in flight: all final "
               << absl::FormatDuration(absl::Now() - restarted)
               << " after the restart\n";
@@ -191,18 +190,18 @@ class CrashTest : public testing::PlatformSuite {
 };
 
 TEST_F(CrashTest, OrchestratorKilledMidSagaFinishesEverySagaAfterRestart) {
-  KillMidSagaAndRestart("orchestrator", "inventory",
+  KillMidSagaAndRestart(Service::kOrchestrator, Service::kInventory,
                         "/sagaworks.v1.InventoryService/ReserveStock");
 }
 
 TEST_F(CrashTest, PaymentKilledMidSagaLosesAndDoublesNothing) {
   // Charges are held in payment when it dies (its rule dies with it).
-  KillMidSagaAndRestart("payment", "payment",
+  KillMidSagaAndRestart(Service::kPayment, Service::kPayment,
                         "/sagaworks.v1.PaymentService/Charge");
 }
 
 TEST_F(CrashTest, OrderServiceKilledAfterAcceptingOrdersStillStartsTheirSagas) {
-  KillMidSagaAndRestart("order", "inventory",
+  KillMidSagaAndRestart(Service::kOrder, Service::kInventory,
                         "/sagaworks.v1.InventoryService/ReserveStock");
 }
 
@@ -210,7 +209,7 @@ TEST_F(CrashTest, OrderServiceKilledAfterAcceptingOrdersStillStartsTheirSagas) {
 // is not restarted. The other claims them once their leases lapse and
 // finishes every one.
 TEST_F(CrashTest, SecondOrchestratorTakesOverTheSagasOfADeadOne) {
-  sagactl::ServiceSpec second = *sagactl::FindService("orchestrator");
+  platform::ServiceInfo second = platform::Info(Service::kOrchestrator);
   second.name = "orchestrator-b";
   absl::StatusOr<int> port = local::FreePort();
   ASSERT_TRUE(port.ok());
@@ -218,7 +217,7 @@ TEST_F(CrashTest, SecondOrchestratorTakesOverTheSagasOfADeadOne) {
   port = local::FreePort();
   ASSERT_TRUE(port.ok());
   second.http_port = *port;
-  const sagactl::ServiceSpec& first = *sagactl::FindService("orchestrator");
+  const platform::ServiceInfo& first = platform::Info(Service::kOrchestrator);
   ASSERT_TRUE(platform().platform().StartService(second).ok());
   ASSERT_TRUE(platform().platform().WaitServing({&second}).ok());
   // Whatever happens below, later tests get the usual single orchestrator.
@@ -232,10 +231,11 @@ TEST_F(CrashTest, SecondOrchestratorTakesOverTheSagasOfADeadOne) {
 
   const int64_t alice = Balance("alice"), bob = Balance("bob");
   const v1::Stock widgets = Widgets();
-  SlowStep("inventory", "/sagaworks.v1.InventoryService/ReserveStock", 1000);
+  SlowStep(Service::kInventory, "/sagaworks.v1.InventoryService/ReserveStock",
+           1000);
   std::vector<std::string> ids = PlaceOrders(30);
 
-  std::unique_ptr<db::Pool> pool = Database(first.database);
+  std::unique_ptr<db::Pool> pool = Database(Service::kOrchestrator);
   ASSERT_NE(pool, nullptr);
   std::string id_list;
   for (const std::string& id : ids) {
@@ -282,7 +282,7 @@ TEST_F(CrashTest, SecondOrchestratorTakesOverTheSagasOfADeadOne) {
     most_held = std::max(most_held, count(second_id, /*unfinished=*/true));
     absl::SleepFor(absl::Milliseconds(20));
   }
-  SlowStep("inventory", "", 0);
+  SlowStep(Service::kInventory, "", 0);
   EXPECT_GT(most_held, 0);
   EXPECT_LE(most_held, 8 + 4);
   std::vector<v1::Order> done = AwaitAllFinal(ids, absl::Seconds(30));
@@ -317,7 +317,7 @@ TEST_F(CrashTest, RandomKillsKeepMoneyAndStockExact) {
   // balance every order after the 500th would be refused, and the run would
   // stop exercising approvals.
   {
-    std::unique_ptr<db::Pool> pool = Database("payments");
+    std::unique_ptr<db::Pool> pool = Database(Service::kPayment);
     ASSERT_NE(pool, nullptr);
     ASSERT_TRUE(pool->Transact("top_up",
                                [](pqxx::work& tx) {
@@ -329,29 +329,29 @@ TEST_F(CrashTest, RandomKillsKeepMoneyAndStockExact) {
                                })
                     .ok());
   }
-  const std::vector<std::string> victims = {"orchestrator", "payment",
-                                            "inventory", "shipping", "order"};
+  const std::vector<platform::ServiceInfo>& victims = platform::Services();
   int approved_total = 0, orders_total = 0;
   const absl::Time start = absl::Now();
   for (int i = 0; i < iterations; ++i) {
     SCOPED_TRACE(absl::StrCat("iteration ", i, ", seed ", seed));
-    const std::string victim = victims[rng() % victims.size()];
+    const platform::ServiceInfo& victim = victims[rng() % victims.size()];
     const int64_t alice = Balance("alice"), bob = Balance("bob");
     const v1::Stock widgets = Widgets();
     // Spread the sagas over time, on a step of a process that survives.
-    const bool slow_inventory = victim != "inventory";
-    SlowStep(slow_inventory ? "inventory" : "shipping",
+    const bool slow_inventory = victim.id != Service::kInventory;
+    const Service slow =
+        slow_inventory ? Service::kInventory : Service::kShipping;
+    SlowStep(slow,
              slow_inventory ? "/sagaworks.v1.InventoryService/ReserveStock"
                             : "/sagaworks.v1.ShippingService/CreateShipment",
              50 + static_cast<int64_t>(rng() % 200));
     std::vector<std::string> ids = PlaceOrders(10, /*undeliverable=*/true);
     // The kill lands at a random point of the sagas' run.
     absl::SleepFor(absl::Milliseconds(rng() % 400));
-    const auto& spec = *sagactl::FindService(victim);
-    ASSERT_TRUE(platform().platform().StopService(spec, /*hard=*/true).ok());
-    ASSERT_TRUE(platform().platform().StartService(spec).ok());
-    ASSERT_TRUE(platform().platform().WaitServing({&spec}).ok());
-    SlowStep(slow_inventory ? "inventory" : "shipping", "", 0);
+    ASSERT_TRUE(platform().platform().StopService(victim, /*hard=*/true).ok());
+    ASSERT_TRUE(platform().platform().StartService(victim).ok());
+    ASSERT_TRUE(platform().platform().WaitServing({&victim}).ok());
+    SlowStep(slow, "", 0);
     std::vector<v1::Order> done = AwaitAllFinal(ids, absl::Seconds(60));
     CheckInvariants(done, alice, bob, widgets);
     if (HasFatalFailure() || HasNonfatalFailure()) return;
@@ -371,13 +371,14 @@ TEST_F(CrashTest, RandomKillsKeepMoneyAndStockExact) {
 class BacklogTest : public CrashTest {
  protected:
   static void SetUpTestSuite() {
-    StartPlatform({{"orchestrator", {"--workers=1", "--max-backlog=1"}}});
+    StartPlatform(
+        {{Name(Service::kOrchestrator), {"--workers=1", "--max-backlog=1"}}});
   }
 
   // The orchestrator's count of StartSaga calls it refused.
   static double StartsRefused() {
     absl::StatusOr<std::string> page = platform().platform().MetricsPage(
-        *sagactl::FindService("orchestrator"));
+        platform::Info(Service::kOrchestrator));
     if (!page.ok()) return -1;
     // Absent until the first refusal.
     return metrics::SampleValue(*page, "sagaworks_saga_starts_refused_total")
@@ -396,7 +397,8 @@ TEST_F(BacklogTest, AFullBacklogDefersNewSagasAndLosesNone) {
   // ends, even on a loaded machine. The orders go at once, so their
   // StartSaga calls may arrive together too (the relay sends a batch in
   // parallel): each must find the room the others took.
-  SlowStep("inventory", "/sagaworks.v1.InventoryService/ReserveStock", 1500);
+  SlowStep(Service::kInventory, "/sagaworks.v1.InventoryService/ReserveStock",
+           1500);
   std::vector<std::string> ids(6);
   {
     std::vector<std::thread> callers;
@@ -415,7 +417,7 @@ TEST_F(BacklogTest, AFullBacklogDefersNewSagasAndLosesNone) {
     const std::string page =
         platform()
             .platform()
-            .MetricsPage(*sagactl::FindService("orchestrator"))
+            .MetricsPage(platform::Info(Service::kOrchestrator))
             .value_or("");
     ADD_FAILURE()
         << "the backlog never filled: "
@@ -424,7 +426,7 @@ TEST_F(BacklogTest, AFullBacklogDefersNewSagasAndLosesNone) {
         << " sagas started, backlog last "
         << metrics::SampleValue(page, "sagaworks_saga_backlog").value_or(-1);
   }
-  SlowStep("inventory", "", 0);
+  SlowStep(Service::kInventory, "", 0);
   std::vector<v1::Order> done = AwaitAllFinal(ids, absl::Seconds(60));
   CheckInvariants(done, alice, bob, widgets);
   // The refusals carry a pushback: the relay waits it out and retries, and
@@ -433,7 +435,7 @@ TEST_F(BacklogTest, AFullBacklogDefersNewSagasAndLosesNone) {
   const std::string order_page =
       platform()
           .platform()
-          .MetricsPage(*sagactl::FindService("order"))
+          .MetricsPage(platform::Info(Service::kOrder))
           .value_or("");
   EXPECT_EQ(metrics::SampleValue(order_page,
                                  "sagaworks_circuit_breaker_rejections_total{"

@@ -46,8 +46,8 @@ class IdempotencyTest : public testing::PlatformSuite {
   void SetUp() override {
     PlatformSuite::SetUp();
     if (IsSkipped()) return;
-    orders_ = v1::OrderService::NewStub(ChannelTo("order"));
-    payment_ = v1::PaymentService::NewStub(ChannelTo("payment"));
+    orders_ = v1::OrderService::NewStub(ChannelTo(Service::kOrder));
+    payment_ = v1::PaymentService::NewStub(ChannelTo(Service::kPayment));
   }
 
   static v1::CreateOrderRequest Order(int widgets) {
@@ -87,7 +87,8 @@ class IdempotencyTest : public testing::PlatformSuite {
   // a concurrent one with the same key must start no saga (it would charge
   // for an order nobody has).
   void ExpectEverySagaHasItsOrder() {
-    auto sagas = v1::SagaOrchestrator::NewStub(ChannelTo("orchestrator"));
+    auto sagas =
+        v1::SagaOrchestrator::NewStub(ChannelTo(Service::kOrchestrator));
     v1::ListSagasRequest list;
     list.set_page_size(500);
     v1::ListSagasResponse listed;
@@ -249,7 +250,7 @@ TEST_F(IdempotencyTest,
 TEST_F(IdempotencyTest, ATransientAnswerIsNotStoredForTheKey) {
   // A cancel that arrives before the order's saga exists is "not yet", not
   // "no": the retry under the same key must be evaluated again, not replayed.
-  auto sagas = v1::SagaOrchestrator::NewStub(ChannelTo("orchestrator"));
+  auto sagas = v1::SagaOrchestrator::NewStub(ChannelTo(Service::kOrchestrator));
   v1::CancelSagaRequest cancel;
   cancel.set_order_id("0a0a0a0a-0000-4000-8000-000000000001");
   v1::Saga saga;
@@ -298,7 +299,7 @@ TEST_F(IdempotencyTest, AReplayWorksAfterTheServiceRestartedAndKeysExpire) {
                 });
   };
   ASSERT_TRUE(call(&first).status.ok());
-  const auto& spec = *sagactl::FindService("payment");
+  const auto& spec = platform::Info(Service::kPayment);
   ASSERT_TRUE(platform().platform().StopService(spec, /*hard=*/true).ok());
   ASSERT_TRUE(platform().platform().StartService(spec).ok());
   ASSERT_TRUE(platform().platform().WaitServing({&spec}).ok());
@@ -308,7 +309,7 @@ TEST_F(IdempotencyTest, AReplayWorksAfterTheServiceRestartedAndKeysExpire) {
   EXPECT_EQ(again.charge_id(), first.charge_id());
 
   // Expiry: once older than the retention, the purge removes it.
-  std::unique_ptr<db::Pool> pool = Database("payments");
+  std::unique_ptr<db::Pool> pool = Database(Service::kPayment);
   ASSERT_NE(pool, nullptr);
   ASSERT_TRUE(pool->Transact("age",
                              [](pqxx::work& tx) {
@@ -345,7 +346,7 @@ TEST_F(IdempotencyTest, AnApprovalRetriedWithTheSagaIdItLackedIsAReplay) {
   // Its saga cannot start yet, so the order waits, PENDING, for the calls
   // below.
   const std::string start_saga = "/sagaworks.v1.SagaOrchestrator/StartSaga";
-  ASSERT_TRUE(SetChaos("orchestrator", start_saga, 1.0, 0).ok());
+  ASSERT_TRUE(SetChaos(Service::kOrchestrator, start_saga, 1.0, 0).ok());
   v1::Order order;
   Answer created = Create("approve-upgrade-order", Order(1), &order);
   ASSERT_TRUE(created.status.ok()) << created.status.error_message();
@@ -377,7 +378,7 @@ TEST_F(IdempotencyTest, AnApprovalRetriedWithTheSagaIdItLackedIsAReplay) {
   whole.set_order_id(order.order_id());
   whole.set_total_cents(order.total_cents());
   whole.set_saga_id(saga_id);
-  std::unique_ptr<db::Pool> pool = Database("orders");
+  std::unique_ptr<db::Pool> pool = Database(Service::kOrder);
   ASSERT_NE(pool, nullptr);
   ASSERT_TRUE(pool->Transact("refingerprint",
                              [&](pqxx::work& tx) {
@@ -402,8 +403,8 @@ TEST_F(IdempotencyTest, AnApprovalRetriedWithTheSagaIdItLackedIsAReplay) {
 
   // The saga then runs: its own approval finds the order approved. It must
   // end before the next test reads alice's balance.
-  ASSERT_TRUE(ClearChaos("orchestrator").ok());
-  auto sagas = v1::SagaOrchestrator::NewStub(ChannelTo("orchestrator"));
+  ASSERT_TRUE(ClearChaos(Service::kOrchestrator).ok());
+  auto sagas = v1::SagaOrchestrator::NewStub(ChannelTo(Service::kOrchestrator));
   v1::Saga saga;
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (absl::Now() < deadline) {

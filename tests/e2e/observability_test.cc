@@ -33,11 +33,20 @@ namespace {
 
 namespace otlp = opentelemetry::proto::trace::v1;
 
-const std::vector<std::string> kServices = {"order", "payment", "inventory",
-                                            "shipping", "orchestrator"};
-const std::set<std::string> kProcessNames = {
-    "order-service", "payment-service", "inventory-service", "shipping-service",
-    "saga-orchestrator"};
+using platform::Service;
+
+// ProcessNames is the binary names of `services`, the service.name of their
+// spans (all of the platform's by default).
+std::set<std::string> ProcessNames(std::vector<Service> services = {}) {
+  std::set<std::string> names;
+  for (const platform::ServiceInfo& s : platform::Services()) {
+    if (services.empty() ||
+        std::find(services.begin(), services.end(), s.id) != services.end()) {
+      names.insert(s.binary);
+    }
+  }
+  return names;
+}
 
 void Deadline(grpc::ClientContext* c) {
   c->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
@@ -63,7 +72,8 @@ class ObservabilityTest : public testing::PlatformSuite {
     setenv("OTEL_EXPORTER_OTLP_ENDPOINT",
            absl::StrCat("http://127.0.0.1:", receiver_->port()).c_str(), 1);
     // Set for the whole suite: a service restarted by a test exports too.
-    StartPlatform({{"orchestrator", {"--step-timeout-seconds=3"}}});
+    StartPlatform(
+        {{Name(Service::kOrchestrator), {"--step-timeout-seconds=3"}}});
   }
   static void TearDownTestSuite() {
     PlatformSuite::TearDownTestSuite();
@@ -72,13 +82,13 @@ class ObservabilityTest : public testing::PlatformSuite {
     receiver_ = nullptr;
   }
   void TearDown() override {
-    for (const char* service : {"payment", "inventory"}) {
+    for (Service service : {Service::kPayment, Service::kInventory}) {
       (void)ClearChaos(service);
     }
   }
 
   std::string PlaceOrder(const std::string& customer) {
-    auto orders = v1::OrderService::NewStub(ChannelTo("order"));
+    auto orders = v1::OrderService::NewStub(ChannelTo(Service::kOrder));
     v1::CreateOrderRequest r;
     r.set_customer_id(customer);
     v1::OrderItem* item = r.add_items();
@@ -95,7 +105,7 @@ class ObservabilityTest : public testing::PlatformSuite {
   }
 
   v1::Order AwaitFinal(const std::string& order_id) {
-    auto orders = v1::OrderService::NewStub(ChannelTo("order"));
+    auto orders = v1::OrderService::NewStub(ChannelTo(Service::kOrder));
     return testing::AwaitOrderFinal(*orders, order_id);
   }
 
@@ -123,7 +133,7 @@ class ObservabilityTest : public testing::PlatformSuite {
   // spans.
   std::vector<testing::ReceivedSpan> AwaitTrace(
       const std::string& order_id, const std::string& last,
-      const std::set<std::string>& processes = kProcessNames) {
+      const std::set<std::string>& processes = ProcessNames()) {
     const absl::Time deadline = absl::Now() + absl::Seconds(20);
     std::vector<testing::ReceivedSpan> spans;
     std::string why;
@@ -162,11 +172,11 @@ class ObservabilityTest : public testing::PlatformSuite {
     return spans;
   }
 
-  static int HttpPort(const std::string& service) {
-    return platform().platform().HttpPort(*sagactl::FindService(service));
+  static int HttpPort(Service service) {
+    return platform().platform().HttpPort(platform::Info(service));
   }
 
-  static std::pair<int, std::string> HttpGet(const std::string& service,
+  static std::pair<int, std::string> HttpGet(Service service,
                                              const std::string& path) {
     httplib::Client client("127.0.0.1", HttpPort(service));
     client.set_connection_timeout(5);
@@ -235,21 +245,23 @@ TEST_F(ObservabilityTest, OneOrderIsOneTraceAcrossAllFiveProcesses) {
                 }),
             4);
   std::cout << "one order: " << spans.size() << " spans in one trace from "
-            << kProcessNames.size() << " processes, no orphans\n";
+            << platform::Services().size() << " processes, no orphans\n";
 }
 
 TEST_F(ObservabilityTest, AFailingPaymentShowsRetriesBreakerAndCompensations) {
   ASSERT_TRUE(
-      SetChaos("payment", "/sagaworks.v1.PaymentService/Charge", 1.0, 0).ok());
+      SetChaos(Service::kPayment, "/sagaworks.v1.PaymentService/Charge", 1.0, 0)
+          .ok());
   std::vector<std::string> ids;
   for (int i = 0; i < 8; ++i) ids.push_back(PlaceOrder("alice"));
   for (const std::string& id : ids) {
     EXPECT_EQ(AwaitFinal(id).status(), v1::ORDER_STATUS_REJECTED);
   }
   // Shipping is never reached: the charge fails first.
-  const auto spans = AwaitTrace(ids.front(), "saga reject_order",
-                                {"order-service", "payment-service",
-                                 "inventory-service", "saga-orchestrator"});
+  const auto spans =
+      AwaitTrace(ids.front(), "saga reject_order",
+                 ProcessNames({Service::kOrder, Service::kPayment,
+                               Service::kInventory, Service::kOrchestrator}));
   int retries = 0, breaker_events = 0, opened = 0;
   std::set<std::string> names;
   for (const auto& r : spans) names.insert(r.span.name());
@@ -291,12 +303,12 @@ TEST_F(ObservabilityTest, AFailingPaymentShowsRetriesBreakerAndCompensations) {
 // The saga keeps the trace context it was started with, so the steps an
 // orchestrator resumes after a crash still belong to the order's trace.
 TEST_F(ObservabilityTest, StepsResumedAfterAnOrchestratorCrashJoinTheTrace) {
-  ASSERT_TRUE(SetChaos("inventory",
+  ASSERT_TRUE(SetChaos(Service::kInventory,
                        "/sagaworks.v1.InventoryService/ReserveStock", 0, 1500)
                   .ok());
   const std::string id = PlaceOrder("alice");
   // The reservation is out when the orchestrator dies.
-  auto sagas = v1::SagaOrchestrator::NewStub(ChannelTo("orchestrator"));
+  auto sagas = v1::SagaOrchestrator::NewStub(ChannelTo(Service::kOrchestrator));
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (true) {
     grpc::ClientContext c;
@@ -308,9 +320,9 @@ TEST_F(ObservabilityTest, StepsResumedAfterAnOrchestratorCrashJoinTheTrace) {
     ASSERT_LT(absl::Now(), deadline) << "the saga did not start";
     absl::SleepFor(absl::Milliseconds(50));
   }
-  const auto& orchestrator = *sagactl::FindService("orchestrator");
+  const auto& orchestrator = platform::Info(Service::kOrchestrator);
   ASSERT_TRUE(platform().platform().StopService(orchestrator, true).ok());
-  ASSERT_TRUE(ClearChaos("inventory").ok());
+  ASSERT_TRUE(ClearChaos(Service::kInventory).ok());
   ASSERT_TRUE(platform().platform().StartService(orchestrator).ok());
   ASSERT_TRUE(platform().platform().WaitServing({&orchestrator}).ok());
   ASSERT_EQ(AwaitFinal(id).status(), v1::ORDER_STATUS_APPROVED);
@@ -338,12 +350,12 @@ TEST_F(ObservabilityTest, StepsResumedAfterAnOrchestratorCrashJoinTheTrace) {
 TEST_F(ObservabilityTest, EveryMetricsPagePassesPromtool) {
   ASSERT_EQ(AwaitFinal(PlaceOrder("alice")).status(),
             v1::ORDER_STATUS_APPROVED);
-  for (const std::string& service : kServices) {
-    SCOPED_TRACE(service);
-    auto [status, body] = HttpGet(service, "/metrics");
+  for (const platform::ServiceInfo& spec : platform::Services()) {
+    SCOPED_TRACE(spec.name);
+    auto [status, body] = HttpGet(spec.id, "/metrics");
     ASSERT_EQ(status, 200);
     const std::string file =
-        absl::StrCat(platform().home(), "/metrics-", service, ".txt");
+        absl::StrCat(platform().home(), "/metrics-", spec.name, ".txt");
     std::ofstream(file) << body;
     std::string out;
     absl::Status s = local::Run(
@@ -352,25 +364,28 @@ TEST_F(ObservabilityTest, EveryMetricsPagePassesPromtool) {
     EXPECT_TRUE(s.ok()) << s << "\n" << out;
     EXPECT_TRUE(absl::StrContains(body, "sagaworks_rpc_server_requests_total"));
   }
-  const std::string order = HttpGet("order", "/metrics").second;
+  const std::string order = HttpGet(Service::kOrder, "/metrics").second;
   EXPECT_TRUE(absl::StrContains(
       order,
       "sagaworks_rpc_server_requests_total{rpc_service=\"sagaworks.v1."
       "OrderService\",rpc_method=\"CreateOrder\",code=\"OK\"}"));
   EXPECT_TRUE(absl::StrContains(order, "sagaworks_outbox_lag_seconds"));
-  const std::string orchestrator = HttpGet("orchestrator", "/metrics").second;
+  const std::string orchestrator =
+      HttpGet(Service::kOrchestrator, "/metrics").second;
   EXPECT_TRUE(absl::StrContains(
       orchestrator, "sagaworks_sagas_finished_total{status=\"completed\"}"));
   EXPECT_TRUE(absl::StrContains(
-      orchestrator, "sagaworks_circuit_breaker_state{downstream=\"payment\""));
+      orchestrator,
+      absl::StrCat("sagaworks_circuit_breaker_state{downstream=\"",
+                   Name(Service::kPayment), "\"")));
   EXPECT_TRUE(absl::StrContains(orchestrator,
                                 "sagaworks_saga_step_duration_seconds_bucket"));
 }
 
 TEST_F(ObservabilityTest, HealthEndpointsAnswer) {
-  for (const std::string& service : kServices) {
-    EXPECT_EQ(HttpGet(service, "/health/live").first, 200) << service;
-    EXPECT_EQ(HttpGet(service, "/health/ready").first, 200) << service;
+  for (const platform::ServiceInfo& spec : platform::Services()) {
+    EXPECT_EQ(HttpGet(spec.id, "/health/live").first, 200) << spec.name;
+    EXPECT_EQ(HttpGet(spec.id, "/health/ready").first, 200) << spec.name;
   }
 }
 
@@ -384,7 +399,8 @@ TEST_F(ObservabilityTest, LogLinesAreJsonWithTheTraceIdsOfExportedSpans) {
   std::set<std::string> span_ids;
   for (const auto& r : SpansOf(*trace)) span_ids.insert(Hex(r.span.span_id()));
 
-  std::ifstream log(platform().platform().LogPath("orchestrator"));
+  std::ifstream log(
+      platform().platform().LogPath(Name(Service::kOrchestrator)));
   std::string line;
   int lines = 0, in_trace = 0;
   while (std::getline(log, line)) {
@@ -413,8 +429,8 @@ TEST_F(ObservabilityTest, LogLinesAreJsonWithTheTraceIdsOfExportedSpans) {
 TEST_F(ObservabilityTest, WithoutItsDatabaseAProcessIsNotReady) {
   auto await = [&](bool ready) {
     const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    for (const std::string& service : kServices) {
-      const auto& spec = *sagactl::FindService(service);
+    for (const platform::ServiceInfo& spec : platform::Services()) {
+      const Service service = spec.id;
       while (true) {
         const bool http_ready = HttpGet(service, "/health/ready").first == 200;
         const bool grpc_serving =
@@ -422,7 +438,7 @@ TEST_F(ObservabilityTest, WithoutItsDatabaseAProcessIsNotReady) {
                                  absl::Seconds(2)) == sagactl::Health::kServing;
         if (http_ready == ready && grpc_serving == ready) break;
         if (absl::Now() > deadline) {
-          ADD_FAILURE() << service << ": /health/ready "
+          ADD_FAILURE() << spec.name << ": /health/ready "
                         << (http_ready ? "200" : "not 200") << ", gRPC "
                         << (grpc_serving ? "SERVING" : "not SERVING")
                         << "; expected " << (ready ? "ready" : "not ready");
@@ -435,7 +451,7 @@ TEST_F(ObservabilityTest, WithoutItsDatabaseAProcessIsNotReady) {
   ASSERT_TRUE(platform().platform().StopDatabase().ok());
   await(false);
   // Alive all the same: nothing to restart.
-  EXPECT_EQ(HttpGet("payment", "/health/live").first, 200);
+  EXPECT_EQ(HttpGet(Service::kPayment, "/health/live").first, 200);
   ASSERT_TRUE(platform().platform().StartDatabase().ok());
   await(true);
   // And it works again: an order goes through.

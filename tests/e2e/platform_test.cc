@@ -35,8 +35,6 @@
 namespace sagaworks {
 namespace {
 
-using sagactl::Services;
-
 bool Listening(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -54,11 +52,11 @@ class PlatformTest : public testing::PlatformSuite {
   void SetUp() override {
     PlatformSuite::SetUp();
     if (IsSkipped()) return;
-    orders_ = v1::OrderService::NewStub(ChannelTo("order"));
-    payment_ = v1::PaymentService::NewStub(ChannelTo("payment"));
-    inventory_ = v1::InventoryService::NewStub(ChannelTo("inventory"));
-    shipping_ = v1::ShippingService::NewStub(ChannelTo("shipping"));
-    sagas_ = v1::SagaOrchestrator::NewStub(ChannelTo("orchestrator"));
+    orders_ = v1::OrderService::NewStub(ChannelTo(Service::kOrder));
+    payment_ = v1::PaymentService::NewStub(ChannelTo(Service::kPayment));
+    inventory_ = v1::InventoryService::NewStub(ChannelTo(Service::kInventory));
+    shipping_ = v1::ShippingService::NewStub(ChannelTo(Service::kShipping));
+    sagas_ = v1::SagaOrchestrator::NewStub(ChannelTo(Service::kOrchestrator));
   }
 
   static void Deadline(grpc::ClientContext* c) {
@@ -139,8 +137,8 @@ class PlatformTest : public testing::PlatformSuite {
 
   // Load runs `sagactl load` against the order service; its report.
   static std::string Load(std::vector<std::string> args) {
-    std::vector<std::string> argv = {Sagactl(), "--order",
-                                     platform().Address("order"), "load"};
+    std::vector<std::string> argv = {
+        Sagactl(), "--order", platform().Address(Service::kOrder), "load"};
     argv.insert(argv.end(), args.begin(), args.end());
     std::string out;
     absl::Status s = local::Run(argv, &out);
@@ -213,7 +211,7 @@ TEST_F(PlatformTest, AliceBuysTwoWidgetsForExactly3998Cents) {
 
   // The relay records the delivery shortly after (with others, at most
   // 100 ms late): the order's outbox entry goes.
-  std::unique_ptr<db::Pool> pool = Database("orders");
+  std::unique_ptr<db::Pool> pool = Database(Service::kOrder);
   ASSERT_NE(pool, nullptr);
   auto in_outbox = [&] {
     auto n = pool->TransactOr<int64_t>(
@@ -273,10 +271,10 @@ TEST_F(PlatformTest, DemoFailuresAreRejectedAndLeaveEverythingAsItWas) {
 
     // The operator's view of the same saga, through sagactl.
     std::string shown;
-    absl::Status ran = local::Run(
-        {Sagactl(), "--orchestrator", platform().Address("orchestrator"),
-         "sagas", "show", order.order_id()},
-        &shown);
+    absl::Status ran = local::Run({Sagactl(), "--orchestrator",
+                                   platform().Address(Service::kOrchestrator),
+                                   "sagas", "show", order.order_id()},
+                                  &shown);
     ASSERT_TRUE(ran.ok()) << ran;
     EXPECT_NE(shown.find("status  compensated"), std::string::npos) << shown;
     size_t at = 0;
@@ -393,11 +391,11 @@ TEST_F(PlatformTest, CancellingAnApprovedOrderUndoesEverything) {
 TEST_F(PlatformTest, CancellingARunningOrderStopsItsSaga) {
   const int64_t balance = Balance("alice");
   // Hold the saga at its first step so the cancel finds it running.
-  ASSERT_TRUE(SetChaos("inventory",
+  ASSERT_TRUE(SetChaos(Service::kInventory,
                        "/sagaworks.v1.InventoryService/ReserveStock", 0, 1500)
                   .ok());
   // Cleared also when an assertion ends the test early.
-  absl::Cleanup clear = [] { (void)ClearChaos("inventory"); };
+  absl::Cleanup clear = [] { (void)ClearChaos(Service::kInventory); };
   v1::Order order;
   ASSERT_TRUE(Create("alice", "widget", 1, "DE", &order).ok());
   v1::Order answer;
@@ -443,10 +441,10 @@ TEST_F(PlatformTest, ABurstOfOrdersWhileStartingSagasIsSlowAllEnd) {
   // StartSaga slowed down, so more orders wait in the outbox relay's queue
   // than one read of the table returns: the queue must still drain, and
   // every order get its saga once.
-  ASSERT_TRUE(SetChaos("orchestrator",
+  ASSERT_TRUE(SetChaos(Service::kOrchestrator,
                        "/sagaworks.v1.SagaOrchestrator/StartSaga", 0, 150)
                   .ok());
-  absl::Cleanup clear = [] { (void)ClearChaos("orchestrator"); };
+  absl::Cleanup clear = [] { (void)ClearChaos(Service::kOrchestrator); };
   const int64_t before = Balance("alice");
   ExpectAllApproved(
       200, {"--rate", "200", "--seconds", "1", "--wait-seconds", "30"});
@@ -461,8 +459,8 @@ TEST_F(PlatformTest, ZzSagactlDownLeavesNothingListening) {
                                "--home", platform().home(), "down"},
                               &out);
   ASSERT_TRUE(s.ok()) << s << out;
-  for (const auto& spec : Services()) {
-    EXPECT_FALSE(Listening(platform().Port(spec.name))) << spec.binary;
+  for (const auto& spec : platform::Services()) {
+    EXPECT_FALSE(Listening(platform().Port(spec.id))) << spec.binary;
     // SIGTERM took the graceful path (drain, stop workers, close the pool)
     // rather than ending in the SIGKILL that follows a timeout.
     std::ifstream log(platform().platform().LogPath(spec.name));

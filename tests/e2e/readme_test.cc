@@ -110,9 +110,9 @@ TEST(ReadmeTest, GrpcurlWalkThroughWorksAsPrinted) {
   const std::string client =
       absl::StrCat(SAGAWORKS_TESTS_DIR, "/reflect_client");
   std::vector<std::pair<std::string, std::string>> ports;
-  for (const auto& spec : sagactl::Services()) {
+  for (const auto& spec : platform::Services()) {
     ports.emplace_back(absl::StrCat("localhost:", spec.port),
-                       absl::StrCat("localhost:", platform.Port(spec.name)));
+                       absl::StrCat("localhost:", platform.Port(spec.id)));
   }
   std::string last_order_id;
   const std::regex order_id_re("\"orderId\": \"([0-9a-f-]{36})\"");

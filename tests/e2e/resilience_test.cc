@@ -26,26 +26,28 @@ class ResilienceTest : public testing::PlatformSuite {
  protected:
   static void SetUpTestSuite() {
     // A short step deadline keeps the test quick; everything else is default.
-    StartPlatform({{"orchestrator", {"--step-timeout-seconds=3"}}});
+    StartPlatform(
+        {{Name(Service::kOrchestrator), {"--step-timeout-seconds=3"}}});
   }
   void SetUp() override {
     PlatformSuite::SetUp();
     if (IsSkipped()) return;
-    orders_ = v1::OrderService::NewStub(ChannelTo("order"));
+    orders_ = v1::OrderService::NewStub(ChannelTo(Service::kOrder));
   }
   void TearDown() override {
-    for (const char* service : {"payment", "shipping", "inventory"}) {
+    for (Service service :
+         {Service::kPayment, Service::kShipping, Service::kInventory}) {
       (void)ClearChaos(service);
     }
   }
 
-  void InjectChaos(const std::string& service, const std::string& method,
+  void InjectChaos(Service service, const std::string& method,
                    double failure_rate, int64_t latency_ms) {
     grpc::Status s = SetChaos(service, method, failure_rate, latency_ms);
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
 
-  v1::ResilienceStatus Status(const std::string& service) {
+  v1::ResilienceStatus Status(Service service) {
     auto admin = v1::AdminService::NewStub(ChannelTo(service));
     grpc::ClientContext c;
     Deadline(&c);
@@ -54,12 +56,12 @@ class ResilienceTest : public testing::PlatformSuite {
     return status;
   }
 
-  v1::DownstreamStatus OrchestratorView(const std::string& downstream) {
-    const v1::ResilienceStatus status = Status("orchestrator");
+  v1::DownstreamStatus OrchestratorView(Service downstream) {
+    const v1::ResilienceStatus status = Status(Service::kOrchestrator);
     for (const auto& d : status.downstreams()) {
-      if (d.name() == downstream) return d;
+      if (d.name() == Name(downstream)) return d;
     }
-    ADD_FAILURE() << "orchestrator reports no downstream " << downstream;
+    ADD_FAILURE() << "orchestrator reports no downstream " << Name(downstream);
     return {};
   }
 
@@ -118,12 +120,13 @@ class ResilienceTest : public testing::PlatformSuite {
 TEST_F(ResilienceTest, FailingPaymentOpensTheBreakerAndNothingIsLost) {
   const int64_t balance = Balance();
   const int64_t widgets = WidgetsAvailable();
-  const v1::DownstreamStatus payment_before = OrchestratorView("payment");
+  const v1::DownstreamStatus payment_before =
+      OrchestratorView(Service::kPayment);
   int64_t transitions_before = 0;
   for (const auto& b : payment_before.breakers()) {
     transitions_before += b.transitions();
   }
-  InjectChaos("payment", "/sagaworks.v1.PaymentService/Charge", 1.0, 0);
+  InjectChaos(Service::kPayment, "/sagaworks.v1.PaymentService/Charge", 1.0, 0);
 
   std::vector<std::string> ids;
   for (int i = 0; i < 20; ++i) ids.push_back(Order("widget", 1));
@@ -137,12 +140,13 @@ TEST_F(ResilienceTest, FailingPaymentOpensTheBreakerAndNothingIsLost) {
 
   // The breaker opened, so payment saw far fewer charges than 20 orders times
   // the pipeline's 3 attempts, let alone the saga's own retries.
-  const v1::DownstreamStatus payment = OrchestratorView("payment");
+  const v1::DownstreamStatus payment = OrchestratorView(Service::kPayment);
   int64_t transitions = 0;
   for (const auto& b : payment.breakers()) transitions += b.transitions();
   EXPECT_GT(transitions, transitions_before);
   EXPECT_GT(payment.breaker_rejections(), 0);
-  const int64_t charges_seen = Status("payment").guard().injected_faults();
+  const int64_t charges_seen =
+      Status(Service::kPayment).guard().injected_faults();
   EXPECT_LT(charges_seen, 20 * 3) << "charges that reached payment";
   std::cout << "20 orders with payment failing: " << charges_seen
             << " charges reached payment, " << payment.breaker_rejections()
@@ -161,8 +165,8 @@ TEST_F(ResilienceTest,
        HungShippingIsCutAtTheStepDeadlineAndLeavesNoThreadBlocked) {
   const int64_t balance = Balance();
   // Shipping answers after ten minutes.
-  InjectChaos("shipping", "/sagaworks.v1.ShippingService/CreateShipment", 0.0,
-              600000);
+  InjectChaos(Service::kShipping,
+              "/sagaworks.v1.ShippingService/CreateShipment", 0.0, 600000);
   const absl::Time start = absl::Now();
   const std::string id = Order("widget", 1);
   std::vector<v1::Order> done = AwaitFinal({id}, absl::Seconds(60));
@@ -179,7 +183,7 @@ TEST_F(ResilienceTest,
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   int in_flight = -1;
   while (absl::Now() < deadline) {
-    in_flight = Status("shipping").guard().in_flight();
+    in_flight = Status(Service::kShipping).guard().in_flight();
     if (in_flight == 0) break;
     absl::SleepFor(absl::Milliseconds(100));
   }
@@ -187,7 +191,7 @@ TEST_F(ResilienceTest,
 }
 
 TEST_F(ResilienceTest, ChaosRulesAreValidated) {
-  auto chaos = v1::ChaosService::NewStub(ChannelTo("payment"));
+  auto chaos = v1::ChaosService::NewStub(ChannelTo(Service::kPayment));
   grpc::ClientContext c;
   Deadline(&c);
   v1::SetChaosRequest r;
@@ -204,14 +208,14 @@ TEST_F(ResilienceTest, ChaosRulesAreValidated) {
 class QueuedSagaTest : public ResilienceTest {
  protected:
   static void SetUpTestSuite() {
-    StartPlatform(
-        {{"orchestrator", {"--step-timeout-seconds=1", "--workers=1"}}});
+    StartPlatform({{Name(Service::kOrchestrator),
+                    {"--step-timeout-seconds=1", "--workers=1"}}});
   }
 };
 
 TEST_F(QueuedSagaTest, SagasWaitingForAWorkerKeepTheirWholeStepTime) {
-  InjectChaos("inventory", "/sagaworks.v1.InventoryService/ReserveStock", 0,
-              300);
+  InjectChaos(Service::kInventory,
+              "/sagaworks.v1.InventoryService/ReserveStock", 0, 300);
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) ids.push_back(Order("widget", 1));
   // The last saga's first call goes out some 1.5 s after it was stored.
@@ -228,24 +232,25 @@ class BulkheadWaitTest : public ResilienceTest {
  protected:
   static void SetUpTestSuite() {
     const std::string config = ::testing::TempDir() + "one-slot.json";
-    std::ofstream(config)
-        << R"({"downstreams": {"inventory": {"bulkhead": {"max_concurrent": 1}}}})";
+    std::ofstream(config) << R"({"downstreams": {")"
+                          << Name(Service::kInventory)
+                          << R"(": {"bulkhead": {"max_concurrent": 1}}}})";
     StartPlatform(
-        {{"orchestrator",
+        {{Name(Service::kOrchestrator),
           {"--workers=4", absl::StrCat("--resilience-config=", config)}}});
   }
 };
 
 TEST_F(BulkheadWaitTest, WorkersWaitForASlotRatherThanRefuseTheirCalls) {
-  InjectChaos("inventory", "/sagaworks.v1.InventoryService/ReserveStock", 0,
-              300);
+  InjectChaos(Service::kInventory,
+              "/sagaworks.v1.InventoryService/ReserveStock", 0, 300);
   std::vector<std::string> ids;
   for (int i = 0; i < 4; ++i) ids.push_back(Order("widget", 1));
   for (const v1::Order& order : AwaitFinal(ids, absl::Seconds(30))) {
     EXPECT_EQ(order.status(), v1::ORDER_STATUS_APPROVED)
         << order.order_id() << ": " << order.failure_reason();
   }
-  const v1::DownstreamStatus inventory = OrchestratorView("inventory");
+  const v1::DownstreamStatus inventory = OrchestratorView(Service::kInventory);
   EXPECT_EQ(inventory.bulkhead_rejections(), 0);
   EXPECT_EQ(inventory.retries(), 0);
 }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/platform/services.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
 #include "tests/testing/one_statement.h"
@@ -40,7 +41,8 @@ bool PollUntil(absl::Duration limit, Fn done) {
 class SagaStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pool_ = testing::TestPostgres::Get().NewPool(migrations::orchestrator());
+    pool_ = testing::TestPostgres::Get().NewPool(migrations::ForService(
+        platform::Info(platform::Service::kOrchestrator).name));
     store_ = std::make_unique<SagaStore>(*pool_, Lease{"orch-a", kLease});
     other_ = std::make_unique<SagaStore>(*pool_, Lease{"orch-b", kLease});
   }

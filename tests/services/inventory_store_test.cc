@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/platform/services.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
 #include "tests/testing/one_statement.h"
@@ -32,7 +33,8 @@ google::protobuf::RepeatedPtrField<v1::OrderItem> Items(
 class InventoryStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pool_ = TestPostgres::Get().NewPool(migrations::inventory());
+    pool_ = TestPostgres::Get().NewPool(migrations::ForService(
+        platform::Info(platform::Service::kInventory).name));
     SW_ASSERT_OK(db::ApplySeed(*pool_, testing::DemoData("inventory.sql")));
     store_ = std::make_unique<InventoryStore>(*pool_);
   }

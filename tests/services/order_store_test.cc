@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "common/platform/services.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
 #include "tests/testing/demo.h"
@@ -35,7 +36,8 @@ v1::Order NewOrder(const std::string& customer) {
 class OrderStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pool_ = testing::TestPostgres::Get().NewPool(migrations::order());
+    pool_ = testing::TestPostgres::Get().NewPool(
+        migrations::ForService(platform::Info(platform::Service::kOrder).name));
     store_ = std::make_unique<OrderStore>(*pool_);
   }
   std::unique_ptr<db::Pool> pool_;

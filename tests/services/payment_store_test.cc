@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/platform/services.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
 #include "tests/testing/one_statement.h"
@@ -22,7 +23,8 @@ constexpr char kOrder2[] = "22222222-2222-2222-2222-222222222222";
 class PaymentStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pool_ = TestPostgres::Get().NewPool(migrations::payment());
+    pool_ = TestPostgres::Get().NewPool(migrations::ForService(
+        platform::Info(platform::Service::kPayment).name));
     SW_ASSERT_OK(db::ApplySeed(*pool_, testing::DemoData("payment.sql")));
     store_ = std::make_unique<PaymentStore>(*pool_);
   }

@@ -2,6 +2,7 @@
 #include "services/shipping/shipping_store.h"
 
 #include "absl/strings/ascii.h"
+#include "common/platform/services.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
 #include "services/shipping/shipping_service.h"
@@ -32,7 +33,8 @@ v1::CreateShipmentRequest Request(const std::string& country) {
 class ShippingStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    pool_ = testing::TestPostgres::Get().NewPool(migrations::shipping());
+    pool_ = testing::TestPostgres::Get().NewPool(migrations::ForService(
+        platform::Info(platform::Service::kShipping).name));
     store_ = std::make_unique<ShippingStore>(*pool_);
   }
   std::unique_ptr<db::Pool> pool_;

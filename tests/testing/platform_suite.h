@@ -22,8 +22,9 @@ namespace sagaworks::testing {
 
 class PlatformSuite : public ::testing::Test {
  protected:
-  static void StartPlatform(
-      std::map<std::string, std::vector<std::string>> extra_args = {}) {
+  using Service = platform::Service;
+
+  static void StartPlatform(TestPlatform::ExtraArgs extra_args = {}) {
     auto started = TestPlatform::Start(std::move(extra_args));
     ASSERT_TRUE(started.ok()) << started.status();
     platform_ = started->release();
@@ -38,16 +39,21 @@ class PlatformSuite : public ::testing::Test {
   }
 
   static TestPlatform& platform() { return *platform_; }
-  // ChannelTo opens a channel to a service by name ("payment").
-  static std::shared_ptr<grpc::Channel> ChannelTo(const std::string& service) {
+  // Name is a service's name, the key of StartPlatform's flags.
+  static std::string Name(Service service) {
+    return platform::Info(service).name;
+  }
+  // ChannelTo opens a channel to a service.
+  static std::shared_ptr<grpc::Channel> ChannelTo(Service service) {
     return Dial(platform_->Address(service));
   }
 
-  // Database opens one connection to one of the platform's databases
-  // ("orders"); null, and a test failure, if it cannot.
-  static std::unique_ptr<db::Pool> Database(const std::string& database) {
+  // Database opens one connection to a service's database; null, and a test
+  // failure, if it cannot.
+  static std::unique_ptr<db::Pool> Database(Service service) {
     db::PoolConfig config;
-    config.url = platform_->platform().cluster().Url(database);
+    config.url =
+        platform_->platform().cluster().Url(platform::Info(service).database);
     config.size = 1;
     absl::StatusOr<std::unique_ptr<db::Pool>> pool = db::Pool::Create(config);
     EXPECT_TRUE(pool.ok()) << pool.status();
@@ -56,9 +62,8 @@ class PlatformSuite : public ::testing::Test {
 
   // SetChaos injects faults into `method` ("/pkg.Service/Method", or "" for
   // all) of a service: a failure rate and an added latency.
-  static grpc::Status SetChaos(const std::string& service,
-                               const std::string& method, double failure_rate,
-                               int64_t latency_ms) {
+  static grpc::Status SetChaos(Service service, const std::string& method,
+                               double failure_rate, int64_t latency_ms) {
     auto chaos = v1::ChaosService::NewStub(ChannelTo(service));
     grpc::ClientContext c;
     c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
@@ -71,7 +76,7 @@ class PlatformSuite : public ::testing::Test {
   }
 
   // ClearChaos removes every fault injected into a service.
-  static grpc::Status ClearChaos(const std::string& service) {
+  static grpc::Status ClearChaos(Service service) {
     auto chaos = v1::ChaosService::NewStub(ChannelTo(service));
     grpc::ClientContext c;
     c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
@@ -81,7 +86,7 @@ class PlatformSuite : public ::testing::Test {
 
   // Balance is a customer's balance in cents (a test failure if unreadable).
   static int64_t Balance(const std::string& customer) {
-    auto payment = v1::PaymentService::NewStub(ChannelTo("payment"));
+    auto payment = v1::PaymentService::NewStub(ChannelTo(Service::kPayment));
     grpc::ClientContext c;
     c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
     v1::GetBalanceRequest r;
@@ -93,7 +98,8 @@ class PlatformSuite : public ::testing::Test {
 
   // Stock is a SKU's stock (a test failure if unreadable).
   static v1::Stock Stock(const std::string& sku) {
-    auto inventory = v1::InventoryService::NewStub(ChannelTo("inventory"));
+    auto inventory =
+        v1::InventoryService::NewStub(ChannelTo(Service::kInventory));
     grpc::ClientContext c;
     c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
     v1::GetStockRequest r;

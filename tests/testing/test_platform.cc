@@ -11,14 +11,14 @@
 namespace sagaworks::testing {
 
 absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Start(
-    std::map<std::string, std::vector<std::string>> extra_args) {
+    ExtraArgs extra_args) {
   absl::StatusOr<std::unique_ptr<TestPlatform>> p =
       Create(std::move(extra_args));
   if (!p.ok()) return p.status();
   sagactl::Platform& platform = (*p)->platform();
   if (absl::Status s = platform.StartDatabase(); !s.ok()) return s;
-  std::vector<const sagactl::ServiceSpec*> all;
-  for (const auto& spec : sagactl::Services()) {
+  std::vector<const platform::ServiceInfo*> all;
+  for (const auto& spec : platform::Services()) {
     absl::StatusOr<pid_t> pid = platform.StartService(spec);
     if (!pid.ok()) return pid.status();
     all.push_back(&spec);
@@ -28,7 +28,7 @@ absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Start(
 }
 
 absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Create(
-    std::map<std::string, std::vector<std::string>> extra_args) {
+    ExtraArgs extra_args) {
   RemoveLeftovers("sagaworks-e2e-", ".sagaworks/pgdata");
   std::unique_ptr<TestPlatform> p(new TestPlatform());
   char tmpl[] = "/tmp/sagaworks-e2e-XXXXXX";
@@ -42,7 +42,7 @@ absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Create(
   absl::StatusOr<int> port = local::FreePort();
   if (!port.ok()) return port.status();
   options.pg_port = *port;
-  for (const auto& spec : sagactl::Services()) {
+  for (const auto& spec : platform::Services()) {
     port = local::FreePort();
     if (!port.ok()) return port.status();
     options.ports[spec.name] = *port;
@@ -58,7 +58,7 @@ absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Create(
 
 TestPlatform::~TestPlatform() {
   if (platform_ != nullptr) {
-    for (const auto& spec : sagactl::Services()) {
+    for (const auto& spec : platform::Services()) {
       (void)platform_->StopService(spec, /*hard=*/false);
     }
     (void)platform_->StopDatabase();
@@ -67,12 +67,12 @@ TestPlatform::~TestPlatform() {
   std::filesystem::remove_all(home_, ignored);
 }
 
-std::string TestPlatform::Address(const std::string& service) const {
-  return platform_->Address(*sagactl::FindService(service));
+std::string TestPlatform::Address(platform::Service service) const {
+  return platform_->Address(platform::Info(service));
 }
 
-int TestPlatform::Port(const std::string& service) const {
-  return platform_->Port(*sagactl::FindService(service));
+int TestPlatform::Port(platform::Service service) const {
+  return platform_->Port(platform::Info(service));
 }
 
 }  // namespace sagaworks::testing

@@ -16,22 +16,25 @@ namespace sagaworks::testing {
 
 class TestPlatform {
  public:
+  // Flags per service name (platform::ServiceInfo::name).
+  using ExtraArgs = std::map<std::string, std::vector<std::string>>;
+
   // Start brings everything up and waits until all five report SERVING.
-  // `extra_args` adds flags per service name ("orchestrator").
+  // `extra_args` adds flags per service.
   static absl::StatusOr<std::unique_ptr<TestPlatform>> Start(
-      std::map<std::string, std::vector<std::string>> extra_args = {});
+      ExtraArgs extra_args = {});
   // Create only sets it up (a temp home, free ports), for a test that
   // starts it itself (as `sagactl up` does).
   static absl::StatusOr<std::unique_ptr<TestPlatform>> Create(
-      std::map<std::string, std::vector<std::string>> extra_args = {});
+      ExtraArgs extra_args = {});
   // Stops whatever still runs and removes the temp directory.
   ~TestPlatform();
 
   sagactl::Platform& platform() { return *platform_; }
   const std::string& home() const { return home_; }
-  // Address of a service by name ("order").
-  std::string Address(const std::string& service) const;
-  int Port(const std::string& service) const;
+  // Address is 127.0.0.1:<the service's gRPC port>.
+  std::string Address(platform::Service service) const;
+  int Port(platform::Service service) const;
 
  private:
   TestPlatform() = default;

@@ -52,7 +52,7 @@ std::string FormatTime(const google::protobuf::Timestamp& t) {
 // Prints the orchestrator's view of the services it calls, if it answers.
 void PrintDownstreams(Platform& platform) {
   auto admin = v1::AdminService::NewStub(
-      Dial(platform.Address(*FindService("orchestrator"))));
+      Dial(platform.Address(platform::Info(platform::Service::kOrchestrator))));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   v1::ResilienceStatus status;
@@ -91,8 +91,8 @@ int Up(Platform& platform, bool detach) {
   if (absl::Status s = platform.StartDatabase(); !s.ok()) {
     return Error("database", s);
   }
-  std::vector<const ServiceSpec*> started;
-  for (const ServiceSpec& spec : Services()) {
+  std::vector<const platform::ServiceInfo*> started;
+  for (const platform::ServiceInfo& spec : platform::Services()) {
     absl::StatusOr<pid_t> pid = platform.StartService(spec);
     if (!pid.ok()) return Error(spec.binary, pid.status());
     started.push_back(&spec);
@@ -122,7 +122,8 @@ int Up(Platform& platform, bool detach) {
 int Down(Platform& platform) {
   int code = 0;
   // Reverse start order: the entry point first, the database last.
-  for (auto it = Services().rbegin(); it != Services().rend(); ++it) {
+  for (auto it = platform::Services().rbegin();
+       it != platform::Services().rend(); ++it) {
     if (absl::Status s = platform.StopService(*it, /*hard=*/false); !s.ok()) {
       code = Error(it->binary, s);
     }
@@ -138,7 +139,7 @@ int PrintStatus(Platform& platform) {
   std::printf("%-20s %-12s %-8s %-6s %s\n", "PROCESS", "HEALTH", "PID", "PORT",
               "HTTP (/metrics, /health/ready)");
   int down = 0;
-  for (const ServiceSpec& spec : Services()) {
+  for (const platform::ServiceInfo& spec : platform::Services()) {
     ServiceStatus st = platform.Status(spec);
     if (st.health != Health::kServing) ++down;
     std::printf("%-20s %-12s %-8s %-6d %d\n", spec.binary.c_str(),
@@ -154,7 +155,7 @@ int PrintStatus(Platform& platform) {
 }
 
 int KillService(Platform& platform, const std::string& name) {
-  const ServiceSpec* spec = FindService(name);
+  const platform::ServiceInfo* spec = platform::Find(name);
   if (spec == nullptr) {
     std::cerr << "sagactl: unknown service '" << name
               << "' (order, payment, inventory, shipping, orchestrator)\n";
@@ -174,7 +175,7 @@ int KillService(Platform& platform, const std::string& name) {
 }
 
 int StartService(Platform& platform, const std::string& name) {
-  const ServiceSpec* spec = FindService(name);
+  const platform::ServiceInfo* spec = platform::Find(name);
   if (spec == nullptr) {
     std::cerr << "sagactl: unknown service '" << name
               << "' (order, payment, inventory, shipping, orchestrator)\n";
@@ -195,7 +196,7 @@ int StartService(Platform& platform, const std::string& name) {
 
 int Chaos(Platform& platform, const std::string& name,
           const ChaosOptions& options) {
-  const ServiceSpec* spec = FindService(name);
+  const platform::ServiceInfo* spec = platform::Find(name);
   if (spec == nullptr) {
     std::cerr << "sagactl: unknown service '" << name
               << "' (order, payment, inventory, shipping, orchestrator)\n";

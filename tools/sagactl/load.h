@@ -4,7 +4,7 @@
 //
 // Example:
 //   LoadOptions o;  // 20 orders/s for 10 s, alice buys one widget each
-//   return RunLoad("127.0.0.1:50051", o, std::cout);
+//   return RunLoad(order_address, o, std::cout);
 #ifndef SAGAWORKS_TOOLS_SAGACTL_LOAD_H_
 #define SAGAWORKS_TOOLS_SAGACTL_LOAD_H_
 

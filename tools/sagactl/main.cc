@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_join.h"
 #include "common/local/subprocess.h"
 #include "common/log.h"
 #include "common/server/grpc_server.h"
@@ -24,16 +25,23 @@ int main(int argc, char** argv) {
                  "checkout whose .sagaworks/ holds the cluster, logs, pids")
       ->envname("SAGAWORKS_HOME")
       ->capture_default_str();
-  std::string order = "127.0.0.1:50051";
+  using sagaworks::platform::Info;
+  using sagaworks::platform::LocalAddress;
+  using sagaworks::platform::Service;
+  std::string order = LocalAddress(Info(Service::kOrder));
   app.add_option("--order", order, "order service address (for load)")
       ->envname("SAGAWORKS_ORDER_ADDRESS")
       ->check(sagaworks::server::HostPortValidator())
       ->capture_default_str();
-  std::string orchestrator = "127.0.0.1:50055";
+  std::string orchestrator = LocalAddress(Info(Service::kOrchestrator));
   app.add_option("--orchestrator", orchestrator, "saga orchestrator address")
       ->envname("SAGAWORKS_ORCHESTRATOR_ADDRESS")
       ->check(sagaworks::server::HostPortValidator())
       ->capture_default_str();
+
+  std::vector<std::string> names;
+  for (const auto& s : sagaworks::platform::Services()) names.push_back(s.name);
+  const std::string service_names = absl::StrJoin(names, ", ");
 
   bool detach = false;
   CLI::App* up = app.add_subcommand(
@@ -45,21 +53,13 @@ int main(int argc, char** argv) {
       app.add_subcommand("status", "health, pid and port of each process");
   std::string service;
   CLI::App* kill = app.add_subcommand("kill", "SIGKILL one service");
-  kill->add_option("SERVICE", service,
-                   "order, payment, inventory, shipping or orchestrator")
-      ->required();
+  kill->add_option("SERVICE", service, service_names)->required();
   CLI::App* start = app.add_subcommand("start", "start one service again");
-  start
-      ->add_option("SERVICE", service,
-                   "order, payment, inventory, shipping or orchestrator")
-      ->required();
+  start->add_option("SERVICE", service, service_names)->required();
   ChaosOptions chaos_options;
   CLI::App* chaos = app.add_subcommand(
       "chaos", "inject failures or latency into one service, or --clear");
-  chaos
-      ->add_option("SERVICE", service,
-                   "order, payment, inventory, shipping or orchestrator")
-      ->required();
+  chaos->add_option("SERVICE", service, service_names)->required();
   chaos
       ->add_option("--failure-rate", chaos_options.failure_rate,
                    "fraction of calls that fail, 0-1")

@@ -21,14 +21,6 @@
 namespace sagaworks::sagactl {
 namespace {
 
-const migrations::Files& MigrationsFor(const std::string& service) {
-  if (service == "order") return migrations::order();
-  if (service == "payment") return migrations::payment();
-  if (service == "inventory") return migrations::inventory();
-  if (service == "shipping") return migrations::shipping();
-  return migrations::orchestrator();
-}
-
 std::string Tail(const std::string& path, int lines) {
   std::ifstream in(path);
   std::vector<std::string> all;
@@ -40,54 +32,6 @@ std::string Tail(const std::string& path, int lines) {
 }
 
 }  // namespace
-
-const std::vector<ServiceSpec>& Services() {
-  static const auto* const kServices = new std::vector<ServiceSpec>{
-      {"inventory",
-       "inventory-service",
-       50053,
-       9453,
-       "inventory",
-       {},
-       "sagaworks.v1.InventoryService"},
-      {"payment",
-       "payment-service",
-       50052,
-       9452,
-       "payments",
-       {},
-       "sagaworks.v1.PaymentService"},
-      {"shipping",
-       "shipping-service",
-       50054,
-       9454,
-       "shipping",
-       {},
-       "sagaworks.v1.ShippingService"},
-      {"orchestrator",
-       "saga-orchestrator",
-       50055,
-       9455,
-       "orchestrator",
-       {"order", "payment", "inventory", "shipping"},
-       "sagaworks.v1.SagaOrchestrator"},
-      {"order",
-       "order-service",
-       50051,
-       9451,
-       "orders",
-       {"orchestrator", "inventory", "payment"},
-       "sagaworks.v1.OrderService"},
-  };
-  return *kServices;
-}
-
-const ServiceSpec* FindService(const std::string& name) {
-  for (const ServiceSpec& s : Services()) {
-    if (s.name == name || s.binary == name) return &s;
-  }
-  return nullptr;
-}
 
 Health CheckHealth(const std::string& address, absl::Duration timeout) {
   auto stub = grpc::health::v1::Health::NewStub(Dial(address));
@@ -105,22 +49,23 @@ Health CheckHealth(const std::string& address, absl::Duration timeout) {
 Platform::Platform(PlatformOptions options)
     : options_(std::move(options)),
       state_dir_(options_.home + "/.sagaworks"),
-      cluster_(local::ClusterOptions{
-          state_dir_ + "/pgdata", options_.pg_port, "sagaworks",
-          state_dir_ + "/logs/postgres.log", "", options_.durable_db,
-          options_.db_settings}) {}
+      cluster_(local::ClusterOptions{state_dir_ + "/pgdata", options_.pg_port,
+                                     std::string(platform::kDatabaseUser),
+                                     state_dir_ + "/logs/postgres.log", "",
+                                     options_.durable_db,
+                                     options_.db_settings}) {}
 
-int Platform::Port(const ServiceSpec& spec) const {
+int Platform::Port(const platform::ServiceInfo& spec) const {
   auto it = options_.ports.find(spec.name);
   return it == options_.ports.end() ? spec.port : it->second;
 }
 
-int Platform::HttpPort(const ServiceSpec& spec) const {
+int Platform::HttpPort(const platform::ServiceInfo& spec) const {
   auto it = options_.http_ports.find(spec.name);
   return it == options_.http_ports.end() ? spec.http_port : it->second;
 }
 
-std::string Platform::Address(const ServiceSpec& spec) const {
+std::string Platform::Address(const platform::ServiceInfo& spec) const {
   return absl::StrCat("127.0.0.1:", Port(spec));
 }
 
@@ -128,7 +73,7 @@ std::string Platform::LogPath(const std::string& name) const {
   return absl::StrCat(state_dir_, "/logs/", name, ".log");
 }
 
-std::string Platform::PidPath(const ServiceSpec& spec) const {
+std::string Platform::PidPath(const platform::ServiceInfo& spec) const {
   return absl::StrCat(state_dir_, "/run/", spec.name, ".pid");
 }
 
@@ -143,7 +88,7 @@ absl::Status Platform::StartDatabase() {
   if (!cluster_.Running()) {
     if (absl::Status s = cluster_.Start(); !s.ok()) return s;
   }
-  for (const ServiceSpec& spec : Services()) {
+  for (const platform::ServiceInfo& spec : platform::Services()) {
     if (absl::Status s = cluster_.CreateDatabase(spec.database); !s.ok()) {
       return s;
     }
@@ -152,7 +97,8 @@ absl::Status Platform::StartDatabase() {
     config.size = 1;
     auto pool = db::Pool::Create(config);
     if (!pool.ok()) return pool.status();
-    if (absl::Status s = db::ApplyMigrations(**pool, MigrationsFor(spec.name));
+    if (absl::Status s =
+            db::ApplyMigrations(**pool, migrations::ForService(spec.name));
         !s.ok()) {
       return s;
     }
@@ -171,7 +117,8 @@ absl::Status Platform::StopDatabase() {
   return cluster_.Stop();
 }
 
-std::optional<pid_t> Platform::ReadPid(const ServiceSpec& spec) const {
+std::optional<pid_t> Platform::ReadPid(
+    const platform::ServiceInfo& spec) const {
   std::ifstream in(PidPath(spec));
   std::string text;
   int pid = 0;
@@ -182,7 +129,8 @@ std::optional<pid_t> Platform::ReadPid(const ServiceSpec& spec) const {
   return pid;
 }
 
-absl::StatusOr<pid_t> Platform::StartService(const ServiceSpec& spec) {
+absl::StatusOr<pid_t> Platform::StartService(
+    const platform::ServiceInfo& spec) {
   if (std::optional<pid_t> pid = ReadPid(spec)) return *pid;
   local::SpawnOptions spawn;
   spawn.argv = {absl::StrCat(options_.bin_dir, "/", spec.binary),
@@ -191,9 +139,10 @@ absl::StatusOr<pid_t> Platform::StartService(const ServiceSpec& spec) {
                 absl::StrCat("--database-url=", cluster_.Url(spec.database)),
                 // A local stack is for breaking things on purpose.
                 "--enable-chaos"};
-  for (const std::string& peer : spec.peers) {
+  for (platform::Service id : spec.peers) {
+    const platform::ServiceInfo& peer = platform::Info(id);
     spawn.argv.push_back(
-        absl::StrCat("--", peer, "-address=", Address(*FindService(peer))));
+        absl::StrCat("--", peer.name, "-address=", Address(peer)));
   }
   if (auto it = options_.extra_args.find(spec.name);
       it != options_.extra_args.end()) {
@@ -207,12 +156,12 @@ absl::StatusOr<pid_t> Platform::StartService(const ServiceSpec& spec) {
 }
 
 absl::Status Platform::WaitServing(
-    const std::vector<const ServiceSpec*>& specs) {
+    const std::vector<const platform::ServiceInfo*>& specs) {
   const absl::Time deadline = absl::Now() + options_.ready_timeout;
-  std::vector<const ServiceSpec*> waiting = specs;
+  std::vector<const platform::ServiceInfo*> waiting = specs;
   while (!waiting.empty()) {
-    std::vector<const ServiceSpec*> still;
-    for (const ServiceSpec* spec : waiting) {
+    std::vector<const platform::ServiceInfo*> still;
+    for (const platform::ServiceInfo* spec : waiting) {
       if (!ReadPid(*spec).has_value()) {
         return absl::UnavailableError(absl::StrCat(
             spec->binary, " exited during start-up. End of ",
@@ -227,7 +176,7 @@ absl::Status Platform::WaitServing(
     if (waiting.empty()) break;
     if (absl::Now() > deadline) {
       std::vector<std::string> names;
-      for (const ServiceSpec* s : waiting) names.push_back(s->binary);
+      for (const platform::ServiceInfo* s : waiting) names.push_back(s->binary);
       return absl::DeadlineExceededError(absl::StrCat(
           "not SERVING after ", absl::FormatDuration(options_.ready_timeout),
           ": ", absl::StrJoin(names, ", "), " (see ", state_dir_, "/logs/)"));
@@ -237,7 +186,8 @@ absl::Status Platform::WaitServing(
   return absl::OkStatus();
 }
 
-absl::Status Platform::StopService(const ServiceSpec& spec, bool hard) {
+absl::Status Platform::StopService(const platform::ServiceInfo& spec,
+                                   bool hard) {
   std::optional<pid_t> pid = ReadPid(spec);
   absl::Status s = absl::OkStatus();
   if (pid.has_value()) {
@@ -249,14 +199,14 @@ absl::Status Platform::StopService(const ServiceSpec& spec, bool hard) {
 
 bool Platform::AnythingRunning() const {
   if (DatabaseRunning()) return true;
-  for (const ServiceSpec& spec : Services()) {
+  for (const platform::ServiceInfo& spec : platform::Services()) {
     if (ReadPid(spec).has_value()) return true;
   }
   return false;
 }
 
 absl::StatusOr<std::string> Platform::MetricsPage(
-    const ServiceSpec& spec) const {
+    const platform::ServiceInfo& spec) const {
   httplib::Client client("127.0.0.1", HttpPort(spec));
   client.set_connection_timeout(5);
   client.set_read_timeout(10);
@@ -268,7 +218,7 @@ absl::StatusOr<std::string> Platform::MetricsPage(
   return res->body;
 }
 
-ServiceStatus Platform::Status(const ServiceSpec& spec) const {
+ServiceStatus Platform::Status(const platform::ServiceInfo& spec) const {
   ServiceStatus status{&spec, ReadPid(spec), Health::kDown};
   status.health = CheckHealth(Address(spec), absl::Milliseconds(500));
   return status;

@@ -15,38 +15,22 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/local/postgres_cluster.h"
+#include "common/platform/services.h"
 
 namespace sagaworks::sagactl {
-
-// ServiceSpec: one process of the platform.
-struct ServiceSpec {
-  std::string name;      // "payment": what users type
-  std::string binary;    // "payment-service"
-  int port;              // gRPC, by default
-  int http_port;         // /metrics and /health/*, by default
-  std::string database;  // its database
-  // Services it calls, each passed as --<peer>-address.
-  std::vector<std::string> peers;
-  // Its main gRPC service, for short method names ("Charge").
-  std::string grpc_service;
-};
-
-// Services lists the five processes in start order.
-const std::vector<ServiceSpec>& Services();
-// FindService maps "payment" (or "payment-service") to its spec.
-const ServiceSpec* FindService(const std::string& name);
 
 struct PlatformOptions {
   // The checkout; state lives in <home>/.sagaworks.
   std::string home;
   // Directory holding the service binaries.
   std::string bin_dir;
-  int pg_port = 54329;
+  int pg_port = platform::kLocalDatabasePort;
   // gRPC port per service name, where not the default.
   std::map<std::string, int> ports;
   // HTTP port per service name, where not the default.
   std::map<std::string, int> http_ports;
-  // Extra flags per service name.
+  // Extra flags per service name (a test's second orchestrator has a name of
+  // its own).
   std::map<std::string, std::vector<std::string>> extra_args;
   // Off for throw-away test clusters only.
   bool durable_db = true;
@@ -58,7 +42,7 @@ struct PlatformOptions {
 enum class Health { kServing, kNotServing, kDown };
 
 struct ServiceStatus {
-  const ServiceSpec* spec;
+  const platform::ServiceInfo* spec;
   std::optional<pid_t> pid;  // from the pid file, if that process lives
   Health health;
 };
@@ -76,30 +60,32 @@ class Platform {
   bool AnythingRunning() const;
 
   // StartService starts a service unless it already runs; returns its pid.
-  absl::StatusOr<pid_t> StartService(const ServiceSpec& spec);
+  absl::StatusOr<pid_t> StartService(const platform::ServiceInfo& spec);
   // WaitServing polls each service's health until all are SERVING, or fails
   // naming those that are not (and the end of their logs).
-  absl::Status WaitServing(const std::vector<const ServiceSpec*>& specs);
+  absl::Status WaitServing(
+      const std::vector<const platform::ServiceInfo*>& specs);
   // StopService sends SIGTERM (SIGKILL when `hard`) and waits for the exit.
-  absl::Status StopService(const ServiceSpec& spec, bool hard);
+  absl::Status StopService(const platform::ServiceInfo& spec, bool hard);
 
-  ServiceStatus Status(const ServiceSpec& spec) const;
+  ServiceStatus Status(const platform::ServiceInfo& spec) const;
   // MetricsPage is the service's /metrics page (read with
   // metrics::SampleValue); UNAVAILABLE when it does not answer.
-  absl::StatusOr<std::string> MetricsPage(const ServiceSpec& spec) const;
+  absl::StatusOr<std::string> MetricsPage(
+      const platform::ServiceInfo& spec) const;
 
   // Port is the service's gRPC port; Address is 127.0.0.1:<port>.
-  int Port(const ServiceSpec& spec) const;
-  int HttpPort(const ServiceSpec& spec) const;
-  std::string Address(const ServiceSpec& spec) const;
+  int Port(const platform::ServiceInfo& spec) const;
+  int HttpPort(const platform::ServiceInfo& spec) const;
+  std::string Address(const platform::ServiceInfo& spec) const;
 
   std::string LogPath(const std::string& name) const;
   std::string state_dir() const { return state_dir_; }
   const local::PostgresCluster& cluster() const { return cluster_; }
 
  private:
-  std::optional<pid_t> ReadPid(const ServiceSpec& spec) const;
-  std::string PidPath(const ServiceSpec& spec) const;
+  std::optional<pid_t> ReadPid(const platform::ServiceInfo& spec) const;
+  std::string PidPath(const platform::ServiceInfo& spec) const;
 
   PlatformOptions options_;
   std::string state_dir_;

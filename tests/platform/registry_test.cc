@@ -1,0 +1,224 @@
+// The service registry (common/platform/services.h) against everything that
+// repeats it: the generated descriptors, the migrations, the binaries, the
+// compose stack, the Prometheus targets and the README's table. A new service
+// that is in one and not the others fails here, naming what is missing.
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/local/subprocess.h"
+#include "common/platform/services.h"
+#include "google/protobuf/descriptor.h"
+#include "gtest/gtest.h"
+#include "migrations/embedded.h"
+#include "sagaworks/v1/inventory.grpc.pb.h"
+#include "sagaworks/v1/orchestrator.grpc.pb.h"
+#include "sagaworks/v1/order.grpc.pb.h"
+#include "sagaworks/v1/payment.grpc.pb.h"
+#include "sagaworks/v1/shipping.grpc.pb.h"
+#include "yaml-cpp/yaml.h"
+
+namespace sagaworks::platform {
+namespace {
+
+std::string ReadSource(const std::string& relative) {
+  std::ifstream in(absl::StrCat(SAGAWORKS_SOURCE_DIR, "/", relative));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string EnvName(const ServiceInfo& peer) {
+  return absl::StrCat("SAGAWORKS_", absl::AsciiStrToUpper(peer.name),
+                      "_ADDRESS");
+}
+
+TEST(RegistryTest, EveryServiceHasOneRowWithUniqueNamesAndPorts) {
+  std::set<std::string> names, binaries, databases;
+  std::set<int> ports;
+  for (int i = 0; i <= static_cast<int>(Service::kOrchestrator); ++i) {
+    const ServiceInfo& s = Info(static_cast<Service>(i));
+    EXPECT_EQ(static_cast<int>(s.id), i);
+    EXPECT_TRUE(names.insert(s.name).second) << s.name;
+    EXPECT_TRUE(binaries.insert(s.binary).second) << s.binary;
+    EXPECT_TRUE(databases.insert(s.database).second) << s.database;
+    EXPECT_TRUE(ports.insert(s.port).second) << s.name << " " << s.port;
+    EXPECT_TRUE(ports.insert(s.http_port).second)
+        << s.name << " " << s.http_port;
+    EXPECT_EQ(Find(s.name), &s);
+    EXPECT_EQ(Find(s.binary), &s);
+  }
+  EXPECT_EQ(Services().size(), names.size());
+  EXPECT_EQ(Find("no-such-service"), nullptr);
+}
+
+TEST(RegistryTest, EveryServiceServesADefinedGrpcServiceAndHasMigrations) {
+  // A static link keeps only the proto files something refers to: one
+  // message of each brings its services into the pool.
+  for (const auto* linked :
+       {v1::Order::descriptor(), v1::Balance::descriptor(),
+        v1::Stock::descriptor(), v1::Shipment::descriptor(),
+        v1::SagaStepEvent::descriptor()}) {
+    ASSERT_NE(linked, nullptr);
+  }
+  for (const ServiceInfo& s : Services()) {
+    SCOPED_TRACE(s.name);
+    EXPECT_NE(
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            s.grpc_service),
+        nullptr)
+        << s.grpc_service << " is not in proto/";
+    EXPECT_FALSE(migrations::ForService(s.name).empty())
+        << "no migrations/" << s.name << "/ folder";
+    for (Service peer : s.peers) EXPECT_NE(peer, s.id) << "calls itself";
+  }
+  for (const auto& [file, text] : migrations::demo()) {
+    std::string name(file);
+    EXPECT_TRUE(absl::EndsWith(name, ".sql")) << file;
+    name.resize(name.size() - 4);
+    EXPECT_NE(Find(name), nullptr)
+        << "migrations/demo/" << file << " names no service";
+  }
+}
+
+TEST(RegistryTest, EveryBinaryIsBuilt) {
+  for (const ServiceInfo& s : Services()) {
+    const std::string path = absl::StrCat(SAGAWORKS_BIN_DIR, "/", s.binary);
+    std::ifstream in(path);
+    EXPECT_TRUE(in.good()) << path << " was not built: the CMake target must "
+                           << "be named as the registry's binary";
+  }
+}
+
+// The compose file as docker-compose resolves it (anchors merged).
+YAML::Node ResolvedCompose() {
+  std::string out;
+  absl::Status s = local::Run(
+      {"/usr/bin/env", "docker-compose", "-f",
+       absl::StrCat(SAGAWORKS_SOURCE_DIR, "/docker-compose.yml"), "config"},
+      &out);
+  EXPECT_TRUE(s.ok()) << s << "\n" << out;
+  return YAML::Load(out);
+}
+
+TEST(RegistryTest, ComposeRunsEveryServiceAsTheRegistrySays) {
+  const YAML::Node services = ResolvedCompose()["services"];
+  ASSERT_TRUE(services.IsMap());
+  std::set<std::string> platform_images;
+  for (const auto& entry : services) {
+    const YAML::Node image = entry.second["image"];
+    if (image && absl::StartsWith(image.as<std::string>(), "sagaworks:")) {
+      platform_images.insert(entry.first.as<std::string>());
+    }
+  }
+  std::set<std::string> want;
+  for (const ServiceInfo& s : Services()) {
+    SCOPED_TRACE(s.binary);
+    want.insert(s.binary);
+    const YAML::Node service = services[s.binary];
+    ASSERT_TRUE(service.IsMap())
+        << "docker-compose.yml has no service " << s.binary;
+    ASSERT_TRUE(service["command"].IsSequence());
+    EXPECT_EQ(service["command"][0].as<std::string>(), s.binary);
+    const YAML::Node env = service["environment"];
+    ASSERT_TRUE(env.IsMap());
+    auto var = [&](const std::string& name) {
+      return env[name] ? env[name].as<std::string>() : "<unset>";
+    };
+    EXPECT_EQ(var("SAGAWORKS_LISTEN"), absl::StrCat("0.0.0.0:", s.port));
+    EXPECT_EQ(var("SAGAWORKS_HTTP_LISTEN"),
+              absl::StrCat("0.0.0.0:", s.http_port));
+    EXPECT_EQ(var("OTEL_SERVICE_NAME"), s.binary);
+    EXPECT_TRUE(absl::EndsWith(var("SAGAWORKS_DATABASE_URL"),
+                               absl::StrCat("/", s.database)))
+        << var("SAGAWORKS_DATABASE_URL");
+    for (Service id : s.peers) {
+      const ServiceInfo& peer = Info(id);
+      EXPECT_EQ(var(EnvName(peer)), absl::StrCat(peer.binary, ":", peer.port));
+    }
+    std::set<std::string> ports;
+    for (const auto& p : service["ports"]) ports.insert(p.as<std::string>());
+    for (int port : {s.port, s.http_port}) {
+      const std::string published =
+          absl::StrCat("127.0.0.1:", port, ":", port, "/tcp");
+      EXPECT_EQ(ports.count(published), 1u) << "not published: " << published;
+    }
+    std::string health;
+    for (const auto& word : service["healthcheck"]["test"]) {
+      absl::StrAppend(&health, word.as<std::string>(), " ");
+    }
+    EXPECT_TRUE(absl::StrContains(
+        health, absl::StrCat("http://localhost:", s.http_port, "/health/")))
+        << health;
+  }
+  EXPECT_EQ(platform_images, want)
+      << "services of the sagaworks image in docker-compose.yml";
+}
+
+TEST(RegistryTest, ComposeCreatesEveryDatabase) {
+  const YAML::Node services = ResolvedCompose()["services"];
+  std::set<std::string> created;
+  created.insert(
+      services["postgres"]["environment"]["POSTGRES_DB"].as<std::string>());
+  const std::regex create(R"(CREATE DATABASE (\w+);)");
+  const std::string sql = ReadSource("tools/compose/postgres-init.sql");
+  for (std::sregex_iterator it(sql.begin(), sql.end(), create), end; it != end;
+       ++it) {
+    created.insert((*it)[1]);
+  }
+  std::set<std::string> want;
+  for (const ServiceInfo& s : Services()) want.insert(s.database);
+  EXPECT_EQ(created, want) << "POSTGRES_DB and tools/compose/postgres-init.sql";
+}
+
+TEST(RegistryTest, PrometheusScrapesEveryService) {
+  const YAML::Node config =
+      YAML::Load(ReadSource("tools/compose/prometheus.yml"));
+  std::set<std::string> targets;
+  for (const auto& job : config["scrape_configs"]) {
+    for (const auto& group : job["static_configs"]) {
+      for (const auto& t : group["targets"]) {
+        targets.insert(t.as<std::string>());
+      }
+    }
+  }
+  std::set<std::string> want;
+  for (const ServiceInfo& s : Services()) {
+    want.insert(absl::StrCat(s.binary, ":", s.http_port));
+  }
+  EXPECT_EQ(targets, want) << "tools/compose/prometheus.yml";
+}
+
+// The README's "what runs" table: "| order-service | 50051 | 9451 | orders |".
+TEST(RegistryTest, ReadmeTableMatches) {
+  std::map<std::string, std::string> rows;
+  for (absl::string_view line : absl::StrSplit(ReadSource("README.md"), '\n')) {
+    std::vector<std::string> cells = absl::StrSplit(line, '|');
+    if (cells.size() != 6) continue;
+    for (std::string& c : cells) {
+      c = std::string(absl::StripAsciiWhitespace(c));
+    }
+    if (Find(cells[1]) == nullptr && !absl::EndsWith(cells[1], "-service") &&
+        !absl::StartsWith(cells[1], "saga-")) {
+      continue;
+    }
+    rows[cells[1]] = absl::StrCat(cells[2], " ", cells[3], " ", cells[4]);
+  }
+  std::map<std::string, std::string> want;
+  for (const ServiceInfo& s : Services()) {
+    want[s.binary] = absl::StrCat(s.port, " ", s.http_port, " ", s.database);
+  }
+  EXPECT_EQ(rows, want) << "README.md's table: | process | gRPC | HTTP | "
+                           "database |";
+}
+
+}  // namespace
+}  // namespace sagaworks::platform
