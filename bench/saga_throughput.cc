@@ -324,12 +324,16 @@ std::string DatabaseNow(const sagactl::Platform& platform) {
 }
 
 // Runs `clients` callers placing bench orders until `until` (see
-// sagactl::DriveOrders); returns how many calls failed.
-int64_t Drive(const std::string& address, int clients, absl::Time until,
-              absl::Duration interval, std::atomic<uint64_t>& next_key) {
-  return sagactl::DriveOrders(address, clients, until, interval, next_key,
-                              "bench-", BenchOrder, /*keep_ids=*/false)
-      .failed;
+// sagactl::DriveOrders); counts the calls that failed into `failed`, and
+// keeps the first one's error.
+void Drive(const std::string& address, int clients, absl::Time until,
+           absl::Duration interval, std::atomic<uint64_t>& next_key,
+           sagactl::DriveResult& failed) {
+  sagactl::DriveResult r =
+      sagactl::DriveOrders(address, clients, until, interval, next_key,
+                           "bench-", BenchOrder, /*keep_ids=*/false);
+  if (failed.failed == 0) failed.first_error = r.first_error;
+  failed.failed += r.failed;
 }
 
 // ProcStat: a process's name and the CPU seconds it has used (all its
@@ -814,8 +818,9 @@ int Main(int argc, char** argv) {
   std::atomic<uint64_t> next_key{0};
 
   // Warm-up: connections, caches, pools.
+  sagactl::DriveResult warm_up;
   Drive(order, options.clients, absl::Now() + absl::Seconds(2),
-        absl::ZeroDuration(), next_key);
+        absl::ZeroDuration(), next_key, warm_up);
   if (!AwaitDrained(platform, absl::Minutes(2))) {
     Die("warm-up", absl::DeadlineExceededError("sagas did not finish"));
   }
@@ -826,9 +831,9 @@ int Main(int argc, char** argv) {
   const int64_t commits_before = TotalCommits(platform);
   const int64_t xid_before = NextXid(platform);
   std::string since = DatabaseNow(platform);
-  int64_t failed = Drive(order, options.clients,
-                         absl::Now() + absl::Seconds(options.seconds),
-                         absl::ZeroDuration(), next_key);
+  sagactl::DriveResult failed;
+  Drive(order, options.clients, absl::Now() + absl::Seconds(options.seconds),
+        absl::ZeroDuration(), next_key, failed);
   if (!AwaitDrained(platform, absl::Minutes(5))) {
     Die("saturation", absl::DeadlineExceededError("sagas did not finish"));
   }
@@ -849,16 +854,15 @@ int Main(int argc, char** argv) {
   Settle(platform);
   const double half_rate = options.half_rate > 0 ? options.half_rate : rate / 2;
   const absl::Duration interval = absl::Seconds(1.0 / half_rate);
-  failed += Drive(order, options.clients, absl::Now() + kHalfLoadWarmUp,
-                  interval, next_key);
+  Drive(order, options.clients, absl::Now() + kHalfLoadWarmUp, interval,
+        next_key, failed);
   if (options.statements) ResetStatements(platform);
   since = DatabaseNow(platform);
   const int64_t half_commits_before = TotalCommits(platform);
   const int64_t half_xid_before = NextXid(platform);
   const CpuReading half_cpu_before = ReadCpu(pids);
-  failed +=
-      Drive(order, options.clients,
-            absl::Now() + absl::Seconds(options.seconds), interval, next_key);
+  Drive(order, options.clients, absl::Now() + absl::Seconds(options.seconds),
+        interval, next_key, failed);
   if (!AwaitDrained(platform, absl::Minutes(5))) {
     Die("half load", absl::DeadlineExceededError("sagas did not finish"));
   }
@@ -890,6 +894,9 @@ int Main(int argc, char** argv) {
   // 4. The database on its own.
   const double pgbench = PgbenchRate(platform, options, home);
 
+  const std::string first_failure =
+      failed.failed > 0 ? absl::StrCat(" (first: ", failed.first_error, ")")
+                        : "";
   std::cout << absl::StrFormat(
       "\nsaturation (%d clients, orchestrator %d workers, %.0f s):\n"
       "  %d sagas (%d approved) in %.2f s: %.1f completed sagas/s\n"
@@ -911,7 +918,7 @@ int Main(int argc, char** argv) {
       "pgbench, same cluster, %d clients, single-row INSERT: %.0f tps\n"
       "  platform sagas/s / pgbench tps = %.3f; sagas/s x commits per saga / "
       "tps = %.2f\n"
-      "failed CreateOrder calls: %d\n",
+      "failed CreateOrder calls: %d%s\n",
       options.clients, options.workers, options.seconds, full.orders,
       full.approved, full.seconds, rate, full.p50_ms, full.p99_ms, refused,
       static_cast<double>(commits) / std::max<int64_t>(full.orders, 1),
@@ -927,7 +934,8 @@ int Main(int argc, char** argv) {
       chains.bare.p50_ms, chains.bare.p90_ms, chains.bare.p99_ms,
       chains.bare.p99_ms / std::max(chains.bare.p50_ms, 1e-9), options.clients,
       pgbench, rate / pgbench,
-      rate * commits / std::max<int64_t>(full.orders, 1) / pgbench, failed);
+      rate * commits / std::max<int64_t>(full.orders, 1) / pgbench,
+      static_cast<int>(failed.failed), first_failure.c_str());
   std::cout << "CPU at saturation, by process (PostgreSQL by database):\n"
             << cpu;
   // Far less is batched at half the rate (smaller commit groups, a thread

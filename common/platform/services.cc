@@ -1,5 +1,6 @@
 #include "common/platform/services.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
@@ -62,8 +63,9 @@ const ServiceInfo& Info(Service id) {
   for (const ServiceInfo& s : Services()) {
     if (s.id == id) return s;
   }
-  // Every enumerator has a row (the registry test walks them all), so this
-  // is a programming error.
+  // Every enumerator has a row (registry_test walks them all).
+  std::fprintf(stderr, "service registry: no row for service %d\n",
+               static_cast<int>(id));
   std::abort();
 }
 

@@ -17,7 +17,15 @@
 namespace sagaworks::platform {
 
 // Service names one process of the platform.
-enum class Service { kOrder, kPayment, kInventory, kShipping, kOrchestrator };
+enum class Service {
+  kOrder,
+  kPayment,
+  kInventory,
+  kShipping,
+  kOrchestrator,
+  // Not a service: one past the last, so a test can walk every enumerator.
+  kEnd,
+};
 
 // ServiceInfo is one row of the table.
 struct ServiceInfo {

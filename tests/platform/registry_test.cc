@@ -44,7 +44,7 @@ std::string EnvName(const ServiceInfo& peer) {
 TEST(RegistryTest, EveryServiceHasOneRowWithUniqueNamesAndPorts) {
   std::set<std::string> names, binaries, databases;
   std::set<int> ports;
-  for (int i = 0; i <= static_cast<int>(Service::kOrchestrator); ++i) {
+  for (int i = 0; i < static_cast<int>(Service::kEnd); ++i) {
     const ServiceInfo& s = Info(static_cast<Service>(i));
     EXPECT_EQ(static_cast<int>(s.id), i);
     EXPECT_TRUE(names.insert(s.name).second) << s.name;
@@ -62,7 +62,8 @@ TEST(RegistryTest, EveryServiceHasOneRowWithUniqueNamesAndPorts) {
 
 TEST(RegistryTest, EveryServiceServesADefinedGrpcServiceAndHasMigrations) {
   // A static link keeps only the proto files something refers to: one
-  // message of each brings its services into the pool.
+  // message of each brings its services into the pool (a new service's
+  // proto needs one here).
   for (const auto* linked :
        {v1::Order::descriptor(), v1::Balance::descriptor(),
         v1::Stock::descriptor(), v1::Shipment::descriptor(),
@@ -75,7 +76,9 @@ TEST(RegistryTest, EveryServiceServesADefinedGrpcServiceAndHasMigrations) {
         google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
             s.grpc_service),
         nullptr)
-        << s.grpc_service << " is not in proto/";
+        << s.grpc_service << " is not in the descriptor pool: is its "
+        << ".proto in proto/CMakeLists.txt and one of its messages named "
+        << "above?";
     EXPECT_FALSE(migrations::ForService(s.name).empty())
         << "no migrations/" << s.name << "/ folder";
     for (Service peer : s.peers) EXPECT_NE(peer, s.id) << "calls itself";
