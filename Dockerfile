@@ -24,5 +24,5 @@ RUN apt-get update \
  && useradd --system --uid 10001 sagaworks
 COPY --from=build /build/bin/ /usr/local/bin/
 USER sagaworks
-# Overridden per service by the compose file.
-CMD ["order-service", "--help"]
+# The compose file names the binary each service runs.
+CMD ["sagactl", "--help"]

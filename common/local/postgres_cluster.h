@@ -11,13 +11,14 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/platform/services.h"
 
 namespace sagaworks::local {
 
 struct ClusterOptions {
   std::string data_dir;
-  int port = 54329;
-  std::string superuser = "sagaworks";
+  int port = platform::kLocalDatabasePort;
+  std::string superuser = std::string(platform::kDatabaseUser);
   // Server log; empty puts it at <data_dir>/postgres.log.
   std::string log_file;
   // PostgreSQL's bin directory; empty means $SAGAWORKS_PG_BINDIR, else the

@@ -3,7 +3,8 @@
 //
 //   Process process(platform::Service::kInventory);
 //   if (auto code = process.ParseFlags(argc, argv)) return *code;
-//   auto pool = process.OpenDatabase(migrations::ForService("inventory"));
+//   auto pool =
+//       process.OpenDatabase(migrations::ForService(process.info().name));
 //   if (!pool.ok()) return process.Fail(pool.status());
 //   ... build the service, process.server().Register(...) ...
 //   return process.Serve();
