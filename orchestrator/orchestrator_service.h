@@ -18,7 +18,7 @@ class OrchestratorServiceImpl final : public v1::SagaOrchestrator::Service {
   OrchestratorServiceImpl(SagaStore& store, SagaRunner& runner,
                           server::ServerGuard& guard,
                           idempotency::Idempotency& idempotency)
-      : guard_(guard, "sagaworks.v1.SagaOrchestrator"),
+      : guard_(guard, v1::SagaOrchestrator::service_full_name()),
         idempotency_(idempotency),
         store_(store),
         runner_(runner) {}

@@ -227,9 +227,11 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
                                          &chaos_);
   server_ = std::make_unique<GrpcServer>(server_config_);
   chaos_service_ = std::make_unique<ChaosServiceImpl>(chaos_, enable_chaos_);
-  server_->Register(chaos_service_.get(), "sagaworks.v1.ChaosService");
+  server_->Register(chaos_service_.get(),
+                    v1::ChaosService::service_full_name());
   admin_service_ = std::make_unique<AdminServiceImpl>(*guard_);
-  server_->Register(admin_service_.get(), "sagaworks.v1.AdminService");
+  server_->Register(admin_service_.get(),
+                    v1::AdminService::service_full_name());
   admin_service_->ExportMetrics(metrics::Registry::Default());
   if (absl::Status s = ConfigureTracing(); !s.ok()) {
     std::cerr << info_.binary << ": invalid configuration: " << s.message()

@@ -17,7 +17,7 @@ class InventoryServiceImpl final : public v1::InventoryService::Service {
  public:
   InventoryServiceImpl(InventoryStore& store, server::ServerGuard& guard,
                        idempotency::Idempotency& idempotency)
-      : guard_(guard, "sagaworks.v1.InventoryService"),
+      : guard_(guard, v1::InventoryService::service_full_name()),
         idempotency_(idempotency),
         store_(store) {}
 

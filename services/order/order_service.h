@@ -65,7 +65,7 @@ class OrderServiceImpl final : public v1::OrderService::Service {
       idempotency::Idempotency& idempotency,
       resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator,
       Clock& clock = RealClock::Default())
-      : guard_(guard, "sagaworks.v1.OrderService"),
+      : guard_(guard, v1::OrderService::service_full_name()),
         idempotency_(idempotency),
         orchestrator_(orchestrator),
         store_(store),

@@ -19,7 +19,7 @@ class PaymentServiceImpl final : public v1::PaymentService::Service {
  public:
   PaymentServiceImpl(PaymentStore& store, server::ServerGuard& guard,
                      idempotency::Idempotency& idempotency)
-      : guard_(guard, "sagaworks.v1.PaymentService"),
+      : guard_(guard, v1::PaymentService::service_full_name()),
         idempotency_(idempotency),
         store_(store) {}
 

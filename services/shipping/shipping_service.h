@@ -27,7 +27,7 @@ class ShippingServiceImpl final : public v1::ShippingService::Service {
   ShippingServiceImpl(ShippingStore& store, ShippingRules rules,
                       server::ServerGuard& guard,
                       idempotency::Idempotency& idempotency)
-      : guard_(guard, "sagaworks.v1.ShippingService"),
+      : guard_(guard, v1::ShippingService::service_full_name()),
         idempotency_(idempotency),
         store_(store),
         rules_(std::move(rules)) {}
