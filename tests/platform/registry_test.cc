@@ -101,6 +101,14 @@ TEST(RegistryTest, EveryBinaryIsBuilt) {
   }
 }
 
+TEST(RegistryTest, TheImageBuildsEveryBinary) {
+  const std::string dockerfile = ReadSource("Dockerfile");
+  for (const ServiceInfo& s : Services()) {
+    EXPECT_TRUE(absl::StrContains(dockerfile, absl::StrCat(" ", s.binary, " ")))
+        << "the Dockerfile's build does not name " << s.binary;
+  }
+}
+
 // The compose file as docker-compose resolves it (anchors merged).
 YAML::Node ResolvedCompose() {
   std::string out;
@@ -109,11 +117,13 @@ YAML::Node ResolvedCompose() {
        absl::StrCat(SAGAWORKS_SOURCE_DIR, "/docker-compose.yml"), "config"},
       &out);
   EXPECT_TRUE(s.ok()) << s << "\n" << out;
-  return YAML::Load(out);
+  return s.ok() ? YAML::Load(out) : YAML::Node();
 }
 
 TEST(RegistryTest, ComposeRunsEveryServiceAsTheRegistrySays) {
-  const YAML::Node services = ResolvedCompose()["services"];
+  const YAML::Node compose = ResolvedCompose();
+  ASSERT_TRUE(compose.IsMap());
+  const YAML::Node services = compose["services"];
   ASSERT_TRUE(services.IsMap());
   std::set<std::string> platform_images;
   for (const auto& entry : services) {
@@ -127,7 +137,7 @@ TEST(RegistryTest, ComposeRunsEveryServiceAsTheRegistrySays) {
     SCOPED_TRACE(s.binary);
     want.insert(s.binary);
     const YAML::Node service = services[s.binary];
-    ASSERT_TRUE(service.IsMap())
+    ASSERT_TRUE(service.IsDefined() && service.IsMap())
         << "docker-compose.yml has no service " << s.binary;
     ASSERT_TRUE(service["command"].IsSequence());
     EXPECT_EQ(service["command"][0].as<std::string>(), s.binary);
@@ -167,7 +177,9 @@ TEST(RegistryTest, ComposeRunsEveryServiceAsTheRegistrySays) {
 }
 
 TEST(RegistryTest, ComposeCreatesEveryDatabase) {
-  const YAML::Node services = ResolvedCompose()["services"];
+  const YAML::Node compose = ResolvedCompose();
+  ASSERT_TRUE(compose.IsMap());
+  const YAML::Node services = compose["services"];
   std::set<std::string> created;
   created.insert(
       services["postgres"]["environment"]["POSTGRES_DB"].as<std::string>());
