@@ -21,7 +21,8 @@ RUN apt-get update \
       libgrpc++1.51 libprotobuf32 libabsl20220623 libpqxx-6.4 \
       libcpp-httplib0.11 libssl3 libtcmalloc-minimal4 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 sagaworks
+ && useradd --system --uid 10001 sagaworks \
+ && mkdir /tls && chown sagaworks /tls
 COPY --from=build /build/bin/ /usr/local/bin/
 USER sagaworks
 # The compose file names the binary each service runs.

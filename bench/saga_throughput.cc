@@ -80,6 +80,8 @@ struct Options {
   bool statements = false;
   // Orders/s in the half-load phase; 0: half the saturation rate.
   double half_rate = 0;
+  // Plaintext between the processes instead of mutual TLS.
+  bool insecure = false;
 };
 
 // The platform under measurement, once started: a run that fails stops it
@@ -757,6 +759,9 @@ int Main(int argc, char** argv) {
         }
         return "";
       });
+  app.add_flag("--insecure", options.insecure,
+               "run the platform plaintext (--insecure), to set the cost of "
+               "mutual TLS beside a default run");
   app.add_flag("--keep", options.keep,
                "leave the platform's directory (logs) behind");
   app.add_flag("--statements", options.statements,
@@ -775,6 +780,7 @@ int Main(int argc, char** argv) {
   sagactl::PlatformOptions po;
   po.home = home;
   po.bin_dir = local::ExecutableDir();
+  po.insecure = options.insecure;
   po.durable_db = true;  // fsync and synchronous_commit on: the real cost
   if (options.statements) {
     po.db_settings = {"shared_preload_libraries=pg_stat_statements",
@@ -801,7 +807,10 @@ int Main(int argc, char** argv) {
       absl::StrCat("--db-pool-size=", std::min(options.workers, 64))};
   sagactl::Platform platform(po);
   running = &platform;
-  std::cout << "starting the platform under " << home << " ...\n";
+  std::cout << "starting the platform under " << home
+            << (po.insecure ? " (plaintext, --insecure)" : " (mutual TLS)")
+            << " ...\n";
+  if (absl::Status s = platform.SetUpTls(); !s.ok()) Die("certificates", s);
   if (absl::Status s = platform.StartDatabase(); !s.ok()) Die("database", s);
   std::vector<const platform::ServiceInfo*> all;
   std::map<std::string, pid_t> pids;

@@ -1,5 +1,6 @@
 #include "common/client/channel.h"
 
+#include "common/security/tls.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -17,8 +18,8 @@ std::shared_ptr<grpc::Channel> Dial(const std::string& address,
   // ends of every busy connection.
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetInt("sagaworks.connection", connection);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
+  return grpc::CreateCustomChannel(address,
+                                   security::ClientChannelCredentials(), args);
 }
 
 }  // namespace sagaworks

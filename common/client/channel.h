@@ -9,7 +9,8 @@
 
 namespace sagaworks {
 
-// Dial opens a plaintext channel to host:port. gRPC's default reconnect
+// Dial opens a channel to host:port, with the process's transport security
+// (security::SetClientTls: mutual TLS, or plaintext). gRPC's default reconnect
 // backoff grows to two minutes, so a peer that restarts after a long outage
 // would stay unreachable long after it is back; here reconnects are retried
 // every 100 ms at first and at least every 2 s.

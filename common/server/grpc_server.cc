@@ -50,8 +50,8 @@ absl::Status GrpcServer::Start() {
   if (absl::Status s = config_.Validate(); !s.ok()) return s;
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(config_.listen, grpc::InsecureServerCredentials(),
-                           &port_);
+  builder.AddListeningPort(config_.listen,
+                           security::ServerCredentials(config_.tls), &port_);
   builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
   builder.SetMaxSendMessageSize(config_.max_message_bytes);
   // No bandwidth probing: small messages (see common/client/channel.cc).

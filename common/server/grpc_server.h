@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/security/tls.h"
 #include "common/server/health.h"
 #include "grpcpp/server.h"
 
@@ -26,6 +27,8 @@ struct ServerConfig {
   // Handler threads kept waiting between calls. gRPC's default keeps two, so
   // under concurrent load it starts and ends a thread for nearly every call.
   int idle_threads = 64;
+  // Mutual TLS, or plaintext when `tls.insecure`.
+  security::TlsConfig tls;
 
   absl::Status Validate() const;
 };

@@ -93,6 +93,19 @@ Process::Process(platform::Service id)
                   "JSON file overriding the resilience defaults per "
                   "downstream and method")
       ->envname("SAGAWORKS_RESILIENCE_CONFIG");
+  security::TlsConfig& tls = server_config_.tls;
+  app_.add_option("--tls-cert", tls.cert_file,
+                  "PEM certificate this process presents (re-read when the "
+                  "file changes)")
+      ->envname("SAGAWORKS_TLS_CERT");
+  app_.add_option("--tls-key", tls.key_file, "PEM private key of --tls-cert")
+      ->envname("SAGAWORKS_TLS_KEY");
+  app_.add_option("--tls-ca", tls.ca_file,
+                  "PEM CA certificates that peers' certificates must chain to")
+      ->envname("SAGAWORKS_TLS_CA");
+  app_.add_flag("--insecure", tls.insecure,
+                "plaintext gRPC, no certificates: for debugging only")
+      ->envname("SAGAWORKS_INSECURE");
   app_.add_flag("--enable-chaos", enable_chaos_,
                 "serve ChaosService (fault injection) to local callers")
       ->envname("SAGAWORKS_ENABLE_CHAOS");
@@ -187,6 +200,17 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
   ParseLogLevel(log_level_, &level);  // validated by IsMember above
   SetLogLevel(level);
   server_config_.shutdown_grace = absl::Seconds(shutdown_grace_seconds_);
+  if (absl::Status s = server_config_.tls.Validate(); !s.ok()) {
+    std::cerr << info_.binary << ": invalid configuration: " << s.message()
+              << "\n";
+    return 2;
+  }
+  if (server_config_.tls.insecure) {
+    LogWarning(absl::StrCat(info_.binary,
+                            " runs plaintext (--insecure): any caller that "
+                            "reaches its port is trusted as a peer"));
+  }
+  security::SetClientTls(server_config_.tls);
   pool_config_.connect_timeout = absl::Seconds(db_connect_timeout_seconds_);
   if (!info_.database.empty()) {
     if (absl::Status s = pool_config_.Validate(); !s.ok()) {

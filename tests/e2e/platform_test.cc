@@ -19,6 +19,8 @@
 #include "absl/strings/str_split.h"
 #include "common/db/pool.h"
 #include "common/local/subprocess.h"
+#include "common/security/certificates.h"
+#include "common/security/tls.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
@@ -135,10 +137,35 @@ class PlatformTest : public testing::PlatformSuite {
     return absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl");
   }
 
+  // SagactlArgs starts a sagactl command line for the test's platform (its
+  // home, so its certificates).
+  static std::vector<std::string> SagactlArgs() {
+    return {Sagactl(), "--home", platform().home()};
+  }
+
+  // Secured is `binary` with the flags of the test platform's certificate
+  // for workload `name`, then `args`.
+  static std::vector<std::string> Secured(const std::string& binary,
+                                          const std::string& name,
+                                          std::vector<std::string> args) {
+    const security::TlsConfig tls = platform().platform().TlsFor(name);
+    std::vector<std::string> argv = {
+        absl::StrCat(SAGAWORKS_BIN_DIR, "/", binary),
+        absl::StrCat("--tls-cert=", tls.cert_file),
+        absl::StrCat("--tls-key=", tls.key_file),
+        absl::StrCat("--tls-ca=", tls.ca_file)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
   // Load runs `sagactl load` against the order service; its report.
   static std::string Load(std::vector<std::string> args) {
-    std::vector<std::string> argv = {
-        Sagactl(), "--order", platform().Address(Service::kOrder), "load"};
+    std::vector<std::string> argv = SagactlArgs();
+    for (const std::string& a :
+         {std::string("--order"), platform().Address(Service::kOrder),
+          std::string("load")}) {
+      argv.push_back(a);
+    }
     argv.insert(argv.end(), args.begin(), args.end());
     std::string out;
     absl::Status s = local::Run(argv, &out);
@@ -271,10 +298,14 @@ TEST_F(PlatformTest, DemoFailuresAreRejectedAndLeaveEverythingAsItWas) {
 
     // The operator's view of the same saga, through sagactl.
     std::string shown;
-    absl::Status ran = local::Run({Sagactl(), "--orchestrator",
-                                   platform().Address(Service::kOrchestrator),
-                                   "sagas", "show", order.order_id()},
-                                  &shown);
+    std::vector<std::string> argv = SagactlArgs();
+    for (const std::string& a :
+         {std::string("--orchestrator"),
+          platform().Address(Service::kOrchestrator), std::string("sagas"),
+          std::string("show"), order.order_id()}) {
+      argv.push_back(a);
+    }
+    absl::Status ran = local::Run(argv, &shown);
     ASSERT_TRUE(ran.ok()) << ran;
     EXPECT_NE(shown.find("status  compensated"), std::string::npos) << shown;
     size_t at = 0;
@@ -319,42 +350,127 @@ TEST_F(PlatformTest, BadOrdersAreRefusedWithAReasonAndCreateNothing) {
   EXPECT_EQ(CountOrders(), before);
 }
 
-TEST_F(PlatformTest, BadConfigurationStopsStartUpNamingTheSetting) {
-  const std::string bin = absl::StrCat(SAGAWORKS_BIN_DIR, "/payment-service");
+// Without certificates a service does not start, unless plaintext is asked
+// for by name; a bad certificate names the flag that holds it.
+TEST_F(PlatformTest, AServiceNeedsItsCertificateOrAnExplicitInsecure) {
+  const std::string bin = absl::StrCat(
+      SAGAWORKS_BIN_DIR, "/", platform::Info(Service::kPayment).binary);
   std::string out;
-  EXPECT_FALSE(local::Run({bin, "--db-pool-size=0"}, &out).ok());
+  EXPECT_FALSE(local::Run({bin}, &out).ok());
+  EXPECT_NE(out.find("--tls-cert, --tls-key and --tls-ca are required"),
+            std::string::npos)
+      << out;
+  const security::TlsConfig payment =
+      platform().platform().TlsFor(Name(Service::kPayment));
+  const security::TlsConfig order =
+      platform().platform().TlsFor(Name(Service::kOrder));
+  EXPECT_FALSE(
+      local::Run({bin, "--tls-cert=" + payment.cert_file,
+                  "--tls-key=" + order.key_file, "--tls-ca=" + payment.ca_file},
+                 &out)
+          .ok());
+  EXPECT_NE(out.find("--tls-key"), std::string::npos) << out;
+  EXPECT_FALSE(local::Run({bin, "--tls-cert=/nonexistent.crt",
+                           "--tls-key=" + payment.key_file,
+                           "--tls-ca=" + payment.ca_file},
+                          &out)
+                   .ok());
+  EXPECT_NE(out.find("--tls-cert '/nonexistent.crt' cannot be read"),
+            std::string::npos)
+      << out;
+  // --insecure passes this check (and the process goes on to the next
+  // setting it is given, here a bad pool size).
+  EXPECT_FALSE(local::Run({bin, "--insecure", "--db-pool-size=0"}, &out).ok());
   EXPECT_NE(out.find("--db-pool-size"), std::string::npos) << out;
-  EXPECT_FALSE(local::Run({bin, "--listen=nowhere"}, &out).ok());
+}
+
+// The platform's ports speak TLS only: a plaintext client gets nothing, nor
+// does a client whose certificate another CA issued; a client that checks
+// the server against the platform CA without a certificate of its own (a
+// customer's grpcurl) gets through, and a peer's certificate names it.
+TEST_F(PlatformTest, PortsRefusePlaintextAndCertificatesOfAnotherCa) {
+  auto get_order = [](std::shared_ptr<grpc::ChannelCredentials> credentials) {
+    auto stub = v1::OrderService::NewStub(grpc::CreateChannel(
+        platform().Address(Service::kOrder), std::move(credentials)));
+    grpc::ClientContext c;
+    c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    v1::GetOrderRequest r;
+    r.set_order_id("00000000-0000-0000-0000-000000000000");
+    v1::Order order;
+    return stub->GetOrder(&c, r, &order).error_code();
+  };
+  EXPECT_EQ(get_order(grpc::InsecureChannelCredentials()),
+            grpc::StatusCode::UNAVAILABLE);
+
+  const security::TlsConfig sagactl =
+      platform().platform().TlsFor(sagactl::kSagactlIdentity);
+  grpc::SslCredentialsOptions ca_only;
+  std::ifstream ca_in(sagactl.ca_file);
+  ca_only.pem_root_certs.assign(std::istreambuf_iterator<char>(ca_in), {});
+  EXPECT_EQ(get_order(grpc::SslCredentials(ca_only)),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(get_order(security::ChannelCredentials(sagactl)),
+            grpc::StatusCode::NOT_FOUND);
+
+  const absl::Time now = absl::Now();
+  absl::StatusOr<security::KeyPair> other_ca = security::CreateAuthority(
+      "another CA", now - absl::Hours(1), now + absl::Hours(1));
+  ASSERT_TRUE(other_ca.ok()) << other_ca.status();
+  absl::StatusOr<security::KeyPair> stranger =
+      security::Issue(*other_ca, {"stranger",
+                                  security::SpiffeId("orchestrator"),
+                                  {"localhost"},
+                                  {"127.0.0.1"},
+                                  now - absl::Hours(1),
+                                  now + absl::Hours(1)});
+  ASSERT_TRUE(stranger.ok()) << stranger.status();
+  const std::string dir = platform().home();
+  std::ofstream(dir + "/stranger.crt") << stranger->cert_pem;
+  std::ofstream(dir + "/stranger.key") << stranger->key_pem;
+  security::TlsConfig impostor{dir + "/stranger.crt", dir + "/stranger.key",
+                               sagactl.ca_file};
+  EXPECT_EQ(get_order(security::ChannelCredentials(impostor)),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(PlatformTest, BadConfigurationStopsStartUpNamingTheSetting) {
+  const std::string bin = "payment-service";
+  const std::string as = Name(Service::kPayment);
+  std::string out;
+  EXPECT_FALSE(local::Run(Secured(bin, as, {"--db-pool-size=0"}), &out).ok());
+  EXPECT_NE(out.find("--db-pool-size"), std::string::npos) << out;
+  EXPECT_FALSE(local::Run(Secured(bin, as, {"--listen=nowhere"}), &out).ok());
   EXPECT_NE(out.find("--listen"), std::string::npos) << out;
-  EXPECT_FALSE(local::Run({bin, "--no-such-flag"}, &out).ok());
+  EXPECT_FALSE(local::Run(Secured(bin, as, {"--no-such-flag"}), &out).ok());
   EXPECT_NE(out.find("--no-such-flag"), std::string::npos) << out;
   // A resilience file with a typo in a downstream's name.
   const std::string config =
       absl::StrCat(platform().home(), "/resilience.json");
   std::ofstream(config) << R"({"downstreams": {"paymnt": {}}})";
   EXPECT_FALSE(
-      local::Run({absl::StrCat(SAGAWORKS_BIN_DIR, "/saga-orchestrator"),
-                  "--resilience-config", config},
+      local::Run(Secured("saga-orchestrator", Name(Service::kOrchestrator),
+                         {"--resilience-config", config}),
                  &out)
           .ok());
   EXPECT_NE(out.find("downstreams.paymnt"), std::string::npos) << out;
   setenv("SAGAWORKS_DB_POOL_SIZE", "lots", 1);
-  EXPECT_FALSE(local::Run({bin}, &out).ok());
+  EXPECT_FALSE(local::Run(Secured(bin, as, {}), &out).ok());
   unsetenv("SAGAWORKS_DB_POOL_SIZE");
   EXPECT_NE(out.find("SAGAWORKS_DB_POOL_SIZE"), std::string::npos) << out;
   // The OpenTelemetry variables are checked too.
   setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger", 1);
-  EXPECT_FALSE(local::Run({bin}, &out).ok());
+  EXPECT_FALSE(local::Run(Secured(bin, as, {}), &out).ok());
   unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
   EXPECT_NE(out.find("OTEL_EXPORTER_OTLP_ENDPOINT"), std::string::npos) << out;
   setenv("OTEL_TRACES_SAMPLER", "sometimes", 1);
-  EXPECT_FALSE(local::Run({bin}, &out).ok());
+  EXPECT_FALSE(local::Run(Secured(bin, as, {}), &out).ok());
   unsetenv("OTEL_TRACES_SAMPLER");
   EXPECT_NE(out.find("OTEL_TRACES_SAMPLER"), std::string::npos) << out;
-  EXPECT_FALSE(local::Run({bin, "--http-listen=nowhere"}, &out).ok());
+  EXPECT_FALSE(
+      local::Run(Secured(bin, as, {"--http-listen=nowhere"}), &out).ok());
   EXPECT_NE(out.find("--http-listen"), std::string::npos) << out;
-  EXPECT_FALSE(local::Run({absl::StrCat(SAGAWORKS_BIN_DIR, "/order-service"),
-                           "--catalog-cache-seconds=-1"},
+  EXPECT_FALSE(local::Run(Secured("order-service", Name(Service::kOrder),
+                                  {"--catalog-cache-seconds=-1"}),
                           &out)
                    .ok());
   EXPECT_NE(out.find("--catalog-cache-seconds"), std::string::npos) << out;

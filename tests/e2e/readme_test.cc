@@ -109,7 +109,9 @@ TEST(ReadmeTest, GrpcurlWalkThroughWorksAsPrinted) {
 
   const std::string client =
       absl::StrCat(SAGAWORKS_TESTS_DIR, "/reflect_client");
-  std::vector<std::pair<std::string, std::string>> ports;
+  std::vector<std::pair<std::string, std::string>> ports = {
+      {".sagaworks/tls/ca.crt",
+       absl::StrCat(platform.platform().TlsDir(), "/ca.crt")}};
   for (const auto& spec : platform::Services()) {
     ports.emplace_back(absl::StrCat("localhost:", spec.port),
                        absl::StrCat("localhost:", platform.Port(spec.id)));

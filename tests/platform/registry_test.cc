@@ -128,7 +128,11 @@ TEST(RegistryTest, ComposeRunsEveryServiceAsTheRegistrySays) {
   std::set<std::string> platform_images;
   for (const auto& entry : services) {
     const YAML::Node image = entry.second["image"];
-    if (image && absl::StartsWith(image.as<std::string>(), "sagaworks:")) {
+    const YAML::Node command = entry.second["command"];
+    const bool tool = command && command.IsSequence() &&
+                      command[0].as<std::string>() == "sagactl";
+    if (image && absl::StartsWith(image.as<std::string>(), "sagaworks:") &&
+        !tool) {
       platform_images.insert(entry.first.as<std::string>());
     }
   }
@@ -150,6 +154,11 @@ TEST(RegistryTest, ComposeRunsEveryServiceAsTheRegistrySays) {
     EXPECT_EQ(var("SAGAWORKS_HTTP_LISTEN"),
               absl::StrCat("0.0.0.0:", s.http_port));
     EXPECT_EQ(var("OTEL_SERVICE_NAME"), s.binary);
+    // Mutual TLS with the certificates tls-init makes; never plaintext.
+    EXPECT_EQ(var("SAGAWORKS_TLS_CERT"), absl::StrCat("/tls/", s.name, ".crt"));
+    EXPECT_EQ(var("SAGAWORKS_TLS_KEY"), absl::StrCat("/tls/", s.name, ".key"));
+    EXPECT_EQ(var("SAGAWORKS_TLS_CA"), "/tls/ca.crt");
+    EXPECT_EQ(var("SAGAWORKS_INSECURE"), "<unset>");
     EXPECT_TRUE(absl::EndsWith(var("SAGAWORKS_DATABASE_URL"),
                                absl::StrCat("/", s.database)))
         << var("SAGAWORKS_DATABASE_URL");

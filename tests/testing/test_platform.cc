@@ -53,6 +53,8 @@ absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Create(
   options.durable_db = false;
   options.extra_args = std::move(extra_args);
   p->platform_ = std::make_unique<sagactl::Platform>(options);
+  // The test dials the platform as sagactl does, with its certificate.
+  if (absl::Status s = p->platform_->SetUpTls(); !s.ok()) return s;
   return p;
 }
 

@@ -2,13 +2,13 @@
 // but what the server's reflection service describes. The README's grpcurl
 // commands run through it in the tests, with "grpcurl" replaced by its path.
 //
-//   reflect_client -plaintext [-d JSON] [-H 'key: value']... ADDR list
-//   reflect_client -plaintext [-d JSON] [-H 'key: value']... ADDR
-//   pkg.Service/Method
+//   reflect_client (-plaintext | -cacert CA.crt) [-v] [-d JSON]
+//                  [-H 'key: value']... ADDR list|pkg.Service/Method
 //
 // Prints each response as JSON; on an error prints the code and message and
 // exits with 64 + the status code, as grpcurl does.
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -187,9 +187,18 @@ int main(int argc, char** argv) {
   bool verbose = false;
   std::vector<std::pair<std::string, std::string>> headers;
   std::vector<std::string> positional;
+  bool plaintext = false;
+  std::string cacert;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "-plaintext") continue;
+    if (arg == "-plaintext") {
+      plaintext = true;
+      continue;
+    }
+    if (arg == "-cacert" && i + 1 < argc) {
+      cacert = argv[++i];
+      continue;
+    }
     if (arg == "-v") {
       verbose = true;
       continue;
@@ -210,8 +219,21 @@ int main(int argc, char** argv) {
     }
   }
   if (positional.size() != 2) return Usage("want ADDRESS and list|METHOD");
-  auto channel =
-      grpc::CreateChannel(positional[0], grpc::InsecureChannelCredentials());
+  // As grpcurl: TLS against the system's roots, or -cacert's; -plaintext
+  // for none.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (plaintext) {
+    credentials = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions options;
+    if (!cacert.empty()) {
+      std::ifstream in(cacert);
+      if (!in) return Usage("cannot read -cacert " + cacert);
+      options.pem_root_certs.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    credentials = grpc::SslCredentials(options);
+  }
+  auto channel = grpc::CreateChannel(positional[0], credentials);
   Reflection reflection(channel);
   grpc::Status status;
 

@@ -103,6 +103,8 @@ int Up(Platform& platform, bool detach) {
   }
   PrintStatus(platform);
   std::cout << "logs: " << platform.state_dir() << "/logs/" << std::endl;
+  std::cout << "TLS: grpcurl -cacert " << platform.TlsDir() << "/ca.crt ..."
+            << std::endl;
   if (detach) return 0;
   std::cout << "running; press Ctrl-C to stop everything" << std::endl;
   // `sagactl down` from another shell stops everything too; then there is

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/server/grpc_server.h"
 #include "common/server/process.h"
+#include "tools/sagactl/certs.h"
 #include "tools/sagactl/commands.h"
 #include "tools/sagactl/load.h"
 
@@ -38,6 +39,11 @@ int main(int argc, char** argv) {
       ->envname("SAGAWORKS_ORCHESTRATOR_ADDRESS")
       ->check(sagaworks::server::HostPortValidator())
       ->capture_default_str();
+
+  app.add_flag("--insecure", options.insecure,
+               "plaintext gRPC, no certificates: `up` starts the services "
+               "with --insecure, other commands dial plaintext")
+      ->envname("SAGAWORKS_INSECURE");
 
   std::vector<std::string> names;
   for (const auto& s : sagaworks::platform::Services()) names.push_back(s.name);
@@ -87,6 +93,13 @@ int main(int argc, char** argv) {
       sagas->add_subcommand("show", "one saga with its step timeline");
   show->add_option("ID", saga_id, "saga id or order id")->required();
 
+  std::string certs_dir;
+  CLI::App* certs = app.add_subcommand(
+      "certs",
+      "write the platform CA and a certificate for each service and "
+      "sagactl into a directory (what `up` does under .sagaworks/tls)");
+  certs->add_option("--dir", certs_dir, "where to write them")->required();
+
   LoadOptions load_options;
   double wait_seconds = 60;
   CLI::App* load = app.add_subcommand(
@@ -121,7 +134,22 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 
+  if (*certs) {
+    absl::Status s =
+        WriteCertificates(certs_dir, CertificateNames(), absl::Now());
+    if (!s.ok()) {
+      std::cerr << "sagactl: certs: " << s.message() << "\n";
+      return 1;
+    }
+    std::cout << "certificates in " << certs_dir << " (CA: " << certs_dir
+              << "/ca.crt)\n";
+    return 0;
+  }
   Platform platform(options);
+  if (absl::Status s = platform.SetUpTls(); !s.ok()) {
+    std::cerr << "sagactl: certificates: " << s.message() << "\n";
+    return 1;
+  }
   if (*up) return Up(platform, detach);
   if (*down) return Down(platform);
   if (*status) return PrintStatus(platform);

@@ -17,6 +17,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "httplib.h"
 #include "migrations/embedded.h"
+#include "tools/sagactl/certs.h"
 
 namespace sagaworks::sagactl {
 namespace {
@@ -112,6 +113,29 @@ absl::Status Platform::StartDatabase() {
   return absl::OkStatus();
 }
 
+security::TlsConfig Platform::TlsFor(const std::string& name) const {
+  security::TlsConfig tls;
+  tls.insecure = options_.insecure;
+  if (!tls.insecure) {
+    tls.cert_file = absl::StrCat(TlsDir(), "/", name, ".crt");
+    tls.key_file = absl::StrCat(TlsDir(), "/", name, ".key");
+    tls.ca_file = absl::StrCat(TlsDir(), "/ca.crt");
+  }
+  return tls;
+}
+
+absl::Status Platform::SetUpTls() {
+  if (!options_.insecure) {
+    if (absl::Status s =
+            WriteCertificates(TlsDir(), CertificateNames(), absl::Now());
+        !s.ok()) {
+      return s;
+    }
+  }
+  security::SetClientTls(TlsFor(kSagactlIdentity));
+  return absl::OkStatus();
+}
+
 absl::Status Platform::StopDatabase() {
   if (!cluster_.Running()) return absl::OkStatus();
   return cluster_.Stop();
@@ -133,12 +157,22 @@ absl::StatusOr<pid_t> Platform::StartService(
     const platform::ServiceInfo& spec) {
   if (std::optional<pid_t> pid = ReadPid(spec)) return *pid;
   local::SpawnOptions spawn;
+  // A second copy of a service (a test's second orchestrator, under a name
+  // of its own) is the same workload, with the same certificate.
+  const security::TlsConfig tls = TlsFor(platform::Info(spec.id).name);
   spawn.argv = {absl::StrCat(options_.bin_dir, "/", spec.binary),
                 absl::StrCat("--listen=", Address(spec)),
                 absl::StrCat("--http-listen=127.0.0.1:", HttpPort(spec)),
                 absl::StrCat("--database-url=", cluster_.Url(spec.database)),
                 // A local stack is for breaking things on purpose.
                 "--enable-chaos"};
+  if (tls.insecure) {
+    spawn.argv.push_back("--insecure");
+  } else {
+    spawn.argv.push_back(absl::StrCat("--tls-cert=", tls.cert_file));
+    spawn.argv.push_back(absl::StrCat("--tls-key=", tls.key_file));
+    spawn.argv.push_back(absl::StrCat("--tls-ca=", tls.ca_file));
+  }
   for (platform::Service id : spec.peers) {
     const platform::ServiceInfo& peer = platform::Info(id);
     spawn.argv.push_back(

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "common/local/postgres_cluster.h"
 #include "common/platform/services.h"
+#include "common/security/tls.h"
 
 namespace sagaworks::sagactl {
 
@@ -37,7 +38,13 @@ struct PlatformOptions {
   // More PostgreSQL settings, "name=value" each.
   std::vector<std::string> db_settings;
   absl::Duration ready_timeout = absl::Seconds(60);
+  // Plaintext between the processes (--insecure), no certificates.
+  bool insecure = false;
 };
+
+// kSagactlIdentity is sagactl's workload name: its certificate says
+// spiffe://sagaworks.local/sagactl.
+inline constexpr char kSagactlIdentity[] = "sagactl";
 
 enum class Health { kServing, kNotServing, kDown };
 
@@ -58,6 +65,15 @@ class Platform {
   bool DatabaseRunning() const { return cluster_.Running(); }
   // AnythingRunning: the database or any service of this home still runs.
   bool AnythingRunning() const;
+
+  // SetUpTls makes the platform CA and a certificate for each service and for
+  // sagactl under <home>/.sagaworks/tls/ where missing, and makes this
+  // process dial with sagactl's (plaintext with `insecure`).
+  absl::Status SetUpTls();
+  // TlsDir holds ca.crt (what grpcurl's -cacert takes) and <name>.crt/.key.
+  std::string TlsDir() const { return state_dir_ + "/tls"; }
+  // TlsFor is the TLS configuration of workload `name` ("payment").
+  security::TlsConfig TlsFor(const std::string& name) const;
 
   // StartService starts a service unless it already runs; returns its pid.
   absl::StatusOr<pid_t> StartService(const platform::ServiceInfo& spec);
