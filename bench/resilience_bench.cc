@@ -270,8 +270,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
         mtls != medians_.end()) {
       std::printf(
           "the chained call over mutual TLS: %.1f us against %.1f us "
-          "plaintext: ratio %.3f (%+.1f%%); its CPU per call (client and "
-          "server threads of this process) %.1f us against %.1f us\n",
+          "plaintext: ratio %.3f (%+.1f%%); the calling thread's CPU per "
+          "call %.1f us against %.1f us\n",
           mtls->second / 1000, chained->second / 1000,
           mtls->second / chained->second,
           (mtls->second / chained->second - 1) * 100,

@@ -11,7 +11,10 @@ std::shared_ptr<grpc::Channel> Dial(const std::string& address,
                                     int connection) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  // gRPC reads this as the time a connection attempt gets to complete. A
+  // TLS handshake on a busy machine takes longer than the 100 ms of the
+  // reconnect backoff, and attempts cut short would fail every call.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   // Bandwidth probing sizes HTTP/2 windows for bulk transfers; these calls
   // carry a few hundred bytes, and the probe pings cost wake-ups on both

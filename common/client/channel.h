@@ -13,7 +13,8 @@ namespace sagaworks {
 // (security::SetClientTls: mutual TLS, or plaintext). gRPC's default reconnect
 // backoff grows to two minutes, so a peer that restarts after a long outage
 // would stay unreachable long after it is back; here reconnects are retried
-// every 100 ms at first and at least every 2 s.
+// every 100 ms at first and at least every 2 s, each attempt getting up to
+// 5 s to connect and finish its handshake.
 //
 // Channels to one address with the same settings share one connection (gRPC
 // keeps one subchannel per address and settings), whatever number of them
