@@ -6,7 +6,8 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
-      libabsl-dev libpqxx-dev libcli11-dev libssl-dev libcpp-httplib-dev \
+      libabsl-dev libpqxx-dev libcli11-dev libssl-dev libcpp-jwt-dev \
+      libcpp-httplib-dev \
       libgoogle-perftools-dev libbenchmark-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

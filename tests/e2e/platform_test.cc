@@ -17,10 +17,12 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/db/pool.h"
 #include "common/local/subprocess.h"
 #include "common/security/certificates.h"
 #include "common/security/tls.h"
+#include "common/security/token.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
@@ -431,6 +433,28 @@ TEST_F(PlatformTest, PortsRefusePlaintextAndCertificatesOfAnotherCa) {
                                sagactl.ca_file};
   EXPECT_EQ(get_order(security::ChannelCredentials(impostor)),
             grpc::StatusCode::UNAVAILABLE);
+}
+
+// `sagactl token` mints what the platform's token key verifies.
+TEST_F(PlatformTest, SagactlTokenMintsATokenTheLocalKeyVerifies) {
+  std::vector<std::string> argv = SagactlArgs();
+  for (const char* a :
+       {"token", "alice", "--role", "operator", "--ttl", "5m"}) {
+    argv.push_back(a);
+  }
+  std::string out;
+  ASSERT_TRUE(local::Run(argv, &out).ok()) << out;
+  std::ifstream in(platform().platform().TlsDir() + "/token.pub");
+  security::TokenVerifierConfig config;
+  config.public_key_pem.assign(std::istreambuf_iterator<char>(in), {});
+  ASSERT_TRUE(config.Validate().ok());
+  security::TokenVerifier verifier(config, RealClock::Default());
+  absl::StatusOr<security::Claims> claims =
+      verifier.Verify(absl::StripAsciiWhitespace(out));
+  ASSERT_TRUE(claims.ok()) << claims.status() << "\n" << out;
+  EXPECT_EQ(claims->subject, "alice");
+  EXPECT_TRUE(claims->IsOperator());
+  EXPECT_LE(claims->expires, absl::Now() + absl::Minutes(5));
 }
 
 TEST_F(PlatformTest, BadConfigurationStopsStartUpNamingTheSetting) {

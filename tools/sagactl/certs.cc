@@ -12,6 +12,7 @@
 #include "common/platform/services.h"
 #include "common/security/certificates.h"
 #include "common/security/tls.h"
+#include "common/security/token.h"
 #include "tools/sagactl/platform.h"
 
 namespace sagaworks::sagactl {
@@ -101,6 +102,18 @@ absl::Status WriteCertificates(const std::string& dir,
       return s;
     }
     if (absl::Status s = Write(crt, pair->cert_pem, 0644); !s.ok()) return s;
+  }
+  const std::string token_key = dir + "/token.key";
+  if (!Read(token_key).has_value() || !Read(dir + "/token.pub").has_value()) {
+    absl::StatusOr<security::SigningKey> key = security::CreateSigningKey();
+    if (!key.ok()) return key.status();
+    if (absl::Status s = Write(dir + "/token.pub", key->public_pem, 0644);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = Write(token_key, key->private_pem, 0600); !s.ok()) {
+      return s;
+    }
   }
   return absl::OkStatus();
 }

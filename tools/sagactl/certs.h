@@ -29,7 +29,9 @@ inline constexpr absl::Duration kCertificateValidity = absl::Hours(24 * 365);
 
 // WriteCertificates makes `dir` (0700) and writes ca.crt and ca.key unless
 // they exist, then <name>.crt and <name>.key for each workload that has no
-// certificate, or one that expires within 30 days. Keys are written 0600.
+// certificate, or one that expires within 30 days, and the local token
+// signing key, token.key (private) and token.pub, unless they exist. Private
+// keys are written 0600.
 absl::Status WriteCertificates(const std::string& dir,
                                const std::vector<Workload>& workloads,
                                absl::Time now);

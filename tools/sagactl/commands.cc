@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include "absl/strings/ascii.h"
@@ -10,6 +11,7 @@
 #include "absl/time/time.h"
 #include "common/client/channel.h"
 #include "common/enum_names.h"
+#include "common/security/token.h"
 #include "common/server/grpc_server.h"
 #include "common/validation.h"
 #include "google/protobuf/util/time_util.h"
@@ -327,6 +329,32 @@ int ShowSaga(const std::string& orchestrator, const std::string& id) {
             .c_str(),
         e.error().c_str());
   }
+  return 0;
+}
+
+int PrintToken(const Platform& platform, const std::string& name,
+               bool operator_role, absl::Duration ttl) {
+  if (absl::Status s = ValidateName("NAME", name); !s.ok()) {
+    std::cerr << "sagactl: token: " << s.message() << "\n";
+    return 2;
+  }
+  const std::string path = platform.TlsDir() + "/token.key";
+  std::ifstream in(path);
+  if (!in) {
+    std::cerr << "sagactl: token: cannot read " << path
+              << " (sagactl up makes it)\n";
+    return 1;
+  }
+  const std::string key((std::istreambuf_iterator<char>(in)), {});
+  std::vector<std::string> roles;
+  if (operator_role) roles.push_back(security::kOperatorRole);
+  absl::StatusOr<std::string> token =
+      security::MintToken(key, name, roles, absl::Now(), ttl);
+  if (!token.ok()) {
+    std::cerr << "sagactl: token: " << token.status().message() << "\n";
+    return 1;
+  }
+  std::cout << *token << std::endl;
   return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "absl/time/time.h"
 #include "tools/sagactl/platform.h"
 
 namespace sagaworks::sagactl {
@@ -30,6 +31,10 @@ int Chaos(Platform& platform, const std::string& service,
 int ListSagas(const std::string& orchestrator, const std::string& status,
               int limit);
 int ShowSaga(const std::string& orchestrator, const std::string& id);
+// PrintToken prints a bearer token for `name` (an operator's with
+// `operator_role`), signed with the local key in <home>/.sagaworks/tls/.
+int PrintToken(const Platform& platform, const std::string& name,
+               bool operator_role, absl::Duration ttl);
 
 }  // namespace sagaworks::sagactl
 

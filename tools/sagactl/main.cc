@@ -100,6 +100,30 @@ int main(int argc, char** argv) {
       "sagactl into a directory (what `up` does under .sagaworks/tls)");
   certs->add_option("--dir", certs_dir, "where to write them")->required();
 
+  std::string token_name, token_role, token_ttl = "1h";
+  CLI::App* token = app.add_subcommand(
+      "token",
+      "print a bearer token for a customer (or an operator), signed "
+      "with the local key");
+  token->add_option("NAME", token_name, "the customer id (the token's sub)")
+      ->required();
+  token->add_option("--role", token_role, "operator: an operator's token")
+      ->check(CLI::IsMember({"operator"}));
+  token
+      ->add_option("--ttl", token_ttl,
+                   "how long it is valid (30m, 1h, 24h; at most 720h)")
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            absl::Duration d;
+            if (!absl::ParseDuration(value, &d) || d <= absl::ZeroDuration() ||
+                d > absl::Hours(720)) {
+              return "'" + value + "' is not a duration from 1s to 720h";
+            }
+            return "";
+          },
+          "DURATION"))
+      ->capture_default_str();
+
   LoadOptions load_options;
   double wait_seconds = 60;
   CLI::App* load = app.add_subcommand(
@@ -149,6 +173,11 @@ int main(int argc, char** argv) {
   if (absl::Status s = platform.SetUpTls(); !s.ok()) {
     std::cerr << "sagactl: certificates: " << s.message() << "\n";
     return 1;
+  }
+  if (*token) {
+    absl::Duration ttl;
+    absl::ParseDuration(token_ttl, &ttl);  // checked above
+    return PrintToken(platform, token_name, token_role == "operator", ttl);
   }
   if (*up) return Up(platform, detach);
   if (*down) return Down(platform);

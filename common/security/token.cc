@@ -1,0 +1,141 @@
+#include "common/security/token.h"
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "jwt/jwt.hpp"
+
+namespace sagaworks::security {
+namespace {
+
+struct Free {
+  void operator()(BIO* p) const { BIO_free(p); }
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+
+std::string ToPem(EVP_PKEY* key, bool private_key) {
+  std::unique_ptr<BIO, Free> bio(BIO_new(BIO_s_mem()));
+  if (private_key) {
+    PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr,
+                             nullptr);
+  } else {
+    PEM_write_bio_PUBKEY(bio.get(), key);
+  }
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+}  // namespace
+
+bool Claims::IsOperator() const {
+  return std::find(roles.begin(), roles.end(), kOperatorRole) != roles.end();
+}
+
+absl::Status TokenVerifierConfig::Validate() const {
+  std::unique_ptr<BIO, Free> bio(BIO_new_mem_buf(
+      public_key_pem.data(), static_cast<int>(public_key_pem.size())));
+  std::unique_ptr<EVP_PKEY, Free> key(
+      PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  if (key == nullptr) {
+    return absl::InvalidArgumentError("token key: no PEM public key");
+  }
+  if (issuer.empty() || audience.empty()) {
+    return absl::InvalidArgumentError("token issuer and audience are required");
+  }
+  if (cache_size == 0) {
+    return absl::InvalidArgumentError("token cache size must be positive");
+  }
+  return absl::OkStatus();
+}
+
+TokenVerifier::TokenVerifier(TokenVerifierConfig config, const Clock& clock)
+    : config_(std::move(config)), clock_(clock) {}
+
+absl::StatusOr<Claims> TokenVerifier::Verify(absl::string_view token) {
+  const absl::Time now = clock_.Now();
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = cache_.find(token);
+    if (it != cache_.end()) {
+      if (it->second.expires > now) return it->second;
+      cache_.erase(it);
+      return absl::UnauthenticatedError("token expired");
+    }
+  }
+  using namespace jwt::params;
+  std::error_code error;
+  jwt::jwt_object decoded =
+      jwt::decode(jwt::string_view(token.data(), token.size()),
+                  algorithms({"ES256"}), error, secret(config_.public_key_pem),
+                  issuer(config_.issuer), aud(config_.audience), verify(true));
+  if (error) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("token refused: ", error.message()));
+  }
+  const auto& payload = decoded.payload();
+  if (!payload.has_claim("exp")) {
+    return absl::UnauthenticatedError("token refused: no exp claim");
+  }
+  Claims claims;
+  const nlohmann::json json = payload.create_json_obj();
+  if (!json.contains("sub") || !json["sub"].is_string() ||
+      json["sub"].get<std::string>().empty()) {
+    return absl::UnauthenticatedError("token refused: no sub claim");
+  }
+  claims.subject = json["sub"].get<std::string>();
+  if (!json["exp"].is_number_integer()) {
+    return absl::UnauthenticatedError("token refused: exp is not a number");
+  }
+  claims.expires = absl::FromUnixSeconds(json["exp"].get<int64_t>());
+  if (claims.expires <= now) {
+    return absl::UnauthenticatedError("token expired");
+  }
+  if (json.contains("roles") && json["roles"].is_array()) {
+    for (const auto& role : json["roles"]) {
+      if (role.is_string()) claims.roles.push_back(role.get<std::string>());
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  if (cache_.size() >= config_.cache_size) cache_.clear();
+  cache_.emplace(std::string(token), claims);
+  return claims;
+}
+
+absl::StatusOr<SigningKey> CreateSigningKey() {
+  std::unique_ptr<EVP_PKEY, Free> key(EVP_EC_gen("P-256"));
+  if (key == nullptr) return absl::InternalError("cannot make an EC key");
+  return SigningKey{ToPem(key.get(), true), ToPem(key.get(), false)};
+}
+
+absl::StatusOr<std::string> MintToken(const std::string& private_key_pem,
+                                      const std::string& subject,
+                                      const std::vector<std::string>& roles,
+                                      absl::Time now, absl::Duration ttl,
+                                      const std::string& issuer,
+                                      const std::string& audience) {
+  if (subject.empty()) return absl::InvalidArgumentError("subject is empty");
+  using namespace jwt::params;
+  try {
+    jwt::jwt_object token{algorithm("ES256"), secret(private_key_pem)};
+    token.add_claim("iss", issuer)
+        .add_claim("aud", audience)
+        .add_claim("sub", subject)
+        .add_claim("iat", absl::ToUnixSeconds(now))
+        .add_claim("exp", absl::ToUnixSeconds(now + ttl));
+    if (!roles.empty()) token.payload().add_claim("roles", roles);
+    return token.signature();
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot sign a token: ", e.what()));
+  }
+}
+
+}  // namespace sagaworks::security
