@@ -133,8 +133,8 @@ grpc::Status Idempotency::RunImpl(
     grpc::ServerContext* context, const char* method, Asked request,
     google::protobuf::Message* response,
     absl::FunctionRef<absl::Status(pqxx::work&)> work,
-    const absl::FunctionRef<absl::Status()>* precheck,
-    const OneStatement* once) {
+    const absl::FunctionRef<absl::Status()>* precheck, const OneStatement* once,
+    bool look_first) {
   const auto& metadata = context->client_metadata();
   auto header = metadata.find(kKeyHeader);
   if (header == metadata.end()) {
@@ -169,18 +169,26 @@ grpc::Status Idempotency::RunImpl(
     return grpc::Status::OK;
   };
 
+  auto lookup = [&]() {
+    return pool_.AutocommitOr<std::optional<Outcome>>(
+        "idempotency_lookup",
+        [&](pqxx::nontransaction& tx)
+            -> absl::StatusOr<std::optional<Outcome>> {
+          return Stored(tx, row);
+        });
+  };
+  if (look_first) {
+    // The precheck acts: a stored outcome answers before it can act again.
+    absl::StatusOr<std::optional<Outcome>> found = lookup();
+    if (!found.ok()) return ToGrpcStatus(found.status());
+    if (found->has_value()) return replay(**found);
+  }
   if (precheck != nullptr) {
     // A replay must not be refused by the precheck's look-ups: when the
     // precheck refuses, a committed key is looked for first. (Looking first
     // would cost every first call a round trip; a replay is rare.)
     if (absl::Status s = (*precheck)(); !s.ok()) {
-      absl::StatusOr<std::optional<Outcome>> found =
-          pool_.AutocommitOr<std::optional<Outcome>>(
-              "idempotency_lookup",
-              [&](pqxx::nontransaction& tx)
-                  -> absl::StatusOr<std::optional<Outcome>> {
-                return Stored(tx, row);
-              });
+      absl::StatusOr<std::optional<Outcome>> found = lookup();
       if (found.ok() && found->has_value()) return replay(**found);
       return ToGrpcStatus(s);
     }

@@ -162,6 +162,20 @@ class Idempotency {
                    &precheck);
   }
 
+  // The same for a handler whose `effect` acts in another service before its
+  // own transaction (CancelOrder asking the saga to stop): the key is looked
+  // up before the effect, so a replay, or the key reused with another
+  // request, is answered without acting again.
+  template <typename Response>
+  grpc::Status RunAfterRemoteEffect(
+      grpc::ServerContext* context, const char* method, Asked request,
+      Response* response,
+      absl::FunctionRef<absl::StatusOr<Response>(pqxx::work&)> work,
+      absl::FunctionRef<absl::Status()> effect) {
+    return RunImpl(context, method, request, response, Fill(response, work),
+                   &effect, nullptr, /*look_first=*/true);
+  }
+
   // The same, trying `once` first (see OneStatement); `work` runs only when
   // `once` did not store the key. `once->answer` must be a Response; a null
   // `once` is no fast path (the handler found none to try).
@@ -209,7 +223,8 @@ class Idempotency {
                        Asked request, google::protobuf::Message* response,
                        absl::FunctionRef<absl::Status(pqxx::work&)> work,
                        const absl::FunctionRef<absl::Status()>* precheck,
-                       const OneStatement* once = nullptr);
+                       const OneStatement* once = nullptr,
+                       bool look_first = false);
 
   db::Pool& pool_;
   const std::string service_;

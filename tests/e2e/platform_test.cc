@@ -88,10 +88,14 @@ class PlatformTest : public testing::PlatformSuite {
 
   grpc::Status Cancel(const std::string& order_id, v1::Order* out,
                       const std::string& key_suffix = "") {
+    return CancelWithKey(order_id,
+                         absl::StrCat("cancel-", order_id, key_suffix), out);
+  }
+  grpc::Status CancelWithKey(const std::string& order_id,
+                             const std::string& key, v1::Order* out) {
     grpc::ClientContext c;
     Deadline(&c);
-    c.AddMetadata("idempotency-key",
-                  absl::StrCat("cancel-", order_id, key_suffix));
+    c.AddMetadata("idempotency-key", key);
     v1::CancelOrderRequest r;
     r.set_order_id(order_id);
     r.set_reason("customer asked");
@@ -526,6 +530,28 @@ TEST_F(PlatformTest, CancellingAnApprovedOrderUndoesEverything) {
   // Cancelling it again is refused: it is cancelled already.
   EXPECT_EQ(Cancel(order.order_id(), &answer, "again").error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// A key reused for another order is refused before anything is cancelled.
+TEST_F(PlatformTest, ACancelKeyReusedForAnotherOrderCancelsNothing) {
+  v1::Order first, second, answer;
+  ASSERT_TRUE(Create("alice", "widget", 1, "DE", &first).ok());
+  ASSERT_TRUE(Create("alice", "widget", 1, "DE", &second).ok());
+  ASSERT_EQ(AwaitFinal(first.order_id()).status(), v1::ORDER_STATUS_APPROVED);
+  ASSERT_EQ(AwaitFinal(second.order_id()).status(), v1::ORDER_STATUS_APPROVED);
+  const std::string key = absl::StrCat("cancel-reused-", first.order_id());
+  ASSERT_TRUE(CancelWithKey(first.order_id(), key, &answer).ok());
+
+  grpc::Status reused = CancelWithKey(second.order_id(), key, &answer);
+  EXPECT_EQ(reused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(reused.error_message(),
+            "idempotency key reused with a different request");
+  // The refusal came before the saga was asked: it is still completed, and
+  // the order approved.
+  EXPECT_EQ(SagaOf(second.order_id()).status(), v1::SAGA_STATUS_COMPLETED);
+  EXPECT_EQ(AwaitFinal(second.order_id()).status(), v1::ORDER_STATUS_APPROVED);
+  // The same key with the same request is a replay of the first answer.
+  EXPECT_TRUE(CancelWithKey(first.order_id(), key, &answer).ok());
 }
 
 TEST_F(PlatformTest, CancellingARunningOrderStopsItsSaga) {
