@@ -10,6 +10,21 @@ int main(int argc, char** argv) {
   using platform::Service;
   server::Process process(Service::kOrder);
   double catalog_cache_seconds = 30;
+  order::WatchConfig watch;
+  double watch_max_seconds = absl::ToDoubleSeconds(watch.max_lifetime);
+  process.app()
+      .add_option("--watch-max-seconds", watch_max_seconds,
+                  "how long one WatchOrder stream may stay open; then it "
+                  "ends with UNAVAILABLE and the client watches again")
+      ->envname("SAGAWORKS_WATCH_MAX_SECONDS")
+      ->check(CLI::Range(0.1, 86400.0))
+      ->capture_default_str();
+  process.app()
+      .add_option("--max-watches-per-caller", watch.max_per_caller,
+                  "WatchOrder streams one caller may hold open at once")
+      ->envname("SAGAWORKS_MAX_WATCHES_PER_CALLER")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   process.app()
       .add_option("--catalog-cache-seconds", catalog_cache_seconds,
                   "how long a customer or SKU confirmed by its service counts "
@@ -45,8 +60,9 @@ int main(int argc, char** argv) {
       absl::Seconds(1), {absl::Seconds(catalog_cache_seconds), 100000});
   auto idempotency = process.MakeIdempotency();
   if (!idempotency.ok()) return process.Fail(idempotency.status());
-  order::OrderServiceImpl service(store, relay, catalog,
-                                  absl::Milliseconds(200), process.guard(),
+  watch.max_lifetime = absl::Seconds(watch_max_seconds);
+  if (absl::Status s = watch.Validate(); !s.ok()) return process.Fail(s);
+  order::OrderServiceImpl service(store, relay, catalog, watch, process.guard(),
                                   **idempotency, sagas);
   process.server().Register(&service, process.info().grpc_service);
   process.BeforeDrain([&service] { service.StopWatches(); });

@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/grpc_reply.h"
@@ -13,6 +14,20 @@
 #include "common/validation.h"
 
 namespace sagaworks::order {
+
+absl::Status WatchConfig::Validate() const {
+  if (poll_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("watch poll interval must be positive");
+  }
+  if (max_lifetime <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--watch-max-seconds must be positive");
+  }
+  if (max_per_caller < 1) {
+    return absl::InvalidArgumentError(
+        "--max-watches-per-caller must be at least 1");
+  }
+  return absl::OkStatus();
+}
 namespace {
 
 bool IsFinal(v1::OrderStatus status) {
@@ -226,6 +241,24 @@ grpc::Status OrderServiceImpl::WatchOrder(
         !s.ok()) {
       return ToGrpcStatus(s);
     }
+    const std::string caller = server::CallerIdentity(*context);
+    {
+      absl::MutexLock lock(&watch_mu_);
+      int& open = watches_[caller];
+      if (open >= watch_.max_per_caller) {
+        if (open == 0) watches_.erase(caller);
+        return grpc::Status(
+            grpc::StatusCode::RESOURCE_EXHAUSTED,
+            absl::StrCat(caller, " has ", watch_.max_per_caller,
+                         " WatchOrder streams open, the most allowed"));
+      }
+      ++open;
+    }
+    absl::Cleanup release = [&] {
+      absl::MutexLock lock(&watch_mu_);
+      if (--watches_[caller] <= 0) watches_.erase(caller);
+    };
+    const absl::Time ends = absl::Now() + watch_.max_lifetime;
     v1::OrderStatus sent = v1::ORDER_STATUS_UNSPECIFIED;
     while (true) {
       absl::StatusOr<v1::Order> order = store_.Get(request->order_id());
@@ -242,9 +275,16 @@ grpc::Status OrderServiceImpl::WatchOrder(
         return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                             "order service is shutting down; watch again");
       }
+      if (absl::Now() >= ends) {
+        return grpc::Status(
+            grpc::StatusCode::UNAVAILABLE,
+            absl::StrCat("watch open for its longest, ",
+                         absl::FormatDuration(watch_.max_lifetime),
+                         "; watch again"));
+      }
       // Polling keeps watches independent of which replica changed the order.
       absl::Notification never;
-      never.WaitForNotificationWithTimeout(watch_poll_interval_);
+      never.WaitForNotificationWithTimeout(watch_.poll_interval);
     }
   });
 }

@@ -4,8 +4,10 @@
 #define SAGAWORKS_SERVICES_ORDER_ORDER_SERVICE_H_
 
 #include <atomic>
+#include <map>
 #include <memory>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/expiring_set.h"
@@ -57,11 +59,24 @@ class CatalogCheck {
   ExpiringSet known_skus_;
 };
 
+// WatchConfig bounds WatchOrder streams: each holds a server thread while
+// it lasts, so a caller cannot hold many, nor one for ever.
+struct WatchConfig {
+  // How often a watch looks at its order.
+  absl::Duration poll_interval = absl::Milliseconds(200);
+  // A stream open this long ends with UNAVAILABLE ("watch again").
+  absl::Duration max_lifetime = absl::Hours(1);
+  // Streams one caller may hold open at once; more are RESOURCE_EXHAUSTED.
+  int max_per_caller = 16;
+
+  absl::Status Validate() const;
+};
+
 class OrderServiceImpl final : public v1::OrderService::Service {
  public:
   OrderServiceImpl(
       OrderStore& store, OutboxRelay& relay, CatalogCheck& catalog,
-      absl::Duration watch_poll_interval, server::ServerGuard& guard,
+      WatchConfig watch, server::ServerGuard& guard,
       idempotency::Idempotency& idempotency,
       resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator,
       Clock& clock = RealClock::Default())
@@ -71,7 +86,7 @@ class OrderServiceImpl final : public v1::OrderService::Service {
         store_(store),
         relay_(relay),
         catalog_(catalog),
-        watch_poll_interval_(watch_poll_interval),
+        watch_(watch),
         clock_(clock) {}
 
   // StopWatches ends every WatchOrder stream, so shutdown need not wait for
@@ -107,7 +122,10 @@ class OrderServiceImpl final : public v1::OrderService::Service {
   OrderStore& store_;
   OutboxRelay& relay_;
   CatalogCheck& catalog_;
-  const absl::Duration watch_poll_interval_;
+  const WatchConfig watch_;
+  absl::Mutex watch_mu_;
+  // Open WatchOrder streams per caller.
+  std::map<std::string, int> watches_ ABSL_GUARDED_BY(watch_mu_);
   Clock& clock_;  // the time a new order is created at
   std::atomic<bool> stopping_{false};
 };

@@ -619,6 +619,65 @@ TEST_F(PlatformTest, ABurstOfOrdersWhileStartingSagasIsSlowAllEnd) {
 
 // Runs last (gtest runs tests in declaration order): the real `sagactl down`
 // stops everything it started, and nothing is left listening.
+// WatchOrder streams are bounded: a caller holds a few at most, and each
+// ends after its longest lifetime, telling the client to watch again.
+class WatchLimitTest : public PlatformTest {
+ protected:
+  static void SetUpTestSuite() {
+    StartPlatform({{Name(Service::kOrder),
+                    {"--watch-max-seconds=2", "--max-watches-per-caller=2"}}});
+  }
+  void TearDown() override { (void)ClearChaos(Service::kInventory); }
+
+  struct Watch {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<v1::Order>> stream;
+  };
+  std::unique_ptr<Watch> Open(const std::string& order_id) {
+    auto w = std::make_unique<Watch>();
+    Deadline(&w->context);
+    v1::WatchOrderRequest r;
+    r.set_order_id(order_id);
+    w->stream = orders_->WatchOrder(&w->context, r);
+    return w;
+  }
+};
+
+TEST_F(WatchLimitTest, ACallerHoldsTwoWatchesAtMostEachForItsLifetime) {
+  // The order stays PENDING while its first step is slow.
+  ASSERT_TRUE(SetChaos(Service::kInventory,
+                       "/sagaworks.v1.InventoryService/ReserveStock", 0, 4000)
+                  .ok());
+  v1::Order order, seen;
+  ASSERT_TRUE(Create("alice", "widget", 1, "DE", &order).ok());
+  std::unique_ptr<Watch> first = Open(order.order_id());
+  std::unique_ptr<Watch> second = Open(order.order_id());
+  ASSERT_TRUE(first->stream->Read(&seen));
+  EXPECT_EQ(seen.status(), v1::ORDER_STATUS_PENDING);
+  ASSERT_TRUE(second->stream->Read(&seen));
+
+  std::unique_ptr<Watch> third = Open(order.order_id());
+  EXPECT_FALSE(third->stream->Read(&seen));
+  grpc::Status refused = third->stream->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(refused.error_message().find("the most allowed"), std::string::npos)
+      << refused.error_message();
+
+  // Both end at their lifetime, the order still PENDING.
+  for (Watch* w : {first.get(), second.get()}) {
+    while (w->stream->Read(&seen)) {
+    }
+    grpc::Status ended = w->stream->Finish();
+    EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_NE(ended.error_message().find("watch again"), std::string::npos)
+        << ended.error_message();
+  }
+  // Their places are free again.
+  std::unique_ptr<Watch> again = Open(order.order_id());
+  EXPECT_TRUE(again->stream->Read(&seen));
+  again->context.TryCancel();
+}
+
 TEST_F(PlatformTest, ZzSagactlDownLeavesNothingListening) {
   std::string out;
   absl::Status s = local::Run({absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl"),
