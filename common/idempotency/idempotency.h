@@ -149,31 +149,24 @@ class Idempotency {
                    nullptr);
   }
 
-  // The same with a `precheck` that runs first, outside any transaction
-  // (look-ups in other services). When it refuses, a stored outcome for the
-  // key is still the answer: a replay is never refused by it.
+  // What a precheck does: looks things up in other services, or acts in
+  // one (CancelOrder asking the saga to stop).
+  enum class Precheck { kLooksUp, kActs };
+
+  // The same with a `precheck` that runs first, outside any transaction.
+  // When it refuses, a stored outcome for the key is still the answer: a
+  // replay is never refused by it. One that acts has the key looked up
+  // before it, so a replay, or the key reused with another request, is
+  // answered without acting again.
   template <typename Response>
   grpc::Status Run(
       grpc::ServerContext* context, const char* method, Asked request,
       Response* response,
       absl::FunctionRef<absl::StatusOr<Response>(pqxx::work&)> work,
-      absl::FunctionRef<absl::Status()> precheck) {
+      absl::FunctionRef<absl::Status()> precheck,
+      Precheck kind = Precheck::kLooksUp) {
     return RunImpl(context, method, request, response, Fill(response, work),
-                   &precheck);
-  }
-
-  // The same for a handler whose `effect` acts in another service before its
-  // own transaction (CancelOrder asking the saga to stop): the key is looked
-  // up before the effect, so a replay, or the key reused with another
-  // request, is answered without acting again.
-  template <typename Response>
-  grpc::Status RunAfterRemoteEffect(
-      grpc::ServerContext* context, const char* method, Asked request,
-      Response* response,
-      absl::FunctionRef<absl::StatusOr<Response>(pqxx::work&)> work,
-      absl::FunctionRef<absl::Status()> effect) {
-    return RunImpl(context, method, request, response, Fill(response, work),
-                   &effect, nullptr, /*look_first=*/true);
+                   &precheck, nullptr, kind == Precheck::kActs);
   }
 
   // The same, trying `once` first (see OneStatement); `work` runs only when

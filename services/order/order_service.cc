@@ -226,10 +226,10 @@ grpc::Status OrderServiceImpl::CancelOrder(
       // caller retries with the same key.
       return s;
     };
-    return idempotency_.RunAfterRemoteEffect<v1::Order>(
+    return idempotency_.Run<v1::Order>(
         context, "CancelOrder", *request, response,
         [&](pqxx::work& tx) { return store_.GetIn(tx, request->order_id()); },
-        ask_saga);
+        ask_saga, idempotency::Idempotency::Precheck::kActs);
   });
 }
 
