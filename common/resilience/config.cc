@@ -1,10 +1,8 @@
 #include "common/resilience/config.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/files.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace sagaworks::resilience {
@@ -171,14 +169,12 @@ absl::StatusOr<v1::ResilienceSettings> ParseResilienceSettings(
 
 absl::StatusOr<v1::ResilienceSettings> LoadResilienceSettings(
     const std::string& path, const std::set<std::string>& known) {
-  std::ifstream in(path);
-  if (!in) {
+  std::optional<std::string> text = ReadFile(path);
+  if (!text.has_value()) {
     return absl::NotFoundError(absl::StrCat("cannot read ", path));
   }
-  std::stringstream text;
-  text << in.rdbuf();
   absl::StatusOr<v1::ResilienceSettings> settings =
-      ParseResilienceSettings(text.str(), known);
+      ParseResilienceSettings(*text, known);
   if (!settings.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": ", settings.status().message()));

@@ -13,41 +13,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/security/openssl.h"
 
 namespace sagaworks::security {
 namespace {
 
-struct Free {
-  void operator()(BIO* p) const { BIO_free(p); }
-  void operator()(X509* p) const { X509_free(p); }
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-  void operator()(X509_EXTENSION* p) const { X509_EXTENSION_free(p); }
-  void operator()(BIGNUM* p) const { BN_free(p); }
-};
-template <typename T>
-using Owned = std::unique_ptr<T, Free>;
+using openssl::Owned;
 
 absl::Status OpensslError(const std::string& what) {
   char buf[256];
   ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
   return absl::InternalError(absl::StrCat(what, ": ", buf));
-}
-
-std::string Pem(X509* cert) {
-  Owned<BIO> bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_X509(bio.get(), cert);
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(n));
-}
-
-std::string Pem(EVP_PKEY* key) {
-  Owned<BIO> bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr,
-                           nullptr);
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(n));
 }
 
 absl::Status AddExtension(X509* cert, X509* issuer, int nid,
@@ -88,8 +64,8 @@ absl::Status Fill(X509* cert, EVP_PKEY* key, const std::string& common_name,
 }
 
 absl::StatusOr<Owned<X509>> ParseCert(const std::string& pem) {
-  Owned<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  Owned<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  Owned<X509> cert(PEM_read_bio_X509(openssl::ReadBio(pem).get(), nullptr,
+                                     nullptr, nullptr));
   if (cert == nullptr) return OpensslError("PEM certificate");
   return cert;
 }
@@ -120,17 +96,16 @@ absl::StatusOr<KeyPair> CreateAuthority(const std::string& common_name,
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
     return OpensslError("signing the CA");
   }
-  return KeyPair{Pem(cert.get()), Pem(key.get())};
+  return KeyPair{openssl::CertificatePem(cert.get()),
+                 openssl::PrivateKeyPem(key.get())};
 }
 
 absl::StatusOr<KeyPair> Issue(const KeyPair& ca,
                               const CertificateRequest& request) {
   absl::StatusOr<Owned<X509>> ca_cert = ParseCert(ca.cert_pem);
   if (!ca_cert.ok()) return ca_cert.status();
-  Owned<BIO> ca_key_bio(
-      BIO_new_mem_buf(ca.key_pem.data(), static_cast<int>(ca.key_pem.size())));
-  Owned<EVP_PKEY> ca_key(
-      PEM_read_bio_PrivateKey(ca_key_bio.get(), nullptr, nullptr, nullptr));
+  Owned<EVP_PKEY> ca_key(PEM_read_bio_PrivateKey(
+      openssl::ReadBio(ca.key_pem).get(), nullptr, nullptr, nullptr));
   if (ca_key == nullptr) return OpensslError("CA private key");
 
   Owned<EVP_PKEY> key(EVP_EC_gen("P-256"));
@@ -170,7 +145,8 @@ absl::StatusOr<KeyPair> Issue(const KeyPair& ca,
   if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) == 0) {
     return OpensslError("signing the certificate");
   }
-  return KeyPair{Pem(cert.get()), Pem(key.get())};
+  return KeyPair{openssl::CertificatePem(cert.get()),
+                 openssl::PrivateKeyPem(key.get())};
 }
 
 absl::StatusOr<absl::Time> NotAfter(const std::string& cert_pem) {

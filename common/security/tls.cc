@@ -1,17 +1,10 @@
 #include "common/security/tls.h"
 
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-
-#include <fstream>
-#include <sstream>
-
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/files.h"
+#include "common/security/openssl.h"
 #include "grpc/grpc_security_constants.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
@@ -19,37 +12,17 @@
 namespace sagaworks::security {
 namespace {
 
-absl::StatusOr<std::string> ReadFile(const std::string& path,
-                                     const std::string& what) {
-  std::ifstream in(path);
-  if (!in) {
+using openssl::Owned;
+using openssl::ReadBio;
+
+absl::StatusOr<std::string> ReadFlagFile(const std::string& path,
+                                         const std::string& flag) {
+  std::optional<std::string> text = ReadFile(path);
+  if (!text.has_value()) {
     return absl::FailedPreconditionError(
-        absl::StrCat(what, " '", path, "' cannot be read"));
+        absl::StrCat(flag, " '", path, "' cannot be read"));
   }
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct StoreFree {
-  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
-};
-struct StoreCtxFree {
-  void operator()(X509_STORE_CTX* c) const { X509_STORE_CTX_free(c); }
-};
-
-std::unique_ptr<BIO, BioFree> Bio(const std::string& pem) {
-  return std::unique_ptr<BIO, BioFree>(
-      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  return *std::move(text);
 }
 
 std::shared_ptr<grpc::experimental::CertificateProviderInterface> Provider(
@@ -79,21 +52,21 @@ absl::Status TlsConfig::Validate() const {
         "--tls-cert, --tls-key and --tls-ca are required (or --insecure for "
         "plaintext)");
   }
-  absl::StatusOr<std::string> cert_pem = ReadFile(cert_file, "--tls-cert");
+  absl::StatusOr<std::string> cert_pem = ReadFlagFile(cert_file, "--tls-cert");
   if (!cert_pem.ok()) return cert_pem.status();
-  absl::StatusOr<std::string> key_pem = ReadFile(key_file, "--tls-key");
+  absl::StatusOr<std::string> key_pem = ReadFlagFile(key_file, "--tls-key");
   if (!key_pem.ok()) return key_pem.status();
-  absl::StatusOr<std::string> ca_pem = ReadFile(ca_file, "--tls-ca");
+  absl::StatusOr<std::string> ca_pem = ReadFlagFile(ca_file, "--tls-ca");
   if (!ca_pem.ok()) return ca_pem.status();
 
-  std::unique_ptr<X509, X509Free> cert(
-      PEM_read_bio_X509(Bio(*cert_pem).get(), nullptr, nullptr, nullptr));
+  Owned<X509> cert(
+      PEM_read_bio_X509(ReadBio(*cert_pem).get(), nullptr, nullptr, nullptr));
   if (cert == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat("--tls-cert '", cert_file, "' holds no PEM certificate"));
   }
-  std::unique_ptr<EVP_PKEY, PkeyFree> key(
-      PEM_read_bio_PrivateKey(Bio(*key_pem).get(), nullptr, nullptr, nullptr));
+  Owned<EVP_PKEY> key(PEM_read_bio_PrivateKey(ReadBio(*key_pem).get(), nullptr,
+                                              nullptr, nullptr));
   if (key == nullptr) {
     return absl::InvalidArgumentError(
         absl::StrCat("--tls-key '", key_file, "' holds no PEM private key"));
@@ -103,8 +76,8 @@ absl::Status TlsConfig::Validate() const {
         absl::StrCat("--tls-key '", key_file,
                      "' is not the key of --tls-cert '", cert_file, "'"));
   }
-  std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
-  auto ca_bio = Bio(*ca_pem);
+  Owned<X509_STORE> store(X509_STORE_new());
+  auto ca_bio = ReadBio(*ca_pem);
   int roots = 0;
   while (X509* root =
              PEM_read_bio_X509(ca_bio.get(), nullptr, nullptr, nullptr)) {
@@ -116,7 +89,7 @@ absl::Status TlsConfig::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("--tls-ca '", ca_file, "' holds no PEM certificate"));
   }
-  std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
+  Owned<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
   X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr);
   if (X509_verify_cert(ctx.get()) != 1) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -1,37 +1,18 @@
 #include "common/security/token.h"
 
-#include <openssl/bio.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include <algorithm>
 #include <chrono>
 #include <memory>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "common/security/openssl.h"
 #include "jwt/jwt.hpp"
 
 namespace sagaworks::security {
 namespace {
 
-struct Free {
-  void operator()(BIO* p) const { BIO_free(p); }
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-
-std::string ToPem(EVP_PKEY* key, bool private_key) {
-  std::unique_ptr<BIO, Free> bio(BIO_new(BIO_s_mem()));
-  if (private_key) {
-    PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr,
-                             nullptr);
-  } else {
-    PEM_write_bio_PUBKEY(bio.get(), key);
-  }
-  char* data = nullptr;
-  const long n = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(n));
-}
+using openssl::Owned;
 
 }  // namespace
 
@@ -40,10 +21,8 @@ bool Claims::IsOperator() const {
 }
 
 absl::Status TokenVerifierConfig::Validate() const {
-  std::unique_ptr<BIO, Free> bio(BIO_new_mem_buf(
-      public_key_pem.data(), static_cast<int>(public_key_pem.size())));
-  std::unique_ptr<EVP_PKEY, Free> key(
-      PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  Owned<EVP_PKEY> key(PEM_read_bio_PUBKEY(
+      openssl::ReadBio(public_key_pem).get(), nullptr, nullptr, nullptr));
   if (key == nullptr) {
     return absl::InvalidArgumentError("token key: no PEM public key");
   }
@@ -110,9 +89,10 @@ absl::StatusOr<Claims> TokenVerifier::Verify(absl::string_view token) {
 }
 
 absl::StatusOr<SigningKey> CreateSigningKey() {
-  std::unique_ptr<EVP_PKEY, Free> key(EVP_EC_gen("P-256"));
+  Owned<EVP_PKEY> key(EVP_EC_gen("P-256"));
   if (key == nullptr) return absl::InternalError("cannot make an EC key");
-  return SigningKey{ToPem(key.get(), true), ToPem(key.get(), false)};
+  return SigningKey{openssl::PrivateKeyPem(key.get()),
+                    openssl::PublicKeyPem(key.get())};
 }
 
 absl::StatusOr<std::string> MintToken(const std::string& private_key_pem,

@@ -1,14 +1,11 @@
 #include "tools/sagactl/certs.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/platform/services.h"
 #include "common/security/certificates.h"
 #include "common/security/tls.h"
@@ -20,33 +17,6 @@ namespace {
 
 // Renewed this long before they expire.
 constexpr absl::Duration kRenewBefore = absl::Hours(24 * 30);
-
-std::optional<std::string> Read(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Write replaces `path` whole (a reader watching it sees the old file or the
-// new one, never half of it), with `mode`.
-absl::Status Write(const std::string& path, const std::string& text,
-                   mode_t mode) {
-  const std::string tmp = path + ".tmp";
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode);
-  if (fd < 0) {
-    return absl::PermissionDeniedError(absl::StrCat("cannot write ", tmp));
-  }
-  const bool written =
-      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  fchmod(fd, mode);
-  close(fd);
-  if (!written || rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot write ", path));
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -70,7 +40,7 @@ absl::Status WriteCertificates(const std::string& dir,
   }
   const std::string ca_cert = dir + "/ca.crt", ca_key = dir + "/ca.key";
   security::KeyPair ca;
-  std::optional<std::string> cert = Read(ca_cert), key = Read(ca_key);
+  std::optional<std::string> cert = ReadFile(ca_cert), key = ReadFile(ca_key);
   if (cert.has_value() && key.has_value()) {
     ca = {*cert, *key};
   } else {
@@ -78,12 +48,15 @@ absl::Status WriteCertificates(const std::string& dir,
         "sagaworks local CA", now - absl::Hours(1), now + kCaValidity);
     if (!made.ok()) return made.status();
     ca = *std::move(made);
-    if (absl::Status s = Write(ca_key, ca.key_pem, 0600); !s.ok()) return s;
-    if (absl::Status s = Write(ca_cert, ca.cert_pem, 0644); !s.ok()) return s;
+    if (absl::Status s = WriteFileAtomically(ca_key, ca.key_pem, 0600); !s.ok())
+      return s;
+    if (absl::Status s = WriteFileAtomically(ca_cert, ca.cert_pem, 0644);
+        !s.ok())
+      return s;
   }
   for (const Workload& w : workloads) {
     const std::string crt = absl::StrCat(dir, "/", w.name, ".crt");
-    if (std::optional<std::string> existing = Read(crt)) {
+    if (std::optional<std::string> existing = ReadFile(crt)) {
       absl::StatusOr<absl::Time> expires = security::NotAfter(*existing);
       if (expires.ok() && *expires - now > kRenewBefore) continue;
     }
@@ -96,22 +69,27 @@ absl::Status WriteCertificates(const std::string& dir,
                              now + kCertificateValidity});
     if (!pair.ok()) return pair.status();
     // The key first: a watcher that sees the new certificate finds its key.
-    if (absl::Status s =
-            Write(absl::StrCat(dir, "/", w.name, ".key"), pair->key_pem, 0600);
+    if (absl::Status s = WriteFileAtomically(
+            absl::StrCat(dir, "/", w.name, ".key"), pair->key_pem, 0600);
         !s.ok()) {
       return s;
     }
-    if (absl::Status s = Write(crt, pair->cert_pem, 0644); !s.ok()) return s;
+    if (absl::Status s = WriteFileAtomically(crt, pair->cert_pem, 0644);
+        !s.ok())
+      return s;
   }
   const std::string token_key = dir + "/token.key";
-  if (!Read(token_key).has_value() || !Read(dir + "/token.pub").has_value()) {
+  if (!ReadFile(token_key).has_value() ||
+      !ReadFile(dir + "/token.pub").has_value()) {
     absl::StatusOr<security::SigningKey> key = security::CreateSigningKey();
     if (!key.ok()) return key.status();
-    if (absl::Status s = Write(dir + "/token.pub", key->public_pem, 0644);
+    if (absl::Status s =
+            WriteFileAtomically(dir + "/token.pub", key->public_pem, 0644);
         !s.ok()) {
       return s;
     }
-    if (absl::Status s = Write(token_key, key->private_pem, 0600); !s.ok()) {
+    if (absl::Status s = WriteFileAtomically(token_key, key->private_pem, 0600);
+        !s.ok()) {
       return s;
     }
   }

@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 
 #include "absl/strings/ascii.h"
@@ -11,6 +10,7 @@
 #include "absl/time/time.h"
 #include "common/client/channel.h"
 #include "common/enum_names.h"
+#include "common/files.h"
 #include "common/security/token.h"
 #include "common/server/grpc_server.h"
 #include "common/validation.h"
@@ -339,17 +339,16 @@ int PrintToken(const Platform& platform, const std::string& name,
     return 2;
   }
   const std::string path = platform.TlsDir() + "/token.key";
-  std::ifstream in(path);
-  if (!in) {
+  const std::optional<std::string> key = ReadFile(path);
+  if (!key.has_value()) {
     std::cerr << "sagactl: token: cannot read " << path
               << " (sagactl up makes it)\n";
     return 1;
   }
-  const std::string key((std::istreambuf_iterator<char>(in)), {});
   std::vector<std::string> roles;
   if (operator_role) roles.push_back(security::kOperatorRole);
   absl::StatusOr<std::string> token =
-      security::MintToken(key, name, roles, absl::Now(), ttl);
+      security::MintToken(*key, name, roles, absl::Now(), ttl);
   if (!token.ok()) {
     std::cerr << "sagactl: token: " << token.status().message() << "\n";
     return 1;
