@@ -1,8 +1,12 @@
 // Cost of the resilience chain, measured side by side in one run:
 //   - a unary call on loopback, bare, against the same call through the full
 //     client pipeline (Downstream) and server guard (ServiceGuard);
+//   - the same chained call over mutual TLS with a bearer token, as a
+//     customer's call arrives;
 //   - the chain's CPU per call without the network (client pipeline around a
 //     no-op attempt, plus guard admission);
+//   - the authentication and authorization checks' own CPU, with a token
+//     already verified once (cached);
 //   - the same with tracing on and its collector dead;
 //   - a call rejected by an open breaker.
 // At the end it prints the median latency ratio of chained to bare calls.
@@ -25,6 +29,8 @@
 #include "common/resilience/downstream.h"
 #include "common/security/certificates.h"
 #include "common/security/tls.h"
+#include "common/security/token.h"
+#include "common/server/policy.h"
 #include "common/server/guard.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -124,11 +130,40 @@ Server StartMtls(grpc::Service* service) {
   return s;
 }
 
+// The local signing key and a customer's token, made once for this run.
+const security::SigningKey& TokenKey() {
+  static const security::SigningKey* key =
+      new security::SigningKey(*security::CreateSigningKey());
+  return *key;
+}
+
+const std::string& CustomerToken() {
+  static const std::string* token = new std::string(*security::MintToken(
+      TokenKey().private_pem, "alice", {}, absl::Now(), absl::Hours(1)));
+  return *token;
+}
+
+// Guard is the server guard without the trust boundary (--insecure);
+// SecureGuard the one every platform process runs, verifying tokens.
+server::ServerGuard& MakeGuard(bool secure) {
+  server::AuthConfig auth;
+  auth.insecure = !secure;
+  if (secure) auth.token_public_key_pem = TokenKey().public_pem;
+  auto* authorizer =
+      server::Authorizer::Create(auth, RealClock::Default())->release();
+  return *new server::ServerGuard({}, RealClock::Default(),
+                                  new resilience::FaultInjector(),
+                                  *authorizer);
+}
+
 server::ServerGuard& Guard() {
-  static resilience::FaultInjector* chaos = new resilience::FaultInjector();
-  static server::ServerGuard* guard =
-      new server::ServerGuard({}, RealClock::Default(), chaos);
-  return *guard;
+  static server::ServerGuard& guard = MakeGuard(false);
+  return guard;
+}
+
+server::ServerGuard& SecureGuard() {
+  static server::ServerGuard& guard = MakeGuard(true);
+  return guard;
 }
 
 void BM_UnaryBare(benchmark::State& state) {
@@ -145,14 +180,15 @@ void BM_UnaryBare(benchmark::State& state) {
   }
 }
 
-void RunChained(benchmark::State& state, Server& s) {
+void RunChained(benchmark::State& state, Server& s,
+                resilience::CallOptions options = {}) {
   static resilience::Downstream* downstream =
       new resilience::Downstream("health", {}, RealClock::Default(), 1);
   HealthCheckRequest request;
   HealthCheckResponse response;
   for (auto _ : state) {
     absl::Status status =
-        downstream->Call("Check", {}, [&](grpc::ClientContext& context) {
+        downstream->Call("Check", options, [&](grpc::ClientContext& context) {
           return s.stub->Check(&context, request, &response);
         });
     if (!status.ok()) state.SkipWithError("call failed");
@@ -166,11 +202,14 @@ void BM_UnaryChained(benchmark::State& state) {
 }
 
 // The same chained call over mutual TLS (one connection, so the handshake
-// is paid once: what a long-lived channel between two processes costs).
+// is paid once: what a long-lived channel between two processes costs),
+// carrying a customer's bearer token that the server verifies.
 void BM_UnaryChainedMtls(benchmark::State& state) {
-  static GuardedService* service = new GuardedService(Guard());
+  static GuardedService* service = new GuardedService(SecureGuard());
   static Server* s = new Server(StartMtls(service));
-  RunChained(state, *s);
+  resilience::CallOptions options;
+  options.metadata = {{"authorization", "Bearer " + CustomerToken()}};
+  RunChained(state, *s, options);
 }
 
 // The chain's own work, without the network: the client pipeline around an
@@ -211,6 +250,27 @@ void BM_ChainCpuTracedDeadCollector(benchmark::State& state) {
   trace::Tracer::Get().Shutdown(absl::ZeroDuration());
 }
 
+// What authentication and authorization add to a call, once its token has
+// been verified: the token cache's look-up, the policy check for the method
+// and the principal's key (the scope of its rate limit and idempotency keys).
+void BM_AuthCheckCpu(benchmark::State& state) {
+  security::TokenVerifierConfig config;
+  config.public_key_pem = TokenKey().public_pem;
+  security::TokenVerifier verifier(config, RealClock::Default());
+  const std::string& token = CustomerToken();
+  (void)verifier.Verify(token);
+  for (auto _ : state) {
+    absl::StatusOr<security::Claims> claims = verifier.Verify(token);
+    const security::Principal caller =
+        security::Principal::Customer(claims->subject);
+    absl::Status allowed =
+        server::Check("/sagaworks.v1.OrderService/GetOrder", caller);
+    std::string key = caller.Key();
+    benchmark::DoNotOptimize(allowed);
+    benchmark::DoNotOptimize(key);
+  }
+}
+
 void BM_OpenBreakerRejection(benchmark::State& state) {
   resilience::DownstreamConfig config;
   config.breaker.consecutive_failures = 1;
@@ -235,6 +295,7 @@ BENCHMARK(BM_UnaryChained)->Repetitions(7)->UseRealTime();
 BENCHMARK(BM_UnaryChainedMtls)->Repetitions(7)->UseRealTime();
 BENCHMARK(BM_ChainCpuOnly);
 BENCHMARK(BM_ChainCpuTracedDeadCollector);
+BENCHMARK(BM_AuthCheckCpu);
 BENCHMARK(BM_OpenBreakerRejection);
 
 // Prints, after the usual table, the chained/bare ratio of median latencies.
@@ -269,8 +330,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
     if (auto mtls = medians_.find("BM_UnaryChainedMtls");
         mtls != medians_.end()) {
       std::printf(
-          "the chained call over mutual TLS: %.1f us against %.1f us "
-          "plaintext: ratio %.3f (%+.1f%%); the calling thread's CPU per "
+          "the chained call over mutual TLS with a bearer token: %.1f us "
+          "against %.1f us plaintext: ratio %.3f (%+.1f%%); the calling thread's CPU per "
           "call %.1f us against %.1f us\n",
           mtls->second / 1000, chained->second / 1000,
           mtls->second / chained->second,
@@ -290,6 +351,12 @@ class RatioReporter : public benchmark::ConsoleReporter {
           "the same with every span recorded and exported to a dead "
           "collector: %.0f ns\n",
           cpu_["BM_ChainCpuTracedDeadCollector"]);
+    }
+    if (cpu_.count("BM_AuthCheckCpu") > 0) {
+      std::printf(
+          "authentication and authorization with a cached token: %.0f ns "
+          "per call (target: under 2000 ns)\n",
+          cpu_["BM_AuthCheckCpu"]);
     }
     if (cpu_.count("BM_OpenBreakerRejection") > 0) {
       std::printf("a call refused by an open breaker: %.0f ns\n",

@@ -16,8 +16,7 @@ resilience::CallOptions SagaCallOptions(absl::Time deadline,
   options.idempotent = true;
   options.deadline = deadline;
   options.metadata = {
-      {"idempotency-key", key},
-      {"x-tenant-id", platform::Info(platform::Service::kOrchestrator).binary}};
+      {"idempotency-key", key}};
   return options;
 }
 
@@ -63,6 +62,7 @@ CallResult GrpcParticipants::Invoke(const std::string& saga_id,
       case kCreateShipment: {
         v1::CreateShipmentRequest request;
         request.set_order_id(order_id);
+        request.set_customer_id(order.customer_id());
         *request.mutable_address() = order.shipping_address();
         *request.mutable_items() = order.items();
         v1::Shipment shipment;

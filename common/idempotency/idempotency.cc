@@ -9,7 +9,7 @@
 #include "common/db/exec.h"
 #include "common/log.h"
 #include "common/observability/metrics.h"
-#include "common/server/guard.h"
+#include "common/server/authorizer.h"
 #include "common/status.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -144,7 +144,7 @@ grpc::Status Idempotency::RunImpl(
   }
   const std::string key(header->second.data(), header->second.size());
   if (absl::Status s = ValidateKey(key); !s.ok()) return ToGrpcStatus(s);
-  const KeyRow row{server::CallerIdentity(*context),
+  const KeyRow row{server::CallerKey(*context),
                    absl::StrCat("/", service_, "/", method), key};
   const std::string fingerprint = Fingerprint(request.request);
 

@@ -3,8 +3,9 @@
 //
 // - The request must carry metadata `idempotency-key` (1-255 printable
 //   ASCII), else INVALID_ARGUMENT.
-// - Keys are scoped by (caller, method, key); the caller is x-tenant-id, else
-//   the caller's address.
+// - Keys are scoped by (caller, method, key); the caller is the
+//   authenticated principal (server::CallerKey), so one caller can neither
+//   replay nor plant another's keys.
 // - The key row, the handler's database work and its outcome (the response,
 //   or a final error) commit in one transaction.
 // - The same key with the same request gets the stored outcome, identical,

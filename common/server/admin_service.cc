@@ -1,6 +1,8 @@
 #include "common/server/admin_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "common/observability/otlp_exporter.h"
+#include "common/status.h"
 
 namespace sagaworks::server {
 
@@ -35,8 +37,17 @@ void AdminServiceImpl::Track(resilience::Downstream* downstream) {
 }
 
 grpc::Status AdminServiceImpl::GetResilienceStatus(
-    grpc::ServerContext*, const v1::GetResilienceStatusRequest*,
+    grpc::ServerContext* context, const v1::GetResilienceStatusRequest*,
     v1::ResilienceStatus* response) {
+  absl::StatusOr<security::Principal> caller = authorizer_.Authorize(
+      *context, absl::StrCat("/", v1::AdminService::service_full_name(),
+                             "/GetResilienceStatus"));
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  Describe(response);
+  return grpc::Status::OK;
+}
+
+void AdminServiceImpl::Describe(v1::ResilienceStatus* response) {
   {
     absl::MutexLock lock(&mu_);
     for (resilience::Downstream* d : downstreams_) {
@@ -50,7 +61,8 @@ grpc::Status AdminServiceImpl::GetResilienceStatus(
   guard->set_rate_limit_rejections(g.rate_limit_rejections);
   guard->set_injected_faults(g.injected_faults);
   guard->set_in_flight(guard_.in_flight());
-  return grpc::Status::OK;
+  guard->set_unauthenticated(g.unauthenticated);
+  guard->set_permission_denied(g.permission_denied);
 }
 
 void AdminServiceImpl::ExportMetrics(metrics::Registry& registry) {
@@ -97,7 +109,7 @@ void AdminServiceImpl::ExportMetrics(metrics::Registry& registry) {
                          &budget, &in_flight, &rejected, &faults,
                          &server_in_flight] {
     v1::ResilienceStatus status;
-    (void)GetResilienceStatus(nullptr, nullptr, &status);
+    Describe(&status);
     for (const v1::DownstreamStatus& d : status.downstreams()) {
       for (const v1::BreakerStatus& b : d.breakers()) {
         const double value = b.state() == "open"        ? 1
@@ -118,6 +130,8 @@ void AdminServiceImpl::ExportMetrics(metrics::Registry& registry) {
     rejected.With({"deadline"}).Set(g.deadline_rejections());
     rejected.With({"concurrency"}).Set(g.concurrency_rejections());
     rejected.With({"rate_limit"}).Set(g.rate_limit_rejections());
+    rejected.With({"unauthenticated"}).Set(g.unauthenticated());
+    rejected.With({"permission_denied"}).Set(g.permission_denied());
     faults.With({}).Set(g.injected_faults());
     server_in_flight.With({}).Set(g.in_flight());
   });

@@ -19,7 +19,8 @@ v1::DownstreamStatus DescribeDownstream(resilience::Downstream& downstream);
 
 class AdminServiceImpl final : public v1::AdminService::Service {
  public:
-  explicit AdminServiceImpl(const ServerGuard& guard) : guard_(guard) {}
+  AdminServiceImpl(const ServerGuard& guard, Authorizer& authorizer)
+      : guard_(guard), authorizer_(authorizer) {}
 
   // Track adds a downstream to report; it must outlive this service.
   void Track(resilience::Downstream* downstream);
@@ -35,7 +36,10 @@ class AdminServiceImpl final : public v1::AdminService::Service {
       v1::ResilienceStatus* response) override;
 
  private:
+  void Describe(v1::ResilienceStatus* response);
+
   const ServerGuard& guard_;
+  Authorizer& authorizer_;
   absl::Mutex mu_;
   std::vector<resilience::Downstream*> downstreams_ ABSL_GUARDED_BY(mu_);
 };

@@ -1,6 +1,7 @@
 #include "common/server/chaos_service.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status.h"
 
@@ -13,15 +14,21 @@ bool IsLocalPeer(const std::string& peer) {
          absl::StartsWith(peer, "unix:");
 }
 
-grpc::Status ChaosServiceImpl::Allowed(
-    const grpc::ServerContext& context) const {
+grpc::Status ChaosServiceImpl::Allowed(const grpc::ServerContext& context,
+                                       const char* method) const {
+  absl::StatusOr<security::Principal> caller = authorizer_.Authorize(
+      context, absl::StrCat("/", v1::ChaosService::service_full_name(), "/",
+                            method));
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (!enabled_) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         "fault injection is disabled; start the process with "
                         "--enable-chaos (sagactl up does)");
   }
-  if (!IsLocalPeer(context.peer())) {
+  if (caller->kind == security::Principal::Kind::kUnverified &&
+      !IsLocalPeer(context.peer())) {
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                        "without the trust boundary (--insecure), "
                         "ChaosService answers only callers on this machine");
   }
   return grpc::Status::OK;
@@ -30,7 +37,7 @@ grpc::Status ChaosServiceImpl::Allowed(
 grpc::Status ChaosServiceImpl::SetChaos(grpc::ServerContext* context,
                                         const v1::SetChaosRequest* request,
                                         v1::ChaosState* response) {
-  if (grpc::Status s = Allowed(*context); !s.ok()) return s;
+  if (grpc::Status s = Allowed(*context, "SetChaos"); !s.ok()) return s;
   if (absl::Status s = injector_.Set(request->rule()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -42,7 +49,7 @@ grpc::Status ChaosServiceImpl::SetChaos(grpc::ServerContext* context,
 grpc::Status ChaosServiceImpl::ClearChaos(grpc::ServerContext* context,
                                           const v1::ClearChaosRequest* request,
                                           v1::ChaosState* response) {
-  if (grpc::Status s = Allowed(*context); !s.ok()) return s;
+  if (grpc::Status s = Allowed(*context, "ClearChaos"); !s.ok()) return s;
   injector_.Clear(request->method());
   LogInfo("fault injection cleared" + (request->method().empty()
                                            ? std::string()
@@ -54,7 +61,7 @@ grpc::Status ChaosServiceImpl::ClearChaos(grpc::ServerContext* context,
 grpc::Status ChaosServiceImpl::GetChaos(grpc::ServerContext* context,
                                         const v1::GetChaosRequest*,
                                         v1::ChaosState* response) {
-  if (grpc::Status s = Allowed(*context); !s.ok()) return s;
+  if (grpc::Status s = Allowed(*context, "GetChaos"); !s.ok()) return s;
   *response = injector_.State();
   return grpc::Status::OK;
 }

@@ -1,10 +1,12 @@
 // ChaosServiceImpl: sets and clears fault-injection rules at run time. It
 // refuses unless the process was started with --enable-chaos, and answers
-// only callers on this machine: it is an operator's tool, not an API.
+// only operators (with --insecure, only callers on this machine): it is an
+// operator's tool, not an API.
 #ifndef SAGAWORKS_COMMON_SERVER_CHAOS_SERVICE_H_
 #define SAGAWORKS_COMMON_SERVER_CHAOS_SERVICE_H_
 
 #include "common/resilience/chaos.h"
+#include "common/server/authorizer.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
 
 namespace sagaworks::server {
@@ -15,8 +17,9 @@ bool IsLocalPeer(const std::string& peer);
 
 class ChaosServiceImpl final : public v1::ChaosService::Service {
  public:
-  ChaosServiceImpl(resilience::FaultInjector& injector, bool enabled)
-      : injector_(injector), enabled_(enabled) {}
+  ChaosServiceImpl(resilience::FaultInjector& injector, bool enabled,
+                   Authorizer& authorizer)
+      : injector_(injector), enabled_(enabled), authorizer_(authorizer) {}
 
   grpc::Status SetChaos(grpc::ServerContext* context,
                         const v1::SetChaosRequest* request,
@@ -29,10 +32,12 @@ class ChaosServiceImpl final : public v1::ChaosService::Service {
                         v1::ChaosState* response) override;
 
  private:
-  grpc::Status Allowed(const grpc::ServerContext& context) const;
+  grpc::Status Allowed(const grpc::ServerContext& context,
+                       const char* method) const;
 
   resilience::FaultInjector& injector_;
   const bool enabled_;
+  Authorizer& authorizer_;
 };
 
 }  // namespace sagaworks::server

@@ -48,7 +48,11 @@ void GrpcServer::Register(grpc::Service* service, std::string full_name) {
 
 absl::Status GrpcServer::Start() {
   if (absl::Status s = config_.Validate(); !s.ok()) return s;
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // The plugin joins every server built after it is registered; a process
+  // builds one.
+  if (config_.reflection) {
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  }
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config_.listen,
                            security::ServerCredentials(config_.tls), &port_);

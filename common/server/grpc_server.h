@@ -1,5 +1,5 @@
 // GrpcServer: the gRPC server every sagaworks process runs, with server
-// reflection and grpc.health.v1.Health built in, and a graceful shutdown.
+// reflection (unless turned off) and grpc.health.v1.Health built in, and a graceful shutdown.
 #ifndef SAGAWORKS_COMMON_SERVER_GRPC_SERVER_H_
 #define SAGAWORKS_COMMON_SERVER_GRPC_SERVER_H_
 
@@ -29,6 +29,8 @@ struct ServerConfig {
   int idle_threads = 64;
   // Mutual TLS, or plaintext when `tls.insecure`.
   security::TlsConfig tls;
+  // Server reflection (what grpcurl lists and describes), open to anyone.
+  bool reflection = true;
 
   absl::Status Validate() const;
 };

@@ -6,30 +6,6 @@
 #include "common/status.h"
 
 namespace sagaworks::server {
-namespace {
-
-// "ipv4:127.0.0.1:53412" -> "ipv4:127.0.0.1": one bucket per address, not per
-// connection.
-std::string PeerAddress(const std::string& peer) {
-  const size_t colon = peer.rfind(':');
-  const size_t first = peer.find(':');
-  if (colon == std::string::npos || colon == first) return peer;
-  return peer.substr(0, colon);
-}
-
-}  // namespace
-
-std::string CallerIdentity(const grpc::ServerContext& context) {
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find("x-tenant-id");
-  if (it != metadata.end() && it->second.size() > 0 &&
-      it->second.size() <= 128) {
-    return absl::StrCat(
-        "tenant:", absl::string_view(it->second.data(), it->second.size()));
-  }
-  return PeerAddress(context.peer());
-}
-
 absl::Status ServerGuardConfig::Validate() const {
   if (max_concurrent_calls < 0) {
     return absl::InvalidArgumentError("max concurrent calls must be >= 0");
@@ -44,8 +20,9 @@ absl::Status ServerGuardConfig::Validate() const {
 }
 
 ServerGuard::ServerGuard(ServerGuardConfig config, Clock& clock,
-                         resilience::FaultInjector* chaos)
-    : config_(config), clock_(clock), chaos_(chaos) {}
+                         resilience::FaultInjector* chaos,
+                         Authorizer& authorizer)
+    : config_(config), clock_(clock), chaos_(chaos), authorizer_(authorizer) {}
 
 bool ServerGuard::Delay(grpc::ServerContext* context, absl::Duration latency) {
   // In small steps, so a caller that gives up (or a deadline that passes)
@@ -59,12 +36,22 @@ bool ServerGuard::Delay(grpc::ServerContext* context, absl::Duration latency) {
 }
 
 grpc::Status ServerGuard::Admit(grpc::ServerContext* context,
-                                const std::string& method) {
+                                const std::string& method,
+                                security::Principal* caller) {
   if (resilience::InboundDeadline(*context) <= clock_.Now()) {
     ++stats_.deadline_rejections;
     return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                         "deadline expired before the call started");
   }
+  absl::StatusOr<security::Principal> who =
+      authorizer_.Authorize(*context, method);
+  if (!who.ok()) {
+    ++(who.status().code() == absl::StatusCode::kUnauthenticated
+           ? stats_.unauthenticated
+           : stats_.permission_denied);
+    return ToGrpcStatus(who.status());
+  }
+  *caller = *std::move(who);
   if (chaos_ != nullptr) {
     double draw;
     {
@@ -91,7 +78,7 @@ grpc::Status ServerGuard::Admit(grpc::ServerContext* context,
                                      " calls in flight; try again shortly"));
   }
   if (config_.rate_limit_enabled) {
-    const std::string tenant = CallerIdentity(*context);
+    const std::string tenant = caller->Key();
     auto& bucket = buckets_[tenant];
     if (bucket == nullptr) {
       if (buckets_.size() > config_.max_tenants) {
@@ -178,6 +165,14 @@ ServerCall::ServerCall(grpc::ServerContext* context, const std::string& service,
     span_->SetAttribute("client.address", context->peer());
   }
   scope_ = std::make_unique<trace::ScopedContext>(span_->context());
+}
+
+void ServerCall::SetCaller(const security::Principal& caller) {
+  if (span_->recording()) {
+    span_->SetAttribute("enduser.id", caller.name);
+    span_->SetAttribute("sagaworks.principal.kind",
+                        std::string(security::KindName(caller.kind)));
+  }
 }
 
 ServerCall::~ServerCall() {

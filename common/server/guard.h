@@ -1,12 +1,14 @@
 // ServerGuard: what every handler of a process passes through before it
 // runs, in this order:
 //   1. a call whose deadline has already passed is refused (DEADLINE_EXCEEDED);
-//   2. fault injection, when an operator set a rule (added latency, failures);
-//   3. a concurrency limit: beyond it calls are shed (RESOURCE_EXHAUSTED)
+//   2. authentication and authorization (authorizer.h): UNAUTHENTICATED or
+//      PERMISSION_DENIED, before the call costs anything else;
+//   3. fault injection, when an operator set a rule (added latency, failures);
+//   4. a concurrency limit: beyond it calls are shed (RESOURCE_EXHAUSTED)
 //      instead of queueing without bound;
-//   4. a token bucket per tenant (x-tenant-id metadata, else the caller's
-//      address): RESOURCE_EXHAUSTED with grpc-retry-pushback-ms saying when a
-//      token is back.
+//   5. a token bucket per authenticated principal: RESOURCE_EXHAUSTED with
+//      grpc-retry-pushback-ms saying when a token is back.
+// The handler then runs with the principal as Caller().
 // gRPC 1.51 server interceptors cannot reject a call, so handlers call the
 // guard themselves, through a ServiceGuard:
 //
@@ -27,22 +29,20 @@
 #include "common/observability/trace.h"
 #include "common/resilience/chaos.h"
 #include "common/resilience/token_bucket.h"
+#include "common/security/principal.h"
+#include "common/server/authorizer.h"
 #include "grpcpp/server_context.h"
 
 namespace sagaworks::server {
 
-// CallerIdentity names who is calling: "tenant:<x-tenant-id>" when the call
-// says, else the caller's address without its port. Rate limits and
-// idempotency keys are scoped by it.
-std::string CallerIdentity(const grpc::ServerContext& context);
-
 struct ServerGuardConfig {
   // Calls running at once; 0 disables the limit.
   int max_concurrent_calls = 256;
-  // Per tenant; a refill amount of 0 disables rate limiting.
+  // Per principal; a refill amount of 0 disables rate limiting.
   resilience::TokenBucketConfig rate_limit{10000, {5000, absl::Seconds(1)}};
   bool rate_limit_enabled = true;
-  // Buckets kept at most; past this, full (idle) buckets are dropped.
+  // Buckets (principals) kept at most; past this, full (idle) buckets are
+  // dropped.
   size_t max_tenants = 10000;
 
   absl::Status Validate() const;
@@ -54,16 +54,20 @@ struct GuardStats {
   std::atomic<int64_t> concurrency_rejections{0};
   std::atomic<int64_t> rate_limit_rejections{0};
   std::atomic<int64_t> injected_faults{0};
+  std::atomic<int64_t> unauthenticated{0};
+  std::atomic<int64_t> permission_denied{0};
 };
 
 class ServerGuard {
  public:
   ServerGuard(ServerGuardConfig config, Clock& clock,
-              resilience::FaultInjector* chaos);
+              resilience::FaultInjector* chaos, Authorizer& authorizer);
 
-  // Admit decides whether a call of `method` may run; OK means it holds a
-  // concurrency slot that Release() must return.
-  grpc::Status Admit(grpc::ServerContext* context, const std::string& method);
+  // Admit decides whether a call of `method` ("/pkg.Service/Method") may run
+  // and who makes it (`caller`); OK means it holds a concurrency slot that
+  // Release() must return.
+  grpc::Status Admit(grpc::ServerContext* context, const std::string& method,
+                     security::Principal* caller);
   void Release();
 
   const GuardStats& stats() const { return stats_; }
@@ -77,6 +81,7 @@ class ServerGuard {
   const ServerGuardConfig config_;
   Clock& clock_;
   resilience::FaultInjector* chaos_;
+  Authorizer& authorizer_;
   GuardStats stats_;
   mutable absl::Mutex mu_;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
@@ -94,6 +99,8 @@ class ServerCall {
   ServerCall(grpc::ServerContext* context, const std::string& service,
              const char* method, metrics::CallMetrics& metrics);
   ~ServerCall();
+  // SetCaller records who made the call on its span.
+  void SetCaller(const security::Principal& caller);
   // Finish records the call's status and returns it.
   grpc::Status Finish(grpc::Status status);
 
@@ -114,13 +121,16 @@ class ServiceGuard {
   grpc::Status Run(grpc::ServerContext* context, const char* method,
                    Handler&& handler) {
     ServerCall call(context, service_, method, metrics_);
+    security::Principal caller;
     grpc::Status admitted =
-        guard_.Admit(context, "/" + service_ + "/" + method);
+        guard_.Admit(context, "/" + service_ + "/" + method, &caller);
     if (!admitted.ok()) return call.Finish(admitted);
+    call.SetCaller(caller);
     struct ReleaseOnExit {
       ServerGuard& g;
       ~ReleaseOnExit() { g.Release(); }
     } release{guard_};
+    ScopedCaller scope(caller);
     return call.Finish(handler());
   }
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "common/observability/otlp_exporter.h"
 #include "common/observability/trace.h"
@@ -79,13 +80,13 @@ Process::Process(platform::Service id)
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   app_.add_option("--rate-limit-per-second", rate_limit_per_second_,
-                  "calls per second per tenant (x-tenant-id, else caller "
-                  "address); 0 disables")
+                  "calls per second per caller (the authenticated "
+                  "principal); 0 disables")
       ->envname("SAGAWORKS_RATE_LIMIT_PER_SECOND")
       ->check(CLI::Range(0.0, 1e7))
       ->capture_default_str();
   app_.add_option("--rate-limit-burst", guard_config_.rate_limit.max_tokens,
-                  "calls a tenant may make at once above the rate")
+                  "calls a caller may make at once above the rate")
       ->envname("SAGAWORKS_RATE_LIMIT_BURST")
       ->check(CLI::Range(int64_t{1}, int64_t{10000000}))
       ->capture_default_str();
@@ -104,10 +105,27 @@ Process::Process(platform::Service id)
                   "PEM CA certificates that peers' certificates must chain to")
       ->envname("SAGAWORKS_TLS_CA");
   app_.add_flag("--insecure", tls.insecure,
-                "plaintext gRPC, no certificates: for debugging only")
+                "plaintext gRPC, no certificates, no tokens, every method "
+                "open to anyone: for debugging only")
       ->envname("SAGAWORKS_INSECURE");
+  app_.add_option("--token-public-key", token_public_key_file_,
+                  "PEM public key (ES256) that customers' and operators' "
+                  "bearer tokens are signed with (default: token.pub beside "
+                  "--tls-ca)")
+      ->envname("SAGAWORKS_TOKEN_PUBLIC_KEY");
+  app_.add_option("--token-issuer", auth_config_.token_issuer,
+                  "the `iss` bearer tokens must carry")
+      ->envname("SAGAWORKS_TOKEN_ISSUER")
+      ->capture_default_str();
+  app_.add_option("--token-audience", auth_config_.token_audience,
+                  "the `aud` bearer tokens must carry")
+      ->envname("SAGAWORKS_TOKEN_AUDIENCE")
+      ->capture_default_str();
+  app_.add_flag("--no-reflection", no_reflection_,
+                "do not serve gRPC server reflection")
+      ->envname("SAGAWORKS_NO_REFLECTION");
   app_.add_flag("--enable-chaos", enable_chaos_,
-                "serve ChaosService (fault injection) to local callers")
+                "serve ChaosService (fault injection) to operators")
       ->envname("SAGAWORKS_ENABLE_CHAOS");
   if (!info_.database.empty()) {
     pool_config_.url = platform::LocalDatabaseUrl(info_.database);
@@ -208,8 +226,14 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
   if (server_config_.tls.insecure) {
     LogWarning(absl::StrCat(info_.binary,
                             " runs plaintext (--insecure): any caller that "
-                            "reaches its port is trusted as a peer"));
+                            "reaches its port may call every method"));
   }
+  if (absl::Status s = LoadAuthConfig(); !s.ok()) {
+    std::cerr << info_.binary << ": invalid configuration: " << s.message()
+              << "\n";
+    return 2;
+  }
+  server_config_.reflection = !no_reflection_;
   security::SetClientTls(server_config_.tls);
   pool_config_.connect_timeout = absl::Seconds(db_connect_timeout_seconds_);
   if (!info_.database.empty()) {
@@ -248,12 +272,13 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
     return 2;
   }
   guard_ = std::make_unique<ServerGuard>(guard_config_, RealClock::Default(),
-                                         &chaos_);
+                                         &chaos_, *authorizer_);
   server_ = std::make_unique<GrpcServer>(server_config_);
-  chaos_service_ = std::make_unique<ChaosServiceImpl>(chaos_, enable_chaos_);
+  chaos_service_ = std::make_unique<ChaosServiceImpl>(chaos_, enable_chaos_,
+                                                      *authorizer_);
   server_->Register(chaos_service_.get(),
                     v1::ChaosService::service_full_name());
-  admin_service_ = std::make_unique<AdminServiceImpl>(*guard_);
+  admin_service_ = std::make_unique<AdminServiceImpl>(*guard_, *authorizer_);
   server_->Register(admin_service_.get(),
                     v1::AdminService::service_full_name());
   admin_service_->ExportMetrics(metrics::Registry::Default());
@@ -263,6 +288,42 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
     return 2;
   }
   return std::nullopt;
+}
+
+absl::Status Process::LoadAuthConfig() {
+  auth_config_.insecure = server_config_.tls.insecure;
+  std::string file = token_public_key_file_;
+  bool defaulted = false;
+  if (file.empty() && !server_config_.tls.ca_file.empty()) {
+    // The local platform keeps its token key beside the CA.
+    const std::string& ca = server_config_.tls.ca_file;
+    const size_t slash = ca.rfind('/');
+    file = absl::StrCat(slash == std::string::npos ? "" : ca.substr(0, slash + 1),
+                        "token.pub");
+    defaulted = true;
+  }
+  if (!file.empty()) {
+    std::optional<std::string> pem = ReadFile(file);
+    if (pem.has_value()) {
+      auth_config_.token_public_key_pem = *std::move(pem);
+    } else if (!defaulted) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--token-public-key: cannot read ", file));
+    }
+  }
+  if (auth_config_.token_public_key_pem.empty() && !auth_config_.insecure) {
+    LogWarning(absl::StrCat(
+        "no --token-public-key (and no ", file.empty() ? "token.pub" : file,
+        "): bearer tokens are refused, so only platform certificates get in"));
+  }
+  absl::StatusOr<std::unique_ptr<Authorizer>> authorizer =
+      Authorizer::Create(auth_config_, RealClock::Default());
+  if (!authorizer.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--token-public-key ", file, ": ", authorizer.status().message()));
+  }
+  authorizer_ = *std::move(authorizer);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<db::Pool*> Process::OpenDatabase(

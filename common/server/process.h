@@ -34,6 +34,7 @@
 #include "common/platform/services.h"
 #include "common/resilience/config.h"
 #include "common/server/admin_service.h"
+#include "common/server/authorizer.h"
 #include "common/server/chaos_service.h"
 #include "common/server/grpc_server.h"
 #include "common/server/guard.h"
@@ -115,6 +116,8 @@ class Process {
   int Fail(const absl::Status& status);
 
  private:
+  // LoadAuthConfig reads the token key and builds the authorizer.
+  absl::Status LoadAuthConfig();
   // ConfigureTracing reads the OTEL_* variables and sets up the tracer.
   absl::Status ConfigureTracing();
   // The database watch pings the database every 2 s and turns gRPC health
@@ -134,6 +137,10 @@ class Process {
   bool enable_chaos_ = false;
   double rate_limit_per_second_ = 5000;
   resilience::FaultInjector chaos_;
+  AuthConfig auth_config_;
+  std::string token_public_key_file_;
+  bool no_reflection_ = false;
+  std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<ServerGuard> guard_;
   std::unique_ptr<ChaosServiceImpl> chaos_service_;
   std::unique_ptr<AdminServiceImpl> admin_service_;

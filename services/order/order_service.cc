@@ -92,9 +92,7 @@ absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request,
                                  absl::Time inbound_deadline) {
   resilience::CallOptions options;
   options.idempotent = true;  // reads
-  options.metadata = {
-      {"x-tenant-id", platform::Info(platform::Service::kOrder).binary}};
-  options.deadline = std::min(absl::Now() + timeout_, inbound_deadline);
+    options.deadline = std::min(absl::Now() + timeout_, inbound_deadline);
   if (!known_customers_.Contains(request.customer_id())) {
     v1::GetBalanceRequest customer;
     customer.set_customer_id(request.customer_id());
@@ -122,12 +120,32 @@ absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request,
   return absl::OkStatus();
 }
 
+namespace {
+
+// Visible is `order` as the caller may see it: another customer's order reads
+// as one that does not exist.
+absl::StatusOr<v1::Order> Visible(absl::StatusOr<v1::Order> order) {
+  if (order.ok() && !server::Caller().MaySee(order->customer_id())) {
+    return OrderNotFound(order->order_id());
+  }
+  return order;
+}
+
+}  // namespace
+
 grpc::Status OrderServiceImpl::CreateOrder(
     grpc::ServerContext* context, const v1::CreateOrderRequest* request,
     v1::Order* response) {
   return guard_.Run(context, "CreateOrder", [&]() -> grpc::Status {
     if (absl::Status s = ValidateCreateOrder(*request); !s.ok()) {
       return ToGrpcStatus(s);
+    }
+    if (!server::Caller().MaySee(request->customer_id())) {
+      return grpc::Status(
+          grpc::StatusCode::PERMISSION_DENIED,
+          absl::StrCat(server::Caller().Key(),
+                       " may order only as itself, not as customer_id ",
+                       request->customer_id()));
     }
     const v1::Order planned = PlannedOrder(*request, clock_.Now());
     const idempotency::OneStatement once{
@@ -164,7 +182,7 @@ grpc::Status OrderServiceImpl::GetOrder(grpc::ServerContext* context,
         !s.ok()) {
       return ToGrpcStatus(s);
     }
-    return Reply(store_.Get(request->order_id()), response);
+    return Reply(Visible(store_.Get(request->order_id())), response);
   });
 }
 
@@ -181,9 +199,20 @@ grpc::Status OrderServiceImpl::ListOrders(grpc::ServerContext* context,
     if (!v1::OrderStatus_IsValid(request->status())) {
       return ToGrpcStatus(absl::InvalidArgumentError("status is not valid"));
     }
+    const security::Principal& caller = server::Caller();
+    v1::ListOrdersRequest asked = *request;
+    if (caller.kind == security::Principal::Kind::kCustomer) {
+      if (asked.customer_id().empty()) asked.set_customer_id(caller.name);
+      if (!caller.MaySee(asked.customer_id())) {
+        return grpc::Status(
+            grpc::StatusCode::PERMISSION_DENIED,
+            absl::StrCat(caller.Key(), " may list only its own orders, not ",
+                         asked.customer_id(), "'s"));
+      }
+    }
     absl::StatusOr<int> page_size = ClampPageSize(request->page_size());
     if (!page_size.ok()) return ToGrpcStatus(page_size.status());
-    return Reply(store_.List(*request, *page_size), response);
+    return Reply(store_.List(asked, *page_size), response);
   });
 }
 
@@ -199,7 +228,8 @@ grpc::Status OrderServiceImpl::CancelOrder(
     // this service asks it first, then answers with the order as it stands.
     // The order turns CANCELLED once the compensations are done.
     auto ask_saga = [&]() -> absl::Status {
-      absl::StatusOr<v1::Order> order = store_.Get(request->order_id());
+      absl::StatusOr<v1::Order> order =
+          Visible(store_.Get(request->order_id()));
       if (!order.ok()) return order.status();
       if (order->status() == v1::ORDER_STATUS_REJECTED ||
           order->status() == v1::ORDER_STATUS_CANCELLED) {
@@ -213,8 +243,7 @@ grpc::Status OrderServiceImpl::CancelOrder(
       options.deadline = resilience::InboundDeadline(*context);
       options.metadata = {
           {"idempotency-key",
-           absl::StrCat("order:", request->order_id(), ":cancel")},
-          {"x-tenant-id", platform::Info(platform::Service::kOrder).binary}};
+           absl::StrCat("order:", request->order_id(), ":cancel")}};
       v1::CancelSagaRequest cancel;
       cancel.set_order_id(request->order_id());
       cancel.set_reason(request->reason());
@@ -241,7 +270,7 @@ grpc::Status OrderServiceImpl::WatchOrder(
         !s.ok()) {
       return ToGrpcStatus(s);
     }
-    const std::string caller = server::CallerIdentity(*context);
+    const std::string caller = server::CallerKey(*context);
     {
       absl::MutexLock lock(&watch_mu_);
       int& open = watches_[caller];
@@ -261,7 +290,8 @@ grpc::Status OrderServiceImpl::WatchOrder(
     const absl::Time ends = absl::Now() + watch_.max_lifetime;
     v1::OrderStatus sent = v1::ORDER_STATUS_UNSPECIFIED;
     while (true) {
-      absl::StatusOr<v1::Order> order = store_.Get(request->order_id());
+      absl::StatusOr<v1::Order> order =
+          Visible(store_.Get(request->order_id()));
       if (!order.ok()) return ToGrpcStatus(order.status());
       if (order->status() != sent) {
         sent = order->status();

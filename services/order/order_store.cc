@@ -11,6 +11,10 @@
 #include "google/protobuf/util/time_util.h"
 
 namespace sagaworks::order {
+
+absl::Status OrderNotFound(const std::string& order_id) {
+  return absl::NotFoundError(absl::StrCat("no order ", order_id));
+}
 namespace {
 
 using google::protobuf::util::TimeUtil;
@@ -93,9 +97,6 @@ std::optional<v1::Order> LoadOrder(pqxx::work& tx,
   return OrderWithItemsFromRow(r[0]);
 }
 
-absl::Status NotFound(const std::string& order_id) {
-  return absl::NotFoundError(absl::StrCat("no order ", order_id));
-}
 
 // Moves a PENDING order to `to`, or returns it unchanged when it is already
 // there; any other state is FAILED_PRECONDITION.
@@ -118,7 +119,7 @@ absl::StatusOr<v1::Order> Finish(pqxx::work& tx, const std::string& order_id,
       order_id, StatusToDb(to), reason, total_cents, saga_id);
   if (!moved.empty()) return OrderWithItemsFromRow(moved[0]);
   std::optional<v1::Order> order = LoadOrder(tx, order_id);
-  if (!order.has_value()) return NotFound(order_id);
+  if (!order.has_value()) return OrderNotFound(order_id);
   if (order->status() != to) {
     return absl::FailedPreconditionError(
         absl::StrCat("order ", order_id, " is ", StatusToDb(order->status()),
@@ -222,7 +223,7 @@ absl::StatusOr<v1::Order> OrderStore::Create(const v1::Order& planned) {
 absl::StatusOr<v1::Order> OrderStore::GetIn(pqxx::work& tx,
                                             const std::string& order_id) {
   std::optional<v1::Order> order = LoadOrder(tx, order_id);
-  if (!order.has_value()) return NotFound(order_id);
+  if (!order.has_value()) return OrderNotFound(order_id);
   return *order;
 }
 

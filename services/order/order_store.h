@@ -20,6 +20,10 @@
 
 namespace sagaworks::order {
 
+// OrderNotFound is the answer for an order that does not exist, or that the
+// caller may not see: the two read the same.
+absl::Status OrderNotFound(const std::string& order_id);
+
 // An order waiting to be handed to the orchestrator.
 struct OutboxEntry {
   int attempts = 0;

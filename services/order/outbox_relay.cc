@@ -164,8 +164,7 @@ absl::Status OutboxRelay::Deliver(const OutboxEntry& entry,
   options.deadline = absl::Now() + config_.call_timeout;
   options.metadata = {
       {"idempotency-key",
-       absl::StrCat("order:", entry.order.order_id(), ":start-saga")},
-      {"x-tenant-id", platform::Info(platform::Service::kOrder).binary}};
+       absl::StrCat("order:", entry.order.order_id(), ":start-saga")}};
   v1::Saga saga;
   absl::Status status = orchestrator_.Call(
       "StartSaga", options, &v1::SagaOrchestrator::StubInterface::StartSaga,

@@ -68,6 +68,11 @@ grpc::Status PaymentServiceImpl::GetBalance(
         !s.ok()) {
       return ToGrpcStatus(s);
     }
+    if (!server::Caller().MaySee(request->customer_id())) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          absl::StrCat(server::Caller().Key(),
+                                       " may read only its own balance"));
+    }
     return Reply(store_.GetBalance(request->customer_id()), response);
   });
 }

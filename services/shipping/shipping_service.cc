@@ -12,6 +12,12 @@ absl::Status ShippingRules::Check(
     return s;
   }
   if (absl::Status s = ValidateItems(request.items()); !s.ok()) return s;
+  if (!request.customer_id().empty()) {
+    if (absl::Status s = ValidateName("customer_id", request.customer_id());
+        !s.ok()) {
+      return s;
+    }
+  }
   // The request says "address"; the shared validator names fields as an
   // order does.
   if (absl::Status s = ValidateAddress(request.address()); !s.ok()) return s;
@@ -65,7 +71,14 @@ grpc::Status ShippingServiceImpl::GetShipment(
         !s.ok()) {
       return ToGrpcStatus(s);
     }
-    return Reply(store_.Get(request->order_id()), response);
+    absl::StatusOr<v1::Shipment> shipment = store_.Get(request->order_id());
+    if (shipment.ok() && !server::Caller().MaySee(shipment->customer_id())) {
+      // Another customer's shipment reads as none at all.
+      return grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          absl::StrCat("no shipment for order ", request->order_id()));
+    }
+    return Reply(std::move(shipment), response);
   });
 }
 

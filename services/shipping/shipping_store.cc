@@ -20,7 +20,7 @@ std::optional<v1::Shipment> LoadShipment(pqxx::work& tx,
   pqxx::result r = db::Exec(
       tx,
       "SELECT shipment_id, status, name, line1, city, postal_code, country, "
-      "tracking_number FROM shipments WHERE order_id = $1",
+      "tracking_number, customer_id FROM shipments WHERE order_id = $1",
       order_id);
   if (r.empty()) return std::nullopt;
   v1::Shipment out;
@@ -36,6 +36,7 @@ std::optional<v1::Shipment> LoadShipment(pqxx::work& tx,
   a->set_postal_code(r[0][5].as<std::string>());
   a->set_country(r[0][6].as<std::string>());
   out.set_tracking_number(r[0][7].as<std::string>());
+  out.set_customer_id(r[0][8].as<std::string>());
   pqxx::result items = db::Exec(
       tx,
       "SELECT sku, quantity FROM shipment_items WHERE shipment_id = $1 "
@@ -78,6 +79,7 @@ v1::Shipment PlannedShipment(const v1::CreateShipmentRequest& request) {
   v1::Shipment shipment;
   shipment.set_shipment_id(NewUuid());
   shipment.set_order_id(request.order_id());
+  shipment.set_customer_id(request.customer_id());
   shipment.set_status(v1::SHIPMENT_STATUS_CREATED);
   *shipment.mutable_address() = request.address();
   *shipment.mutable_items() = request.items();
@@ -108,10 +110,10 @@ bool ShippingStore::CreateOnce(pqxx::transaction_base& tx,
   // `done` has rows whenever the shipment went in.
   static const std::string sql = idempotency::KeyedStatement(
       "s AS (INSERT INTO shipments (shipment_id, order_id, status, name, "
-      "  line1, city, postal_code, country, tracking_number) "
-      "  SELECT $6::uuid, $7::uuid, 'created', $8, $9, $10, $11, $12, $13 "
-      "  FROM fresh WHERE NOT EXISTS (SELECT 1 FROM shipments WHERE order_id = "
-      "$7::uuid) "
+      "  line1, city, postal_code, country, tracking_number, customer_id) "
+      "  SELECT $6::uuid, $7::uuid, 'created', $8, $9, $10, $11, $12, $13, "
+      "  $16 FROM fresh WHERE NOT EXISTS (SELECT 1 FROM shipments WHERE "
+      "order_id = $7::uuid) "
       "  RETURNING shipment_id), "
       "done AS (INSERT INTO shipment_items (shipment_id, line, sku, quantity) "
       "  SELECT s.shipment_id, i.line - 1, i.sku, i.quantity FROM s, "
@@ -119,10 +121,10 @@ bool ShippingStore::CreateOnce(pqxx::transaction_base& tx,
       "  line) RETURNING 1)");
   const v1::Address& a = planned.address();
   auto [skus, quantities] = ItemArrays(planned);
-  return idempotency::ExecKeyed(tx, sql, k, planned.shipment_id(),
-                                planned.order_id(), a.name(), a.line1(),
-                                a.city(), a.postal_code(), a.country(),
-                                planned.tracking_number(), skus, quantities);
+  return idempotency::ExecKeyed(
+      tx, sql, k, planned.shipment_id(), planned.order_id(), a.name(),
+      a.line1(), a.city(), a.postal_code(), a.country(),
+      planned.tracking_number(), skus, quantities, planned.customer_id());
 }
 
 absl::StatusOr<v1::Shipment> ShippingStore::CreateIn(
@@ -135,8 +137,8 @@ absl::StatusOr<v1::Shipment> ShippingStore::CreateIn(
       tx,
       "WITH s AS ("
       "  INSERT INTO shipments (shipment_id, order_id, status, name, line1, "
-      "  city, postal_code, country, tracking_number) "
-      "  VALUES ($1::uuid, $2::uuid, 'created', $3, $4, $5, $6, $7, $8) "
+      "  city, postal_code, country, tracking_number, customer_id) "
+      "  VALUES ($1::uuid, $2::uuid, 'created', $3, $4, $5, $6, $7, $8, $11) "
       "  ON CONFLICT (order_id) DO NOTHING "
       "  RETURNING shipment_id"
       "), items AS ("
@@ -147,7 +149,7 @@ absl::StatusOr<v1::Shipment> ShippingStore::CreateIn(
       ") SELECT shipment_id FROM s",
       planned.shipment_id(), planned.order_id(), a.name(), a.line1(), a.city(),
       a.postal_code(), a.country(), planned.tracking_number(), skus,
-      quantities);
+      quantities, planned.customer_id());
   if (claimed.empty()) {
     v1::Shipment existing = *LoadShipment(tx, request.order_id());
     if (existing.status() == v1::SHIPMENT_STATUS_CANCELLED) {

@@ -16,6 +16,10 @@
 #include "absl/strings/strip.h"
 #include "common/local/subprocess.h"
 #include "common/platform/services.h"
+#include "common/server/policy.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "sagaworks/v1/admin.grpc.pb.h"
+#include "sagaworks/v1/chaos.grpc.pb.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
@@ -89,6 +93,71 @@ TEST(RegistryTest, EveryServiceServesADefinedGrpcServiceAndHasMigrations) {
     name.resize(name.size() - 4);
     EXPECT_NE(Find(name), nullptr)
         << "migrations/demo/" << file << " names no service";
+  }
+}
+
+// The services every process serves beside its own.
+std::vector<std::string> CommonServices() {
+  return {v1::ChaosService::service_full_name(),
+          v1::AdminService::service_full_name(),
+          grpc::health::v1::Health::service_full_name()};
+}
+
+TEST(PolicyTest, EveryMethodOfEveryServiceHasAPolicy) {
+  ASSERT_NE(v1::ChaosRule::descriptor(), nullptr);
+  ASSERT_NE(v1::ResilienceStatus::descriptor(), nullptr);
+  ASSERT_NE(grpc::health::v1::HealthCheckRequest::descriptor(), nullptr);
+  std::vector<std::string> served = CommonServices();
+  for (const ServiceInfo& s : Services()) served.push_back(s.grpc_service);
+  std::set<std::string> methods;
+  for (const std::string& name : served) {
+    const google::protobuf::ServiceDescriptor* service =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            name);
+    ASSERT_NE(service, nullptr) << name;
+    for (int i = 0; i < service->method_count(); ++i) {
+      const std::string method =
+          absl::StrCat("/", name, "/", service->method(i)->name());
+      methods.insert(method);
+      const server::MethodPolicy* policy = server::FindPolicy(method);
+      ASSERT_NE(policy, nullptr)
+          << method << " has no row in common/server/policy.cc: everyone "
+          << "would be denied";
+      EXPECT_NE(server::DescribeAllowed(*policy), "nobody") << method;
+      // Only health checks (and reflection) need no credentials.
+      EXPECT_EQ(policy->open, name == grpc::health::v1::Health::service_full_name())
+          << method;
+    }
+  }
+  for (const server::MethodPolicy& policy : server::Policies()) {
+    if (absl::StartsWith(policy.method, "/grpc.reflection.")) continue;
+    EXPECT_EQ(methods.count(policy.method), 1u)
+        << policy.method << " is in the policy but no process serves it";
+  }
+}
+
+TEST(PolicyTest, MoneyAndStockMoveOnlyInsideASaga) {
+  // Every call with an effect on another service's data is the
+  // orchestrator's; starting and stopping sagas is the order service's.
+  for (const char* method :
+       {"/sagaworks.v1.PaymentService/Charge",
+        "/sagaworks.v1.PaymentService/Refund",
+        "/sagaworks.v1.InventoryService/ReserveStock",
+        "/sagaworks.v1.InventoryService/ReleaseStock",
+        "/sagaworks.v1.ShippingService/CreateShipment",
+        "/sagaworks.v1.ShippingService/CancelShipment",
+        "/sagaworks.v1.OrderService/ApproveOrder",
+        "/sagaworks.v1.OrderService/RejectOrder"}) {
+    const server::MethodPolicy* policy = server::FindPolicy(method);
+    ASSERT_NE(policy, nullptr) << method;
+    EXPECT_EQ(server::DescribeAllowed(*policy), "the orchestrator service")
+        << method;
+  }
+  for (const char* method : {"/sagaworks.v1.SagaOrchestrator/StartSaga",
+                             "/sagaworks.v1.SagaOrchestrator/CancelSaga"}) {
+    const server::MethodPolicy* policy = server::FindPolicy(method);
+    ASSERT_NE(policy, nullptr) << method;
+    EXPECT_EQ(server::DescribeAllowed(*policy), "the order service") << method;
   }
 }
 

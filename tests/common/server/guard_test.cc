@@ -1,12 +1,13 @@
-// The server guard on a real loopback server: per-tenant rate limits with
-// pushback, concurrency shedding, and fault injection; and the fault
-// injector's rules.
+// The server guard on a real loopback server: authentication and the
+// policy, per-principal rate limits with pushback, concurrency shedding, and
+// fault injection; and the fault injector's rules.
 #include "common/server/guard.h"
 
 #include <thread>
 
 #include "absl/synchronization/notification.h"
 #include "common/client/channel.h"
+#include "common/security/token.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
@@ -18,14 +19,16 @@ using grpc::health::v1::Health;
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 
-// Health/Check behind the guard; it can be made to block until released.
+// Health/Check behind the guard, which checks it as `service`/`method`; it
+// can be made to block until released.
 class GuardedHealth final : public Health::Service {
  public:
-  explicit GuardedHealth(ServerGuard& guard)
-      : guard_(guard, "grpc.health.v1.Health") {}
+  GuardedHealth(ServerGuard& guard, std::string service, const char* method)
+      : guard_(guard, std::move(service)), method_(method) {}
   grpc::Status Check(grpc::ServerContext* context, const HealthCheckRequest*,
                      HealthCheckResponse* response) override {
-    return guard_.Run(context, "Check", [&] {
+    return guard_.Run(context, method_, [&] {
+      caller = Caller().Key();
       ++entered;
       if (block) release.WaitForNotification();
       response->set_status(HealthCheckResponse::SERVING);
@@ -35,17 +38,30 @@ class GuardedHealth final : public Health::Service {
   std::atomic<int> entered{0};
   std::atomic<bool> block{false};
   absl::Notification release;
+  std::string caller;  // the last call's principal, as its key
 
  private:
   ServiceGuard guard_;
+  const char* method_;
 };
 
 class GuardTest : public ::testing::Test {
  protected:
-  void Start(ServerGuardConfig config) {
-    guard_ =
-        std::make_unique<ServerGuard>(config, RealClock::Default(), &chaos_);
-    service_ = std::make_unique<GuardedHealth>(*guard_);
+  // Start serves Health/Check behind a guard with `config`; with `secure`
+  // the trust boundary is on and the guard checks the call as `method`.
+  void Start(ServerGuardConfig config, bool secure = false,
+             std::string service = "grpc.health.v1.Health",
+             const char* method = "Check") {
+    AuthConfig auth;
+    auth.insecure = !secure;
+    auth.token_public_key_pem = key_.public_pem;
+    auto authorizer = Authorizer::Create(auth, RealClock::Default());
+    ASSERT_TRUE(authorizer.ok()) << authorizer.status();
+    authorizer_ = *std::move(authorizer);
+    guard_ = std::make_unique<ServerGuard>(config, RealClock::Default(),
+                                           &chaos_, *authorizer_);
+    service_ = std::make_unique<GuardedHealth>(*guard_, std::move(service),
+                                               method);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -62,13 +78,31 @@ class GuardTest : public ::testing::Test {
     if (server_ != nullptr) server_->Shutdown();
   }
 
-  // One call; `pushback` gets the grpc-retry-pushback-ms trailer, if any.
-  grpc::Status Call(const std::string& tenant = "",
-                    std::string* pushback = nullptr) {
+  // Token is a bearer token for `customer`, valid for `ttl` from now
+  // (negative: expired).
+  std::string Token(const std::string& customer,
+                    absl::Duration ttl = absl::Hours(1),
+                    std::vector<std::string> roles = {}) {
+    absl::StatusOr<std::string> token = security::MintToken(
+        key_.private_pem, customer, roles, absl::Now() - absl::Hours(2) + ttl,
+        absl::Hours(2));
+    EXPECT_TRUE(token.ok()) << token.status();
+    return token.value_or("");
+  }
+
+  // One call, as customer `customer` when set; `pushback` gets the
+  // grpc-retry-pushback-ms trailer, if any.
+  grpc::Status Call(const std::string& customer = "",
+                    std::string* pushback = nullptr,
+                    const std::vector<std::pair<std::string, std::string>>&
+                        metadata = {}) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(10));
-    if (!tenant.empty()) context.AddMetadata("x-tenant-id", tenant);
+    if (!customer.empty()) {
+      context.AddMetadata("authorization", "Bearer " + Token(customer));
+    }
+    for (const auto& [k, v] : metadata) context.AddMetadata(k, v);
     HealthCheckResponse response;
     grpc::Status s = stub_->Check(&context, HealthCheckRequest(), &response);
     if (pushback != nullptr) {
@@ -81,33 +115,78 @@ class GuardTest : public ::testing::Test {
     return s;
   }
 
+  const security::SigningKey key_ = *security::CreateSigningKey();
   resilience::FaultInjector chaos_;
+  std::unique_ptr<Authorizer> authorizer_;
   std::unique_ptr<ServerGuard> guard_;
   std::unique_ptr<GuardedHealth> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<Health::Stub> stub_;
 };
 
-TEST_F(GuardTest, RateLimitsEachTenantAndSaysWhenToComeBack) {
+TEST_F(GuardTest, RateLimitsEachPrincipalAndSaysWhenToComeBack) {
   ServerGuardConfig config;
   config.rate_limit = {2, {1, absl::Hours(1)}};  // a burst of 2, then 1/hour
   Start(config);
   EXPECT_TRUE(Call("acme").ok());
+  EXPECT_EQ(service_->caller, "customer:acme");
   EXPECT_TRUE(Call("acme").ok());
   std::string pushback;
   grpc::Status refused = Call("acme", &pushback);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_NE(refused.error_message().find("tenant:acme"), std::string::npos);
+  EXPECT_NE(refused.error_message().find("customer:acme"), std::string::npos);
   // About an hour, in milliseconds.
   ASSERT_FALSE(pushback.empty());
   EXPECT_GT(std::stoll(pushback), 3500 * 1000);
   EXPECT_LE(std::stoll(pushback), 3600 * 1000);
-  // Another tenant has its own bucket; a caller without one is keyed by its
-  // address.
+  // Another customer has its own bucket; a caller without a token (only
+  // possible with --insecure) is keyed by its address, whatever x-tenant-id
+  // it claims.
   EXPECT_TRUE(Call("globex").ok());
-  EXPECT_TRUE(Call().ok());
+  EXPECT_TRUE(Call("", nullptr, {{"x-tenant-id", "acme"}}).ok());
+  EXPECT_EQ(service_->caller, "unverified:ipv4:127.0.0.1");
   EXPECT_EQ(guard_->stats().rate_limit_rejections, 1);
   EXPECT_EQ(service_->entered, 4);
+}
+
+TEST_F(GuardTest, RefusesCallersThePolicyDoesNotAllowBeforeTheHandlerRuns) {
+  // Checked as PaymentService/Charge: only the orchestrator's certificate.
+  Start({}, /*secure=*/true, "sagaworks.v1.PaymentService", "Charge");
+  grpc::Status none = Call();
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_NE(none.error_message().find("no credentials"), std::string::npos);
+  grpc::Status customer = Call("mallory");
+  EXPECT_EQ(customer.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(customer.error_message().find("customer:mallory may not call "
+                                          "/sagaworks.v1.PaymentService/"
+                                          "Charge; allowed: the orchestrator"),
+            std::string::npos)
+      << customer.error_message();
+  grpc::Status as_operator = Call(
+      "", nullptr,
+      {{"authorization", "Bearer " + Token("ops", absl::Hours(1),
+                                           {security::kOperatorRole})}});
+  EXPECT_EQ(as_operator.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status expired = Call(
+      "", nullptr,
+      {{"authorization", "Bearer " + Token("mallory", -absl::Minutes(1))}});
+  EXPECT_EQ(expired.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  grpc::Status not_bearer =
+      Call("", nullptr, {{"authorization", "Basic bWFsbG9yeTpwdw=="}});
+  EXPECT_EQ(not_bearer.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // A tenant header claims nothing.
+  grpc::Status claimed =
+      Call("", nullptr, {{"x-tenant-id", "saga-orchestrator"}});
+  EXPECT_EQ(claimed.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(service_->entered, 0);
+  EXPECT_EQ(guard_->stats().unauthenticated, 4);
+  EXPECT_EQ(guard_->stats().permission_denied, 2);
+}
+
+TEST_F(GuardTest, LetsACustomerIntoAMethodForCustomers) {
+  Start({}, /*secure=*/true, "sagaworks.v1.OrderService", "GetOrder");
+  EXPECT_TRUE(Call("alice").ok());
+  EXPECT_EQ(service_->caller, "customer:alice");
 }
 
 TEST_F(GuardTest, ShedsCallsBeyondTheConcurrencyLimitInsteadOfQueueing) {
