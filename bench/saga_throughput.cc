@@ -328,12 +328,14 @@ std::string DatabaseNow(const sagactl::Platform& platform) {
 // Runs `clients` callers placing bench orders until `until` (see
 // sagactl::DriveOrders); counts the calls that failed into `failed`, and
 // keeps the first one's error.
-void Drive(const std::string& address, int clients, absl::Time until,
+void Drive(sagactl::Platform& platform, int clients, absl::Time until,
            absl::Duration interval, std::atomic<uint64_t>& next_key,
            sagactl::DriveResult& failed) {
-  sagactl::DriveResult r =
-      sagactl::DriveOrders(address, clients, until, interval, next_key,
-                           "bench-", BenchOrder, /*keep_ids=*/false);
+  sagactl::DriveResult r = sagactl::DriveOrders(
+      platform.Address(platform::Info(Service::kOrder)), clients, until,
+      interval, next_key, "bench-", BenchOrder,
+      [&](const std::string& customer) { return platform.Bearer(customer); },
+      /*keep_ids=*/false);
   if (failed.failed == 0) failed.first_error = r.first_error;
   failed.failed += r.failed;
 }
@@ -823,12 +825,11 @@ int Main(int argc, char** argv) {
   if (absl::Status s = platform.WaitServing(all); !s.ok()) Die("start", s);
   Seed(platform);
   RecycleWal(platform, kWalSegments);
-  const std::string order = platform.Address(platform::Info(Service::kOrder));
   std::atomic<uint64_t> next_key{0};
 
   // Warm-up: connections, caches, pools.
   sagactl::DriveResult warm_up;
-  Drive(order, options.clients, absl::Now() + absl::Seconds(2),
+  Drive(platform, options.clients, absl::Now() + absl::Seconds(2),
         absl::ZeroDuration(), next_key, warm_up);
   if (!AwaitDrained(platform, absl::Minutes(2))) {
     Die("warm-up", absl::DeadlineExceededError("sagas did not finish"));
@@ -841,7 +842,7 @@ int Main(int argc, char** argv) {
   const int64_t xid_before = NextXid(platform);
   std::string since = DatabaseNow(platform);
   sagactl::DriveResult failed;
-  Drive(order, options.clients, absl::Now() + absl::Seconds(options.seconds),
+  Drive(platform, options.clients, absl::Now() + absl::Seconds(options.seconds),
         absl::ZeroDuration(), next_key, failed);
   if (!AwaitDrained(platform, absl::Minutes(5))) {
     Die("saturation", absl::DeadlineExceededError("sagas did not finish"));
@@ -863,14 +864,14 @@ int Main(int argc, char** argv) {
   Settle(platform);
   const double half_rate = options.half_rate > 0 ? options.half_rate : rate / 2;
   const absl::Duration interval = absl::Seconds(1.0 / half_rate);
-  Drive(order, options.clients, absl::Now() + kHalfLoadWarmUp, interval,
+  Drive(platform, options.clients, absl::Now() + kHalfLoadWarmUp, interval,
         next_key, failed);
   if (options.statements) ResetStatements(platform);
   since = DatabaseNow(platform);
   const int64_t half_commits_before = TotalCommits(platform);
   const int64_t half_xid_before = NextXid(platform);
   const CpuReading half_cpu_before = ReadCpu(pids);
-  Drive(order, options.clients, absl::Now() + absl::Seconds(options.seconds),
+  Drive(platform, options.clients, absl::Now() + absl::Seconds(options.seconds),
         interval, next_key, failed);
   if (!AwaitDrained(platform, absl::Minutes(5))) {
     Die("half load", absl::DeadlineExceededError("sagas did not finish"));

@@ -641,7 +641,7 @@ absl::Status SagaStore::ReleaseLeases() {
 
 absl::StatusOr<v1::Saga> SagaStore::Describe(const std::string& saga_id,
                                              const std::string& order_id) {
-  return pool_.TransactOr<v1::Saga>(
+  return pool_.ReadOr<v1::Saga>(
       "describe_saga", [&](pqxx::work& tx) -> absl::StatusOr<v1::Saga> {
         pqxx::result r =
             saga_id.empty()
@@ -694,7 +694,7 @@ absl::StatusOr<v1::ListSagasResponse> SagaStore::List(
     cursor = *decoded;
     has_cursor = true;
   }
-  return pool_.TransactOr<v1::ListSagasResponse>(
+  return pool_.ReadOr<v1::ListSagasResponse>(
       "list_sagas",
       [&](pqxx::work& tx) -> absl::StatusOr<v1::ListSagasResponse> {
         pqxx::result r = db::Exec(

@@ -9,6 +9,12 @@ namespace sagaworks {
 
 std::shared_ptr<grpc::Channel> Dial(const std::string& address,
                                     int connection) {
+  return Dial(address, security::ClientChannelCredentials(), connection);
+}
+
+std::shared_ptr<grpc::Channel> Dial(
+    const std::string& address,
+    std::shared_ptr<grpc::ChannelCredentials> credentials, int connection) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   // gRPC reads this as the time a connection attempt gets to complete. A
@@ -21,8 +27,7 @@ std::shared_ptr<grpc::Channel> Dial(const std::string& address,
   // ends of every busy connection.
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetInt("sagaworks.connection", connection);
-  return grpc::CreateCustomChannel(address,
-                                   security::ClientChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, std::move(credentials), args);
 }
 
 }  // namespace sagaworks

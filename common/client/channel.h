@@ -6,6 +6,7 @@
 #include <string>
 
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 
 namespace sagaworks {
 
@@ -22,6 +23,12 @@ namespace sagaworks {
 // numbers each have their own connection.
 std::shared_ptr<grpc::Channel> Dial(const std::string& address,
                                     int connection = 0);
+
+// The same with other credentials than the process's: a client that calls
+// as a customer (a bearer token over TLS), or as another workload.
+std::shared_ptr<grpc::Channel> Dial(
+    const std::string& address,
+    std::shared_ptr<grpc::ChannelCredentials> credentials, int connection = 0);
 
 }  // namespace sagaworks
 

@@ -37,6 +37,11 @@ absl::Status PoolConfig::Validate() const {
       connect_timeout < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("db timeouts must be positive");
   }
+  if (lock_timeout <= absl::ZeroDuration() ||
+      read_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "db lock and read timeouts must be positive");
+  }
   if (max_tx_attempts < 1) {
     return absl::InvalidArgumentError("max_tx_attempts must be at least 1");
   }
@@ -86,6 +91,11 @@ absl::Status MapCurrentDbException(absl::string_view what_failed) {
     if (e.sqlstate() == "55P03") {
       return absl::AbortedError(
           absl::StrCat(what_failed, ": still locked by a concurrent request"));
+    }
+    // query_canceled: a statement_timeout ran out.
+    if (e.sqlstate() == "57014") {
+      return absl::DeadlineExceededError(
+          absl::StrCat(what_failed, ": cancelled after its statement timeout"));
     }
     if (std::string(e.sqlstate()).rfind("22", 0) == 0) {
       return absl::InvalidArgumentError(
@@ -204,6 +214,11 @@ absl::Status Pool::Traced(absl::string_view name,
 absl::Status Pool::Transact(absl::string_view name,
                             absl::FunctionRef<absl::Status(pqxx::work&)> fn) {
   return Traced(name, [&] { return TransactAttempts(name, fn); });
+}
+
+void Pool::LimitStatements(pqxx::work& tx) const {
+  tx.exec(absl::StrCat("SET LOCAL statement_timeout = ",
+                       absl::ToInt64Milliseconds(config_.read_timeout)));
 }
 
 absl::Status Pool::Autocommit(

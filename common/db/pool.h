@@ -36,6 +36,10 @@ struct PoolConfig {
   int max_tx_attempts = 3;
   // How long any statement waits for a row lock before failing (ABORTED).
   absl::Duration lock_timeout = absl::Seconds(5);
+  // How long a statement of Read() may run before it is cancelled
+  // (DEADLINE_EXCEEDED): a slow listing gives up its connection and its
+  // snapshot instead of holding them from the writes.
+  absl::Duration read_timeout = absl::Seconds(5);
   // Every prepared statement runs its generic plan instead of being planned
   // again for its parameters. PostgreSQL keeps planning a statement whose
   // plans for the parameters it has seen cost less than the generic one:
@@ -82,6 +86,18 @@ class Pool {
         });
   }
 
+  // Read runs `fn`, which only reads, in a transaction whose statements are
+  // each cancelled after config().read_timeout (DEADLINE_EXCEEDED).
+  template <typename T>
+  absl::StatusOr<T> ReadOr(
+      absl::string_view name,
+      absl::FunctionRef<absl::StatusOr<T>(pqxx::work&)> fn) {
+    return TransactOr<T>(name, [&](pqxx::work& tx) -> absl::StatusOr<T> {
+      LimitStatements(tx);
+      return fn(tx);
+    });
+  }
+
   // Autocommit runs `fn` on a connection outside an explicit transaction:
   // each statement commits by itself. For a single statement that is one
   // round trip instead of three (BEGIN, statement, COMMIT). Not retried.
@@ -109,6 +125,9 @@ class Pool {
   const PoolConfig& config() const { return config_; }
 
  private:
+  // LimitStatements sets the read timeout for the rest of `tx`.
+  void LimitStatements(pqxx::work& tx) const;
+
   // Capture runs `fn` through `runner` (Transact or Autocommit) and hands
   // back the value it produced.
   template <typename T, typename Tx, typename Runner>

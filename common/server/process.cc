@@ -144,6 +144,12 @@ Process::Process(platform::Service id)
         ->envname("SAGAWORKS_IDEMPOTENCY_RETENTION_HOURS")
         ->check(CLI::Range(0.1, 24.0 * 365))
         ->capture_default_str();
+    app_.add_option("--db-read-timeout-seconds", db_read_timeout_seconds_,
+                    "how long one statement of a read (Get*, List*) may run "
+                    "before it is cancelled with DEADLINE_EXCEEDED")
+        ->envname("SAGAWORKS_DB_READ_TIMEOUT_SECONDS")
+        ->check(CLI::Range(0.001, 3600.0))
+        ->capture_default_str();
     app_.add_option("--db-connect-timeout-seconds", db_connect_timeout_seconds_,
                     "how long start-up waits for the database")
         ->envname("SAGAWORKS_DB_CONNECT_TIMEOUT_SECONDS")
@@ -236,6 +242,7 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
   server_config_.reflection = !no_reflection_;
   security::SetClientTls(server_config_.tls);
   pool_config_.connect_timeout = absl::Seconds(db_connect_timeout_seconds_);
+  pool_config_.read_timeout = absl::Seconds(db_read_timeout_seconds_);
   if (!info_.database.empty()) {
     if (absl::Status s = pool_config_.Validate(); !s.ok()) {
       std::cerr << info_.binary << ": invalid configuration: " << s.message()
@@ -274,8 +281,8 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
   guard_ = std::make_unique<ServerGuard>(guard_config_, RealClock::Default(),
                                          &chaos_, *authorizer_);
   server_ = std::make_unique<GrpcServer>(server_config_);
-  chaos_service_ = std::make_unique<ChaosServiceImpl>(chaos_, enable_chaos_,
-                                                      *authorizer_);
+  chaos_service_ =
+      std::make_unique<ChaosServiceImpl>(chaos_, enable_chaos_, *authorizer_);
   server_->Register(chaos_service_.get(),
                     v1::ChaosService::service_full_name());
   admin_service_ = std::make_unique<AdminServiceImpl>(*guard_, *authorizer_);
@@ -298,8 +305,8 @@ absl::Status Process::LoadAuthConfig() {
     // The local platform keeps its token key beside the CA.
     const std::string& ca = server_config_.tls.ca_file;
     const size_t slash = ca.rfind('/');
-    file = absl::StrCat(slash == std::string::npos ? "" : ca.substr(0, slash + 1),
-                        "token.pub");
+    file = absl::StrCat(
+        slash == std::string::npos ? "" : ca.substr(0, slash + 1), "token.pub");
     defaulted = true;
   }
   if (!file.empty()) {

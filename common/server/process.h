@@ -131,6 +131,7 @@ class Process {
   db::PoolConfig pool_config_;
   double shutdown_grace_seconds_ = 10;
   double db_connect_timeout_seconds_ = 30;
+  double db_read_timeout_seconds_ = 5;
   std::string log_level_ = "info";
   std::unique_ptr<GrpcServer> server_;
   ServerGuardConfig guard_config_;

@@ -286,9 +286,8 @@ absl::StatusOr<v1::Reservation> InventoryStore::Release(
 }
 
 absl::StatusOr<v1::Stock> InventoryStore::GetStock(const std::string& sku) {
-  // One read: no transaction around it.
-  return pool_.AutocommitOr<v1::Stock>(
-      "get_stock", [&](pqxx::nontransaction& tx) -> absl::StatusOr<v1::Stock> {
+  return pool_.ReadOr<v1::Stock>(
+      "get_stock", [&](pqxx::work& tx) -> absl::StatusOr<v1::Stock> {
         pqxx::result r =
             db::Exec(tx,
                      "SELECT available, reserved, price_cents FROM stock "

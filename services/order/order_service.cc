@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "common/grpc_reply.h"
@@ -92,7 +93,7 @@ absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request,
                                  absl::Time inbound_deadline) {
   resilience::CallOptions options;
   options.idempotent = true;  // reads
-    options.deadline = std::min(absl::Now() + timeout_, inbound_deadline);
+  options.deadline = std::min(absl::Now() + timeout_, inbound_deadline);
   if (!known_customers_.Contains(request.customer_id())) {
     v1::GetBalanceRequest customer;
     customer.set_customer_id(request.customer_id());
@@ -120,7 +121,31 @@ absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request,
   return absl::OkStatus();
 }
 
+std::string FailureCategory(const std::string& reason) {
+  if (reason.empty()) return "";
+  if (absl::StartsWith(reason, "cancelled")) return "cancelled";
+  // A refusal (FAILED_PRECONDITION) of a step is the business answer of
+  // that step; anything else is the platform's failure, not the customer's.
+  static const auto* kRefusals =
+      new std::vector<std::pair<std::string, std::string>>{
+          {"reserve_stock: FAILED_PRECONDITION:", "out of stock"},
+          {"charge_payment: FAILED_PRECONDITION:", "insufficient funds"},
+          {"create_shipment: FAILED_PRECONDITION:", "undeliverable address"}};
+  for (const auto& [prefix, category] : *kRefusals) {
+    if (absl::StartsWith(reason, prefix)) return category;
+  }
+  return "internal error";
+}
+
 namespace {
+
+// ForCaller is `order` as the caller is told it: a customer reads why it
+// failed as a category only.
+void ForCaller(v1::Order& order) {
+  if (server::Caller().kind == security::Principal::Kind::kCustomer) {
+    order.set_failure_reason(FailureCategory(order.failure_reason()));
+  }
+}
 
 // Visible is `order` as the caller may see it: another customer's order reads
 // as one that does not exist.
@@ -128,6 +153,7 @@ absl::StatusOr<v1::Order> Visible(absl::StatusOr<v1::Order> order) {
   if (order.ok() && !server::Caller().MaySee(order->customer_id())) {
     return OrderNotFound(order->order_id());
   }
+  if (order.ok()) ForCaller(*order);
   return order;
 }
 
@@ -170,6 +196,7 @@ grpc::Status OrderServiceImpl::CreateOrder(
     if (status.ok() && response->order_id() == planned.order_id()) {
       relay_.Offer({/*attempts=*/0, planned, trace::CurrentTraceparent()});
     }
+    ForCaller(*response);
     return status;
   });
 }
@@ -212,7 +239,9 @@ grpc::Status OrderServiceImpl::ListOrders(grpc::ServerContext* context,
     }
     absl::StatusOr<int> page_size = ClampPageSize(request->page_size());
     if (!page_size.ok()) return ToGrpcStatus(page_size.status());
-    return Reply(store_.List(asked, *page_size), response);
+    grpc::Status listed = Reply(store_.List(asked, *page_size), response);
+    for (v1::Order& order : *response->mutable_orders()) ForCaller(order);
+    return listed;
   });
 }
 
@@ -255,10 +284,12 @@ grpc::Status OrderServiceImpl::CancelOrder(
       // caller retries with the same key.
       return s;
     };
-    return idempotency_.Run<v1::Order>(
+    grpc::Status cancelled = idempotency_.Run<v1::Order>(
         context, "CancelOrder", *request, response,
         [&](pqxx::work& tx) { return store_.GetIn(tx, request->order_id()); },
         ask_saga, idempotency::Idempotency::Precheck::kActs);
+    ForCaller(*response);
+    return cancelled;
   });
 }
 

@@ -23,6 +23,14 @@
 
 namespace sagaworks::order {
 
+// FailureCategory is what a customer is told of why their order failed:
+// "insufficient funds", "out of stock", "undeliverable address",
+// "cancelled" or "internal error", never another service's own words.
+// `reason` is the orchestrator's ("<step>: <CODE>: <message>", or
+// "cancelled[: <why>]"); operators read it whole, here and in the saga's
+// timeline.
+std::string FailureCategory(const std::string& reason);
+
 // ValidateCreateOrder checks the shape of a CreateOrder request.
 absl::Status ValidateCreateOrder(const v1::CreateOrderRequest& request);
 

@@ -97,7 +97,6 @@ std::optional<v1::Order> LoadOrder(pqxx::work& tx,
   return OrderWithItemsFromRow(r[0]);
 }
 
-
 // Moves a PENDING order to `to`, or returns it unchanged when it is already
 // there; any other state is FAILED_PRECONDITION.
 absl::StatusOr<v1::Order> Finish(pqxx::work& tx, const std::string& order_id,
@@ -228,7 +227,7 @@ absl::StatusOr<v1::Order> OrderStore::GetIn(pqxx::work& tx,
 }
 
 absl::StatusOr<v1::Order> OrderStore::Get(const std::string& order_id) {
-  return pool_.TransactOr<v1::Order>(
+  return pool_.ReadOr<v1::Order>(
       "get_order", [&](pqxx::work& tx) { return GetIn(tx, order_id); });
 }
 
@@ -244,9 +243,9 @@ absl::StatusOr<v1::ListOrdersResponse> OrderStore::List(
   } else {
     cursor.id = "00000000-0000-0000-0000-000000000000";
   }
-  return pool_.AutocommitOr<v1::ListOrdersResponse>(
+  return pool_.ReadOr<v1::ListOrdersResponse>(
       "list_orders",
-      [&](pqxx::nontransaction& tx) -> absl::StatusOr<v1::ListOrdersResponse> {
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::ListOrdersResponse> {
         // One row more than the page tells whether another page follows;
         // the orders come with their items.
         pqxx::result r = db::Exec(

@@ -150,10 +150,8 @@ absl::StatusOr<v1::Charge> PaymentStore::Refund(const std::string& order_id) {
 
 absl::StatusOr<v1::Balance> PaymentStore::GetBalance(
     const std::string& customer_id) {
-  // One read: no transaction around it.
-  return pool_.AutocommitOr<v1::Balance>(
-      "get_balance",
-      [&](pqxx::nontransaction& tx) -> absl::StatusOr<v1::Balance> {
+  return pool_.ReadOr<v1::Balance>(
+      "get_balance", [&](pqxx::work& tx) -> absl::StatusOr<v1::Balance> {
         pqxx::result r = db::Exec(
             tx, "SELECT balance_cents FROM accounts WHERE customer_id = $1",
             customer_id);

@@ -148,8 +148,8 @@ absl::StatusOr<v1::Shipment> ShippingStore::CreateIn(
       "line)"
       ") SELECT shipment_id FROM s",
       planned.shipment_id(), planned.order_id(), a.name(), a.line1(), a.city(),
-      a.postal_code(), a.country(), planned.tracking_number(), skus,
-      quantities, planned.customer_id());
+      a.postal_code(), a.country(), planned.tracking_number(), skus, quantities,
+      planned.customer_id());
   if (claimed.empty()) {
     v1::Shipment existing = *LoadShipment(tx, request.order_id());
     if (existing.status() == v1::SHIPMENT_STATUS_CANCELLED) {
@@ -191,7 +191,7 @@ absl::StatusOr<v1::Shipment> ShippingStore::Cancel(
 }
 
 absl::StatusOr<v1::Shipment> ShippingStore::Get(const std::string& order_id) {
-  return pool_.TransactOr<v1::Shipment>(
+  return pool_.ReadOr<v1::Shipment>(
       "get_shipment", [&](pqxx::work& tx) -> absl::StatusOr<v1::Shipment> {
         std::optional<v1::Shipment> shipment = LoadShipment(tx, order_id);
         if (!shipment.has_value()) {

@@ -198,6 +198,35 @@ TEST(PoolTest, ExhaustedPoolAnswersUnavailableInsteadOfHanging) {
   EXPECT_NE(inner.message().find("pool exhausted"), absl::string_view::npos);
 }
 
+// A read that runs past the read timeout is cancelled and says so; the
+// timeout is the read's own: a write on the same (single) connection right
+// after may take longer.
+TEST(PoolTest, AReadRunningPastItsTimeoutIsCancelledAndOnlyIt) {
+  PoolConfig config;
+  config.url = TestPostgres::Get().NewDatabase();
+  config.size = 1;
+  config.read_timeout = absl::Milliseconds(50);
+  std::unique_ptr<Pool> pool = *Pool::Create(config);
+  absl::StatusOr<int> slow =
+      pool->ReadOr<int>("slow_read", [](pqxx::work& tx) -> absl::StatusOr<int> {
+        tx.exec("SELECT pg_sleep(2)");
+        return 1;
+      });
+  EXPECT_EQ(slow.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << slow.status();
+  EXPECT_NE(slow.status().message().find("slow_read"), absl::string_view::npos);
+  SW_EXPECT_OK(pool->Transact("write", [](pqxx::work& tx) {
+    tx.exec("SELECT pg_sleep(0.2)");
+    return absl::OkStatus();
+  }));
+  absl::StatusOr<int> quick = pool->ReadOr<int>(
+      "quick_read", [](pqxx::work& tx) -> absl::StatusOr<int> {
+        return tx.exec1("SELECT 7")[0].as<int>();
+      });
+  ASSERT_TRUE(quick.ok()) << quick.status();
+  EXPECT_EQ(*quick, 7);
+}
+
 // The plan a prepared statement runs, as EXPLAIN shows it, on a connection
 // of a pool with or without generic plans.
 std::string PlanOfPrepared(bool generic_plans) {

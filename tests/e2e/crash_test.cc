@@ -59,7 +59,6 @@ class CrashTest : public testing::PlatformSuite {
   // and with `undeliverable` every seventh goes to ZZ (charged, then
   // refunded).
   std::vector<std::string> PlaceOrders(int n, bool undeliverable = false) {
-    auto orders = StubFor<v1::OrderService>(Service::kOrder);
     std::vector<std::string> ids;
     for (int i = 0; i < n; ++i) {
       v1::CreateOrderRequest r;
@@ -73,7 +72,7 @@ class CrashTest : public testing::PlatformSuite {
       Deadline(&c);
       c.AddMetadata("idempotency-key", absl::StrCat("crash-", ++keys_));
       v1::Order order;
-      grpc::Status s = orders->CreateOrder(&c, r, &order);
+      grpc::Status s = Orders(r.customer_id())->CreateOrder(&c, r, &order);
       EXPECT_TRUE(s.ok()) << s.error_message();
       ids.push_back(order.order_id());
     }

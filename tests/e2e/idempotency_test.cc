@@ -46,8 +46,14 @@ class IdempotencyTest : public testing::PlatformSuite {
   void SetUp() override {
     PlatformSuite::SetUp();
     if (IsSkipped()) return;
-    orders_ = v1::OrderService::NewStub(ChannelTo(Service::kOrder));
+    // alice places the orders; the saga's own calls are made as the
+    // processes that make them.
+    orders_ = Orders("alice");
+    approver_ = v1::OrderService::NewStub(
+        ChannelFrom(Service::kOrder, Service::kOrchestrator));
     payment_ = v1::PaymentService::NewStub(ChannelTo(Service::kPayment));
+    charger_ = v1::PaymentService::NewStub(
+        ChannelFrom(Service::kPayment, Service::kOrchestrator));
   }
 
   static v1::CreateOrderRequest Order(int widgets) {
@@ -110,6 +116,8 @@ class IdempotencyTest : public testing::PlatformSuite {
   }
 
   std::unique_ptr<v1::OrderService::Stub> orders_;
+  std::unique_ptr<v1::OrderService::Stub> approver_;
+  std::unique_ptr<v1::PaymentService::Stub> charger_;
   std::unique_ptr<v1::PaymentService::Stub> payment_;
 };
 
@@ -205,7 +213,7 @@ TEST_F(IdempotencyTest, FiftyConcurrentDuplicateChargesTakeMoneyOnce) {
       v1::Charge out;
       Answer a =
           Send({{"idempotency-key", "charge-50"}}, [&](grpc::ClientContext* c) {
-            return payment_->Charge(c, charge, &out);
+            return charger_->Charge(c, charge, &out);
           });
       if (a.status.ok()) ++ok;
       if (a.replay) ++replays;
@@ -226,7 +234,7 @@ TEST_F(IdempotencyTest,
   v1::Charge out;
   ASSERT_TRUE(
       Send({{"idempotency-key", "refund-first"}}, [&](grpc::ClientContext* c) {
-        return payment_->Refund(c, refund, &out);
+        return charger_->Refund(c, refund, &out);
       }).status.ok());
   v1::ChargeRequest charge;
   charge.set_order_id(order_id);
@@ -234,14 +242,14 @@ TEST_F(IdempotencyTest,
   charge.set_amount_cents(1999);
   Answer late =
       Send({{"idempotency-key", "charge-late"}}, [&](grpc::ClientContext* c) {
-        return payment_->Charge(c, charge, &out);
+        return charger_->Charge(c, charge, &out);
       });
   EXPECT_EQ(late.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(Balance(), before);
   // A refusal is an outcome too: the retry replays it.
   Answer retry =
       Send({{"idempotency-key", "charge-late"}}, [&](grpc::ClientContext* c) {
-        return payment_->Charge(c, charge, &out);
+        return charger_->Charge(c, charge, &out);
       });
   EXPECT_EQ(retry.status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(retry.replay);
@@ -250,7 +258,8 @@ TEST_F(IdempotencyTest,
 TEST_F(IdempotencyTest, ATransientAnswerIsNotStoredForTheKey) {
   // A cancel that arrives before the order's saga exists is "not yet", not
   // "no": the retry under the same key must be evaluated again, not replayed.
-  auto sagas = v1::SagaOrchestrator::NewStub(ChannelTo(Service::kOrchestrator));
+  auto sagas = v1::SagaOrchestrator::NewStub(
+      ChannelFrom(Service::kOrchestrator, Service::kOrder));
   v1::CancelSagaRequest cancel;
   cancel.set_order_id("0a0a0a0a-0000-4000-8000-000000000001");
   v1::Saga saga;
@@ -264,26 +273,31 @@ TEST_F(IdempotencyTest, ATransientAnswerIsNotStoredForTheKey) {
   }
 }
 
-TEST_F(IdempotencyTest, KeysAreScopedByCaller) {
-  v1::ChargeRequest charge;
-  charge.set_order_id("0e0e0e0e-0000-4000-8000-000000000001");
-  charge.set_customer_id("alice");
-  charge.set_amount_cents(5);
-  v1::Charge out;
-  ASSERT_TRUE(Send({{"idempotency-key", "shared"}, {"x-tenant-id", "acme"}},
-                   [&](grpc::ClientContext* c) {
-                     return payment_->Charge(c, charge, &out);
-                   })
-                  .status.ok());
-  // Another tenant's "shared" is another key: not a reuse.
-  charge.set_order_id("0e0e0e0e-0000-4000-8000-000000000002");
+// Keys belong to the authenticated caller: bob's "shared" is not alice's,
+// and a tenant header claims nothing (alice's key stays hers whatever tenant
+// she names, so a changed request under it is a reuse).
+TEST_F(IdempotencyTest, KeysAreScopedByTheAuthenticatedCaller) {
+  v1::Order alices, bobs, again;
+  ASSERT_TRUE(Create("shared", Order(1), &alices).status.ok());
+  v1::CreateOrderRequest bob_order = Order(1);
+  bob_order.set_customer_id("bob");
   Answer other =
+      Send({{"idempotency-key", "shared"}}, [&](grpc::ClientContext* c) {
+        return Orders("bob")->CreateOrder(c, bob_order, &bobs);
+      });
+  ASSERT_TRUE(other.status.ok()) << other.status.error_message();
+  EXPECT_FALSE(other.replay);
+  EXPECT_NE(bobs.order_id(), alices.order_id());
+
+  Answer claimed =
       Send({{"idempotency-key", "shared"}, {"x-tenant-id", "globex"}},
            [&](grpc::ClientContext* c) {
-             return payment_->Charge(c, charge, &out);
+             return orders_->CreateOrder(c, Order(2), &again);
            });
-  EXPECT_TRUE(other.status.ok()) << other.status.error_message();
-  EXPECT_FALSE(other.replay);
+  EXPECT_EQ(claimed.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  AwaitFinal(alices.order_id());
+  testing::AwaitOrderFinal(
+      *v1::OrderService::NewStub(ChannelTo(Service::kOrder)), bobs.order_id());
 }
 
 TEST_F(IdempotencyTest, AReplayWorksAfterTheServiceRestartedAndKeysExpire) {
@@ -295,7 +309,7 @@ TEST_F(IdempotencyTest, AReplayWorksAfterTheServiceRestartedAndKeysExpire) {
   auto call = [&](v1::Charge* out) {
     return Send({{"idempotency-key", "survives-restart"}},
                 [&](grpc::ClientContext* c) {
-                  return payment_->Charge(c, charge, out);
+                  return charger_->Charge(c, charge, out);
                 });
   };
   ASSERT_TRUE(call(&first).status.ok());
@@ -359,7 +373,7 @@ TEST_F(IdempotencyTest, AnApprovalRetriedWithTheSagaIdItLackedIsAReplay) {
     r.set_total_cents(order.total_cents());
     r.set_saga_id(saga_id);
     return Send({{"idempotency-key", key}}, [&](grpc::ClientContext* c) {
-      return orders_->ApproveOrder(c, r, out);
+      return approver_->ApproveOrder(c, r, out);
     });
   };
   const std::string saga_id = "5a9a0000-0000-4000-8000-000000000001";
@@ -397,7 +411,7 @@ TEST_F(IdempotencyTest, AnApprovalRetriedWithTheSagaIdItLackedIsAReplay) {
   other.set_total_cents(order.total_cents() + 1);
   Answer changed = Send({{"idempotency-key", "approve-upgrade"}},
                         [&](grpc::ClientContext* c) {
-                          return orders_->ApproveOrder(c, other, &again);
+                          return approver_->ApproveOrder(c, other, &again);
                         });
   EXPECT_EQ(changed.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 

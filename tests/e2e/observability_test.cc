@@ -88,7 +88,7 @@ class ObservabilityTest : public testing::PlatformSuite {
   }
 
   std::string PlaceOrder(const std::string& customer) {
-    auto orders = v1::OrderService::NewStub(ChannelTo(Service::kOrder));
+    auto orders = Orders(customer);
     v1::CreateOrderRequest r;
     r.set_customer_id(customer);
     v1::OrderItem* item = r.add_items();
@@ -219,6 +219,19 @@ TEST_F(ObservabilityTest, OneOrderIsOneTraceAcrossAllFiveProcesses) {
     }
     if (Attr(s, "db.system") != nullptr) {
       EXPECT_EQ(Attr(s, "db.system")->string_value(), "postgresql");
+    }
+    // Each handler names who called it, as authenticated: the customer for
+    // their order, the calling process inside the saga.
+    if (s.kind() == otlp::Span::SPAN_KIND_SERVER) {
+      ASSERT_NE(Attr(s, "enduser.id"), nullptr) << s.name();
+      const std::string who = Attr(s, "enduser.id")->string_value();
+      if (s.name() == "sagaworks.v1.OrderService/CreateOrder") {
+        EXPECT_EQ(who, "alice");
+      } else if (s.name() == "sagaworks.v1.SagaOrchestrator/StartSaga") {
+        EXPECT_EQ(who, "order");
+      } else if (s.name() == "sagaworks.v1.PaymentService/Charge") {
+        EXPECT_EQ(who, "orchestrator");
+      }
     }
   }
   EXPECT_EQ(roots, 1);

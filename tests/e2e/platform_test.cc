@@ -78,7 +78,8 @@ class PlatformTest : public testing::PlatformSuite {
     grpc::ClientContext c;
     Deadline(&c);
     c.AddMetadata("idempotency-key", absl::StrCat("platform-test-", ++keys_));
-    return orders_->CreateOrder(&c, r, out);
+    return Orders(customer.empty() ? "nobody" : customer)
+        ->CreateOrder(&c, r, out);
   }
 
   // Polls GetOrder until the order leaves PENDING, for at most 30 s.
@@ -91,15 +92,33 @@ class PlatformTest : public testing::PlatformSuite {
     return CancelWithKey(order_id,
                          absl::StrCat("cancel-", order_id, key_suffix), out);
   }
+  // CancelWithKey cancels as the order's customer.
   grpc::Status CancelWithKey(const std::string& order_id,
                              const std::string& key, v1::Order* out) {
+    return CancelAs(OwnerOf(order_id), order_id, key, out);
+  }
+  grpc::Status CancelAs(const std::string& customer,
+                        const std::string& order_id, const std::string& key,
+                        v1::Order* out) {
     grpc::ClientContext c;
     Deadline(&c);
     c.AddMetadata("idempotency-key", key);
     v1::CancelOrderRequest r;
     r.set_order_id(order_id);
     r.set_reason("customer asked");
-    return orders_->CancelOrder(&c, r, out);
+    return Orders(customer)->CancelOrder(&c, r, out);
+  }
+
+  // OwnerOf is the customer of an order, as an operator reads it ("" when
+  // it cannot be read).
+  std::string OwnerOf(const std::string& order_id) {
+    grpc::ClientContext c;
+    Deadline(&c);
+    v1::GetOrderRequest r;
+    r.set_order_id(order_id);
+    v1::Order order;
+    return orders_->GetOrder(&c, r, &order).ok() ? order.customer_id()
+                                                 : "nobody";
   }
 
   // Polls GetOrder until the order has `status`, for at most 30 s.
@@ -393,7 +412,8 @@ TEST_F(PlatformTest, AServiceNeedsItsCertificateOrAnExplicitInsecure) {
 // The platform's ports speak TLS only: a plaintext client gets nothing, nor
 // does a client whose certificate another CA issued; a client that checks
 // the server against the platform CA without a certificate of its own (a
-// customer's grpcurl) gets through, and a peer's certificate names it.
+// customer's grpcurl) connects, and is asked for a token; a peer's
+// certificate names it.
 TEST_F(PlatformTest, PortsRefusePlaintextAndCertificatesOfAnotherCa) {
   auto get_order = [](std::shared_ptr<grpc::ChannelCredentials> credentials) {
     auto stub = v1::OrderService::NewStub(grpc::CreateChannel(
@@ -414,7 +434,7 @@ TEST_F(PlatformTest, PortsRefusePlaintextAndCertificatesOfAnotherCa) {
   std::ifstream ca_in(sagactl.ca_file);
   ca_only.pem_root_certs.assign(std::istreambuf_iterator<char>(ca_in), {});
   EXPECT_EQ(get_order(grpc::SslCredentials(ca_only)),
-            grpc::StatusCode::NOT_FOUND);
+            grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(get_order(security::ChannelCredentials(sagactl)),
             grpc::StatusCode::NOT_FOUND);
 

@@ -111,7 +111,9 @@ TEST(ReadmeTest, GrpcurlWalkThroughWorksAsPrinted) {
       absl::StrCat(SAGAWORKS_TESTS_DIR, "/reflect_client");
   std::vector<std::pair<std::string, std::string>> ports = {
       {".sagaworks/tls/ca.crt",
-       absl::StrCat(platform.platform().TlsDir(), "/ca.crt")}};
+       absl::StrCat(platform.platform().TlsDir(), "/ca.crt")},
+      {"build/bin/sagactl",
+       absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl --home ", platform.home())}};
   for (const auto& spec : platform::Services()) {
     ports.emplace_back(absl::StrCat("localhost:", spec.port),
                        absl::StrCat("localhost:", platform.Port(spec.id)));

@@ -76,7 +76,7 @@ class ResilienceTest : public testing::PlatformSuite {
     Deadline(&c);
     c.AddMetadata("idempotency-key", absl::StrCat("resilience-test-", ++keys_));
     v1::Order order;
-    grpc::Status s = orders_->CreateOrder(&c, r, &order);
+    grpc::Status s = Orders("alice")->CreateOrder(&c, r, &order);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return order.order_id();
   }

@@ -7,6 +7,7 @@
 #include "common/platform/services.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
+#include "services/order/order_service.h"
 #include "tests/testing/demo.h"
 #include "tests/testing/one_statement.h"
 #include "tests/testing/status_matchers.h"
@@ -316,6 +317,29 @@ TEST_F(OrderStoreTest, ListPagesNewestFirstWithoutGapsOrRepeats) {
   bad.set_page_token("not-a-token");
   EXPECT_EQ(store_->List(bad, 50).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// What a customer reads of a failed order: a category, never the words of
+// another service (balances, stock levels) or of the platform's own failure.
+TEST(FailureCategoryTest, CustomersReadACategoryOnly) {
+  EXPECT_EQ(FailureCategory(""), "");
+  EXPECT_EQ(FailureCategory("charge_payment: FAILED_PRECONDITION: insufficient "
+                            "funds: customer 'bob' has 100 cents, charge is "
+                            "1999 cents"),
+            "insufficient funds");
+  EXPECT_EQ(FailureCategory("reserve_stock: FAILED_PRECONDITION: out of stock: "
+                            "sku 'gizmo' has 0 available, 1 requested"),
+            "out of stock");
+  EXPECT_EQ(FailureCategory("create_shipment: FAILED_PRECONDITION: "
+                            "undeliverable: no shipping to country 'ZZ'"),
+            "undeliverable address");
+  EXPECT_EQ(FailureCategory("cancelled: customer asked"), "cancelled");
+  EXPECT_EQ(FailureCategory("cancelled"), "cancelled");
+  EXPECT_EQ(FailureCategory("charge_payment: UNAVAILABLE: connection refused "
+                            "(gave up after 7 attempts)"),
+            "internal error");
+  EXPECT_EQ(FailureCategory("charge_payment: NOT_FOUND: unknown customer 'x'"),
+            "internal error");
 }
 
 }  // namespace

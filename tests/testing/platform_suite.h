@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
+#include "sagaworks/v1/order.grpc.pb.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
 #include "tests/testing/test_platform.h"
 
@@ -43,9 +44,27 @@ class PlatformSuite : public ::testing::Test {
   static std::string Name(Service service) {
     return platform::Info(service).name;
   }
-  // ChannelTo opens a channel to a service.
+  // ChannelTo opens a channel to a service that calls as an operator (it
+  // presents sagactl's certificate, as sagactl does).
   static std::shared_ptr<grpc::Channel> ChannelTo(Service service) {
     return Dial(platform_->Address(service));
+  }
+  // ChannelAs opens a channel to a service that calls as customer
+  // `customer`, with a bearer token (see TestPlatform::ChannelAs).
+  static std::shared_ptr<grpc::Channel> ChannelAs(Service service,
+                                                  const std::string& customer) {
+    return platform_->ChannelAs(service, customer);
+  }
+  // Orders is an order service stub calling as `customer`.
+  static std::unique_ptr<v1::OrderService::Stub> Orders(
+      const std::string& customer) {
+    return v1::OrderService::NewStub(ChannelAs(Service::kOrder, customer));
+  }
+  // ChannelFrom opens a channel to a service that presents platform
+  // process `as`'s certificate.
+  static std::shared_ptr<grpc::Channel> ChannelFrom(Service service,
+                                                    Service as) {
+    return platform_->WorkloadChannel(service, platform::Info(as).name);
   }
 
   // Database opens one connection to a service's database; null, and a test

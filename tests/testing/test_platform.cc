@@ -5,7 +5,15 @@
 
 #include <filesystem>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/client/channel.h"
+#include "common/files.h"
 #include "common/local/subprocess.h"
+#include "common/security/tls.h"
+#include "common/security/token.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
 #include "tests/testing/leftovers.h"
 
 namespace sagaworks::testing {
@@ -71,6 +79,58 @@ TestPlatform::~TestPlatform() {
 
 std::string TestPlatform::Address(platform::Service service) const {
   return platform_->Address(platform::Info(service));
+}
+
+std::string TestPlatform::Token(const std::string& subject,
+                                const std::vector<std::string>& roles,
+                                absl::Duration ttl) const {
+  // Valid for an hour from its start, which moves so that it ends `ttl`
+  // from now.
+  const std::optional<std::string> key =
+      ReadFile(platform_->TlsDir() + "/token.key");
+  if (!key.has_value()) {
+    ADD_FAILURE() << "no token key in " << platform_->TlsDir();
+    return "";
+  }
+  absl::StatusOr<std::string> token = security::MintToken(
+      *key, subject, roles, absl::Now() + ttl - absl::Hours(1), absl::Hours(1));
+  if (!token.ok()) ADD_FAILURE() << token.status();
+  return token.value_or("");
+}
+
+std::shared_ptr<grpc::Channel> TestPlatform::ChannelAs(
+    platform::Service service, const std::string& subject,
+    const std::vector<std::string>& roles) {
+  const std::string key = absl::StrCat(platform::Info(service).name, "|",
+                                       subject, "|", absl::StrJoin(roles, ","));
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<grpc::Channel>& channel = channels_[key];
+  if (channel == nullptr) {
+    channel = ChannelWithToken(service, Token(subject, roles));
+  }
+  return channel;
+}
+
+std::shared_ptr<grpc::Channel> TestPlatform::ChannelWithToken(
+    platform::Service service, const std::string& token) {
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFile(platform_->TlsDir() + "/ca.crt").value_or("");
+  return Dial(Address(service), grpc::CompositeChannelCredentials(
+                                    grpc::SslCredentials(tls),
+                                    grpc::AccessTokenCredentials(token)));
+}
+
+std::shared_ptr<grpc::Channel> TestPlatform::WorkloadChannel(
+    platform::Service service, const std::string& as) {
+  const std::string key =
+      absl::StrCat(platform::Info(service).name, "|workload|", as);
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<grpc::Channel>& channel = channels_[key];
+  if (channel == nullptr) {
+    channel = Dial(Address(service),
+                   security::ChannelCredentials(platform_->TlsFor(as)));
+  }
+  return channel;
 }
 
 int TestPlatform::Port(platform::Service service) const {

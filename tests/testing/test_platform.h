@@ -10,6 +10,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
 #include "tools/sagactl/platform.h"
 
 namespace sagaworks::testing {
@@ -36,10 +39,33 @@ class TestPlatform {
   std::string Address(platform::Service service) const;
   int Port(platform::Service service) const;
 
+  // Token is a bearer token for `subject` with `roles`, signed with the
+  // platform's local key, valid for `ttl` from now (expired when negative).
+  std::string Token(const std::string& subject,
+                    const std::vector<std::string>& roles = {},
+                    absl::Duration ttl = absl::Hours(1)) const;
+  // ChannelAs is a channel to `service` that calls as customer `subject`
+  // (with `roles`): its bearer token over TLS, without a client certificate,
+  // as a customer's grpcurl calls. One channel per service and subject.
+  std::shared_ptr<grpc::Channel> ChannelAs(
+      platform::Service service, const std::string& subject,
+      const std::vector<std::string>& roles = {});
+  // ChannelWithToken is a new channel to `service` that sends `token` as
+  // its bearer token over TLS, without a client certificate.
+  std::shared_ptr<grpc::Channel> ChannelWithToken(platform::Service service,
+                                                  const std::string& token);
+  // WorkloadChannel is a channel to `service` presenting workload `as`'s
+  // certificate ("orchestrator", or any name the local CA issued).
+  std::shared_ptr<grpc::Channel> WorkloadChannel(platform::Service service,
+                                                 const std::string& as);
+
  private:
   TestPlatform() = default;
   std::string home_;
   std::unique_ptr<sagactl::Platform> platform_;
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sagaworks::testing

@@ -338,17 +338,9 @@ int PrintToken(const Platform& platform, const std::string& name,
     std::cerr << "sagactl: token: " << s.message() << "\n";
     return 2;
   }
-  const std::string path = platform.TlsDir() + "/token.key";
-  const std::optional<std::string> key = ReadFile(path);
-  if (!key.has_value()) {
-    std::cerr << "sagactl: token: cannot read " << path
-              << " (sagactl up makes it)\n";
-    return 1;
-  }
   std::vector<std::string> roles;
   if (operator_role) roles.push_back(security::kOperatorRole);
-  absl::StatusOr<std::string> token =
-      security::MintToken(*key, name, roles, absl::Now(), ttl);
+  absl::StatusOr<std::string> token = platform.MintToken(name, roles, ttl);
   if (!token.ok()) {
     std::cerr << "sagactl: token: " << token.status().message() << "\n";
     return 1;

@@ -38,7 +38,7 @@ DriveResult DriveOrders(const std::string& order_address, int callers,
                         absl::Time until, absl::Duration interval,
                         std::atomic<uint64_t>& next,
                         const std::string& key_prefix, const MakeOrder& make,
-                        bool keep_ids) {
+                        const BearerFor& bearer, bool keep_ids) {
   DriveResult result;
   absl::Mutex mu;
   std::atomic<int64_t> slot{0};
@@ -58,11 +58,24 @@ DriveResult DriveOrders(const std::string& order_address, int callers,
           return;
         }
         const uint64_t n = next.fetch_add(1);
+        const v1::CreateOrderRequest request = make(n);
         grpc::ClientContext c;
         SetDeadline(c);
         c.AddMetadata("idempotency-key", absl::StrCat(key_prefix, n));
+        absl::StatusOr<std::string> authorization =
+            bearer(request.customer_id());
+        if (!authorization.ok()) {
+          absl::MutexLock lock(&mu);
+          if (result.failed++ == 0) {
+            result.first_error = std::string(authorization.status().message());
+          }
+          continue;
+        }
+        if (!authorization->empty()) {
+          c.AddMetadata("authorization", *authorization);
+        }
         v1::Order order;
-        grpc::Status s = stub->CreateOrder(&c, make(n), &order);
+        grpc::Status s = stub->CreateOrder(&c, request, &order);
         absl::MutexLock lock(&mu);
         if (!s.ok()) {
           if (result.failed++ == 0) {
@@ -102,7 +115,7 @@ absl::Status LoadOptions::Validate() const {
 }
 
 int RunLoad(const std::string& order_address, const LoadOptions& options,
-            std::ostream& out) {
+            const BearerFor& bearer, std::ostream& out) {
   if (absl::Status s = options.Validate(); !s.ok()) {
     out << "sagactl load: " << s.message() << "\n";
     return 2;
@@ -133,7 +146,7 @@ int RunLoad(const std::string& order_address, const LoadOptions& options,
   const DriveResult placed =
       DriveOrders(order_address, options.callers,
                   absl::Now() + absl::Seconds(options.seconds), interval, next,
-                  prefix, make, /*keep_ids=*/true);
+                  prefix, make, bearer, /*keep_ids=*/true);
   out << placed.order_ids.size() << " orders accepted, " << placed.failed
       << " refused" << (placed.failed > 0 ? " (first: " : "")
       << placed.first_error << (placed.failed > 0 ? ")" : "") << "\n";

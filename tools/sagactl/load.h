@@ -4,7 +4,7 @@
 //
 // Example:
 //   LoadOptions o;  // 20 orders/s for 10 s, alice buys one widget each
-//   return RunLoad(order_address, o, std::cout);
+//   return RunLoad(order_address, o, bearer, std::cout);
 #ifndef SAGAWORKS_TOOLS_SAGACTL_LOAD_H_
 #define SAGAWORKS_TOOLS_SAGACTL_LOAD_H_
 
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "sagaworks/v1/order.pb.h"
 
@@ -23,6 +24,10 @@ namespace sagaworks::sagactl {
 
 // MakeOrder builds the n-th order of a run.
 using MakeOrder = std::function<v1::CreateOrderRequest(uint64_t n)>;
+// BearerFor is the `authorization` value for calls as a customer ("" for
+// none), as Platform::Bearer gives it.
+using BearerFor =
+    std::function<absl::StatusOr<std::string>(const std::string& customer)>;
 
 struct DriveResult {
   int64_t failed = 0;                  // CreateOrder calls that failed
@@ -35,11 +40,12 @@ struct DriveResult {
 // loop: a slow platform does not slow the load); with zero each caller
 // places its next order as soon as the last returns. `next` numbers the
 // orders across runs; each order's idempotency key is `key_prefix` + n.
+// Each order is placed as its customer, with `bearer`'s credentials.
 DriveResult DriveOrders(const std::string& order_address, int callers,
                         absl::Time until, absl::Duration interval,
                         std::atomic<uint64_t>& next,
                         const std::string& key_prefix, const MakeOrder& make,
-                        bool keep_ids);
+                        const BearerFor& bearer, bool keep_ids);
 
 // Percentile: the value at quantile `q` (0 to 1) of `sorted`, by nearest
 // rank; 0 when it is empty.
@@ -61,9 +67,10 @@ struct LoadOptions {
 
 // RunLoad places the orders, reports each second's progress, then waits for
 // every order to end and reports how they ended and how long they took.
-// Returns 0 when every order was accepted and ended, else 1.
+// Orders are placed as their customer, with `bearer`'s credentials. Returns 0
+// when every order was accepted and ended, else 1.
 int RunLoad(const std::string& order_address, const LoadOptions& options,
-            std::ostream& out);
+            const BearerFor& bearer, std::ostream& out);
 
 }  // namespace sagaworks::sagactl
 

@@ -189,7 +189,10 @@ int main(int argc, char** argv) {
   if (*show) return ShowSaga(orchestrator, saga_id);
   if (*load) {
     load_options.wait = absl::Seconds(wait_seconds);
-    return RunLoad(order, load_options, std::cout);
+    return RunLoad(
+        order, load_options,
+        [&](const std::string& customer) { return platform.Bearer(customer); },
+        std::cout);
   }
   return 2;
 }

@@ -13,7 +13,9 @@
 #include "common/client/channel.h"
 #include "common/db/migrate.h"
 #include "common/db/pool.h"
+#include "common/files.h"
 #include "common/local/subprocess.h"
+#include "common/security/token.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "httplib.h"
 #include "migrations/embedded.h"
@@ -122,6 +124,34 @@ security::TlsConfig Platform::TlsFor(const std::string& name) const {
     tls.ca_file = absl::StrCat(TlsDir(), "/ca.crt");
   }
   return tls;
+}
+
+absl::StatusOr<std::string> Platform::MintToken(
+    const std::string& subject, const std::vector<std::string>& roles,
+    absl::Duration ttl) const {
+  const std::string path = TlsDir() + "/token.key";
+  const std::optional<std::string> key = ReadFile(path);
+  if (!key.has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read ", path, " (sagactl up makes it)"));
+  }
+  return security::MintToken(*key, subject, roles, absl::Now(), ttl);
+}
+
+absl::StatusOr<std::string> Platform::Bearer(const std::string& subject) {
+  if (options_.insecure) return std::string();
+  absl::MutexLock lock(&bearer_mu_);
+  auto it = bearers_.find(subject);
+  if (it != bearers_.end() &&
+      it->second.second - absl::Now() > absl::Minutes(5)) {
+    return it->second.first;
+  }
+  constexpr absl::Duration kTtl = absl::Hours(1);
+  absl::StatusOr<std::string> token = MintToken(subject, {}, kTtl);
+  if (!token.ok()) return token.status();
+  std::string value = absl::StrCat("Bearer ", *token);
+  bearers_[subject] = {value, absl::Now() + kTtl};
+  return value;
 }
 
 absl::Status Platform::SetUpTls() {

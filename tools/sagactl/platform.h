@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/local/postgres_cluster.h"
 #include "common/platform/services.h"
@@ -74,6 +75,15 @@ class Platform {
   std::string TlsDir() const { return state_dir_ + "/tls"; }
   // TlsFor is the TLS configuration of workload `name` ("payment").
   security::TlsConfig TlsFor(const std::string& name) const;
+  // MintToken signs a bearer token for `subject` with the local token key
+  // (TlsDir()/token.key), valid for `ttl`.
+  absl::StatusOr<std::string> MintToken(const std::string& subject,
+                                        const std::vector<std::string>& roles,
+                                        absl::Duration ttl) const;
+  // Bearer is the `authorization` value for calls as customer `subject`,
+  // minted once and reused while it has over 5 minutes to live; "" with
+  // `insecure` (the ports ask for no credentials). Thread-safe.
+  absl::StatusOr<std::string> Bearer(const std::string& subject);
 
   // StartService starts a service unless it already runs; returns its pid.
   absl::StatusOr<pid_t> StartService(const platform::ServiceInfo& spec);
@@ -106,6 +116,10 @@ class Platform {
   PlatformOptions options_;
   std::string state_dir_;
   local::PostgresCluster cluster_;
+  absl::Mutex bearer_mu_;
+  // Subject -> (authorization value, when its token expires).
+  std::map<std::string, std::pair<std::string, absl::Time>> bearers_
+      ABSL_GUARDED_BY(bearer_mu_);
 };
 
 // CheckHealth asks a gRPC server for grpc.health.v1 status.
