@@ -80,10 +80,15 @@ std::string LocalAddress(const ServiceInfo& service) {
   return absl::StrCat("127.0.0.1:", service.port);
 }
 
-std::string LocalDatabaseUrl(std::string_view database) {
-  return absl::StrCat("postgresql://", std::string(kDatabaseUser),
-                      "@127.0.0.1:", kLocalDatabasePort, "/",
-                      std::string(database));
+std::string DatabaseRole(const ServiceInfo& service) {
+  return absl::StrCat("sagaworks_", service.name);
+}
+
+std::string LocalDatabaseUrl(const ServiceInfo& service) {
+  const std::string role = DatabaseRole(service);
+  return absl::StrCat("postgresql://", role, "@127.0.0.1:", kLocalDatabasePort,
+                      "/", service.database, "?passfile=.sagaworks/pgauth/",
+                      role, ".pgpass");
 }
 
 }  // namespace sagaworks::platform

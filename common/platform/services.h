@@ -68,11 +68,18 @@ std::string LocalAddress(const ServiceInfo& service);
 // kLocalDatabasePort is where `sagactl up` runs PostgreSQL.
 inline constexpr int kLocalDatabasePort = 54329;
 
-// kDatabaseUser is the role the services connect as.
-inline constexpr std::string_view kDatabaseUser = "sagaworks";
+// kDatabaseSuperuser is the role that sets the databases up; the services
+// never connect as it.
+inline constexpr std::string_view kDatabaseSuperuser = "sagaworks";
 
-// LocalDatabaseUrl is a database in the cluster `sagactl up` runs.
-std::string LocalDatabaseUrl(std::string_view database);
+// DatabaseRole is the PostgreSQL role a service connects as, the owner of
+// its database and of nothing else ("sagaworks_payment").
+std::string DatabaseRole(const ServiceInfo& service);
+
+// LocalDatabaseUrl is the service's database in the cluster `sagactl up`
+// runs, as its own role, with the password file `sagactl up` writes
+// (relative to the checkout).
+std::string LocalDatabaseUrl(const ServiceInfo& service);
 
 }  // namespace sagaworks::platform
 

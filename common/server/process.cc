@@ -128,7 +128,7 @@ Process::Process(platform::Service id)
                 "serve ChaosService (fault injection) to operators")
       ->envname("SAGAWORKS_ENABLE_CHAOS");
   if (!info_.database.empty()) {
-    pool_config_.url = platform::LocalDatabaseUrl(info_.database);
+    pool_config_.url = platform::LocalDatabaseUrl(info_);
     app_.add_option("--database-url", pool_config_.url,
                     "PostgreSQL connection URI of this service's database")
         ->envname("SAGAWORKS_DATABASE_URL")

@@ -481,6 +481,49 @@ TEST_F(PlatformTest, SagactlTokenMintsATokenTheLocalKeyVerifies) {
   EXPECT_LE(claims->expires, absl::Now() + absl::Minutes(5));
 }
 
+// Each service reaches PostgreSQL as its own role, with its password: its
+// own database only, and nothing at all without the password.
+TEST_F(PlatformTest, EachServiceRoleReachesItsOwnDatabaseOnly) {
+  auto connect = [](const std::string& url) -> absl::Status {
+    db::PoolConfig config;
+    config.url = url;
+    config.size = 1;
+    config.connect_timeout = absl::ZeroDuration();
+    return db::Pool::Create(config).status();
+  };
+  const local::PostgresCluster& cluster = platform().platform().cluster();
+  const std::string payment =
+      platform::DatabaseRole(platform::Info(Service::kPayment));
+  EXPECT_TRUE(connect(cluster.ServiceUrl("payments", payment)).ok());
+  absl::Status others = connect(cluster.ServiceUrl("orders", payment));
+  EXPECT_FALSE(others.ok());
+  EXPECT_NE(others.message().find("permission denied for database"),
+            absl::string_view::npos)
+      << others;
+  // The superuser's password file holds no password for the role.
+  std::string no_password = cluster.ServiceUrl("payments", payment);
+  no_password = no_password.substr(0, no_password.find("?passfile=")) +
+                cluster.Url("payments")
+                    .substr(cluster.Url("payments").find("?passfile="));
+  absl::Status refused = connect(no_password);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("password"), absl::string_view::npos)
+      << refused;
+  // What a service's migrations made is its own.
+  std::unique_ptr<db::Pool> admin = Database(Service::kPayment);
+  ASSERT_NE(admin, nullptr);
+  absl::StatusOr<std::string> owner = admin->TransactOr<std::string>(
+      "owner", [](pqxx::work& tx) -> absl::StatusOr<std::string> {
+        return tx
+            .exec1(
+                "SELECT tableowner FROM pg_tables WHERE tablename = "
+                "'accounts'")[0]
+            .as<std::string>();
+      });
+  ASSERT_TRUE(owner.ok()) << owner.status();
+  EXPECT_EQ(*owner, payment);
+}
+
 TEST_F(PlatformTest, BadConfigurationStopsStartUpNamingTheSetting) {
   const std::string bin = "payment-service";
   const std::string as = Name(Service::kPayment);

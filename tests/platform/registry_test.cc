@@ -17,12 +17,12 @@
 #include "common/local/subprocess.h"
 #include "common/platform/services.h"
 #include "common/server/policy.h"
-#include "grpc/health/v1/health.grpc.pb.h"
-#include "sagaworks/v1/admin.grpc.pb.h"
-#include "sagaworks/v1/chaos.grpc.pb.h"
 #include "google/protobuf/descriptor.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
+#include "sagaworks/v1/admin.grpc.pb.h"
+#include "sagaworks/v1/chaos.grpc.pb.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
 #include "sagaworks/v1/orchestrator.grpc.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
@@ -125,7 +125,8 @@ TEST(PolicyTest, EveryMethodOfEveryServiceHasAPolicy) {
           << "would be denied";
       EXPECT_NE(server::DescribeAllowed(*policy), "nobody") << method;
       // Only health checks (and reflection) need no credentials.
-      EXPECT_EQ(policy->open, name == grpc::health::v1::Health::service_full_name())
+      EXPECT_EQ(policy->open,
+                name == grpc::health::v1::Health::service_full_name())
           << method;
     }
   }
@@ -139,15 +140,14 @@ TEST(PolicyTest, EveryMethodOfEveryServiceHasAPolicy) {
 TEST(PolicyTest, MoneyAndStockMoveOnlyInsideASaga) {
   // Every call with an effect on another service's data is the
   // orchestrator's; starting and stopping sagas is the order service's.
-  for (const char* method :
-       {"/sagaworks.v1.PaymentService/Charge",
-        "/sagaworks.v1.PaymentService/Refund",
-        "/sagaworks.v1.InventoryService/ReserveStock",
-        "/sagaworks.v1.InventoryService/ReleaseStock",
-        "/sagaworks.v1.ShippingService/CreateShipment",
-        "/sagaworks.v1.ShippingService/CancelShipment",
-        "/sagaworks.v1.OrderService/ApproveOrder",
-        "/sagaworks.v1.OrderService/RejectOrder"}) {
+  for (const char* method : {"/sagaworks.v1.PaymentService/Charge",
+                             "/sagaworks.v1.PaymentService/Refund",
+                             "/sagaworks.v1.InventoryService/ReserveStock",
+                             "/sagaworks.v1.InventoryService/ReleaseStock",
+                             "/sagaworks.v1.ShippingService/CreateShipment",
+                             "/sagaworks.v1.ShippingService/CancelShipment",
+                             "/sagaworks.v1.OrderService/ApproveOrder",
+                             "/sagaworks.v1.OrderService/RejectOrder"}) {
     const server::MethodPolicy* policy = server::FindPolicy(method);
     ASSERT_NE(policy, nullptr) << method;
     EXPECT_EQ(server::DescribeAllowed(*policy), "the orchestrator service")
@@ -232,8 +232,13 @@ TEST(RegistryTest, ComposeRunsEveryServiceAsTheRegistrySays) {
     EXPECT_EQ(var("SAGAWORKS_TLS_KEY"), absl::StrCat("/tls/", s.name, ".key"));
     EXPECT_EQ(var("SAGAWORKS_TLS_CA"), "/tls/ca.crt");
     EXPECT_EQ(var("SAGAWORKS_INSECURE"), "<unset>");
+    // As the service's own role, never the superuser.
+    const std::string role = DatabaseRole(s);
+    EXPECT_TRUE(absl::StartsWith(var("SAGAWORKS_DATABASE_URL"),
+                                 absl::StrCat("postgresql://", role, ":")))
+        << var("SAGAWORKS_DATABASE_URL");
     EXPECT_TRUE(absl::EndsWith(var("SAGAWORKS_DATABASE_URL"),
-                               absl::StrCat("/", s.database)))
+                               absl::StrCat("@postgres:5432/", s.database)))
         << var("SAGAWORKS_DATABASE_URL");
     for (Service id : s.peers) {
       const ServiceInfo& peer = Info(id);
@@ -258,22 +263,27 @@ TEST(RegistryTest, ComposeRunsEveryServiceAsTheRegistrySays) {
       << "services of the sagaworks image in docker-compose.yml";
 }
 
-TEST(RegistryTest, ComposeCreatesEveryDatabase) {
+TEST(RegistryTest, ComposeCreatesEveryDatabaseWithItsOwnRole) {
   const YAML::Node compose = ResolvedCompose();
   ASSERT_TRUE(compose.IsMap());
-  const YAML::Node services = compose["services"];
+  const YAML::Node postgres = compose["services"]["postgres"]["environment"];
   std::set<std::string> created;
-  created.insert(
-      services["postgres"]["environment"]["POSTGRES_DB"].as<std::string>());
-  const std::regex create(R"(CREATE DATABASE (\w+);)");
-  const std::string sql = ReadSource("tools/compose/postgres-init.sql");
-  for (std::sregex_iterator it(sql.begin(), sql.end(), create), end; it != end;
-       ++it) {
-    created.insert((*it)[1]);
+  // create <database> <role> "$SAGAWORKS_<NAME>_DB_PASSWORD"
+  const std::regex create(R"re(\ncreate (\w+) (\w+) "\$(\w+)")re");
+  const std::string script = ReadSource("tools/compose/postgres-init.sh");
+  for (std::sregex_iterator it(script.begin(), script.end(), create), end;
+       it != end; ++it) {
+    created.insert(absl::StrCat((*it)[1].str(), " ", (*it)[2].str()));
+    EXPECT_TRUE(postgres[(*it)[3].str()].IsDefined())
+        << (*it)[3] << " is not given to the postgres container";
   }
   std::set<std::string> want;
-  for (const ServiceInfo& s : Services()) want.insert(s.database);
-  EXPECT_EQ(created, want) << "POSTGRES_DB and tools/compose/postgres-init.sql";
+  for (const ServiceInfo& s : Services()) {
+    want.insert(absl::StrCat(s.database, " ", DatabaseRole(s)));
+  }
+  EXPECT_EQ(created, want) << "tools/compose/postgres-init.sh";
+  EXPECT_FALSE(postgres["POSTGRES_DB"].IsDefined())
+      << "the superuser's database would be one a service uses";
 }
 
 TEST(RegistryTest, PrometheusScrapesEveryService) {

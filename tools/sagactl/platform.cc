@@ -53,7 +53,7 @@ Platform::Platform(PlatformOptions options)
     : options_(std::move(options)),
       state_dir_(options_.home + "/.sagaworks"),
       cluster_(local::ClusterOptions{state_dir_ + "/pgdata", options_.pg_port,
-                                     std::string(platform::kDatabaseUser),
+                                     std::string(platform::kDatabaseSuperuser),
                                      state_dir_ + "/logs/postgres.log", "",
                                      options_.durable_db,
                                      options_.db_settings}) {}
@@ -92,11 +92,15 @@ absl::Status Platform::StartDatabase() {
     if (absl::Status s = cluster_.Start(); !s.ok()) return s;
   }
   for (const platform::ServiceInfo& spec : platform::Services()) {
-    if (absl::Status s = cluster_.CreateDatabase(spec.database); !s.ok()) {
+    if (absl::Status s = cluster_.CreateServiceDatabase(
+            spec.database, platform::DatabaseRole(spec));
+        !s.ok()) {
       return s;
     }
+    // As the service's role, so that what the migrations make is its own.
     db::PoolConfig config;
-    config.url = cluster_.Url(spec.database);
+    config.url =
+        cluster_.ServiceUrl(spec.database, platform::DatabaseRole(spec));
     config.size = 1;
     auto pool = db::Pool::Create(config);
     if (!pool.ok()) return pool.status();
@@ -190,12 +194,16 @@ absl::StatusOr<pid_t> Platform::StartService(
   // A second copy of a service (a test's second orchestrator, under a name
   // of its own) is the same workload, with the same certificate.
   const security::TlsConfig tls = TlsFor(platform::Info(spec.id).name);
-  spawn.argv = {absl::StrCat(options_.bin_dir, "/", spec.binary),
-                absl::StrCat("--listen=", Address(spec)),
-                absl::StrCat("--http-listen=127.0.0.1:", HttpPort(spec)),
-                absl::StrCat("--database-url=", cluster_.Url(spec.database)),
-                // A local stack is for breaking things on purpose.
-                "--enable-chaos"};
+  spawn.argv = {
+      absl::StrCat(options_.bin_dir, "/", spec.binary),
+      absl::StrCat("--listen=", Address(spec)),
+      absl::StrCat("--http-listen=127.0.0.1:", HttpPort(spec)),
+      absl::StrCat(
+          "--database-url=",
+          cluster_.ServiceUrl(spec.database,
+                              platform::DatabaseRole(platform::Info(spec.id)))),
+      // A local stack is for breaking things on purpose.
+      "--enable-chaos"};
   if (tls.insecure) {
     spawn.argv.push_back("--insecure");
   } else {
