@@ -326,7 +326,10 @@ absl::Status PostgresCluster::CreateServiceDatabase(
         "  ELSE 'TABLE' END, n.nspname, c.relname, $1::text) "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S', 'v') "
-        "AND pg_get_userbyid(c.relowner) <> $1",
+        "AND pg_get_userbyid(c.relowner) <> $1 "
+        // A table's own sequences (serial, identity) follow the table.
+        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = "
+        "'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))",
         role);
     for (const auto& row : owned) tx.exec(row[0].as<std::string>());
     tx.commit();

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -18,13 +19,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/db/migrate.h"
 #include "common/db/pool.h"
+#include "common/files.h"
 #include "common/local/subprocess.h"
 #include "common/security/certificates.h"
 #include "common/security/tls.h"
 #include "common/security/token.h"
 #include "grpcpp/create_channel.h"
 #include "gtest/gtest.h"
+#include "migrations/embedded.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
 #include "sagaworks/v1/orchestrator.grpc.pb.h"
@@ -824,6 +828,90 @@ TEST(SagactlUpTest, ForegroundUpEndsOnceDownStopsEverythingElsewhere) {
   }
   EXPECT_EQ(code, 0) << "up still waits after everything was stopped";
   EXPECT_FALSE(p.platform().AnythingRunning());
+}
+
+// A local cluster made before passwords were asked for (trust, every table
+// the superuser's) is switched over by the next `sagactl up`: passwords
+// asked for, each service's database and tables passed to its role, and
+// the platform serving.
+TEST(SagactlUpTest, AClusterFromBeforePasswordsIsSwitchedOver) {
+  auto created = testing::TestPlatform::Create();
+  ASSERT_TRUE(created.ok()) << created.status();
+  testing::TestPlatform& p = **created;
+  const local::PostgresCluster& cluster = p.platform().cluster();
+  const local::ClusterOptions& o = cluster.options();
+  std::string out;
+  auto as_postgres = [](std::vector<std::string> argv) {
+    if (geteuid() == 0) {
+      argv.insert(argv.begin(), {"/usr/sbin/runuser", "-u", "postgres", "--"});
+    }
+    return argv;
+  };
+  mkdir(o.data_dir.c_str(), 0700);
+  if (geteuid() == 0) {
+    ASSERT_TRUE(
+        local::Run({"/usr/bin/env", "chown", "postgres", o.data_dir}, &out)
+            .ok())
+        << out;
+  }
+  ASSERT_TRUE(local::Run(as_postgres({o.bin_dir + "/initdb", "-D", o.data_dir,
+                                      "-U", o.superuser, "--auth=trust"}),
+                         &out)
+                  .ok())
+      << out;
+  const std::string log = p.home() + "/old-postgres.log";
+  { std::ofstream touch(log); }
+  if (geteuid() == 0) {
+    ASSERT_TRUE(
+        local::Run({"/usr/bin/env", "chown", "postgres", log}, &out).ok());
+  }
+  const std::vector<std::string> pg_ctl = {
+      o.bin_dir + "/pg_ctl", "-D", o.data_dir, "-w", "-l", log};
+  std::vector<std::string> start = pg_ctl;
+  start.insert(start.end(), {"-o",
+                             absl::StrCat("-c listen_addresses=127.0.0.1 -p ",
+                                          o.port, " -k ", o.data_dir),
+                             "start"});
+  ASSERT_TRUE(local::Run(as_postgres(start), &out).ok()) << out;
+  // The old way: the superuser made each database and ran its migrations.
+  for (const platform::ServiceInfo& spec : platform::Services()) {
+    ASSERT_TRUE(cluster.CreateDatabase(spec.database).ok());
+    db::PoolConfig config;
+    config.url = cluster.Url(spec.database);  // trust: no password yet
+    config.size = 1;
+    auto pool = db::Pool::Create(config);
+    ASSERT_TRUE(pool.ok()) << pool.status();
+    ASSERT_TRUE(
+        db::ApplyMigrations(**pool, migrations::ForService(spec.name)).ok());
+    (*pool)->Close();
+  }
+  std::vector<std::string> stop = pg_ctl;
+  stop.push_back("stop");
+  ASSERT_TRUE(local::Run(as_postgres(stop), &out).ok()) << out;
+
+  // Stopped with everything else when `p` goes.
+  ASSERT_EQ(sagactl::Up(p.platform(), /*detach=*/true), 0);
+  EXPECT_NE(ReadFile(o.data_dir + "/pg_hba.conf")
+                .value_or("")
+                .find("local all all scram-sha-256"),
+            std::string::npos);
+  const std::string payment =
+      platform::DatabaseRole(platform::Info(platform::Service::kPayment));
+  db::PoolConfig config;
+  config.url = cluster.ServiceUrl("payments", payment);
+  config.size = 1;
+  auto pool = db::Pool::Create(config);
+  ASSERT_TRUE(pool.ok()) << pool.status();
+  absl::StatusOr<std::string> owner = (*pool)->TransactOr<std::string>(
+      "owner", [](pqxx::work& tx) -> absl::StatusOr<std::string> {
+        return tx
+            .exec1(
+                "SELECT tableowner FROM pg_tables WHERE tablename = "
+                "'idempotency_keys'")[0]
+            .as<std::string>();
+      });
+  ASSERT_TRUE(owner.ok()) << owner.status();
+  EXPECT_EQ(*owner, payment);
 }
 
 }  // namespace
