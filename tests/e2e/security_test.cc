@@ -482,5 +482,27 @@ TEST_F(AttackTest, CustomersSeeOnlyTheirOwnData) {
             grpc::StatusCode::PERMISSION_DENIED);
 }
 
+// Nothing secret reaches the logs: after every call above (tokens valid,
+// expired and forged, certificates, refusals), no line of any process's log
+// holds a token or a key.
+TEST_F(AttackTest, ZzLogsHoldNoTokensOrKeys) {
+  int lines = 0;
+  for (const platform::ServiceInfo& spec : platform::Services()) {
+    std::ifstream log(platform().platform().LogPath(spec.name));
+    std::string line;
+    while (std::getline(log, line)) {
+      ++lines;
+      // Every JWT starts with the encoded '{"', and keys are PEM blocks.
+      EXPECT_EQ(line.find("eyJ"), std::string::npos)
+          << spec.binary << ": " << line;
+      EXPECT_EQ(line.find("PRIVATE KEY"), std::string::npos)
+          << spec.binary << ": " << line;
+      EXPECT_EQ(line.find("Bearer"), std::string::npos)
+          << spec.binary << ": " << line;
+    }
+  }
+  EXPECT_GT(lines, 0) << "no logs read";
+}
+
 }  // namespace
 }  // namespace sagaworks
