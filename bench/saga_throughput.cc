@@ -363,7 +363,7 @@ bool ProcStat(const std::string& pid, std::string* name, double* seconds) {
 }
 
 // A process's command line up to its first NUL: a PostgreSQL process's
-// title ("postgres: sagaworks <database> ..." for a backend).
+// title ("postgres: <role> <database> ..." for a backend).
 std::string Title(const std::string& pid) {
   std::ifstream in("/proc/" + pid + "/cmdline");
   std::string title;
@@ -401,12 +401,15 @@ CpuReading ReadCpu(const std::map<std::string, pid_t>& services) {
       continue;
     }
     const std::string title = Title(pid);
-    constexpr absl::string_view kBackend = "postgres: sagaworks ";
-    if (absl::StartsWith(title, kBackend)) {
-      const std::string rest = title.substr(kBackend.size());
-      out.platform[absl::StrCat("db ", rest.substr(0, rest.find(' ')))] +=
-          seconds;
-      continue;
+    // A backend of one of the platform's roles (each service's, or the
+    // superuser's): "postgres: sagaworks_payment payments [local] idle".
+    if (absl::StartsWith(title, "postgres: sagaworks")) {
+      const std::vector<std::string> words =
+          absl::StrSplit(title, ' ', absl::SkipEmpty());
+      if (words.size() >= 3) {
+        out.platform[absl::StrCat("db ", words[2])] += seconds;
+        continue;
+      }
     }
     if (pid == self) {
       name = "benchmark callers";

@@ -9,10 +9,31 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/impl/server_builder_option.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
 namespace sagaworks::server {
+namespace {
+
+// Linking the reflection library registers its plugin for every server at
+// static initialisation, so turning reflection off means taking the plugin
+// back out of the builder.
+class WithoutReflection : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    plugins->erase(
+        std::remove_if(plugins->begin(), plugins->end(),
+                       [](const std::unique_ptr<grpc::ServerBuilderPlugin>& p) {
+                         return p->name() == "proto_server_reflection";
+                       }),
+        plugins->end());
+  }
+};
+
+}  // namespace
 
 absl::Status ServerConfig::Validate() const {
   const size_t colon = listen.rfind(':');
@@ -54,6 +75,9 @@ absl::Status GrpcServer::Start() {
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   }
   grpc::ServerBuilder builder;
+  if (!config_.reflection) {
+    builder.SetOption(std::make_unique<WithoutReflection>());
+  }
   builder.AddListeningPort(config_.listen,
                            security::ServerCredentials(config_.tls), &port_);
   builder.SetMaxReceiveMessageSize(config_.max_message_bytes);

@@ -14,17 +14,19 @@ using platform::Service;
 std::vector<MethodPolicy> BuildPolicies() {
   const Service kOrchestrator = Service::kOrchestrator;
   const Service kOrder = Service::kOrder;
-  auto platform = [](const char* service, const char* method,
-                     Service caller) {
-    return MethodPolicy{absl::StrCat("/sagaworks.v1.", service, "/", method),
-                        {caller}};
+  auto platform = [](const char* service, const char* method, Service caller) {
+    MethodPolicy p;
+    p.method = absl::StrCat("/sagaworks.v1.", service, "/", method);
+    p.workloads = {caller};
+    return p;
   };
-  auto people = [](const char* service, const char* method,
-                   Customers customers, bool operators) {
-    return MethodPolicy{absl::StrCat("/sagaworks.v1.", service, "/", method),
-                        {},
-                        customers,
-                        operators};
+  auto people = [](const char* service, const char* method, Customers customers,
+                   bool operators) {
+    MethodPolicy p;
+    p.method = absl::StrCat("/sagaworks.v1.", service, "/", method);
+    p.customers = customers;
+    p.operators = operators;
+    return p;
   };
   // A read the order service also makes, checking a new order's customer
   // and items.
@@ -36,7 +38,8 @@ std::vector<MethodPolicy> BuildPolicies() {
     return people(service, method, Customers::kNone, true);
   };
   auto open = [](const char* method) {
-    MethodPolicy p{method};
+    MethodPolicy p;
+    p.method = method;
     p.open = true;
     return p;
   };
@@ -119,12 +122,11 @@ absl::Status Check(absl::string_view method,
   bool allowed = policy->open;
   switch (caller.kind) {
     case Kind::kWorkload:
-      allowed = allowed || std::any_of(policy->workloads.begin(),
-                                       policy->workloads.end(),
-                                       [&](Service s) {
-                                         return platform::Info(s).name ==
-                                                caller.name;
-                                       });
+      allowed =
+          allowed || std::any_of(policy->workloads.begin(),
+                                 policy->workloads.end(), [&](Service s) {
+                                   return platform::Info(s).name == caller.name;
+                                 });
       break;
     case Kind::kCustomer:
       allowed = allowed || policy->customers != Customers::kNone;

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
 #include "common/db/migrate.h"
 #include "common/db/pool.h"
 #include "common/files.h"
@@ -27,6 +28,7 @@
 #include "common/security/tls.h"
 #include "common/security/token.h"
 #include "grpcpp/create_channel.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
@@ -42,6 +44,20 @@
 
 namespace sagaworks {
 namespace {
+
+// TableOwner is the role that owns table `table` ("" when unreadable).
+std::string TableOwner(db::Pool& pool, const std::string& table) {
+  absl::StatusOr<std::string> owner = pool.TransactOr<std::string>(
+      "owner", [&](pqxx::work& tx) -> absl::StatusOr<std::string> {
+        return tx
+            .exec_params1(
+                "SELECT tableowner FROM pg_tables WHERE tablename = $1",
+                table)[0]
+            .as<std::string>();
+      });
+  EXPECT_TRUE(owner.ok()) << owner.status();
+  return owner.value_or("");
+}
 
 bool Listening(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -516,16 +532,7 @@ TEST_F(PlatformTest, EachServiceRoleReachesItsOwnDatabaseOnly) {
   // What a service's migrations made is its own.
   std::unique_ptr<db::Pool> admin = Database(Service::kPayment);
   ASSERT_NE(admin, nullptr);
-  absl::StatusOr<std::string> owner = admin->TransactOr<std::string>(
-      "owner", [](pqxx::work& tx) -> absl::StatusOr<std::string> {
-        return tx
-            .exec1(
-                "SELECT tableowner FROM pg_tables WHERE tablename = "
-                "'accounts'")[0]
-            .as<std::string>();
-      });
-  ASSERT_TRUE(owner.ok()) << owner.status();
-  EXPECT_EQ(*owner, payment);
+  EXPECT_EQ(TableOwner(*admin, "accounts"), payment);
 }
 
 TEST_F(PlatformTest, BadConfigurationStopsStartUpNamingTheSetting) {
@@ -688,11 +695,13 @@ TEST_F(PlatformTest, ABurstOfOrdersWhileStartingSagasIsSlowAllEnd) {
 // stops everything it started, and nothing is left listening.
 // WatchOrder streams are bounded: a caller holds a few at most, and each
 // ends after its longest lifetime, telling the client to watch again.
-class WatchLimitTest : public PlatformTest {
+// A platform started with settings other than the defaults.
+class TunedPlatformTest : public PlatformTest {
  protected:
   static void SetUpTestSuite() {
     StartPlatform({{Name(Service::kOrder),
-                    {"--watch-max-seconds=2", "--max-watches-per-caller=2"}}});
+                    {"--watch-max-seconds=2", "--max-watches-per-caller=2"}},
+                   {Name(Service::kPayment), {"--no-reflection"}}});
   }
   void TearDown() override { (void)ClearChaos(Service::kInventory); }
 
@@ -710,7 +719,7 @@ class WatchLimitTest : public PlatformTest {
   }
 };
 
-TEST_F(WatchLimitTest, ACallerHoldsTwoWatchesAtMostEachForItsLifetime) {
+TEST_F(TunedPlatformTest, ACallerHoldsTwoWatchesAtMostEachForItsLifetime) {
   // The order stays PENDING while its first step is slow.
   ASSERT_TRUE(SetChaos(Service::kInventory,
                        "/sagaworks.v1.InventoryService/ReserveStock", 0, 4000)
@@ -764,6 +773,31 @@ TEST_F(PlatformTest, ZzSagactlDownLeavesNothingListening) {
         << spec.binary << " log ends with: " << last;
   }
   EXPECT_FALSE(platform().platform().DatabaseRunning());
+}
+
+// Reflection is served unless a process is told not to.
+TEST_F(TunedPlatformTest, NoReflectionTurnsReflectionOff) {
+  auto reflect = [](std::shared_ptr<grpc::Channel> channel) {
+    grpc::GenericStub stub(std::move(channel));
+    grpc::ClientContext c;
+    Deadline(&c);
+    grpc::Slice empty;
+    grpc::ByteBuffer request(&empty, 1), response;
+    absl::Notification done;
+    grpc::Status status;
+    stub.UnaryCall(
+        &c, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
+          status = std::move(s);
+          done.Notify();
+        });
+    done.WaitForNotification();
+    return status.error_code();
+  };
+  EXPECT_EQ(reflect(ChannelTo(Service::kPayment)),
+            grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_NE(reflect(ChannelTo(Service::kInventory)),
+            grpc::StatusCode::UNIMPLEMENTED);
 }
 
 // A foreground `sagactl up` ends by itself once `sagactl down` from another
@@ -902,16 +936,7 @@ TEST(SagactlUpTest, AClusterFromBeforePasswordsIsSwitchedOver) {
   config.size = 1;
   auto pool = db::Pool::Create(config);
   ASSERT_TRUE(pool.ok()) << pool.status();
-  absl::StatusOr<std::string> owner = (*pool)->TransactOr<std::string>(
-      "owner", [](pqxx::work& tx) -> absl::StatusOr<std::string> {
-        return tx
-            .exec1(
-                "SELECT tableowner FROM pg_tables WHERE tablename = "
-                "'idempotency_keys'")[0]
-            .as<std::string>();
-      });
-  ASSERT_TRUE(owner.ok()) << owner.status();
-  EXPECT_EQ(*owner, payment);
+  EXPECT_EQ(TableOwner(**pool, "idempotency_keys"), payment);
 }
 
 }  // namespace

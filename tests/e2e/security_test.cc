@@ -29,6 +29,7 @@
 #include "tests/testing/demo.h"
 #include "tests/testing/orders.h"
 #include "tests/testing/platform_suite.h"
+#include "tests/testing/served_methods.h"
 
 namespace sagaworks {
 namespace {
@@ -167,55 +168,35 @@ class SecurityTest : public testing::PlatformSuite {
 // allowed call of an empty request is refused for its content, which the
 // matrix does not read.) Health checks answer everyone who gets through.
 TEST_F(SecurityTest, EveryMethodAnswersEveryCallerAsThePolicySays) {
-  // A static link keeps only the proto files something refers to: one
-  // message of each brings its services into the pool.
-  for (const auto* linked :
-       {v1::Order::descriptor(), v1::Balance::descriptor(),
-        v1::Stock::descriptor(), v1::Shipment::descriptor(),
-        v1::SagaStepEvent::descriptor(), v1::ChaosRule::descriptor(),
-        v1::ResilienceStatus::descriptor(),
-        grpc::health::v1::HealthCheckRequest::descriptor()}) {
-    ASSERT_NE(linked, nullptr);
-  }
   const std::vector<Caller> callers = Callers();
   int calls = 0;
-  for (const platform::ServiceInfo& info : platform::Services()) {
-    for (const std::string& service :
-         {info.grpc_service, std::string(v1::ChaosService::service_full_name()),
-          std::string(v1::AdminService::service_full_name()),
-          std::string(grpc::health::v1::Health::service_full_name())}) {
-      const google::protobuf::ServiceDescriptor* descriptor =
-          google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-              service);
-      ASSERT_NE(descriptor, nullptr) << service;
-      for (int m = 0; m < descriptor->method_count(); ++m) {
-        const std::string method =
-            absl::StrCat("/", service, "/", descriptor->method(m)->name());
-        if (descriptor->method(m)->server_streaming() &&
-            service == grpc::health::v1::Health::service_full_name()) {
-          continue;  // Health/Watch answers with a stream, not a code
-        }
-        const server::MethodPolicy* policy = server::FindPolicy(method);
-        ASSERT_NE(policy, nullptr) << method;
-        for (const Caller& caller : callers) {
-          SCOPED_TRACE(
-              absl::StrCat(info.name, " ", method, " as ", caller.name));
-          const grpc::StatusCode got = Call(caller.dial(info.id), method);
-          ++calls;
-          if (caller.refused == grpc::StatusCode::UNAVAILABLE) {
-            EXPECT_EQ(got, grpc::StatusCode::UNAVAILABLE);
-          } else if (policy->open) {
-            EXPECT_EQ(got, grpc::StatusCode::OK);
-          } else if (!caller.principal.has_value()) {
-            EXPECT_EQ(got, grpc::StatusCode::UNAUTHENTICATED);
-          } else if (!server::Check(method, *caller.principal).ok()) {
-            EXPECT_EQ(got, grpc::StatusCode::PERMISSION_DENIED);
-          } else {
-            EXPECT_NE(got, grpc::StatusCode::PERMISSION_DENIED);
-            EXPECT_NE(got, grpc::StatusCode::UNAUTHENTICATED);
-            EXPECT_NE(got, grpc::StatusCode::UNAVAILABLE);
-          }
-        }
+  for (const testing::ServedMethod& served : testing::ServedMethods()) {
+    const std::string& method = served.method;
+    if (served.descriptor->server_streaming() &&
+        served.descriptor->service()->full_name() ==
+            grpc::health::v1::Health::service_full_name()) {
+      continue;  // Health/Watch answers with a stream, not a code
+    }
+    const server::MethodPolicy* policy = server::FindPolicy(method);
+    ASSERT_NE(policy, nullptr) << method;
+    for (const Caller& caller : callers) {
+      SCOPED_TRACE(
+          absl::StrCat(served.process->name, " ", method, " as ", caller.name));
+      const grpc::StatusCode got =
+          Call(caller.dial(served.process->id), method);
+      ++calls;
+      if (caller.refused == grpc::StatusCode::UNAVAILABLE) {
+        EXPECT_EQ(got, grpc::StatusCode::UNAVAILABLE);
+      } else if (policy->open) {
+        EXPECT_EQ(got, grpc::StatusCode::OK);
+      } else if (!caller.principal.has_value()) {
+        EXPECT_EQ(got, grpc::StatusCode::UNAUTHENTICATED);
+      } else if (!server::Check(method, *caller.principal).ok()) {
+        EXPECT_EQ(got, grpc::StatusCode::PERMISSION_DENIED);
+      } else {
+        EXPECT_NE(got, grpc::StatusCode::PERMISSION_DENIED);
+        EXPECT_NE(got, grpc::StatusCode::UNAUTHENTICATED);
+        EXPECT_NE(got, grpc::StatusCode::UNAVAILABLE);
       }
     }
   }

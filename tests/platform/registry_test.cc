@@ -21,13 +21,12 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
-#include "sagaworks/v1/admin.grpc.pb.h"
-#include "sagaworks/v1/chaos.grpc.pb.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
 #include "sagaworks/v1/orchestrator.grpc.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
 #include "sagaworks/v1/shipping.grpc.pb.h"
+#include "tests/testing/served_methods.h"
 #include "yaml-cpp/yaml.h"
 
 namespace sagaworks::platform {
@@ -65,24 +64,10 @@ TEST(RegistryTest, EveryServiceHasOneRowWithUniqueNamesAndPorts) {
 }
 
 TEST(RegistryTest, EveryServiceServesADefinedGrpcServiceAndHasMigrations) {
-  // A static link keeps only the proto files something refers to: one
-  // message of each brings its services into the pool (a new service's
-  // proto needs one here).
-  for (const auto* linked :
-       {v1::Order::descriptor(), v1::Balance::descriptor(),
-        v1::Stock::descriptor(), v1::Shipment::descriptor(),
-        v1::SagaStepEvent::descriptor()}) {
-    ASSERT_NE(linked, nullptr);
-  }
+  // Fails for a service whose gRPC service is not in the descriptor pool.
+  EXPECT_FALSE(testing::ServedMethods().empty());
   for (const ServiceInfo& s : Services()) {
     SCOPED_TRACE(s.name);
-    EXPECT_NE(
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-            s.grpc_service),
-        nullptr)
-        << s.grpc_service << " is not in the descriptor pool: is its "
-        << ".proto in proto/CMakeLists.txt and one of its messages named "
-        << "above?";
     EXPECT_FALSE(migrations::ForService(s.name).empty())
         << "no migrations/" << s.name << "/ folder";
     for (Service peer : s.peers) EXPECT_NE(peer, s.id) << "calls itself";
@@ -96,39 +81,20 @@ TEST(RegistryTest, EveryServiceServesADefinedGrpcServiceAndHasMigrations) {
   }
 }
 
-// The services every process serves beside its own.
-std::vector<std::string> CommonServices() {
-  return {v1::ChaosService::service_full_name(),
-          v1::AdminService::service_full_name(),
-          grpc::health::v1::Health::service_full_name()};
-}
-
 TEST(PolicyTest, EveryMethodOfEveryServiceHasAPolicy) {
-  ASSERT_NE(v1::ChaosRule::descriptor(), nullptr);
-  ASSERT_NE(v1::ResilienceStatus::descriptor(), nullptr);
-  ASSERT_NE(grpc::health::v1::HealthCheckRequest::descriptor(), nullptr);
-  std::vector<std::string> served = CommonServices();
-  for (const ServiceInfo& s : Services()) served.push_back(s.grpc_service);
   std::set<std::string> methods;
-  for (const std::string& name : served) {
-    const google::protobuf::ServiceDescriptor* service =
-        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-            name);
-    ASSERT_NE(service, nullptr) << name;
-    for (int i = 0; i < service->method_count(); ++i) {
-      const std::string method =
-          absl::StrCat("/", name, "/", service->method(i)->name());
-      methods.insert(method);
-      const server::MethodPolicy* policy = server::FindPolicy(method);
-      ASSERT_NE(policy, nullptr)
-          << method << " has no row in common/server/policy.cc: everyone "
-          << "would be denied";
-      EXPECT_NE(server::DescribeAllowed(*policy), "nobody") << method;
-      // Only health checks (and reflection) need no credentials.
-      EXPECT_EQ(policy->open,
-                name == grpc::health::v1::Health::service_full_name())
-          << method;
-    }
+  for (const testing::ServedMethod& served : testing::ServedMethods()) {
+    const std::string& method = served.method;
+    methods.insert(method);
+    const server::MethodPolicy* policy = server::FindPolicy(method);
+    ASSERT_NE(policy, nullptr)
+        << method << " has no row in common/server/policy.cc: everyone "
+        << "would be denied";
+    EXPECT_NE(server::DescribeAllowed(*policy), "nobody") << method;
+    // Only health checks (and reflection) need no credentials.
+    EXPECT_EQ(policy->open, served.descriptor->service()->full_name() ==
+                                grpc::health::v1::Health::service_full_name())
+        << method;
   }
   for (const server::MethodPolicy& policy : server::Policies()) {
     if (absl::StartsWith(policy.method, "/grpc.reflection.")) continue;

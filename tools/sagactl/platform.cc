@@ -34,6 +34,17 @@ std::string Tail(const std::string& path, int lines) {
   return absl::StrJoin(all.begin() + static_cast<long>(from), all.end(), "\n");
 }
 
+local::ClusterOptions ClusterOptionsFor(const std::string& state_dir,
+                                        const PlatformOptions& options) {
+  local::ClusterOptions cluster;
+  cluster.data_dir = state_dir + "/pgdata";
+  cluster.port = options.pg_port;
+  cluster.log_file = state_dir + "/logs/postgres.log";
+  cluster.durable = options.durable_db;
+  cluster.settings = options.db_settings;
+  return cluster;
+}
+
 }  // namespace
 
 Health CheckHealth(const std::string& address, absl::Duration timeout) {
@@ -52,11 +63,7 @@ Health CheckHealth(const std::string& address, absl::Duration timeout) {
 Platform::Platform(PlatformOptions options)
     : options_(std::move(options)),
       state_dir_(options_.home + "/.sagaworks"),
-      cluster_(local::ClusterOptions{state_dir_ + "/pgdata", options_.pg_port,
-                                     std::string(platform::kDatabaseSuperuser),
-                                     state_dir_ + "/logs/postgres.log", "",
-                                     options_.durable_db,
-                                     options_.db_settings}) {}
+      cluster_(ClusterOptionsFor(state_dir_, options_)) {}
 
 int Platform::Port(const platform::ServiceInfo& spec) const {
   auto it = options_.ports.find(spec.name);
