@@ -4,6 +4,8 @@
 #include "common/server/process.h"
 #include "migrations/embedded.h"
 #include "orchestrator/orchestrator_service.h"
+#include "orchestrator/order_saga.h"
+#include "orchestrator/participants.h"
 
 int main(int argc, char** argv) {
   using namespace sagaworks;
@@ -59,8 +61,14 @@ int main(int argc, char** argv) {
   orchestrator::Lease lease{instance_id, absl::Seconds(lease_s)};
   if (absl::Status s = lease.Validate(); !s.ok()) return process.Fail(s);
   config.claim_interval = absl::Seconds(claim_interval_s);
-  config.policy.step_timeout = absl::Seconds(step_timeout_s);
   if (absl::Status s = config.Validate(); !s.ok()) return process.Fail(s);
+  orchestrator::SagaPolicy timing;
+  timing.step_timeout = absl::Seconds(step_timeout_s);
+  orchestrator::SagaDefinition definition =
+      orchestrator::OrderSagaDefinition(timing);
+  if (absl::Status s = definition.Validate(); !s.ok()) {
+    return process.Fail(s);
+  }
   resilience::DownstreamConfig calls;
   calls.call.attempt_timeout = absl::Seconds(call_timeout_s);
   calls.call.total_timeout = 3 * calls.call.attempt_timeout;
@@ -94,10 +102,15 @@ int main(int argc, char** argv) {
       Dial(process.PeerAddress(Service::kShipping)));
   stubs.order.stub =
       v1::OrderService::NewStub(Dial(process.PeerAddress(Service::kOrder)));
-  orchestrator::GrpcParticipants participants(std::move(stubs));
+  std::unique_ptr<orchestrator::BoundParticipants> participants =
+      orchestrator::OrderSagaParticipants(std::move(stubs));
+  if (absl::Status s = orchestrator::CheckBindings(definition, *participants);
+      !s.ok()) {
+    return process.Fail(s);
+  }
   orchestrator::SagaStore store(**pool, lease);
-  orchestrator::SagaRunner runner(store, participants, RealClock::Default(),
-                                  config);
+  orchestrator::SagaRunner runner(store, std::move(definition), *participants,
+                                  RealClock::Default(), config);
   auto idempotency = process.MakeIdempotency();
   if (!idempotency.ok()) return process.Fail(idempotency.status());
   orchestrator::OrchestratorServiceImpl service(store, runner, process.guard(),

@@ -49,7 +49,7 @@ grpc::Status OrchestratorServiceImpl::StartSaga(
     std::optional<SagaRecord> stored;
     // The first call's attempt is stored with the saga: it goes out without
     // a commit of its own.
-    const FirstCall first = runner_.BeginFirstCall();
+    const Decision first = runner_.BeginFirstCall();
     const SagaRecord planned = store_.PlannedSaga(*request, first);
     const v1::Saga answer = Summarize(planned, planned.state);
     const idempotency::OneStatement once{
@@ -123,20 +123,19 @@ grpc::Status OrchestratorServiceImpl::CancelSaga(
                              " has not started yet; retry"));
           }
           if (!record.ok()) return record.status();
-          absl::StatusOr<SagaState> next =
-              Cancel(record->state, request->reason());
-          if (!next.ok()) return next.status();
-          changed = !record->state.cancel_requested;
+          const Decision cancel =
+              Decide(runner_.definition(), record->state,
+                     Event::Cancel(request->reason(), absl::Now()));
+          if (!cancel.refused.ok()) return cancel.refused;
+          changed = cancel.commit;
           if (changed) {
-            absl::StatusOr<int64_t> version = store_.CommitIn(
-                tx, *record, *next,
-                {{record->state.current_step, "cancel_requested",
-                  CallKind::kAction, 0, "succeeded", ""}},
-                absl::Now(), /*take_over=*/true);
+            absl::StatusOr<int64_t> version =
+                store_.CommitIn(tx, *record, cancel.state, cancel.log,
+                                cancel.due(absl::Now()), /*take_over=*/true);
             if (!version.ok()) return version.status();
           }
           saga_id = record->saga_id;
-          return Summarize(*record, *next);
+          return Summarize(*record, cancel.state);
         });
     if (status.ok() && changed) runner_.Enqueue(saga_id);
     return status;

@@ -1,15 +1,21 @@
-// Participants: the calls the order saga makes to the other services, behind
-// an interface so the runner can be driven by anything that answers them.
+// Participants: whatever makes a saga's calls, behind an interface so the
+// runner can be driven by fakes in tests. BoundParticipants maps each call
+// name of a definition to a binding; OrderSagaParticipants binds the order
+// saga's calls to the services over gRPC.
 #ifndef SAGAWORKS_ORCHESTRATOR_PARTICIPANTS_H_
 #define SAGAWORKS_ORCHESTRATOR_PARTICIPANTS_H_
 
+#include <functional>
 #include <memory>
-#include <vector>
+#include <optional>
+#include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "common/resilience/client.h"
-#include "orchestrator/order_saga.h"
+#include "orchestrator/engine/decide.h"
+#include "orchestrator/engine/saga_definition.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
 #include "sagaworks/v1/orchestrator.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
@@ -22,20 +28,51 @@ namespace sagaworks::orchestrator {
 // retry of it, including after an orchestrator restart.
 std::string SagaCallKey(const std::string& saga_id, const SagaCall& call);
 
+// CallInput: everything a binding may use to make one call.
+struct CallInput {
+  const std::string& saga_id;
+  const SagaCall& call;
+  // The request that started the saga.
+  const v1::StartSagaRequest& request;
+  const SagaState& state;
+  // No attempt outlives it (the step's deadline, or InfiniteFuture).
+  absl::Time deadline;
+  // SagaCallKey(saga_id, call).
+  const std::string& idempotency_key;
+};
+
 struct CallResult {
   absl::Status status;
-  // reserve_stock: the priced total.
-  int64_t total_cents = 0;
+  // On success: the saga's new context, when the call changed it.
+  std::optional<std::string> context;
 };
 
 class Participants {
  public:
   virtual ~Participants() = default;
-  // Invoke makes `call` for saga `saga_id`'s order; no attempt outlives
-  // `deadline` (the step's deadline, or InfiniteFuture).
-  virtual CallResult Invoke(const std::string& saga_id, const SagaCall& call,
-                            const v1::StartSagaRequest& order,
-                            const SagaState& state, absl::Time deadline) = 0;
+  virtual CallResult Invoke(const CallInput& input) = 0;
+  // Binds tells whether the call `name` can be made at all.
+  virtual bool Binds(const std::string& name) const = 0;
+};
+
+// CheckBindings refuses a definition with a call nobody makes, at start.
+absl::Status CheckBindings(const SagaDefinition& definition,
+                           const Participants& participants);
+
+using Binding = std::function<CallResult(const CallInput&)>;
+
+class BoundParticipants : public Participants {
+ public:
+  void Bind(const std::string& name, Binding binding) {
+    bindings_[name] = std::move(binding);
+  }
+  CallResult Invoke(const CallInput& input) override;
+  bool Binds(const std::string& name) const override {
+    return bindings_.contains(name);
+  }
+
+ private:
+  absl::flat_hash_map<std::string, Binding> bindings_;
 };
 
 struct ParticipantStubs {
@@ -45,19 +82,10 @@ struct ParticipantStubs {
   resilience::Client<v1::OrderService::StubInterface> order;
 };
 
-// GrpcParticipants makes the calls over gRPC, each through its service's
-// resilience pipeline.
-class GrpcParticipants final : public Participants {
- public:
-  explicit GrpcParticipants(ParticipantStubs stubs)
-      : stubs_(std::move(stubs)) {}
-  CallResult Invoke(const std::string& saga_id, const SagaCall& call,
-                    const v1::StartSagaRequest& order, const SagaState& state,
-                    absl::Time deadline) override;
-
- private:
-  ParticipantStubs stubs_;
-};
+// OrderSagaParticipants makes the order saga's calls over gRPC, each through
+// its service's resilience pipeline.
+std::unique_ptr<BoundParticipants> OrderSagaParticipants(
+    ParticipantStubs stubs);
 
 }  // namespace sagaworks::orchestrator
 

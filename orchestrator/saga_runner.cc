@@ -23,12 +23,14 @@ absl::Status SagaRunnerConfig::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("max backlog ", max_backlog, " is negative"));
   }
-  return policy.Validate();
+  return absl::OkStatus();
 }
 
-SagaRunner::SagaRunner(SagaStore& store, Participants& participants,
-                       Clock& clock, SagaRunnerConfig config)
+SagaRunner::SagaRunner(SagaStore& store, SagaDefinition definition,
+                       Participants& participants, Clock& clock,
+                       SagaRunnerConfig config)
     : store_(store),
+      definition_(std::move(definition)),
       participants_(participants),
       clock_(clock),
       config_(std::move(config)),
@@ -74,15 +76,10 @@ void SagaRunner::Enqueue(const std::string& saga_id) {
   scheduler_.Schedule(saga_id, clock_.Now());
 }
 
-FirstCall SagaRunner::BeginFirstCall() const {
-  const SagaState initial;
-  const SagaCall call = *NextCall(initial);
-  SagaState begun = BeginCall(initial, clock_.Now(), config_.policy);
+Decision SagaRunner::BeginFirstCall() const {
   // The step's time starts when its call goes out (Drive), not here: a new
   // saga may wait behind others first.
-  begun.step_deadline.reset();
-  return {begun, StepLogEntry{call.step, std::string(call.name), call.kind,
-                              begun.attempt, "started", ""}};
+  return FirstCall(definition_, clock_.Now());
 }
 
 void SagaRunner::EnqueueNew(SagaRecord record) {
@@ -180,26 +177,27 @@ double SagaRunner::Draw() {
 
 void SagaRunner::RecordStep(trace::Span& span, const std::string& saga_id,
                             const SagaCall& call, int attempt,
-                            const Transition& t, const absl::Status& result,
+                            const Decision& d, const absl::Status& result,
                             absl::Duration took) {
   static metrics::Family& latency = metrics::Registry::Default().Histogram(
       "sagaworks_saga_step_duration_seconds",
       "Time of one saga call (an action or a compensation), by outcome.",
       {"step", "kind", "outcome"});
   const std::string kind(CallKindName(call.kind));
-  const std::string outcome(StepOutcomeName(t.outcome));
-  latency.Histogram({std::string(call.name), kind, outcome})
+  const std::string outcome(
+      StepOutcomeName(d.outcome.value_or(StepOutcome::kFailed)));
+  latency.Histogram({call.name, kind, outcome})
       .Observe(absl::ToDoubleSeconds(took));
   if (!span.recording()) return;
   span.SetAttribute("sagaworks.saga_id", saga_id);
   span.SetAttribute("sagaworks.saga.step", static_cast<int64_t>(call.step));
-  span.SetAttribute("sagaworks.saga.call", std::string(call.name));
+  span.SetAttribute("sagaworks.saga.call", call.name);
   span.SetAttribute("sagaworks.saga.kind", kind);
   span.SetAttribute("sagaworks.saga.attempt", static_cast<int64_t>(attempt));
   span.SetAttribute("sagaworks.saga.outcome", outcome);
-  if (t.next.status != SagaStatus::kRunning) {
+  if (d.state.status != SagaStatus::kRunning) {
     span.SetAttribute("sagaworks.saga.status",
-                      std::string(SagaStatusName(t.next.status)));
+                      std::string(SagaStatusName(d.state.status)));
   }
   if (result.ok()) {
     span.SetOk();
@@ -218,16 +216,17 @@ void SagaRunner::Drive(const std::string& saga_id) {
       fresh_.erase(it);
     }
   }
-  bool attempt_recorded = fresh.has_value();
   // A stored record may be overtaken (CancelSaga moved the saga before it
-  // ran): on ABORTED it is loaded again rather than left alone.
-  const bool from_creation = attempt_recorded;
+  // ran): when it lost the race it is loaded again rather than left alone.
+  const bool from_creation = fresh.has_value();
   if (!fresh.has_value()) {
     absl::StatusOr<SagaRecord> loaded = store_.Load(saga_id);
     if (!loaded.ok()) {
       LogWarning(absl::StrCat("saga ", saga_id,
                               ": cannot load: ", loaded.status().message()));
-      scheduler_.Schedule(saga_id, clock_.Now() + config_.store_retry);
+      if (!absl::IsNotFound(loaded.status())) {
+        scheduler_.Schedule(saga_id, clock_.Now() + config_.store_retry);
+      }
       return;
     }
     fresh = *std::move(loaded);
@@ -237,103 +236,72 @@ void SagaRunner::Drive(const std::string& saga_id) {
   // orchestrator runs it and however often it restarted.
   const std::optional<trace::SpanContext> saga_trace =
       trace::ParseTraceparent(record.traceparent);
-  // What to commit before the next call goes out: its attempt, after the
-  // outcome of the call before it when there was one.
-  std::vector<StepLogEntry> pending;
-  SagaState state = record.state;
-  std::optional<SagaCall> call = NextCall(state);
-  while (call.has_value()) {
-    auto span = trace::Tracer::Get().StartSpanUnder(
-        absl::StrCat("saga ", call->name), trace::SpanKind::kInternal,
-        saga_trace.has_value() ? &*saga_trace : nullptr);
-    trace::ScopedContext in_span(span->context());
-    // The attempt is committed before the call goes out, so a crash between
-    // the two leaves a record that the call may have been made.
-    const absl::Time start = clock_.Now();
-    // A new saga's first attempt was stored with the saga itself, without a
-    // step deadline: that starts now (a crash before the next commit sets
-    // it again on recovery).
-    const SagaState begun =
-        attempt_recorded ? StartStepClock(record.state, start, config_.policy)
-                         : BeginCall(state, start, config_.policy);
-    StepLogEntry entry{call->step, std::string(call->name),
-                       call->kind, begun.attempt,
-                       "started",  ""};
-    if (!attempt_recorded) {
-      pending.push_back(entry);
+  const absl::Time first_now = clock_.Now();
+  Decision d = Decide(definition_, record.state,
+                      from_creation ? Event::FirstCallStored(first_now)
+                                    : Event::Resume(first_now));
+  while (true) {
+    const absl::Time now = clock_.Now();
+    if (d.commit) {
+      // The attempt is committed before its call goes out, so a crash
+      // between the two leaves a record that the call may have been made.
       absl::StatusOr<int64_t> version =
-          store_.Commit(record, begun, pending, start);
-      pending.clear();
+          store_.Commit(record, d.state, d.log, d.due(now));
       if (!version.ok()) {
-        // ABORTED: whoever moved the saga (CancelSaga, or the orchestrator
-        // that took the lease) drives it now.
-        if (!absl::IsAborted(version.status())) {
-          scheduler_.Schedule(saga_id, clock_.Now() + config_.store_retry);
+        if (!IsLostRace(version.status())) {
+          // The database failed (unreachable, a lock timeout, a deadlock):
+          // the saga stays this orchestrator's and runs again from what was
+          // stored. A call's result lost here is asked for again, and the
+          // service answers idempotently.
+          scheduler_.Schedule(saga_id, now + config_.store_retry);
+        } else if (from_creation) {
+          scheduler_.Schedule(saga_id, now);
         }
-        LogWarning(absl::StrCat("saga ", saga_id, ": cannot record attempt: ",
-                                version.status().message()));
+        // Otherwise whoever moved the saga (CancelSaga, or the orchestrator
+        // that took the lease) drives it now.
+        LogWarning(absl::StrCat(
+            "saga ", saga_id, ": cannot commit: ", version.status().message()));
         return;
       }
       record.version = *version;
     }
-    record.state = begun;
-    attempt_recorded = false;
-
-    // Past the pivot there is no step deadline: the downstream's own call
-    // budget bounds each attempt, and the saga retries until it succeeds.
-    const absl::Time deadline =
-        begun.step_deadline.value_or(absl::InfiniteFuture());
-    const CallResult result = participants_.Invoke(
-        saga_id, *call, record.request, record.state, deadline);
-
-    const absl::Time now = clock_.Now();
-    Transition t =
-        Advance(record.state, result.status, now, config_.policy, Draw());
-    RecordStep(*span, saga_id, *call, begun.attempt, t, result.status,
-               now - start);
-    if (call->kind == CallKind::kAction && call->step == kReserveStock &&
-        result.status.ok()) {
-      t.next.total_cents = result.total_cents;
-    }
-    entry.outcome = std::string(StepOutcomeName(t.outcome));
-    entry.error = result.status.ok() ? "" : DescribeStatus(result.status);
-    state = t.next;
-    call = NextCall(state);
-    if (t.outcome != StepOutcome::kRetrying && call.has_value()) {
-      // The next call goes out at once: its attempt rides on this commit.
-      pending.push_back(entry);
+    record.state = d.state;
+    if (d.call.has_value()) {
+      const SagaCall call = *d.call;
+      auto span = trace::Tracer::Get().StartSpanUnder(
+          absl::StrCat("saga ", call.name), trace::SpanKind::kInternal,
+          saga_trace.has_value() ? &*saga_trace : nullptr);
+      trace::ScopedContext in_span(span->context());
+      const absl::Time start = clock_.Now();
+      const std::string key = SagaCallKey(saga_id, call);
+      // Steps that retry forever have no deadline: the downstream's own
+      // call budget bounds each attempt.
+      const CallResult result = participants_.Invoke(
+          {saga_id, call, record.request, record.state,
+           record.state.step_deadline.value_or(absl::InfiniteFuture()), key});
+      const absl::Time end = clock_.Now();
+      d = Decide(definition_, record.state,
+                 Event::Answered(result.status, end, Draw(), result.context));
+      RecordStep(*span, saga_id, call, record.state.attempt, d, result.status,
+                 end - start);
       continue;
     }
-    const absl::Time next_at = now + t.retry_after;
-    absl::StatusOr<int64_t> version =
-        store_.Commit(record, state, {entry}, next_at);
-    if (!version.ok()) {
-      // The call's result is lost; the saga re-sends the call when it runs
-      // again, and the service answers it idempotently.
-      if (!absl::IsAborted(version.status())) {
-        scheduler_.Schedule(saga_id, now + config_.store_retry);
-      } else if (from_creation) {
-        scheduler_.Schedule(saga_id, now);
-      }
-      LogWarning(absl::StrCat("saga ", saga_id, ": cannot record outcome: ",
-                              version.status().message()));
+    if (d.wake_at.has_value()) {
+      scheduler_.Schedule(saga_id, *d.wake_at);
       return;
     }
-    if (t.outcome == StepOutcome::kRetrying) {
-      scheduler_.Schedule(saga_id, next_at);
-      return;
-    }
-    if (IsTerminal(state.status)) {
+    if (IsTerminal(record.state.status) && d.commit) {
       static metrics::Family& finished = metrics::Registry::Default().Counter(
           "sagaworks_sagas_finished_total",
           "Sagas that ended, by final status (completed, compensated, "
           "failed).",
           {"status"});
-      finished.With({std::string(SagaStatusName(state.status))}).Add(1);
-      LogInfo(absl::StrCat("saga ", saga_id, " ", SagaStatusName(state.status),
-                           state.failure_reason.empty()
-                               ? ""
-                               : absl::StrCat(": ", state.failure_reason)));
+      finished.With({std::string(SagaStatusName(record.state.status))}).Add(1);
+      LogInfo(absl::StrCat(
+          "saga ", saga_id, " ", SagaStatusName(record.state.status),
+          record.state.failure_reason.empty()
+              ? ""
+              : absl::StrCat(": ", record.state.failure_reason)));
     }
     return;
   }

@@ -23,7 +23,8 @@
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "common/observability/trace.h"
-#include "orchestrator/order_saga.h"
+#include "orchestrator/engine/decide.h"
+#include "orchestrator/engine/saga_definition.h"
 #include "orchestrator/participants.h"
 #include "orchestrator/saga_store.h"
 #include "orchestrator/scheduler.h"
@@ -47,7 +48,6 @@ struct SagaRunnerConfig {
   // bound. Its own unfinished sagas are all resumed at start regardless.
   // 0: no limit.
   int max_backlog = 10000;
-  SagaPolicy policy;
   uint64_t seed = std::random_device{}();
 
   absl::Status Validate() const;
@@ -55,8 +55,9 @@ struct SagaRunnerConfig {
 
 class SagaRunner {
  public:
-  SagaRunner(SagaStore& store, Participants& participants, Clock& clock,
-             SagaRunnerConfig config);
+  // `definition` must be valid and every call of it bound (CheckBindings).
+  SagaRunner(SagaStore& store, SagaDefinition definition,
+             Participants& participants, Clock& clock, SagaRunnerConfig config);
   ~SagaRunner();
 
   // Start starts the workers, schedules every unfinished saga this
@@ -69,9 +70,11 @@ class SagaRunner {
   // Enqueue schedules a saga to run now.
   void Enqueue(const std::string& saga_id);
 
+  const SagaDefinition& definition() const { return definition_; }
+
   // BeginFirstCall is what a new saga is stored with (SagaStore::CreateIn's
   // `first`): its first call begun, and that attempt's log entry.
-  FirstCall BeginFirstCall() const;
+  Decision BeginFirstCall() const;
   // EnqueueNew runs a saga just stored with BeginFirstCall(), from `record`: no
   // load and no commit before its first call goes out.
   void EnqueueNew(SagaRecord record);
@@ -100,7 +103,7 @@ class SagaRunner {
   double Draw();
   // RecordStep puts a call's outcome on its span and in the step metrics.
   void RecordStep(trace::Span& span, const std::string& saga_id,
-                  const SagaCall& call, int attempt, const Transition& t,
+                  const SagaCall& call, int attempt, const Decision& d,
                   const absl::Status& result, absl::Duration took);
   // ClaimAll claims batches until none is full; returns how many it took.
   absl::StatusOr<size_t> ClaimAll(bool include_own);
@@ -108,6 +111,7 @@ class SagaRunner {
   void LeaseLoop();
 
   SagaStore& store_;
+  const SagaDefinition definition_;
   Participants& participants_;
   Clock& clock_;
   const SagaRunnerConfig config_;

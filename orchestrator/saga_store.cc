@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/db/exec.h"
 #include "common/enum_names.h"
@@ -15,13 +16,17 @@
 #include "common/uuid.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "orchestrator/order_saga.h"
 
 namespace sagaworks::orchestrator {
 namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr char kSagaType[] = "order";
+constexpr const char* kSagaType = kOrderSagaType;
+
+// Marks the ABORTED of a commit whose saga moved on (IsLostRace).
+constexpr char kLostRace[] = "type.sagaworks.dev/saga.lost_race";
 
 // Groups being committed at once. A move that arrives during a flush waits
 // for the next group instead of going at once in a small group of its own:
@@ -31,12 +36,24 @@ constexpr int kGroupsInFlight = 1;
 constexpr char kRecordColumns[] =
     "saga_id, order_id, status, current_step, attempt, "
     "(extract(epoch FROM step_deadline) * 1000000)::bigint, failure_reason, "
-    "total_cents, payload::text, version, cancel_requested, traceparent";
+    "total_cents, payload::text, version, cancel_requested, traceparent, "
+    "context";
 
 constexpr char kSummaryColumns[] =
     "saga_id, saga_type, order_id, status, current_step, failure_reason, "
     "total_cents, (extract(epoch FROM created_at) * 1000000)::bigint, "
     "(extract(epoch FROM updated_at) * 1000000)::bigint, cancel_requested";
+
+// Bytea in PostgreSQL's hex text form, which plain and array parameters
+// carry as they carry text.
+std::string ByteaParam(const std::string& bytes) {
+  return absl::StrCat("\\x", absl::BytesToHexString(bytes));
+}
+
+std::string FromBytea(const std::string& text) {
+  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x') return "";
+  return absl::HexStringToBytes(absl::string_view(text).substr(2));
+}
 
 // RecordFromRow reads a saga row; with `request`, its payload is that
 // request (just stored) and need not be parsed back.
@@ -57,7 +74,6 @@ absl::StatusOr<SagaRecord> RecordFromRow(
     r.state.step_deadline = absl::FromUnixMicros(row[5].as<int64_t>());
   }
   r.state.failure_reason = row[6].as<std::string>();
-  r.state.total_cents = row[7].as<int64_t>();
   if (request != nullptr) {
     r.request = *request;
   } else if (!google::protobuf::util::JsonStringToMessage(
@@ -69,6 +85,11 @@ absl::StatusOr<SagaRecord> RecordFromRow(
   r.version = row[9].as<int64_t>();
   r.state.cancel_requested = row[10].as<bool>();
   r.traceparent = row[11].as<std::string>();
+  r.state.context = FromBytea(row[12].as<std::string>());
+  // Sagas stored before contexts kept the total in its own column.
+  if (r.state.context.empty() && row[7].as<int64_t>() != 0) {
+    r.state.context = OrderContextBytes(row[7].as<int64_t>());
+  }
   return r;
 }
 
@@ -103,6 +124,10 @@ std::string StatusToDb(v1::SagaStatus status) {
 
 }  // namespace
 
+bool IsLostRace(const absl::Status& status) {
+  return absl::IsAborted(status) && status.GetPayload(kLostRace).has_value();
+}
+
 v1::SagaStatus ToProtoStatus(SagaStatus status) {
   switch (status) {
     case SagaStatus::kRunning:
@@ -127,7 +152,7 @@ v1::Saga Summarize(const SagaRecord& record, const SagaState& state) {
   saga.set_status(ToProtoStatus(state.status));
   saga.set_current_step(state.current_step);
   saga.set_failure_reason(state.failure_reason);
-  saga.set_total_cents(state.total_cents);
+  saga.set_total_cents(OrderTotalCents(state));
   saga.set_cancel_requested(state.cancel_requested);
   return saga;
 }
@@ -172,7 +197,7 @@ absl::StatusOr<std::string> Payload(const v1::StartSagaRequest& request) {
 }  // namespace
 
 SagaRecord SagaStore::PlannedSaga(const v1::StartSagaRequest& request,
-                                  const FirstCall& first) const {
+                                  const Decision& first) const {
   SagaRecord r;
   r.saga_id = NewUuid();
   r.order_id = request.order_id();
@@ -185,7 +210,7 @@ SagaRecord SagaStore::PlannedSaga(const v1::StartSagaRequest& request,
 
 bool SagaStore::CreateOnce(pqxx::transaction_base& tx,
                            const idempotency::StoredKey& k,
-                           const SagaRecord& planned, const FirstCall& first) {
+                           const SagaRecord& planned, const Decision& first) {
   // The full path reports an unencodable request.
   absl::StatusOr<std::string> payload = Payload(planned.request);
   if (!payload.ok()) return false;
@@ -194,10 +219,12 @@ bool SagaStore::CreateOnce(pqxx::transaction_base& tx,
   static const std::string sql = idempotency::KeyedStatement(
       "s AS (INSERT INTO saga_instances "
       "  (saga_id, saga_type, order_id, status, current_step, attempt, "
-      "   step_deadline, payload, lease_owner, lease_expires_at, traceparent) "
+      "   step_deadline, payload, lease_owner, lease_expires_at, traceparent, "
+      "   context) "
       "  SELECT $6::uuid, $7, $8::uuid, $9, $10, $11, CASE WHEN $12 THEN "
       "    'epoch'::timestamptz + $13 * interval '1 microsecond' END, "
-      "    $14::jsonb, $15, now() + $16 * interval '1 millisecond', $17 "
+      "    $14::jsonb, $15, now() + $16 * interval '1 millisecond', $17, "
+      "    $23::bytea "
       "  FROM fresh WHERE NOT EXISTS (SELECT 1 FROM saga_instances "
       "    WHERE saga_type = $7 AND order_id = $8::uuid) "
       "  RETURNING saga_id), "
@@ -205,7 +232,7 @@ bool SagaStore::CreateOnce(pqxx::transaction_base& tx,
       "  outcome) SELECT saga_id, $18, $19, $20, $21, $22 FROM s "
       "  RETURNING 1)");
   const SagaState& state = planned.state;
-  const StepLogEntry& entry = first.entry;
+  const StepLogEntry& entry = first.log.front();
   return idempotency::ExecKeyed(
       tx, sql, k, planned.saga_id, kSagaType, planned.order_id,
       std::string(SagaStatusName(state.status)), state.current_step,
@@ -214,19 +241,21 @@ bool SagaStore::CreateOnce(pqxx::transaction_base& tx,
                                       : 0,
       *payload, lease_.owner, absl::ToInt64Milliseconds(lease_.duration),
       planned.traceparent, entry.step, entry.name,
-      std::string(CallKindName(entry.kind)), entry.attempt, entry.outcome);
+      std::string(CallKindName(entry.kind)), entry.attempt, entry.outcome,
+      ByteaParam(state.context));
 }
 
 absl::StatusOr<SagaRecord> SagaStore::CreateIn(
     pqxx::work& tx, const v1::StartSagaRequest& request, bool* created,
-    const FirstCall* first) {
+    const Decision* first) {
   absl::StatusOr<std::string> payload = Payload(request);
   if (!payload.ok()) return payload.status();
   const SagaState initial;
   const SagaState& state = first != nullptr ? first->state : initial;
   const bool has_deadline = state.step_deadline.has_value();
   const StepLogEntry none;
-  const StepLogEntry& entry = first != nullptr ? first->entry : none;
+  const StepLogEntry& entry =
+      first != nullptr && !first->log.empty() ? first->log.front() : none;
   pqxx::result inserted = db::Exec(
       tx,
       absl::StrCat(
@@ -234,11 +263,11 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
           "  INSERT INTO saga_instances "
           "  (saga_type, order_id, status, current_step, attempt, "
           "   step_deadline, payload, lease_owner, lease_expires_at, "
-          "   traceparent) "
+          "   traceparent, context) "
           "  VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 THEN "
           "'epoch'::timestamptz "
           "    + $7 * interval '1 microsecond' END, $8::jsonb, $9, "
-          "    now() + $10 * interval '1 millisecond', $11) "
+          "    now() + $10 * interval '1 millisecond', $11, $18::bytea) "
           "  ON CONFLICT (saga_type, order_id) DO NOTHING RETURNING ",
           kRecordColumns,
           "), log AS ("
@@ -249,8 +278,9 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
       state.current_step, state.attempt, has_deadline,
       has_deadline ? absl::ToUnixMicros(*state.step_deadline) : 0, *payload,
       lease_.owner, absl::ToInt64Milliseconds(lease_.duration),
-      trace::CurrentTraceparent(), first != nullptr, entry.step, entry.name,
-      std::string(CallKindName(entry.kind)), entry.attempt, entry.outcome);
+      trace::CurrentTraceparent(), first != nullptr && !first->log.empty(),
+      entry.step, entry.name, std::string(CallKindName(entry.kind)),
+      entry.attempt, entry.outcome, ByteaParam(state.context));
   *created = !inserted.empty();
   if (*created) return RecordFromRow(inserted[0], &request);
   pqxx::result r =
@@ -303,6 +333,7 @@ std::string MoveStatement(absl::string_view moves) {
       "  step_deadline = CASE WHEN i.has_deadline THEN 'epoch'::timestamptz "
       "    + i.deadline * interval '1 microsecond' END, "
       "  failure_reason = i.failure_reason, total_cents = i.total_cents, "
+      "  context = i.context, "
       "  cancel_requested = i.cancel_requested, "
       // A due saga's next attempt stays as stored while it is still due
       // (both times are past): the row then changes no indexed column and
@@ -337,7 +368,8 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
     pqxx::transaction_base& tx, absl::Span<const Move> moves) {
   // Column arrays, one element per saga and one per log entry.
   std::vector<std::string> ids, versions, statuses, current_steps, attempts,
-      has_deadlines, deadlines, reasons, totals, next_ats, cancels, take_overs;
+      has_deadlines, deadlines, reasons, totals, next_ats, cancels, take_overs,
+      contexts;
   std::vector<std::string> e_ids, e_steps, e_names, e_kinds, e_attempts,
       e_outcomes, e_errors;
   for (const Move& m : moves) {
@@ -351,7 +383,8 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
     deadlines.push_back(absl::StrCat(
         next.step_deadline ? absl::ToUnixMicros(*next.step_deadline) : 0));
     reasons.push_back(next.failure_reason);
-    totals.push_back(absl::StrCat(next.total_cents));
+    totals.push_back(absl::StrCat(OrderTotalCents(next)));
+    contexts.push_back(ByteaParam(next.context));
     next_ats.push_back(absl::StrCat(absl::ToUnixMicros(m.next_attempt_at)));
     cancels.push_back(next.cancel_requested ? "t" : "f");
     take_overs.push_back(m.take_over ? "t" : "f");
@@ -380,32 +413,33 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
         "  $8::text AS failure_reason, $9::bigint AS total_cents, "
         "  'epoch'::timestamptz + $10::bigint * interval '1 microsecond' "
         "    AS next_at, "
-        "  $11::bool AS cancel_requested, $12::bool AS take_over");
+        "  $11::bool AS cancel_requested, $12::bool AS take_over, "
+        "  $22::bytea AS context");
     r = db::Exec(
         tx, sql, m.record->saga_id, m.record->version,
         std::string(SagaStatusName(next.status)), next.current_step,
         next.attempt, next.step_deadline.has_value(),
         next.step_deadline ? absl::ToUnixMicros(*next.step_deadline) : 0,
-        next.failure_reason, next.total_cents,
+        next.failure_reason, OrderTotalCents(next),
         absl::ToUnixMicros(m.next_attempt_at), next.cancel_requested,
         m.take_over, lease_.owner, absl::ToInt64Milliseconds(lease_.duration),
         db::ArrayLiteral(e_ids), db::ArrayLiteral(e_steps),
         db::ArrayLiteral(e_names), db::ArrayLiteral(e_kinds),
         db::ArrayLiteral(e_attempts), db::ArrayLiteral(e_outcomes),
-        db::ArrayLiteral(e_errors));
+        db::ArrayLiteral(e_errors), contexts[0]);
   } else {
     static const std::string sql = MoveStatement(
         "SELECT u.saga_id, u.version, u.status, u.current_step, u.attempt, "
         "  u.has_deadline, u.deadline, u.failure_reason, u.total_cents, "
         "  'epoch'::timestamptz + u.next_at_us * interval '1 microsecond' "
         "    AS next_at, "
-        "  u.cancel_requested, u.take_over "
+        "  u.cancel_requested, u.take_over, u.context "
         "FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[], "
         "  $5::int[], $6::bool[], $7::bigint[], $8::text[], $9::bigint[], "
-        "  $10::bigint[], $11::bool[], $12::bool[]) "
+        "  $10::bigint[], $11::bool[], $12::bool[], $22::bytea[]) "
         "AS u(saga_id, version, status, current_step, attempt, has_deadline, "
         "     deadline, failure_reason, total_cents, next_at_us, "
-        "     cancel_requested, take_over)");
+        "     cancel_requested, take_over, context)");
     r = db::Exec(tx, sql, db::ArrayLiteral(ids), db::ArrayLiteral(versions),
                  db::ArrayLiteral(statuses), db::ArrayLiteral(current_steps),
                  db::ArrayLiteral(attempts), db::ArrayLiteral(has_deadlines),
@@ -416,7 +450,7 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
                  db::ArrayLiteral(e_ids), db::ArrayLiteral(e_steps),
                  db::ArrayLiteral(e_names), db::ArrayLiteral(e_kinds),
                  db::ArrayLiteral(e_attempts), db::ArrayLiteral(e_outcomes),
-                 db::ArrayLiteral(e_errors));
+                 db::ArrayLiteral(e_errors), db::ArrayLiteral(contexts));
   }
   absl::flat_hash_map<std::string, int64_t> moved;
   for (const auto& row : r) {
@@ -429,9 +463,11 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
     if (it != moved.end()) {
       out.emplace_back(it->second);
     } else {
-      out.emplace_back(absl::AbortedError(absl::StrCat(
+      absl::Status lost = absl::AbortedError(absl::StrCat(
           "saga ", m.record->saga_id, " moved on since version ",
-          m.record->version, " or is leased to another orchestrator")));
+          m.record->version, " or is leased to another orchestrator"));
+      lost.SetPayload(kLostRace, absl::Cord("1"));
+      out.emplace_back(std::move(lost));
     }
   }
   return out;

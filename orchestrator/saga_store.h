@@ -14,7 +14,7 @@
 #include "absl/types/span.h"
 #include "common/db/pool.h"
 #include "common/idempotency/idempotency.h"
-#include "orchestrator/order_saga.h"
+#include "orchestrator/engine/decide.h"
 #include "sagaworks/v1/orchestrator.pb.h"
 
 namespace sagaworks::orchestrator {
@@ -29,23 +29,6 @@ struct SagaRecord {
   int64_t version = 0;
   // The W3C traceparent of the call that started the saga, or empty.
   std::string traceparent;
-};
-
-// A step-log entry about to be appended.
-struct StepLogEntry {
-  int step = 0;
-  std::string name;
-  CallKind kind = CallKind::kAction;
-  int attempt = 0;
-  std::string outcome;  // "started", "succeeded", "failed", "retrying"
-  std::string error;
-};
-
-// FirstCall: a new saga's state with its first call begun, and that
-// attempt's log entry.
-struct FirstCall {
-  SagaState state;
-  StepLogEntry entry;
 };
 
 // Move: one saga's commit, as CommitAllIn takes it (pointers to the
@@ -95,23 +78,24 @@ class SagaStore {
                                     bool* created);
 
   // The same, inside a caller's transaction (idempotent StartSaga). With
-  // `first`, a new saga starts in first->state (its first call begun) with
-  // first->entry in its log: the call can go out without another commit.
+  // `first` (engine FirstCall), a new saga starts in first->state (its first
+  // call begun) with first->log in its log: the call can go out without
+  // another commit.
   absl::StatusOr<SagaRecord> CreateIn(pqxx::work& tx,
                                       const v1::StartSagaRequest& request,
                                       bool* created,
-                                      const FirstCall* first = nullptr);
+                                      const Decision* first = nullptr);
 
   // PlannedSaga: the saga a StartSaga request makes, with an id drawn here
   // and its first call begun.
   SagaRecord PlannedSaga(const v1::StartSagaRequest& request,
-                         const FirstCall& first) const;
+                         const Decision& first) const;
 
   // CreateOnce is CreateIn's one-statement write (idempotency::OneStatement):
-  // `planned` with first.entry in its log and the key `k`, or nothing when
+  // `planned` with first.log in its log and the key `k`, or nothing when
   // the order has a saga already (false).
   bool CreateOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
-                  const SagaRecord& planned, const FirstCall& first);
+                  const SagaRecord& planned, const Decision& first);
 
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id);
 
@@ -205,6 +189,12 @@ class SagaStore {
   std::vector<Waiting*> waiting_ ABSL_GUARDED_BY(commit_mu_);
   int committing_ ABSL_GUARDED_BY(commit_mu_) = 0;  // groups in flight
 };
+
+// IsLostRace tells a commit refused because someone else moved the saga
+// (its version or lease changed: whoever did drives it now) from a database
+// failure, which may be ABORTED too (a lock timeout, a deadlock) and after
+// which the saga must run again.
+bool IsLostRace(const absl::Status& status);
 
 // ToProtoStatus maps a saga status to the API enum.
 v1::SagaStatus ToProtoStatus(SagaStatus status);

@@ -9,6 +9,7 @@
 #include "common/platform/services.h"
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
+#include "orchestrator/order_saga.h"
 #include "tests/testing/one_statement.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_postgres.h"
@@ -75,7 +76,7 @@ TEST_F(SagaStoreTest, OneSagaPerOrder) {
   EXPECT_EQ(first->saga_id, second->saga_id);
   EXPECT_EQ(second->request.items(0).sku(), "widget");
   EXPECT_EQ(second->state.status, SagaStatus::kRunning);
-  EXPECT_EQ(second->state.current_step, kReserveStock);
+  EXPECT_EQ(second->state.current_step, 1);
 }
 
 TEST_F(SagaStoreTest, CommitAppendsLogAndRejectsStaleVersions) {
@@ -106,12 +107,12 @@ TEST_F(SagaStoreTest, CommitAppendsLogAndRejectsStaleVersions) {
 // StartSaga stores a saga with its first attempt begun, so the first call
 // needs no commit of its own; the next commit builds on that version.
 TEST_F(SagaStoreTest, ANewSagaCanBeStoredWithItsFirstAttemptBegun) {
-  FirstCall first;
+  Decision first;
   first.state.attempt = 1;
   first.state.step_deadline = absl::FromUnixSeconds(1800000000);
-  first.entry = {1, "reserve_stock", CallKind::kAction, 1, "started", ""};
+  first.log = {{1, "reserve_stock", CallKind::kAction, 1, "started", ""}};
   const SagaState& begun = first.state;
-  const StepLogEntry& entry = first.entry;
+  const StepLogEntry& entry = first.log[0];
   bool created = false;
   absl::StatusOr<SagaRecord> record =
       pool_->TransactOr<SagaRecord>("create", [&](pqxx::work& tx) {
@@ -147,10 +148,10 @@ TEST_F(SagaStoreTest, ANewSagaCanBeStoredWithItsFirstAttemptBegun) {
 }
 
 TEST_F(SagaStoreTest, CreateOnceStoresThePlannedSagaOrNothing) {
-  FirstCall first;
+  Decision first;
   first.state.attempt = 1;
   first.state.step_deadline = absl::FromUnixSeconds(1800000000);
-  first.entry = {1, "reserve_stock", CallKind::kAction, 1, "started", ""};
+  first.log = {{1, "reserve_stock", CallKind::kAction, 1, "started", ""}};
   auto once = [&](const SagaRecord& planned, const std::string& key) {
     return testing::StoredOnce(*pool_, [&](pqxx::transaction_base& tx) {
       return store_->CreateOnce(tx, testing::TestKey(key), planned, first);
@@ -185,7 +186,7 @@ TEST_F(SagaStoreTest, OneCommitCarriesAnOutcomeAndTheNextAttempt) {
   bool created;
   SagaRecord record = *store_->Create(Request(), &created);
   SagaState next = record.state;
-  next.current_step = kChargePayment;
+  next.current_step = 2;
   next.attempt = 1;
   SW_ASSERT_OK(
       store_
@@ -304,7 +305,7 @@ TEST_F(SagaStoreTest, AMoveAloneAndInAGroupLeaveTheSameRowAndLog) {
   next.attempt = 3;
   next.step_deadline = absl::FromUnixMicros(1795000000123456);
   next.failure_reason = "card \"declined\", {twice}";
-  next.total_cents = 1234;
+  next.context = OrderContextBytes(1234);
   next.cancel_requested = true;
   const std::vector<StepLogEntry> entries{
       {2, "charge_payment", CallKind::kAction, 2, "failed", "no, {\"money\"}"},
@@ -328,7 +329,8 @@ TEST_F(SagaStoreTest, AMoveAloneAndInAGroupLeaveTheSameRowAndLog) {
       pqxx::row r = tx.exec_params1(
           "SELECT status, current_step, attempt, step_deadline, "
           "failure_reason, total_cents, cancel_requested, next_attempt_at, "
-          "version, lease_owner FROM saga_instances WHERE saga_id = $1",
+          "version, lease_owner, context FROM saga_instances WHERE saga_id = "
+          "$1",
           saga_id);
       for (const auto& field : r) absl::StrAppend(&out, field.c_str(), "|");
       pqxx::result log = tx.exec_params(
@@ -345,8 +347,12 @@ TEST_F(SagaStoreTest, AMoveAloneAndInAGroupLeaveTheSameRowAndLog) {
   const std::string alone = row(records[0].saga_id);
   EXPECT_NE(alone.find("compensating|2|3|"), std::string::npos) << alone;
   EXPECT_NE(alone.find("no, {\"money\"}"), std::string::npos) << alone;
+  EXPECT_NE(alone.find("|1234|"), std::string::npos) << alone;
   EXPECT_EQ(alone, row(records[1].saga_id));
   EXPECT_EQ(alone, row(records[2].saga_id));
+  for (const SagaRecord& r : records) {
+    EXPECT_EQ(store_->Load(r.saga_id)->state.context, next.context);
+  }
 }
 
 TEST_F(SagaStoreTest, ALiveLeaseKeepsOtherOrchestratorsOff) {
