@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
   server::Process process(Service::kOrchestrator);
   orchestrator::SagaRunnerConfig config;
   double call_timeout_s = 2, step_timeout_s = 10, lease_s = 10,
-         claim_interval_s = 1;
+         claim_interval_s = 1, stuck_after_s = 300;
   std::string instance_id;
   CLI::App& app = process.app();
   app.add_option("--workers", config.workers, "sagas driven at once (threads)")
@@ -54,7 +54,15 @@ int main(int argc, char** argv) {
       ->envname("SAGAWORKS_CLAIM_INTERVAL_SECONDS")
       ->check(CLI::Range(0.01, 600.0))
       ->capture_default_str();
+  app.add_option("--stuck-after-seconds", stuck_after_s,
+                 "a saga whose call has been retrying, or that has been due "
+                 "without being driven, this long counts as stuck "
+                 "(sagaworks_sagas_stuck, sagactl sagas list --stuck)")
+      ->envname("SAGAWORKS_STUCK_AFTER_SECONDS")
+      ->check(CLI::Range(1.0, 30.0 * 86400))
+      ->capture_default_str();
   if (auto code = process.ParseFlags(argc, argv)) return *code;
+  config.stuck_after = absl::Seconds(stuck_after_s);
   if (instance_id.empty()) {
     instance_id = orchestrator::DefaultInstanceId(process.listen_address());
   }
@@ -109,6 +117,7 @@ int main(int argc, char** argv) {
     return process.Fail(s);
   }
   orchestrator::SagaStore store(**pool, lease);
+  store.SetStuckAfter(config.stuck_after);
   orchestrator::SagaRunner runner(store, std::move(definition), *participants,
                                   RealClock::Default(), config);
   auto idempotency = process.MakeIdempotency();

@@ -17,6 +17,7 @@ SagaDefinition OrderSagaDefinition(SagaPolicy policy) {
       {"approve_order", "", RetryPolicy::Forever(), false},
   };
   d.on_compensated = "reject_order";
+  d.on_failed = "hold_order";
   return d;
 }
 

@@ -6,6 +6,7 @@
 //   step 3 create_shipment  (undo: cancel_shipment)
 //   step 4 approve_order    (retried until it succeeds)
 //   after undoing: reject_order
+//   when an undo is refused: hold_order (the order waits for an operator)
 #ifndef SAGAWORKS_ORCHESTRATOR_ORDER_SAGA_H_
 #define SAGAWORKS_ORCHESTRATOR_ORDER_SAGA_H_
 

@@ -133,6 +133,13 @@ std::unique_ptr<BoundParticipants> OrderSagaParticipants(
     request.set_saga_id(in.saga_id);
     return Call(stubs->order, "RejectOrder", in, &Order::RejectOrder, request);
   });
+  p->Bind("hold_order", [stubs](const CallInput& in) {
+    v1::HoldOrderRequest request;
+    request.set_order_id(in.request.order_id());
+    request.set_reason(in.state.failure_reason);
+    request.set_saga_id(in.saga_id);
+    return Call(stubs->order, "HoldOrder", in, &Order::HoldOrder, request);
+  });
   return p;
 }
 

@@ -1,6 +1,8 @@
 #include "orchestrator/saga_runner.h"
 
 #include <algorithm>
+#include <memory>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -19,6 +21,11 @@ absl::Status SagaRunnerConfig::Validate() const {
     return absl::InvalidArgumentError(
         "claim_batch and claim_interval must be positive");
   }
+  if (stuck_after <= absl::ZeroDuration() ||
+      stuck_count_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "stuck_after and stuck_count_interval must be positive");
+  }
   if (max_backlog < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("max backlog ", max_backlog, " is negative"));
@@ -26,7 +33,7 @@ absl::Status SagaRunnerConfig::Validate() const {
   return absl::OkStatus();
 }
 
-SagaRunner::SagaRunner(SagaStore& store, SagaDefinition definition,
+SagaRunner::SagaRunner(SagaLog& store, SagaDefinition definition,
                        Participants& participants, Clock& clock,
                        SagaRunnerConfig config)
     : store_(store),
@@ -41,13 +48,16 @@ SagaRunner::SagaRunner(SagaStore& store, SagaDefinition definition,
 SagaRunner::~SagaRunner() { Stop(); }
 
 absl::Status SagaRunner::Start() {
-  scheduler_.Start();
+  if (config_.start_threads) scheduler_.Start();
   absl::StatusOr<size_t> resumed = ClaimAll(/*include_own=*/true);
   if (!resumed.ok()) return resumed.status();
   if (*resumed > 0) {
     LogInfo(absl::StrCat("resuming ", *resumed, " unfinished sagas"));
   }
-  lease_thread_ = std::thread([this] { LeaseLoop(); });
+  next_renewal_ = clock_.Now() + store_.lease().duration / 3;
+  if (config_.start_threads) {
+    lease_thread_ = std::thread([this] { LeaseLoop(); });
+  }
   return absl::OkStatus();
 }
 
@@ -118,7 +128,7 @@ absl::StatusOr<size_t> SagaRunner::ClaimAll(bool include_own) {
       if (room <= 0) return total;
       batch = static_cast<int>(std::min<int64_t>(batch, room));
     }
-    absl::StatusOr<SagaStore::DueSagas> claimed =
+    absl::StatusOr<SagaLog::DueSagas> claimed =
         store_.Claim(batch, include_own);
     if (!claimed.ok()) return claimed.status();
     for (const auto& [saga_id, due] : *claimed) {
@@ -131,43 +141,64 @@ absl::StatusOr<size_t> SagaRunner::ClaimAll(bool include_own) {
 }
 
 void SagaRunner::LeaseLoop() {
-  // Renewing three times a lease keeps it alive through two missed renewals.
-  const absl::Duration renew_every = store_.lease().duration / 3;
-  absl::Time next_renewal = absl::Now() + renew_every;
   absl::MutexLock lock(&stop_mu_);
   while (true) {
     auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(stop_mu_) {
       return stopping_;
     };
-    const absl::Duration wait =
-        std::min(config_.claim_interval, next_renewal - absl::Now());
     if (stop_mu_.AwaitWithTimeout(absl::Condition(&stopping),
-                                  std::max(wait, absl::ZeroDuration()))) {
+                                  config_.claim_interval)) {
       return;
     }
     stop_mu_.Unlock();
-    static metrics::Family& held = metrics::Registry::Default().Gauge(
-        "sagaworks_saga_backlog",
-        "Sagas this orchestrator holds that wait for a worker or a backoff.");
-    held.With({}).Set(static_cast<double>(backlog()));
-    if (absl::Now() >= next_renewal) {
-      next_renewal = absl::Now() + renew_every;
-      if (absl::StatusOr<int64_t> renewed = store_.RenewLeases();
-          !renewed.ok()) {
-        LogWarning(absl::StrCat("cannot renew saga leases: ",
-                                renewed.status().message()));
-      }
-    }
-    absl::StatusOr<size_t> claimed = ClaimAll(/*include_own=*/false);
-    if (!claimed.ok()) {
-      LogWarning(
-          absl::StrCat("cannot claim sagas: ", claimed.status().message()));
-    } else if (*claimed > 0) {
-      LogInfo(absl::StrCat("took over ", *claimed,
-                           " sagas whose orchestrator's lease expired"));
-    }
+    Tick();
     stop_mu_.Lock();
   }
+}
+
+size_t SagaRunner::Tick() {
+  static metrics::Family& held = metrics::Registry::Default().Gauge(
+      "sagaworks_saga_backlog",
+      "Sagas this orchestrator holds that wait for a worker or a backoff.");
+  held.With({}).Set(static_cast<double>(backlog()));
+  const absl::Time now = clock_.Now();
+  if (now >= next_renewal_) {
+    // Renewing three times a lease keeps it alive through two missed
+    // renewals. Only sagas this orchestrator holds in memory are renewed: one
+    // it lost track of lets its lease run out and is claimed again below,
+    // here or by another orchestrator.
+    next_renewal_ = now + store_.lease().duration / 3;
+    if (absl::StatusOr<int64_t> renewed = store_.RenewLeases(scheduler_.Held());
+        !renewed.ok()) {
+      LogWarning(absl::StrCat("cannot renew saga leases: ",
+                              renewed.status().message()));
+    }
+  }
+  if (now >= next_stuck_count_) {
+    next_stuck_count_ = now + config_.stuck_count_interval;
+    static metrics::Family& stuck = metrics::Registry::Default().Gauge(
+        "sagaworks_sagas_stuck",
+        "Unfinished sagas (all orchestrators') whose current call has been "
+        "retrying, or that have been due without being driven, longer than "
+        "--stuck-after-seconds.");
+    if (absl::StatusOr<int64_t> n = store_.CountStuck(config_.stuck_after);
+        n.ok()) {
+      stuck.With({}).Set(static_cast<double>(*n));
+    } else {
+      LogWarning(
+          absl::StrCat("cannot count stuck sagas: ", n.status().message()));
+    }
+  }
+  absl::StatusOr<size_t> claimed = ClaimAll(/*include_own=*/false);
+  if (!claimed.ok()) {
+    LogWarning(
+        absl::StrCat("cannot claim sagas: ", claimed.status().message()));
+    return 0;
+  }
+  if (*claimed > 0) {
+    LogInfo(absl::StrCat("took over ", *claimed, " sagas whose lease expired"));
+  }
+  return *claimed;
 }
 
 double SagaRunner::Draw() {
@@ -240,8 +271,20 @@ void SagaRunner::Drive(const std::string& saga_id) {
   Decision d = Decide(definition_, record.state,
                       from_creation ? Event::FirstCallStored(first_now)
                                     : Event::Resume(first_now));
+  // A step's span covers the commit that records its attempt, the call,
+  // and (for the last step) the commit of the outcome, so every commit and
+  // log line of the saga lands in its trace.
+  std::unique_ptr<trace::Span> span;
+  std::optional<trace::ScopedContext> in_span;
   while (true) {
     const absl::Time now = clock_.Now();
+    if (d.call.has_value()) {
+      in_span.reset();
+      span = trace::Tracer::Get().StartSpanUnder(
+          absl::StrCat("saga ", d.call->name), trace::SpanKind::kInternal,
+          saga_trace.has_value() ? &*saga_trace : nullptr);
+      in_span.emplace(span->context());
+    }
     if (d.commit) {
       // The attempt is committed before its call goes out, so a crash
       // between the two leaves a record that the call may have been made.
@@ -268,10 +311,6 @@ void SagaRunner::Drive(const std::string& saga_id) {
     record.state = d.state;
     if (d.call.has_value()) {
       const SagaCall call = *d.call;
-      auto span = trace::Tracer::Get().StartSpanUnder(
-          absl::StrCat("saga ", call.name), trace::SpanKind::kInternal,
-          saga_trace.has_value() ? &*saga_trace : nullptr);
-      trace::ScopedContext in_span(span->context());
       const absl::Time start = clock_.Now();
       const std::string key = SagaCallKey(saga_id, call);
       // Steps that retry forever have no deadline: the downstream's own

@@ -26,7 +26,7 @@
 #include "orchestrator/engine/decide.h"
 #include "orchestrator/engine/saga_definition.h"
 #include "orchestrator/participants.h"
-#include "orchestrator/saga_store.h"
+#include "orchestrator/saga_log.h"
 #include "orchestrator/scheduler.h"
 
 namespace sagaworks::orchestrator {
@@ -48,7 +48,16 @@ struct SagaRunnerConfig {
   // bound. Its own unfinished sagas are all resumed at start regardless.
   // 0: no limit.
   int max_backlog = 10000;
+  // A saga is stuck when its current call has been retrying, or it has been
+  // due without being driven, this long (sagaworks_sagas_stuck, ListSagas
+  // with stuck set).
+  absl::Duration stuck_after = absl::Minutes(5);
+  // How often the stuck sagas are counted for the metric.
+  absl::Duration stuck_count_interval = absl::Seconds(15);
   uint64_t seed = std::random_device{}();
+  // False: Start() starts no thread; the caller drives the runner with
+  // RunDue() and Tick() (unit tests, in simulated time).
+  bool start_threads = true;
 
   absl::Status Validate() const;
 };
@@ -56,7 +65,7 @@ struct SagaRunnerConfig {
 class SagaRunner {
  public:
   // `definition` must be valid and every call of it bound (CheckBindings).
-  SagaRunner(SagaStore& store, SagaDefinition definition,
+  SagaRunner(SagaLog& store, SagaDefinition definition,
              Participants& participants, Clock& clock, SagaRunnerConfig config);
   ~SagaRunner();
 
@@ -78,6 +87,13 @@ class SagaRunner {
   // EnqueueNew runs a saga just stored with BeginFirstCall(), from `record`: no
   // load and no commit before its first call goes out.
   void EnqueueNew(SagaRecord record);
+
+  // RunDue drives every saga that is due now on the calling thread; Tick
+  // does one round of the lease work (renew the leases of the sagas held,
+  // claim those whose lease expired, count the stuck ones). Both for
+  // start_threads = false; they return what RunDue ran and Tick claimed.
+  int RunDue() { return scheduler_.RunDue(); }
+  size_t Tick();
 
   // backlog is how many sagas wait for a worker or a backoff.
   size_t backlog() const { return scheduler_.queued(); }
@@ -110,7 +126,7 @@ class SagaRunner {
   // LeaseLoop claims orphaned sagas and renews leases until Stop().
   void LeaseLoop();
 
-  SagaStore& store_;
+  SagaLog& store_;
   const SagaDefinition definition_;
   Participants& participants_;
   Clock& clock_;
@@ -129,6 +145,9 @@ class SagaRunner {
   absl::Mutex stop_mu_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
   std::thread lease_thread_;
+  // Tick's schedule; only Tick's thread touches them.
+  absl::Time next_renewal_ = absl::InfinitePast();
+  absl::Time next_stuck_count_ = absl::InfinitePast();
 };
 
 }  // namespace sagaworks::orchestrator

@@ -37,12 +37,28 @@ constexpr char kRecordColumns[] =
     "saga_id, order_id, status, current_step, attempt, "
     "(extract(epoch FROM step_deadline) * 1000000)::bigint, failure_reason, "
     "total_cents, payload::text, version, cancel_requested, traceparent, "
-    "context";
+    "context, failed_step";
 
 constexpr char kSummaryColumns[] =
     "saga_id, saga_type, order_id, status, current_step, failure_reason, "
     "total_cents, (extract(epoch FROM created_at) * 1000000)::bigint, "
-    "(extract(epoch FROM updated_at) * 1000000)::bigint, cancel_requested";
+    "(extract(epoch FROM updated_at) * 1000000)::bigint, cancel_requested, "
+    "attempt, (extract(epoch FROM call_since) * 1000000)::bigint, "
+    "(extract(epoch FROM next_attempt_at) * 1000000)::bigint, "
+    "(extract(epoch FROM now()) * 1000000)::bigint";
+
+// StuckWhere is the SQL for "stuck" (v1::Saga.stuck), the threshold in
+// milliseconds being parameter $`param`. An in-flight call is bounded by its
+// downstream's call budget, well below the threshold, so a saga that is due
+// and has not been updated for that long is not being driven.
+std::string StuckWhere(int param) {
+  const std::string ago =
+      absl::StrCat("now() - $", param, " * interval '1 millisecond'");
+  return absl::StrCat(
+      "(status IN ('running', 'compensating') AND ((attempt > 1 AND "
+      "call_since < ",
+      ago, ") OR (next_attempt_at < ", ago, " AND updated_at < ", ago, ")))");
+}
 
 // Bytea in PostgreSQL's hex text form, which plain and array parameters
 // carry as they carry text.
@@ -86,6 +102,7 @@ absl::StatusOr<SagaRecord> RecordFromRow(
   r.state.cancel_requested = row[10].as<bool>();
   r.traceparent = row[11].as<std::string>();
   r.state.context = FromBytea(row[12].as<std::string>());
+  if (!row[13].is_null()) r.state.failed_step = row[13].as<int>();
   // Sagas stored before contexts kept the total in its own column.
   if (r.state.context.empty() && row[7].as<int64_t>() != 0) {
     r.state.context = OrderContextBytes(row[7].as<int64_t>());
@@ -93,7 +110,7 @@ absl::StatusOr<SagaRecord> RecordFromRow(
   return r;
 }
 
-v1::Saga SummaryFromRow(const pqxx::row& row) {
+v1::Saga SummaryFromRow(const pqxx::row& row, absl::Duration stuck_after) {
   v1::Saga s;
   s.set_saga_id(row[0].as<std::string>());
   s.set_saga_type(row[1].as<std::string>());
@@ -108,6 +125,17 @@ v1::Saga SummaryFromRow(const pqxx::row& row) {
   *s.mutable_update_time() =
       TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
   s.set_cancel_requested(row[9].as<bool>());
+  s.set_attempt(row[10].as<int>());
+  const int64_t call_since = row[11].as<int64_t>();
+  *s.mutable_call_since() = TimeUtil::MicrosecondsToTimestamp(call_since);
+  // The same rule as StuckWhere, from the row's own times.
+  const int64_t ago =
+      row[13].as<int64_t>() - absl::ToInt64Microseconds(stuck_after);
+  const bool unfinished = s.status() == v1::SAGA_STATUS_RUNNING ||
+                          s.status() == v1::SAGA_STATUS_COMPENSATING;
+  s.set_stuck(unfinished &&
+              ((s.attempt() > 1 && call_since < ago) ||
+               (row[12].as<int64_t>() < ago && row[8].as<int64_t>() < ago)));
   return s;
 }
 
@@ -126,6 +154,14 @@ std::string StatusToDb(v1::SagaStatus status) {
 
 bool IsLostRace(const absl::Status& status) {
   return absl::IsAborted(status) && status.GetPayload(kLostRace).has_value();
+}
+
+absl::Status LostRace(const std::string& saga_id, int64_t version) {
+  absl::Status lost = absl::AbortedError(
+      absl::StrCat("saga ", saga_id, " moved on since version ", version,
+                   " or is leased to another orchestrator"));
+  lost.SetPayload(kLostRace, absl::Cord("1"));
+  return lost;
 }
 
 v1::SagaStatus ToProtoStatus(SagaStatus status) {
@@ -333,7 +369,10 @@ std::string MoveStatement(absl::string_view moves) {
       "  step_deadline = CASE WHEN i.has_deadline THEN 'epoch'::timestamptz "
       "    + i.deadline * interval '1 microsecond' END, "
       "  failure_reason = i.failure_reason, total_cents = i.total_cents, "
-      "  context = i.context, "
+      "  context = i.context, failed_step = nullif(i.failed_step, -1), "
+      // A call's first attempt starts its time; retries keep it.
+      "  call_since = CASE WHEN i.attempt <= 1 THEN now() "
+      "    ELSE s.call_since END, "
       "  cancel_requested = i.cancel_requested, "
       // A due saga's next attempt stays as stored while it is still due
       // (both times are past): the row then changes no indexed column and
@@ -369,7 +408,7 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
   // Column arrays, one element per saga and one per log entry.
   std::vector<std::string> ids, versions, statuses, current_steps, attempts,
       has_deadlines, deadlines, reasons, totals, next_ats, cancels, take_overs,
-      contexts;
+      contexts, failed_steps;
   std::vector<std::string> e_ids, e_steps, e_names, e_kinds, e_attempts,
       e_outcomes, e_errors;
   for (const Move& m : moves) {
@@ -385,6 +424,7 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
     reasons.push_back(next.failure_reason);
     totals.push_back(absl::StrCat(OrderTotalCents(next)));
     contexts.push_back(ByteaParam(next.context));
+    failed_steps.push_back(absl::StrCat(next.failed_step.value_or(-1)));
     next_ats.push_back(absl::StrCat(absl::ToUnixMicros(m.next_attempt_at)));
     cancels.push_back(next.cancel_requested ? "t" : "f");
     take_overs.push_back(m.take_over ? "t" : "f");
@@ -414,7 +454,7 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
         "  'epoch'::timestamptz + $10::bigint * interval '1 microsecond' "
         "    AS next_at, "
         "  $11::bool AS cancel_requested, $12::bool AS take_over, "
-        "  $22::bytea AS context");
+        "  $22::bytea AS context, $23::int AS failed_step");
     r = db::Exec(
         tx, sql, m.record->saga_id, m.record->version,
         std::string(SagaStatusName(next.status)), next.current_step,
@@ -426,20 +466,20 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
         db::ArrayLiteral(e_ids), db::ArrayLiteral(e_steps),
         db::ArrayLiteral(e_names), db::ArrayLiteral(e_kinds),
         db::ArrayLiteral(e_attempts), db::ArrayLiteral(e_outcomes),
-        db::ArrayLiteral(e_errors), contexts[0]);
+        db::ArrayLiteral(e_errors), contexts[0], next.failed_step.value_or(-1));
   } else {
     static const std::string sql = MoveStatement(
         "SELECT u.saga_id, u.version, u.status, u.current_step, u.attempt, "
         "  u.has_deadline, u.deadline, u.failure_reason, u.total_cents, "
         "  'epoch'::timestamptz + u.next_at_us * interval '1 microsecond' "
         "    AS next_at, "
-        "  u.cancel_requested, u.take_over, u.context "
+        "  u.cancel_requested, u.take_over, u.context, u.failed_step "
         "FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[], "
         "  $5::int[], $6::bool[], $7::bigint[], $8::text[], $9::bigint[], "
-        "  $10::bigint[], $11::bool[], $12::bool[], $22::bytea[]) "
+        "  $10::bigint[], $11::bool[], $12::bool[], $22::bytea[], $23::int[]) "
         "AS u(saga_id, version, status, current_step, attempt, has_deadline, "
         "     deadline, failure_reason, total_cents, next_at_us, "
-        "     cancel_requested, take_over, context)");
+        "     cancel_requested, take_over, context, failed_step)");
     r = db::Exec(tx, sql, db::ArrayLiteral(ids), db::ArrayLiteral(versions),
                  db::ArrayLiteral(statuses), db::ArrayLiteral(current_steps),
                  db::ArrayLiteral(attempts), db::ArrayLiteral(has_deadlines),
@@ -450,7 +490,8 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
                  db::ArrayLiteral(e_ids), db::ArrayLiteral(e_steps),
                  db::ArrayLiteral(e_names), db::ArrayLiteral(e_kinds),
                  db::ArrayLiteral(e_attempts), db::ArrayLiteral(e_outcomes),
-                 db::ArrayLiteral(e_errors), db::ArrayLiteral(contexts));
+                 db::ArrayLiteral(e_errors), db::ArrayLiteral(contexts),
+                 db::ArrayLiteral(failed_steps));
   }
   absl::flat_hash_map<std::string, int64_t> moved;
   for (const auto& row : r) {
@@ -463,11 +504,7 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
     if (it != moved.end()) {
       out.emplace_back(it->second);
     } else {
-      absl::Status lost = absl::AbortedError(absl::StrCat(
-          "saga ", m.record->saga_id, " moved on since version ",
-          m.record->version, " or is leased to another orchestrator"));
-      lost.SetPayload(kLostRace, absl::Cord("1"));
-      out.emplace_back(std::move(lost));
+      out.emplace_back(LostRace(m.record->saga_id, m.record->version));
     }
   }
   return out;
@@ -626,20 +663,19 @@ absl::StatusOr<SagaStore::DueSagas> SagaStore::Claim(int limit,
       });
 }
 
-absl::StatusOr<int64_t> SagaStore::RenewLeases() {
+absl::StatusOr<int64_t> SagaStore::RenewLeases(
+    const std::vector<std::string>& held) {
   // In chunks, each a statement of its own: a chunk keeps its rows locked
   // only until it commits, so a commit that needs one of them waits for a
   // chunk, not for every lease this orchestrator holds (tens of thousands
-  // under a backlog). A row renewed in this pass expires at least a lease
-  // after the pass began; older ones expire before that, which is how the
-  // next chunk finds what is left.
-  absl::StatusOr<std::string> began = pool_.AutocommitOr<std::string>(
-      "renew_leases", [](pqxx::nontransaction& tx) {
-        return tx.exec1("SELECT now()::text")[0].as<std::string>();
-      });
-  if (!began.ok()) return began.status();
+  // under a backlog).
   int64_t total = 0;
-  while (true) {
+  for (size_t from = 0; from < held.size();
+       from += static_cast<size_t>(renew_chunk_)) {
+    const size_t to =
+        std::min(held.size(), from + static_cast<size_t>(renew_chunk_));
+    const std::vector<std::string> chunk(held.begin() + from,
+                                         held.begin() + to);
     absl::StatusOr<int64_t> renewed = pool_.AutocommitOr<int64_t>(
         "renew_leases", [&](pqxx::nontransaction& tx) {
           pqxx::result r = db::Exec(
@@ -650,19 +686,17 @@ absl::StatusOr<int64_t> SagaStore::RenewLeases() {
               "UPDATE saga_instances "
               "SET lease_expires_at = now() + $2 * interval '1 millisecond' "
               "WHERE saga_id IN (SELECT saga_id FROM saga_instances "
-              "  WHERE lease_owner = $1 "
+              "  WHERE saga_id = ANY($3::uuid[]) AND lease_owner = $1 "
               "    AND status IN ('running', 'compensating') "
-              "    AND lease_expires_at < $3::timestamptz "
-              "      + $2 * interval '1 millisecond' "
-              "  LIMIT $4 FOR UPDATE SKIP LOCKED)",
-              lease_.owner, absl::ToInt64Milliseconds(lease_.duration), *began,
-              renew_chunk_);
+              "  FOR UPDATE SKIP LOCKED)",
+              lease_.owner, absl::ToInt64Milliseconds(lease_.duration),
+              db::ArrayLiteral(chunk));
           return static_cast<int64_t>(r.affected_rows());
         });
     if (!renewed.ok()) return renewed.status();
     total += *renewed;
-    if (*renewed < renew_chunk_) return total;
   }
+  return total;
 }
 
 absl::Status SagaStore::ReleaseLeases() {
@@ -696,7 +730,7 @@ absl::StatusOr<v1::Saga> SagaStore::Describe(const std::string& saga_id,
               saga_id.empty() ? absl::StrCat("no saga for order ", order_id)
                               : absl::StrCat("no saga ", saga_id));
         }
-        v1::Saga saga = SummaryFromRow(r[0]);
+        v1::Saga saga = SummaryFromRow(r[0], stuck_after_);
         pqxx::result steps =
             db::Exec(tx,
                      "SELECT step, name, kind, attempt, outcome, error, "
@@ -720,6 +754,18 @@ absl::StatusOr<v1::Saga> SagaStore::Describe(const std::string& saga_id,
       });
 }
 
+absl::StatusOr<int64_t> SagaStore::CountStuck(absl::Duration after) {
+  return pool_.ReadOr<int64_t>(
+      "count_stuck_sagas", [&](pqxx::work& tx) -> absl::StatusOr<int64_t> {
+        return db::Exec(tx,
+                        absl::StrCat("SELECT count(*) FROM saga_instances "
+                                     "WHERE ",
+                                     StuckWhere(1)),
+                        absl::ToInt64Milliseconds(after))[0][0]
+            .as<int64_t>();
+      });
+}
+
 absl::StatusOr<v1::ListSagasResponse> SagaStore::List(
     const v1::ListSagasRequest& request, int page_size) {
   PageCursor cursor{0, "00000000-0000-0000-0000-000000000000"};
@@ -738,15 +784,19 @@ absl::StatusOr<v1::ListSagasResponse> SagaStore::List(
             absl::StrCat(
                 "SELECT ", kSummaryColumns,
                 " FROM saga_instances WHERE ($1 = '' OR status = $1) "
+                "AND (NOT $6 OR ",
+                StuckWhere(7),
+                ") "
                 "AND (NOT $2 OR (created_at, saga_id) < "
                 "('epoch'::timestamptz + $3 * interval '1 microsecond', "
                 "$4::uuid)) "
                 "ORDER BY created_at DESC, saga_id DESC LIMIT $5"),
             StatusToDb(request.status()), has_cursor, cursor.created_at_micros,
-            cursor.id, page_size + 1);
+            cursor.id, page_size + 1, request.stuck(),
+            absl::ToInt64Milliseconds(stuck_after_));
         v1::ListSagasResponse response;
         for (int i = 0; i < static_cast<int>(r.size()) && i < page_size; ++i) {
-          *response.add_sagas() = SummaryFromRow(r[i]);
+          *response.add_sagas() = SummaryFromRow(r[i], stuck_after_);
         }
         if (static_cast<int>(r.size()) > page_size) {
           const v1::Saga& last = response.sagas(page_size - 1);

@@ -15,21 +15,10 @@
 #include "common/db/pool.h"
 #include "common/idempotency/idempotency.h"
 #include "orchestrator/engine/decide.h"
+#include "orchestrator/saga_log.h"
 #include "sagaworks/v1/orchestrator.pb.h"
 
 namespace sagaworks::orchestrator {
-
-// SagaRecord is a saga as stored: its state, the request it runs, and the
-// version that the next commit must match.
-struct SagaRecord {
-  std::string saga_id;
-  std::string order_id;
-  SagaState state;
-  v1::StartSagaRequest request;
-  int64_t version = 0;
-  // The W3C traceparent of the call that started the saga, or empty.
-  std::string traceparent;
-};
 
 // Move: one saga's commit, as CommitAllIn takes it (pointers to the
 // caller's values, which outlive the call).
@@ -43,23 +32,11 @@ struct Move {
   bool take_over = false;
 };
 
-// Lease: how an orchestrator claims the sagas it drives, so that several can
-// share one database and a dead one's sagas pass to the others.
-struct Lease {
-  // Who holds the lease; stable across restarts of one instance, so a
-  // restarted orchestrator takes its own sagas back at once.
-  std::string owner;
-  // How long a claim lasts without renewal (database time).
-  absl::Duration duration = absl::Seconds(10);
-
-  absl::Status Validate() const;
-};
-
 // DefaultInstanceId names an orchestrator by host and listen port: unique
 // among those running, and the same after a restart.
 std::string DefaultInstanceId(const std::string& listen_address);
 
-class SagaStore {
+class SagaStore final : public SagaLog {
  public:
   // `max_batch`: saga moves committed in one statement at most;
   // `renew_chunk`: leases renewed in one statement at most.
@@ -70,7 +47,7 @@ class SagaStore {
         max_batch_(max_batch),
         renew_chunk_(renew_chunk) {}
 
-  const Lease& lease() const { return lease_; }
+  const Lease& lease() const override { return lease_; }
 
   // Create stores a new order saga, leased to this orchestrator, or returns
   // the one that exists for the order (`*created` tells which).
@@ -97,22 +74,17 @@ class SagaStore {
   bool CreateOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
                   const SagaRecord& planned, const Decision& first);
 
-  absl::StatusOr<SagaRecord> Load(const std::string& saga_id);
+  absl::StatusOr<SagaRecord> Load(const std::string& saga_id) override;
 
-  // Commit stores `next` and appends `entries` to the step log in one
-  // transaction, and renews this orchestrator's lease on the saga. It fails
-  // with ABORTED (someone else moved the saga) unless the saga is still at
-  // `record.version` and its lease is this orchestrator's, free or expired.
-  // Returns the new version.
-  //
-  // Commits from many threads are grouped: while one statement is being
-  // committed, the moves that arrive wait and then go together in the next
-  // (at most `max_batch` in one). Each caller still returns only once its
-  // own move is durable, and alone it waits for no one.
+  // Commit (SagaLog::Commit) in one statement. Commits from many threads are
+  // grouped: while one statement is being committed, the moves that arrive wait
+  // and then go together in the next (at most `max_batch` in one). Each caller
+  // still returns only once its own move is durable, and alone it waits for no
+  // one.
   absl::StatusOr<int64_t> Commit(const SagaRecord& record,
                                  const SagaState& next,
                                  const std::vector<StepLogEntry>& entries,
-                                 absl::Time next_attempt_at);
+                                 absl::Time next_attempt_at) override;
 
   // WaitingCommits: moves waiting for a group to take them.
   int WaitingCommits() {
@@ -139,23 +111,23 @@ class SagaStore {
   absl::StatusOr<SagaRecord> LockByOrderIn(pqxx::work& tx,
                                            const std::string& order_id);
 
-  using DueSagas = std::vector<std::pair<std::string, absl::Time>>;
+  // Claim (SagaLog::Claim). Rows another transaction has locked are
+  // skipped, so claimers never wait on each other.
+  absl::StatusOr<DueSagas> Claim(int limit, bool include_own) override;
 
-  // Claim leases up to `limit` unfinished sagas that no live orchestrator
-  // holds (never leased, or the lease expired), soonest due first, and
-  // returns them with when each is due. With `include_own` it also takes
-  // back sagas leased to this owner (at start, after a restart). Rows another
-  // transaction has locked are skipped, so claimers never wait on each other.
-  absl::StatusOr<DueSagas> Claim(int limit, bool include_own);
+  // RenewLeases (SagaLog::RenewLeases), `renew_chunk` sagas a statement;
+  // rows a transaction has locked are skipped (those are being committed,
+  // which renews them too).
+  absl::StatusOr<int64_t> RenewLeases(
+      const std::vector<std::string>& held) override;
 
-  // RenewLeases extends the lease on every unfinished saga this owner holds
-  // and no transaction has locked (those are being committed, which renews
-  // them too), a chunk at a time; returns how many.
-  absl::StatusOr<int64_t> RenewLeases();
+  absl::Status ReleaseLeases() override;
 
-  // ReleaseLeases lets every lease this owner holds expire now, so that other
-  // orchestrators take its sagas over without waiting (graceful stop).
-  absl::Status ReleaseLeases();
+  absl::StatusOr<int64_t> CountStuck(absl::Duration after) override;
+
+  // What Describe and List call stuck (SagaRunnerConfig::stuck_after); set
+  // before either is used.
+  void SetStuckAfter(absl::Duration after) { stuck_after_ = after; }
 
   // Describe returns the saga (by saga id or, when that is empty, by order
   // id) with its step log, for GetSaga.
@@ -184,17 +156,12 @@ class SagaStore {
   const Lease lease_;
   const int max_batch_;
   const int renew_chunk_;
+  absl::Duration stuck_after_ = absl::Minutes(5);
 
   absl::Mutex commit_mu_;
   std::vector<Waiting*> waiting_ ABSL_GUARDED_BY(commit_mu_);
   int committing_ ABSL_GUARDED_BY(commit_mu_) = 0;  // groups in flight
 };
-
-// IsLostRace tells a commit refused because someone else moved the saga
-// (its version or lease changed: whoever did drives it now) from a database
-// failure, which may be ABORTED too (a lock timeout, a deadlock) and after
-// which the saga must run again.
-bool IsLostRace(const absl::Status& status);
 
 // ToProtoStatus maps a saga status to the API enum.
 v1::SagaStatus ToProtoStatus(SagaStatus status);

@@ -46,6 +46,45 @@ size_t Scheduler::queued() const {
   return queue_.size();
 }
 
+std::vector<std::string> Scheduler::Held() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> out;
+  out.reserve(due_.size() + running_.size());
+  for (const auto& [id, due] : due_) out.push_back(id);
+  for (const std::string& id : running_) {
+    if (due_.count(id) == 0) out.push_back(id);
+  }
+  return out;
+}
+
+int Scheduler::RunDue() {
+  int runs = 0;
+  absl::MutexLock lock(&mu_);
+  while (!stop_ && !queue_.empty() && queue_.begin()->first <= clock_.Now()) {
+    const std::string task = queue_.begin()->second;
+    queue_.erase(queue_.begin());
+    due_.erase(task);
+    RunLocked(task);
+    ++runs;
+  }
+  return runs;
+}
+
+void Scheduler::RunLocked(const std::string& task) {
+  running_.insert(task);
+  mu_.Unlock();
+  run_(task);
+  mu_.Lock();
+  running_.erase(task);
+  auto again = rerun_.find(task);
+  if (again != rerun_.end()) {
+    const absl::Time when = again->second;
+    rerun_.erase(again);
+    due_.emplace(task, when);
+    queue_.emplace(when, task);
+  }
+}
+
 void Scheduler::WorkerLoop() {
   absl::MutexLock lock(&mu_);
   while (!stop_) {
@@ -73,18 +112,7 @@ void Scheduler::WorkerLoop() {
     const std::string task = id;
     queue_.erase(queue_.begin());
     due_.erase(task);
-    running_.insert(task);
-    mu_.Unlock();
-    run_(task);
-    mu_.Lock();
-    running_.erase(task);
-    auto again = rerun_.find(task);
-    if (again != rerun_.end()) {
-      const absl::Time when = again->second;
-      rerun_.erase(again);
-      due_.emplace(task, when);
-      queue_.emplace(when, task);
-    }
+    RunLocked(task);
   }
 }
 

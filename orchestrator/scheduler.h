@@ -37,9 +37,19 @@ class Scheduler {
 
   // queued is how many ids wait (for tests and status).
   size_t queued() const;
+  // Held lists every id queued or running.
+  std::vector<std::string> Held() const;
+
+  // RunDue runs every id due by the clock on the calling thread, until none
+  // is; returns how many runs it made. For a scheduler whose workers were
+  // not started (tests drive it step by step).
+  int RunDue();
 
  private:
   void WorkerLoop();
+  // RunLocked runs `task` (taken off the queue) with mu_ released, then
+  // queues it again if it was scheduled meanwhile.
+  void RunLocked(const std::string& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int workers_;
   Clock& clock_;

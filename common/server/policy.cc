@@ -52,6 +52,7 @@ std::vector<MethodPolicy> BuildPolicies() {
       people("OrderService", "WatchOrder", Customers::kOwn, true),
       platform("OrderService", "ApproveOrder", kOrchestrator),
       platform("OrderService", "RejectOrder", kOrchestrator),
+      platform("OrderService", "HoldOrder", kOrchestrator),
       // Money and stock move only inside a saga.
       platform("PaymentService", "Charge", kOrchestrator),
       platform("PaymentService", "Refund", kOrchestrator),

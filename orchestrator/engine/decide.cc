@@ -123,7 +123,11 @@ Decision Answered(const SagaDefinition& d, const SagaState& state,
       }
     }
   } else if (result.ok()) {
-    if (step == 0) {
+    if (state.failed_step.has_value()) {
+      // The failure is reported: it now waits for an operator.
+      out.state = AtStep(state, state.current_step);
+      out.state.status = SagaStatus::kFailed;
+    } else if (step == 0) {
       out.state = AtStep(state, 0);
       out.state.status = SagaStatus::kCompensated;
     } else {
@@ -133,13 +137,22 @@ Decision Answered(const SagaDefinition& d, const SagaState& state,
       }
     }
   } else if (IsBusinessFailure(result)) {
-    // A compensation that is refused cannot be retried into success: an
-    // operator has to look.
     outcome = StepOutcome::kFailed;
     out.state = state;
-    out.state.status = SagaStatus::kFailed;
-    out.state.failure_reason =
-        absl::StrCat(state.failure_reason, "; compensation failed: ", error);
+    if (state.failed_step.has_value()) {
+      // Reporting the failure was refused: nothing more to try.
+      out.state = AtStep(out.state, out.state.current_step);
+      out.state.status = SagaStatus::kFailed;
+    } else {
+      // A compensation that is refused cannot be retried into success: an
+      // operator has to look. The failure is reported first, if the
+      // definition says how.
+      out.state = AtStep(out.state, step);
+      out.state.failed_step = step;
+      out.state.failure_reason =
+          absl::StrCat(state.failure_reason, "; compensation failed: ", error);
+      if (d.on_failed.empty()) out.state.status = SagaStatus::kFailed;
+    }
   } else {
     outcome = StepOutcome::kRetrying;
     out.state = state;
@@ -293,6 +306,10 @@ std::optional<SagaCall> CurrentCall(const SagaDefinition& d,
     return SagaCall{step, CallKind::kAction, d.step(step).name};
   }
   if (state.status == SagaStatus::kCompensating) {
+    if (state.failed_step.has_value()) {
+      if (d.on_failed.empty()) return std::nullopt;
+      return SagaCall{*state.failed_step, CallKind::kCompensation, d.on_failed};
+    }
     if (step == 0 && !d.on_compensated.empty()) {
       return SagaCall{0, CallKind::kCompensation, d.on_compensated};
     }

@@ -58,6 +58,9 @@ struct SagaState {
   std::string context;
   // A cancel was accepted: the closing call says so.
   bool cancel_requested = false;
+  // The step whose compensation was refused. While the saga is still
+  // compensating, its next call is the definition's on_failed.
+  std::optional<int> failed_step;
 };
 
 enum class StepOutcome { kStarted, kSucceeded, kFailed, kRetrying };

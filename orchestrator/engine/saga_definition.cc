@@ -20,6 +20,7 @@ std::vector<std::string> SagaDefinition::CallNames() const {
     if (!s.compensation.empty()) names.push_back(s.compensation);
   }
   if (!on_compensated.empty()) names.push_back(on_compensated);
+  if (!on_failed.empty()) names.push_back(on_failed);
   return names;
 }
 

@@ -80,6 +80,10 @@ struct SagaDefinition {
   // The call made once everything is undone (the order saga rejects its
   // order), or empty.
   std::string on_compensated;
+  // The call made when a compensation is refused and the saga fails (the
+  // order saga puts its order on hold for an operator), or empty. Retried
+  // until it succeeds; the saga is FAILED once it has been made.
+  std::string on_failed;
   SagaPolicy policy;
 
   // Validate refuses a definition the engine could not run safely: no

@@ -34,7 +34,8 @@ namespace {
 bool IsFinal(v1::OrderStatus status) {
   return status == v1::ORDER_STATUS_APPROVED ||
          status == v1::ORDER_STATUS_REJECTED ||
-         status == v1::ORDER_STATUS_CANCELLED;
+         status == v1::ORDER_STATUS_CANCELLED ||
+         status == v1::ORDER_STATUS_NEEDS_ATTENTION;
 }
 
 // A lookup that did not answer (down, slow, shedding load) proves nothing.
@@ -408,6 +409,27 @@ grpc::Status OrderServiceImpl::RejectOrder(
           return store_.RejectIn(tx, request->order_id(), reason,
                                  request->total_cents(), request->cancelled(),
                                  request->saga_id());
+        });
+  });
+}
+
+grpc::Status OrderServiceImpl::HoldOrder(grpc::ServerContext* context,
+                                         const v1::HoldOrderRequest* request,
+                                         v1::Order* response) {
+  return guard_.Run(context, "HoldOrder", [&]() -> grpc::Status {
+    if (absl::Status s =
+            ValidateOutcome(request->order_id(), 0, request->saga_id());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    std::string reason = request->reason().substr(0, 1000);
+    if (reason.empty()) reason = "needs attention";
+    v1::HoldOrderRequest asked = *request;  // as for ApproveOrder
+    asked.clear_saga_id();
+    return idempotency_.Run<v1::Order>(
+        context, "HoldOrder", {asked, *request}, response, [&](pqxx::work& tx) {
+          return store_.HoldIn(tx, request->order_id(), reason,
+                               request->saga_id());
         });
   });
 }

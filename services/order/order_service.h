@@ -122,6 +122,9 @@ class OrderServiceImpl final : public v1::OrderService::Service {
   grpc::Status RejectOrder(grpc::ServerContext* context,
                            const v1::RejectOrderRequest* request,
                            v1::Order* response) override;
+  grpc::Status HoldOrder(grpc::ServerContext* context,
+                         const v1::HoldOrderRequest* request,
+                         v1::Order* response) override;
 
  private:
   server::ServiceGuard guard_;

@@ -111,8 +111,9 @@ absl::StatusOr<v1::Order> Finish(pqxx::work& tx, const std::string& order_id,
       absl::StrCat("UPDATE orders SET status = $2, failure_reason = $3, "
                    "total_cents = $4, updated_at = now(), "
                    "saga_id = coalesce(saga_id, nullif($5, '')::uuid) "
-                   "WHERE order_id = $1 AND (status = 'pending' OR "
-                   "(status = 'approved' AND $2 = 'cancelled')) "
+                   "WHERE order_id = $1 AND (status IN ('pending', "
+                   "'needs_attention') OR (status = 'approved' AND "
+                   "$2 IN ('cancelled', 'needs_attention'))) "
                    "RETURNING ",
                    kOrderColumns, ", ", kItemColumns),
       order_id, StatusToDb(to), reason, total_cents, saga_id);
@@ -381,6 +382,17 @@ absl::StatusOr<v1::Order> OrderStore::RejectIn(
       tx, order_id,
       cancelled ? v1::ORDER_STATUS_CANCELLED : v1::ORDER_STATUS_REJECTED,
       reason, total_cents, saga_id);
+}
+
+absl::StatusOr<v1::Order> OrderStore::HoldIn(pqxx::work& tx,
+                                             const std::string& order_id,
+                                             const std::string& reason,
+                                             const std::string& saga_id) {
+  Forget(order_id);
+  std::optional<v1::Order> order = LoadOrder(tx, order_id);
+  if (!order.has_value()) return OrderNotFound(order_id);
+  return Finish(tx, order_id, v1::ORDER_STATUS_NEEDS_ATTENTION, reason,
+                order->total_cents(), saga_id);
 }
 
 absl::StatusOr<std::vector<OutboxEntry>> OrderStore::DueOutbox(int limit) {

@@ -100,6 +100,11 @@ class OrderStore {
                                      const std::string& reason,
                                      int64_t total_cents, bool cancelled,
                                      const std::string& saga_id);
+  // HoldIn puts a pending or approved order on hold (NEEDS_ATTENTION) for
+  // an operator, keeping its total.
+  absl::StatusOr<v1::Order> HoldIn(pqxx::work& tx, const std::string& order_id,
+                                   const std::string& reason,
+                                   const std::string& saga_id);
 
   // DueOutbox returns up to `limit` undelivered entries whose next attempt is
   // due, oldest first.

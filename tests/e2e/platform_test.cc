@@ -653,6 +653,48 @@ TEST_F(PlatformTest, CancellingARunningOrderStopsItsSaga) {
   EXPECT_EQ(Balance("alice"), balance);  // never charged, or refunded
 }
 
+// A compensation the participant refuses cannot be retried into success:
+// the saga fails for an operator, and the customer sees the order on hold
+// (NEEDS_ATTENTION), where their WatchOrder ends, instead of PENDING forever.
+TEST_F(PlatformTest, AnUndoThatIsRefusedPutsTheOrderOnHoldForAnOperator) {
+  ASSERT_TRUE(SetChaos(Service::kPayment, "/sagaworks.v1.PaymentService/Refund",
+                       1.0, 0, "FAILED_PRECONDITION")
+                  .ok());
+  absl::Cleanup clear = [] { (void)ClearChaos(Service::kPayment); };
+  const int64_t balance = Balance("alice");
+  v1::Order order;
+  // Shipping refuses ZZ after the charge, so the charge must be refunded.
+  ASSERT_TRUE(Create("alice", "widget", 1, "ZZ", &order).ok());
+  grpc::ClientContext watch;
+  Deadline(&watch);
+  v1::WatchOrderRequest w;
+  w.set_order_id(order.order_id());
+  auto stream = Orders("alice")->WatchOrder(&watch, w);
+  v1::Order seen;
+  v1::OrderStatus last = v1::ORDER_STATUS_UNSPECIFIED;
+  std::string told;
+  while (stream->Read(&seen)) {
+    last = seen.status();
+    told = seen.failure_reason();
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(last, v1::ORDER_STATUS_NEEDS_ATTENTION);
+  // The customer is told a category, never the services' own words.
+  EXPECT_EQ(told, "undeliverable address");
+  const v1::Saga saga = SagaOf(order.order_id());
+  EXPECT_EQ(saga.status(), v1::SAGA_STATUS_FAILED);
+  EXPECT_NE(saga.failure_reason().find("compensation failed: refund_payment"),
+            std::string::npos)
+      << saga.failure_reason();
+  // Nothing further was undone behind the operator's back: the charge
+  // stands until someone looks.
+  EXPECT_EQ(Balance("alice"), balance - 1999);
+  // A customer cannot cancel their way out of it.
+  v1::Order answer;
+  EXPECT_EQ(Cancel(order.order_id(), &answer).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+}
+
 TEST_F(PlatformTest, CancellingARejectedOrderIsRefused) {
   v1::Order order;
   ASSERT_TRUE(Create("bob", "widget", 1, "DE", &order).ok());

@@ -200,10 +200,22 @@ TEST_F(OrderSagaTest, RefusedCompensationFailsTheSagaForAnOperator) {
   Call(absl::FailedPreconditionError("insufficient funds"));
   Decision d = Call(absl::NotFoundError("no such reservation table"));
   EXPECT_EQ(d.outcome, StepOutcome::kFailed);
-  EXPECT_EQ(state_.status, SagaStatus::kFailed);
   EXPECT_NE(state_.failure_reason.find("compensation failed"),
             std::string::npos);
+  EXPECT_EQ(state_.failed_step, 1);
+  // The order is put on hold first, retried until that succeeds; nothing
+  // else is undone meanwhile.
+  EXPECT_EQ(state_.status, SagaStatus::kCompensating);
+  EXPECT_EQ(Next(), "hold_order");
+  EXPECT_EQ(Call(absl::UnavailableError("order down")).outcome,
+            StepOutcome::kRetrying);
+  EXPECT_EQ(Next(), "hold_order");
+  Call(absl::OkStatus());
+  EXPECT_EQ(state_.status, SagaStatus::kFailed);
   EXPECT_FALSE(CurrentCall(definition_, state_).has_value());
+  // A failed saga cannot be cancelled.
+  EXPECT_EQ(Decide(definition_, state_, Event::Cancel("", kT0)).refused.code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(OrderSagaTest, CancellingARunningSagaUndoesWhatMayHaveHappened) {

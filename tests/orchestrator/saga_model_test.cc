@@ -53,6 +53,12 @@ class World {
       if (r < 0.05 + transient) return absl::DeadlineExceededError("slow");
       return absl::OkStatus();
     }
+    if (call.name == d_.on_failed) {
+      if (r < transient) return absl::UnavailableError("down");
+      ++held_;
+      effects_.push_back("hold");
+      return absl::OkStatus();
+    }
     if (call.step == 0) {
       if (r < transient) return absl::UnavailableError("down");
       ++closed_;
@@ -94,6 +100,7 @@ class World {
   std::set<int> started_, applied_, undone_;
   std::vector<std::string> effects_;
   int closed_ = 0;
+  int held_ = 0;
   bool refused_compensation_ = false;
 };
 
@@ -237,8 +244,15 @@ void RunOnce(const SagaDefinition& d, uint64_t seed, Coverage& seen) {
       break;
     }
     case SagaStatus::kFailed:
-      // Only a refused compensation leaves it to an operator.
+      // Only a refused compensation leaves it to an operator, and the
+      // failure was reported (the order put on hold) before it ended.
       EXPECT_TRUE(world.refused_compensation_);
+      EXPECT_TRUE(end.failed_step.has_value());
+      if (!d.on_failed.empty()) {
+        EXPECT_GE(world.held_, 1);
+        EXPECT_EQ(world.effects_.back(), "hold");
+      }
+      EXPECT_EQ(world.closed_, 0);
       break;
     default:
       break;

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "migrations/embedded.h"
 #include "orchestrator/order_saga.h"
+#include "orchestrator/saga_runner.h"
 #include "tests/testing/one_statement.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_postgres.h"
@@ -250,7 +251,9 @@ TEST_F(SagaStoreTest, CommitsArrivingTogetherShareOneStatement) {
                .as<int>() > 0;
   });
   // The lease renewal passes the locked row by.
-  absl::StatusOr<int64_t> renewed = store_->RenewLeases();
+  std::vector<std::string> all;
+  for (const SagaRecord& r : records) all.push_back(r.saga_id);
+  absl::StatusOr<int64_t> renewed = store_->RenewLeases(all);
 
   for (int i = 1; i < kSagas; ++i) {
     threads.emplace_back([&, i] {
@@ -414,7 +417,7 @@ TEST_F(SagaStoreTest, ExpiredLeasesPassToAnotherOrchestrator) {
   EXPECT_TRUE(store_->Claim(10, /*include_own=*/true)->empty());
   SW_EXPECT_OK(other_->Commit(record, next, {started}, absl::Now()).status());
   // Renewal keeps it: after renewing, a claim by orch-a still finds nothing.
-  EXPECT_EQ(*other_->RenewLeases(), 1);
+  EXPECT_EQ(*other_->RenewLeases({record.saga_id}), 1);
   EXPECT_TRUE(store_->Claim(10, /*include_own=*/false)->empty());
 }
 
@@ -422,19 +425,38 @@ TEST_F(SagaStoreTest, ExpiredLeasesPassToAnotherOrchestrator) {
 TEST_F(SagaStoreTest, RenewalInChunksReachesEveryLease) {
   SagaStore chunked(*pool_, Lease{"orch-a", kLease}, /*max_batch=*/64,
                     /*renew_chunk=*/2);
+  std::vector<std::string> held;
   for (int i = 0; i < 5; ++i) {
     v1::StartSagaRequest request = Request();
     request.set_order_id(
         absl::StrCat("22222222-2222-2222-2222-2222222222", 10 + i));
     bool created;
-    SW_ASSERT_OK(store_->Create(request, &created).status());
+    absl::StatusOr<SagaRecord> r = store_->Create(request, &created);
+    SW_ASSERT_OK(r.status());
+    held.push_back(r->saga_id);
   }
   ExpireLeases();
-  absl::StatusOr<int64_t> renewed = chunked.RenewLeases();
+  absl::StatusOr<int64_t> renewed = chunked.RenewLeases(held);
   SW_ASSERT_OK(renewed.status());
   EXPECT_EQ(*renewed, 5);
   // All live again: another orchestrator can claim none of them.
   EXPECT_TRUE(other_->Claim(10, /*include_own=*/false)->empty());
+}
+
+// A saga this orchestrator leases but no longer holds in memory is not
+// renewed: its lease runs out and a claim picks it up again.
+TEST_F(SagaStoreTest, OnlySagasHeldInMemoryAreRenewed) {
+  bool created;
+  SagaRecord held = *store_->Create(Request(), &created);
+  v1::StartSagaRequest other_order = Request();
+  other_order.set_order_id("22222222-2222-2222-2222-222222222299");
+  SagaRecord orphan = *store_->Create(other_order, &created);
+  ExpireLeases();
+  EXPECT_EQ(*store_->RenewLeases({held.saga_id}), 1);
+  auto claimed = other_->Claim(10, /*include_own=*/false);
+  SW_ASSERT_OK(claimed.status());
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ(claimed->front().first, orphan.saga_id);
 }
 
 TEST_F(SagaStoreTest, ARestartedOrchestratorTakesItsOwnSagasBack) {
@@ -468,10 +490,60 @@ TEST_F(SagaStoreTest, FinishedSagasAreNeverClaimed) {
                    .status());
   ExpireLeases();
   EXPECT_TRUE(other_->Claim(10, /*include_own=*/true)->empty());
-  EXPECT_EQ(*store_->RenewLeases(), 0);
+  EXPECT_EQ(*store_->RenewLeases({record.saga_id}), 0);
   v1::ListSagasRequest completed;
   completed.set_status(v1::SAGA_STATUS_COMPLETED);
   EXPECT_EQ(store_->List(completed, 10)->sagas_size(), 1);
+}
+
+// Stuck: a call retrying for longer than the threshold, or a saga due that
+// long and not updated (nobody drives it); never a finished one.
+TEST_F(SagaStoreTest, StuckSagasAreListedAndCounted) {
+  store_->SetStuckAfter(absl::Minutes(5));
+  bool created;
+  std::vector<SagaRecord> sagas;
+  for (int i = 0; i < 4; ++i) {
+    v1::StartSagaRequest request = Request();
+    request.set_order_id(
+        absl::StrCat("33333333-3333-3333-3333-3333333333", 10 + i));
+    sagas.push_back(*store_->Create(request, &created));
+  }
+  // 0 retries its call for 10 minutes; 1 is due and untouched for 10
+  // minutes; 2 is healthy; 3 retried as long but has finished.
+  SagaState retrying = sagas[0].state;
+  retrying.attempt = 2;
+  SW_ASSERT_OK(store_->Commit(sagas[0], retrying, {}, absl::Now()).status());
+  SagaState done = sagas[3].state;
+  done.status = SagaStatus::kCompleted;
+  done.attempt = 7;
+  SW_ASSERT_OK(store_->Commit(sagas[3], done, {}, absl::Now()).status());
+  SW_ASSERT_OK(pool_->Transact("age", [&](pqxx::work& tx) {
+    tx.exec_params(
+        "UPDATE saga_instances SET call_since = now() - interval '10 min' "
+        "WHERE saga_id IN ($1, $2)",
+        sagas[0].saga_id, sagas[3].saga_id);
+    tx.exec_params(
+        "UPDATE saga_instances SET next_attempt_at = now() - interval "
+        "'10 min', updated_at = now() - interval '10 min' WHERE saga_id = $1",
+        sagas[1].saga_id);
+    return absl::OkStatus();
+  }));
+  EXPECT_EQ(*store_->CountStuck(absl::Minutes(5)), 2);
+  EXPECT_EQ(*store_->CountStuck(absl::Minutes(20)), 0);
+  v1::ListSagasRequest request;
+  request.set_stuck(true);
+  v1::ListSagasResponse stuck = *store_->List(request, 10);
+  std::set<std::string> ids;
+  for (const v1::Saga& s : stuck.sagas()) {
+    EXPECT_TRUE(s.stuck()) << s.saga_id();
+    ids.insert(s.saga_id());
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{sagas[0].saga_id, sagas[1].saga_id}));
+  v1::Saga retried = *store_->Describe(sagas[0].saga_id, "");
+  EXPECT_TRUE(retried.stuck());
+  EXPECT_EQ(retried.attempt(), 2);
+  EXPECT_FALSE(store_->Describe(sagas[2].saga_id, "")->stuck());
+  EXPECT_FALSE(store_->Describe(sagas[3].saga_id, "")->stuck());
 }
 
 TEST_F(SagaStoreTest, ClaimTakesAtMostOneBatch) {
@@ -488,6 +560,76 @@ TEST_F(SagaStoreTest, ClaimTakesAtMostOneBatch) {
   EXPECT_EQ(first->size(), 3u);
   auto rest = other_->Claim(3, false);
   EXPECT_EQ(rest->size(), 2u);
+}
+
+// A commit that waits for a row lock past the lock timeout fails ABORTED
+// like a lost race does, but the saga is still this orchestrator's: it is
+// retried until the lock goes, and finishes.
+TEST_F(SagaStoreTest, ASagaWhoseCommitHitsALockTimeoutResumes) {
+  db::PoolConfig config = pool_->config();
+  config.lock_timeout = absl::Milliseconds(300);
+  config.max_tx_attempts = 1;
+  auto pool = db::Pool::Create(config);
+  SW_ASSERT_OK(pool.status());
+  SagaStore store(**pool, Lease{"orch-a", kLease});
+  const SagaDefinition definition = OrderSagaDefinition();
+  BoundParticipants participants;
+  for (const std::string& name : definition.CallNames()) {
+    participants.Bind(name, [](const CallInput&) { return CallResult(); });
+  }
+  SagaRunnerConfig runner_config;
+  runner_config.store_retry = absl::Milliseconds(100);
+  SagaRunner runner(store, definition, participants, RealClock::Default(),
+                    runner_config);
+  SW_ASSERT_OK(runner.Start());
+
+  const Decision first = runner.BeginFirstCall();
+  bool created = false;
+  absl::StatusOr<SagaRecord> record =
+      (*pool)->TransactOr<SagaRecord>("create", [&](pqxx::work& tx) {
+        return store.CreateIn(tx, Request(), &created, &first);
+      });
+  SW_ASSERT_OK(record.status());
+
+  // Another session holds the saga's row, as `SELECT ... FOR UPDATE` in psql
+  // would.
+  pqxx::connection blocker(config.url);
+  pqxx::connection watcher(config.url);
+  auto held = std::make_unique<pqxx::work>(blocker);
+  held->exec_params(
+      "SELECT 1 FROM saga_instances WHERE saga_id = $1 "
+      "FOR UPDATE",
+      record->saga_id);
+  // Driven from what is stored (as after a restart or a backoff), not from
+  // the record just created.
+  runner.Enqueue(record->saga_id);
+  // Waits seen on the row: a second one, begun after the first, means the
+  // first ran out its lock timeout and the saga was tried again.
+  auto waiting_since = [&]() -> std::optional<std::string> {
+    pqxx::nontransaction look(watcher);
+    pqxx::result r = look.exec(
+        "SELECT query_start::text FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND datname = current_database() "
+        "ORDER BY query_start LIMIT 1");
+    if (r.empty()) return std::nullopt;
+    return r[0][0].as<std::string>();
+  };
+  std::optional<std::string> first_wait;
+  ASSERT_TRUE(PollUntil(absl::Seconds(10), [&] {
+    first_wait = waiting_since();
+    return first_wait.has_value();
+  }));
+  ASSERT_TRUE(PollUntil(absl::Seconds(10), [&] {
+    std::optional<std::string> now = waiting_since();
+    return now.has_value() && *now != *first_wait;
+  })) << "the saga was not tried again after its lock timeout";
+  held->commit();
+  held.reset();
+  ASSERT_TRUE(PollUntil(absl::Seconds(10), [&] {
+    absl::StatusOr<SagaRecord> r = store.Load(record->saga_id);
+    return r.ok() && r->state.status == SagaStatus::kCompleted;
+  })) << "the saga did not finish once the lock was gone";
+  runner.Stop();
 }
 
 }  // namespace

@@ -113,7 +113,8 @@ TEST(PolicyTest, MoneyAndStockMoveOnlyInsideASaga) {
                              "/sagaworks.v1.ShippingService/CreateShipment",
                              "/sagaworks.v1.ShippingService/CancelShipment",
                              "/sagaworks.v1.OrderService/ApproveOrder",
-                             "/sagaworks.v1.OrderService/RejectOrder"}) {
+                             "/sagaworks.v1.OrderService/RejectOrder",
+                             "/sagaworks.v1.OrderService/HoldOrder"}) {
     const server::MethodPolicy* policy = server::FindPolicy(method);
     ASSERT_NE(policy, nullptr) << method;
     EXPECT_EQ(server::DescribeAllowed(*policy), "the orchestrator service")

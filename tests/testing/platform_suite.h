@@ -80,9 +80,11 @@ class PlatformSuite : public ::testing::Test {
   }
 
   // SetChaos injects faults into `method` ("/pkg.Service/Method", or "" for
-  // all) of a service: a failure rate and an added latency.
+  // all) of a service: a failure rate and an added latency, failures
+  // answering `code` (UNAVAILABLE when empty).
   static grpc::Status SetChaos(Service service, const std::string& method,
-                               double failure_rate, int64_t latency_ms) {
+                               double failure_rate, int64_t latency_ms,
+                               const std::string& code = "") {
     auto chaos = v1::ChaosService::NewStub(ChannelTo(service));
     grpc::ClientContext c;
     c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
@@ -90,6 +92,7 @@ class PlatformSuite : public ::testing::Test {
     r.mutable_rule()->set_method(method);
     r.mutable_rule()->set_failure_rate(failure_rate);
     r.mutable_rule()->set_latency_ms(latency_ms);
+    r.mutable_rule()->set_code(code);
     v1::ChaosState state;
     return chaos->SetChaos(&c, r, &state);
   }

@@ -246,7 +246,7 @@ int Chaos(Platform& platform, const std::string& name,
 }
 
 int ListSagas(const std::string& orchestrator, const std::string& status,
-              int limit) {
+              int limit, bool stuck) {
   v1::ListSagasRequest request;
   if (!status.empty()) {
     v1::SagaStatus parsed;
@@ -260,6 +260,7 @@ int ListSagas(const std::string& orchestrator, const std::string& status,
     request.set_status(parsed);
   }
   request.set_page_size(limit);
+  request.set_stuck(stuck);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
   v1::ListSagasResponse response;
@@ -270,16 +271,17 @@ int ListSagas(const std::string& orchestrator, const std::string& status,
               << "\n";
     return 1;
   }
-  std::printf("%-36s  %-36s  %-12s  %4s  %s\n", "SAGA", "ORDER", "STATUS",
-              "STEP", "REASON");
+  std::printf("%-36s  %-36s  %-12s  %4s  %7s  %-5s  %s\n", "SAGA", "ORDER",
+              "STATUS", "STEP", "ATTEMPT", "STUCK", "REASON");
   for (const v1::Saga& saga : response.sagas()) {
     std::printf(
-        "%-36s  %-36s  %-12s  %4d  %s\n", saga.saga_id().c_str(),
+        "%-36s  %-36s  %-12s  %4d  %7d  %-5s  %s\n", saga.saga_id().c_str(),
         saga.order_id().c_str(),
         ShortEnumName(saga.status(), v1::SagaStatus_Name<v1::SagaStatus>,
                       "SAGA_STATUS_")
             .c_str(),
-        saga.current_step(), saga.failure_reason().c_str());
+        saga.current_step(), saga.attempt(), saga.stuck() ? "yes" : "",
+        saga.failure_reason().c_str());
   }
   return 0;
 }

@@ -28,8 +28,10 @@ struct ChaosOptions {
 
 int Chaos(Platform& platform, const std::string& service,
           const ChaosOptions& options);
+// ListSagas prints the newest sagas, only those in `status` when set, and
+// only stuck ones with `stuck`.
 int ListSagas(const std::string& orchestrator, const std::string& status,
-              int limit);
+              int limit, bool stuck);
 int ShowSaga(const std::string& orchestrator, const std::string& id);
 // PrintToken prints a bearer token for `name` (an operator's with
 // `operator_role`), signed with the local key in <home>/.sagaworks/tls/.

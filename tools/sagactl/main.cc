@@ -88,6 +88,10 @@ int main(int argc, char** argv) {
   list->add_option("--status", saga_status,
                    "running, completed, compensating, compensated or failed");
   list->add_option("--limit", limit, "how many")->check(CLI::Range(1, 500));
+  bool stuck = false;
+  list->add_flag("--stuck", stuck,
+                 "only sagas retrying, or due and not driven, for longer "
+                 "than the orchestrator's --stuck-after-seconds");
   std::string saga_id;
   CLI::App* show =
       sagas->add_subcommand("show", "one saga with its step timeline");
@@ -185,7 +189,7 @@ int main(int argc, char** argv) {
   if (*kill) return KillService(platform, service);
   if (*start) return StartService(platform, service);
   if (*chaos) return Chaos(platform, service, chaos_options);
-  if (*list) return ListSagas(orchestrator, saga_status, limit);
+  if (*list) return ListSagas(orchestrator, saga_status, limit, stuck);
   if (*show) return ShowSaga(orchestrator, saga_id);
   if (*load) {
     load_options.wait = absl::Seconds(wait_seconds);

@@ -256,9 +256,14 @@ absl::Status Platform::WaitServing(
     if (absl::Now() > deadline) {
       std::vector<std::string> names;
       for (const platform::ServiceInfo* s : waiting) names.push_back(s->binary);
+      // The first one's log usually says why (a port taken, a database
+      // refusing), which saves a trip to a directory that may be gone.
+      const platform::ServiceInfo& first = *waiting.front();
       return absl::DeadlineExceededError(absl::StrCat(
           "not SERVING after ", absl::FormatDuration(options_.ready_timeout),
-          ": ", absl::StrJoin(names, ", "), " (see ", state_dir_, "/logs/)"));
+          ": ", absl::StrJoin(names, ", "), " (see ", state_dir_,
+          "/logs/). End of ", LogPath(first.name), ":\n",
+          Tail(LogPath(first.name), 15)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
