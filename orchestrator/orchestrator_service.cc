@@ -6,6 +6,7 @@
 #include "common/grpc_reply.h"
 #include "common/observability/metrics.h"
 #include "common/page_token.h"
+#include "common/server/authorizer.h"
 #include "common/validation.h"
 
 namespace sagaworks::orchestrator {
@@ -92,8 +93,12 @@ grpc::Status OrchestratorServiceImpl::GetSaga(grpc::ServerContext* context,
       return ToGrpcStatus(absl::InvalidArgumentError(
           absl::StrCat(s.message(), " (give saga_id or order_id)")));
     }
-    return Reply(store_.Describe(request->saga_id(), request->order_id()),
-                 response);
+    absl::StatusOr<int> page_size = ClampPageSize(request->steps_page_size());
+    if (!page_size.ok()) {
+      return ToGrpcStatus(absl::InvalidArgumentError(
+          absl::StrCat("steps_", page_size.status().message())));
+    }
+    return Reply(store_.Describe(*request, *page_size), response);
   });
 }
 
@@ -139,6 +144,87 @@ grpc::Status OrchestratorServiceImpl::CancelSaga(
         });
     if (status.ok() && changed) runner_.Enqueue(saga_id);
     return status;
+  });
+}
+
+grpc::Status OrchestratorServiceImpl::Operate(
+    grpc::ServerContext* context, const char* method,
+    const google::protobuf::Message& request, const std::string& saga_id,
+    const Event& event, v1::Saga* response) {
+  bool changed = false;
+  grpc::Status status = idempotency_.Run<v1::Saga>(
+      context, method, request, response,
+      [&](pqxx::work& tx) -> absl::StatusOr<v1::Saga> {
+        // As in CancelSaga: a worker driving the saga waits on the row, then
+        // finds its version stale; the commit takes the saga's lease.
+        absl::StatusOr<SagaRecord> record = store_.LockIn(tx, saga_id);
+        if (!record.ok()) return record.status();
+        const Decision moved =
+            Decide(runner_.definition(), record->state, event);
+        if (!moved.refused.ok()) return moved.refused;
+        absl::StatusOr<int64_t> version =
+            store_.CommitIn(tx, *record, moved.state, moved.log,
+                            moved.due(absl::Now()), /*take_over=*/true);
+        if (!version.ok()) return version.status();
+        changed = true;
+        return Summarize(*record, moved.state);
+      });
+  if (status.ok() && changed) runner_.Enqueue(saga_id);
+  return status;
+}
+
+namespace {
+
+absl::Status ValidateOperatorNote(const std::string& saga_id,
+                                  const std::string& note) {
+  if (absl::Status s = ValidateUuid("saga_id", saga_id); !s.ok()) return s;
+  return ValidateText("note", note, /*required=*/true);
+}
+
+}  // namespace
+
+grpc::Status OrchestratorServiceImpl::RetrySaga(
+    grpc::ServerContext* context, const v1::RetrySagaRequest* request,
+    v1::Saga* response) {
+  return guard_.Run(context, "RetrySaga", [&]() -> grpc::Status {
+    if (absl::Status s =
+            ValidateOperatorNote(request->saga_id(), request->note());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    return Operate(
+        context, "RetrySaga", *request, request->saga_id(),
+        Event::Retry(server::Caller().name, request->note(), absl::Now()),
+        response);
+  });
+}
+
+grpc::Status OrchestratorServiceImpl::ResolveSaga(
+    grpc::ServerContext* context, const v1::ResolveSagaRequest* request,
+    v1::Saga* response) {
+  return guard_.Run(context, "ResolveSaga", [&]() -> grpc::Status {
+    if (absl::Status s =
+            ValidateOperatorNote(request->saga_id(), request->note());
+        !s.ok()) {
+      return ToGrpcStatus(s);
+    }
+    Resolution as;
+    switch (request->resolution()) {
+      case v1::SAGA_RESOLUTION_COMPENSATED:
+        as = Resolution::kCompensated;
+        break;
+      case v1::SAGA_RESOLUTION_COMPLETED:
+        as = Resolution::kCompleted;
+        break;
+      default:
+        return ToGrpcStatus(absl::InvalidArgumentError(
+            "resolution must be SAGA_RESOLUTION_COMPENSATED or "
+            "SAGA_RESOLUTION_COMPLETED"));
+    }
+    return Operate(
+        context, "ResolveSaga", *request, request->saga_id(),
+        Event::Resolve(as, server::Caller().name, request->note(), absl::Now()),
+        response);
   });
 }
 

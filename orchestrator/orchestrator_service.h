@@ -35,8 +35,22 @@ class OrchestratorServiceImpl final : public v1::SagaOrchestrator::Service {
   grpc::Status ListSagas(grpc::ServerContext* context,
                          const v1::ListSagasRequest* request,
                          v1::ListSagasResponse* response) override;
+  grpc::Status RetrySaga(grpc::ServerContext* context,
+                         const v1::RetrySagaRequest* request,
+                         v1::Saga* response) override;
+  grpc::Status ResolveSaga(grpc::ServerContext* context,
+                           const v1::ResolveSagaRequest* request,
+                           v1::Saga* response) override;
 
  private:
+  // Operate applies an operator's action (`event`) to saga `saga_id` under
+  // the idempotency key, the saga's row locked, and hands the saga to this
+  // orchestrator's runner.
+  grpc::Status Operate(grpc::ServerContext* context, const char* method,
+                       const google::protobuf::Message& request,
+                       const std::string& saga_id, const Event& event,
+                       v1::Saga* response);
+
   server::ServiceGuard guard_;
   idempotency::Idempotency& idempotency_;
   SagaStore& store_;

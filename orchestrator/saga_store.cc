@@ -352,9 +352,43 @@ absl::StatusOr<SagaRecord> SagaStore::Load(const std::string& saga_id) {
 
 namespace {
 
+// TimelineWrite: a log entry as the timeline stores it. A fresh one starts
+// a row (a call's first attempt, an operator's action); the others update
+// the latest row of their call.
+struct TimelineWrite {
+  StepLogEntry entry;
+  bool fresh = false;
+};
+
+// Collapse folds the entries of one commit into one write per row: the
+// outcome of an attempt and the start of the next (a retry) update the same
+// row once, since one statement cannot update a row twice.
+std::vector<TimelineWrite> Collapse(const std::vector<StepLogEntry>& entries) {
+  std::vector<TimelineWrite> out;
+  for (const StepLogEntry& e : entries) {
+    const bool mark = e.attempt == 0 || !e.actor.empty();
+    const bool fresh = mark || (e.attempt == 1 && e.outcome == "started");
+    if (!fresh) {
+      auto same = std::find_if(out.rbegin(), out.rend(), [&](const auto& w) {
+        return w.entry.attempt > 0 && w.entry.actor.empty() &&
+               w.entry.step == e.step && w.entry.kind == e.kind &&
+               w.entry.name == e.name;
+      });
+      if (same != out.rend()) {
+        same->entry.attempt = e.attempt;
+        same->entry.outcome = e.outcome;
+        if (!e.error.empty()) same->entry.error = e.error;
+        continue;
+      }
+    }
+    out.push_back({e, fresh});
+  }
+  return out;
+}
+
 // MoveStatement: the commit of saga moves in one statement, the moves
 // coming from `moves` (a query with one row per saga: the columns the
-// update needs, $1-$12). The states move and the log ($15-$21) grows
+// update needs, $1-$12). The states move and the log ($15-$21, $24-$26) grows
 // together, or neither (a saga whose row did not match gets no log rows:
 // ABORTED). The lease check ($13, renewed for $14 ms) matters even though
 // the version is checked too: another orchestrator may have claimed the
@@ -387,17 +421,34 @@ std::string MoveStatement(absl::string_view moves) {
       "    AND (i.take_over OR s.lease_owner IS NULL "
       "         OR s.lease_owner = $13 OR s.lease_expires_at < now()) "
       "  RETURNING s.saga_id, s.version), "
+      "e AS ("
+      "  SELECT e.*, NOT e.fresh AND EXISTS (SELECT 1 FROM saga_steps x "
+      "    WHERE x.saga_id = e.saga_id AND x.step = e.step "
+      "      AND x.kind = e.kind AND x.name = e.name) AS bump "
+      "  FROM unnest($15::uuid[], $16::int[], $17::text[], $18::text[], "
+      "              $19::int[], $20::text[], $21::text[], $24::bool[], "
+      "              $25::text[], $26::text[]) WITH ORDINALITY "
+      "    AS e(saga_id, step, name, kind, attempt, outcome, error, fresh, "
+      "         actor, note, n) "
+      "  JOIN moved m ON m.saga_id = e.saga_id), "
       "logged AS ("
       "  INSERT INTO saga_steps "
-      "    (saga_id, step, name, kind, attempt, outcome, error) "
-      "  SELECT e.saga_id, e.step, e.name, e.kind, e.attempt, e.outcome, "
-      "         e.error "
-      "  FROM unnest($15::uuid[], $16::int[], $17::text[], $18::text[], "
-      "              $19::int[], $20::text[], $21::text[]) WITH ORDINALITY "
-      "    AS e(saga_id, step, name, kind, attempt, outcome, error, n) "
-      "  JOIN moved m ON m.saga_id = e.saga_id "
+      "    (saga_id, step, name, kind, attempt, outcome, error, actor, note) "
+      "  SELECT saga_id, step, name, kind, attempt, outcome, error, actor, "
+      "         note "
+      "  FROM e WHERE NOT bump "
       // The log's ids follow the order the entries were written in.
-      "  ORDER BY e.n) "
+      "  ORDER BY n), "
+      // Another attempt at a call already logged updates its row: the
+      // timeline grows by calls, not by attempts.
+      "bumped AS ("
+      "  UPDATE saga_steps t SET attempt = e.attempt, outcome = e.outcome, "
+      "    error = CASE WHEN e.error = '' THEN t.error ELSE e.error END, "
+      "    at = now() "
+      "  FROM e WHERE e.bump AND t.saga_id = e.saga_id "
+      "    AND t.id = (SELECT max(x.id) FROM saga_steps x "
+      "      WHERE x.saga_id = e.saga_id AND x.step = e.step "
+      "        AND x.kind = e.kind AND x.name = e.name)) "
       "SELECT saga_id::text, version FROM moved");
 }
 
@@ -410,7 +461,7 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
       has_deadlines, deadlines, reasons, totals, next_ats, cancels, take_overs,
       contexts, failed_steps;
   std::vector<std::string> e_ids, e_steps, e_names, e_kinds, e_attempts,
-      e_outcomes, e_errors;
+      e_outcomes, e_errors, e_fresh, e_actors, e_notes;
   for (const Move& m : moves) {
     const SagaState& next = *m.next;
     ids.push_back(m.record->saga_id);
@@ -428,14 +479,18 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
     next_ats.push_back(absl::StrCat(absl::ToUnixMicros(m.next_attempt_at)));
     cancels.push_back(next.cancel_requested ? "t" : "f");
     take_overs.push_back(m.take_over ? "t" : "f");
-    for (const StepLogEntry& e : *m.entries) {
+    for (const TimelineWrite& w : Collapse(*m.entries)) {
+      const StepLogEntry& e = w.entry;
       e_ids.push_back(m.record->saga_id);
       e_steps.push_back(absl::StrCat(e.step));
       e_names.push_back(e.name);
-      e_kinds.emplace_back(CallKindName(e.kind));
+      e_kinds.emplace_back(e.actor.empty() ? CallKindName(e.kind) : "operator");
       e_attempts.push_back(absl::StrCat(e.attempt));
       e_outcomes.push_back(e.outcome);
       e_errors.push_back(e.error);
+      e_fresh.push_back(w.fresh ? "t" : "f");
+      e_actors.push_back(e.actor);
+      e_notes.push_back(e.note);
     }
   }
   // One statement (MoveStatement).
@@ -466,7 +521,9 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
         db::ArrayLiteral(e_ids), db::ArrayLiteral(e_steps),
         db::ArrayLiteral(e_names), db::ArrayLiteral(e_kinds),
         db::ArrayLiteral(e_attempts), db::ArrayLiteral(e_outcomes),
-        db::ArrayLiteral(e_errors), contexts[0], next.failed_step.value_or(-1));
+        db::ArrayLiteral(e_errors), contexts[0], next.failed_step.value_or(-1),
+        db::ArrayLiteral(e_fresh), db::ArrayLiteral(e_actors),
+        db::ArrayLiteral(e_notes));
   } else {
     static const std::string sql = MoveStatement(
         "SELECT u.saga_id, u.version, u.status, u.current_step, u.attempt, "
@@ -491,7 +548,8 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
                  db::ArrayLiteral(e_names), db::ArrayLiteral(e_kinds),
                  db::ArrayLiteral(e_attempts), db::ArrayLiteral(e_outcomes),
                  db::ArrayLiteral(e_errors), db::ArrayLiteral(contexts),
-                 db::ArrayLiteral(failed_steps));
+                 db::ArrayLiteral(failed_steps), db::ArrayLiteral(e_fresh),
+                 db::ArrayLiteral(e_actors), db::ArrayLiteral(e_notes));
   }
   absl::flat_hash_map<std::string, int64_t> moved;
   for (const auto& row : r) {
@@ -621,6 +679,17 @@ void SagaStore::CommitGroup(std::vector<Waiting*> group) {
   }
 }
 
+absl::StatusOr<SagaRecord> SagaStore::LockIn(pqxx::work& tx,
+                                             const std::string& saga_id) {
+  pqxx::result r = db::Exec(tx,
+                            absl::StrCat("SELECT ", kRecordColumns,
+                                         " FROM saga_instances WHERE "
+                                         "saga_id = $1 FOR UPDATE"),
+                            saga_id);
+  if (r.empty()) return absl::NotFoundError(absl::StrCat("no saga ", saga_id));
+  return RecordFromRow(r[0]);
+}
+
 absl::StatusOr<SagaRecord> SagaStore::LockByOrderIn(
     pqxx::work& tx, const std::string& order_id) {
   pqxx::result r =
@@ -709,8 +778,26 @@ absl::Status SagaStore::ReleaseLeases() {
   });
 }
 
-absl::StatusOr<v1::Saga> SagaStore::Describe(const std::string& saga_id,
-                                             const std::string& order_id) {
+absl::StatusOr<v1::Saga> SagaStore::Describe(const v1::GetSagaRequest& request,
+                                             int steps_page_size) {
+  const std::string& saga_id = request.saga_id();
+  const std::string& order_id = request.order_id();
+  // A timeline token is the saga's id and the last entry sent.
+  int64_t after = 0;
+  std::string token_saga;
+  if (!request.steps_page_token().empty()) {
+    absl::StatusOr<PageCursor> cursor =
+        DecodePageToken(request.steps_page_token());
+    if (!cursor.ok()) {
+      return absl::InvalidArgumentError("steps_page_token is not valid");
+    }
+    after = cursor->created_at_micros;
+    token_saga = cursor->id;
+    if (!saga_id.empty() && token_saga != saga_id) {
+      return absl::InvalidArgumentError(
+          "steps_page_token belongs to another saga");
+    }
+  }
   return pool_.ReadOr<v1::Saga>(
       "describe_saga", [&](pqxx::work& tx) -> absl::StatusOr<v1::Saga> {
         pqxx::result r =
@@ -731,24 +818,43 @@ absl::StatusOr<v1::Saga> SagaStore::Describe(const std::string& saga_id,
                               : absl::StrCat("no saga ", saga_id));
         }
         v1::Saga saga = SummaryFromRow(r[0], stuck_after_);
-        pqxx::result steps =
-            db::Exec(tx,
-                     "SELECT step, name, kind, attempt, outcome, error, "
-                     "(extract(epoch FROM at) * 1000000)::bigint "
-                     "FROM saga_steps WHERE saga_id = $1 ORDER BY id",
-                     saga.saga_id());
-        for (const auto& row : steps) {
+        if (!token_saga.empty() && token_saga != saga.saga_id()) {
+          return absl::InvalidArgumentError(
+              "steps_page_token belongs to another saga");
+        }
+        pqxx::result steps = db::Exec(
+            tx,
+            "SELECT id, step, name, kind, attempt, outcome, error, "
+            "(extract(epoch FROM at) * 1000000)::bigint, "
+            "(extract(epoch FROM coalesce(first_at, at)) * 1000000)::bigint, "
+            "actor, note "
+            "FROM saga_steps WHERE saga_id = $1 AND id > $2 ORDER BY id "
+            "LIMIT $3",
+            saga.saga_id(), after, steps_page_size + 1);
+        for (int i = 0;
+             i < static_cast<int>(steps.size()) && i < steps_page_size; ++i) {
+          const auto& row = steps[i];
           v1::SagaStepEvent* e = saga.add_steps();
-          e->set_step(row[0].as<int>());
-          e->set_name(row[1].as<std::string>());
-          e->set_kind(row[2].as<std::string>() == "action"
-                          ? v1::STEP_KIND_ACTION
-                          : v1::STEP_KIND_COMPENSATION);
-          e->set_attempt(row[3].as<int>());
-          e->set_outcome(OutcomeFromDb(row[4].as<std::string>()));
-          e->set_error(row[5].as<std::string>());
+          e->set_step(row[1].as<int>());
+          e->set_name(row[2].as<std::string>());
+          const std::string kind = row[3].as<std::string>();
+          e->set_kind(kind == "action"         ? v1::STEP_KIND_ACTION
+                      : kind == "compensation" ? v1::STEP_KIND_COMPENSATION
+                                               : v1::STEP_KIND_OPERATOR);
+          e->set_attempt(row[4].as<int>());
+          e->set_outcome(OutcomeFromDb(row[5].as<std::string>()));
+          e->set_error(row[6].as<std::string>());
           *e->mutable_time() =
-              TimeUtil::MicrosecondsToTimestamp(row[6].as<int64_t>());
+              TimeUtil::MicrosecondsToTimestamp(row[7].as<int64_t>());
+          *e->mutable_first_time() =
+              TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
+          e->set_actor(row[9].as<std::string>());
+          e->set_note(row[10].as<std::string>());
+          if (i == steps_page_size - 1 &&
+              static_cast<int>(steps.size()) > steps_page_size) {
+            saga.set_next_steps_page_token(
+                EncodePageToken({row[0].as<int64_t>(), saga.saga_id()}));
+          }
         }
         return saga;
       });

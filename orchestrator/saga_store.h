@@ -108,6 +108,7 @@ class SagaStore final : public SagaLog {
 
   // LockByOrderIn loads the order's saga and locks its row until the
   // transaction ends (CancelSaga); NOT_FOUND when there is none.
+  absl::StatusOr<SagaRecord> LockIn(pqxx::work& tx, const std::string& saga_id);
   absl::StatusOr<SagaRecord> LockByOrderIn(pqxx::work& tx,
                                            const std::string& order_id);
 
@@ -130,9 +131,10 @@ class SagaStore final : public SagaLog {
   void SetStuckAfter(absl::Duration after) { stuck_after_ = after; }
 
   // Describe returns the saga (by saga id or, when that is empty, by order
-  // id) with its step log, for GetSaga.
-  absl::StatusOr<v1::Saga> Describe(const std::string& saga_id,
-                                    const std::string& order_id);
+  // id) with one page of its timeline (at most `steps_page_size` entries
+  // after request.steps_page_token), for GetSaga.
+  absl::StatusOr<v1::Saga> Describe(const v1::GetSagaRequest& request,
+                                    int steps_page_size);
 
   // List pages through sagas newest first, without step logs.
   absl::StatusOr<v1::ListSagasResponse> List(

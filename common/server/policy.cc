@@ -69,6 +69,8 @@ std::vector<MethodPolicy> BuildPolicies() {
       platform("SagaOrchestrator", "CancelSaga", kOrder),
       operators("SagaOrchestrator", "GetSaga"),
       operators("SagaOrchestrator", "ListSagas"),
+      operators("SagaOrchestrator", "RetrySaga"),
+      operators("SagaOrchestrator", "ResolveSaga"),
       operators("ChaosService", "SetChaos"),
       operators("ChaosService", "ClearChaos"),
       operators("ChaosService", "GetChaos"),

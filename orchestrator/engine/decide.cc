@@ -53,7 +53,7 @@ void BeginCall(const SagaDefinition& d, absl::Time now, Decision& out) {
   }
   ++s.attempt;
   out.log.push_back(
-      {call->step, call->name, call->kind, s.attempt, "started", ""});
+      {call->step, call->name, call->kind, s.attempt, "started", "", "", ""});
   out.call = call;
 }
 
@@ -163,7 +163,7 @@ Decision Answered(const SagaDefinition& d, const SagaState& state,
   out.outcome = outcome;
   out.log.push_back({call.step, call.name, call.kind, state.attempt,
                      std::string(StepOutcomeName(outcome)),
-                     result.ok() ? "" : DescribeStatus(result)});
+                     result.ok() ? "" : DescribeStatus(result), "", ""});
   if (retry_after.has_value()) {
     out.wake_at = e.now + *retry_after;
   } else {
@@ -206,10 +206,77 @@ Decision Cancel(const SagaDefinition& d, const SagaState& state,
   }
   out.state.cancel_requested = true;
   out.log.push_back({state.current_step, "cancel_requested", CallKind::kAction,
-                     0, "succeeded", ""});
+                     0, "succeeded", "", "", ""});
   // The compensations start as soon as whoever drives the saga gets to it.
   if (!IsTerminal(out.state.status)) out.wake_at = e.now;
   return out;
+}
+
+Decision Refuse(const SagaState& state, absl::string_view what,
+                absl::string_view allowed) {
+  Decision out;
+  out.state = state;
+  out.commit = false;
+  out.refused = absl::FailedPreconditionError(absl::StrCat(
+      "saga is ", SagaStatusName(state.status), "; ", what, " only ", allowed));
+  return out;
+}
+
+// An operator's action moves the saga to `next` and is logged with it; the
+// saga is then driven from there.
+Decision OperatorMove(const SagaState& next, absl::string_view name,
+                      const Event& e) {
+  Decision out;
+  out.state = next;
+  out.log.push_back({next.current_step, std::string(name), CallKind::kAction, 0,
+                     "succeeded", "", e.actor, e.reason});
+  if (!IsTerminal(next.status)) out.wake_at = e.now;
+  return out;
+}
+
+Decision Retry(const SagaState& state, const Event& e) {
+  if (state.status != SagaStatus::kFailed || !state.failed_step.has_value()) {
+    return Refuse(state, "retry applies",
+                  "to a FAILED saga whose compensation was refused");
+  }
+  SagaState next = AtStep(state, *state.failed_step);
+  next.status = SagaStatus::kCompensating;
+  next.failed_step.reset();
+  return OperatorMove(next, "operator_retry", e);
+}
+
+// The first step of the run that cannot be undone and ends the saga, or
+// size() + 1 when the last step can be undone.
+int FinishFrom(const SagaDefinition& d) {
+  int n = d.size();
+  while (n >= 1 && d.step(n).compensation.empty()) --n;
+  return n + 1;
+}
+
+Decision Resolve(const SagaDefinition& d, const SagaState& state,
+                 const Event& e) {
+  if (state.status == SagaStatus::kCompleted ||
+      state.status == SagaStatus::kCompensated) {
+    return Refuse(state, "resolve applies",
+                  "to a FAILED saga or one still retrying");
+  }
+  SagaState next = state;
+  next.failed_step.reset();
+  if (e.resolution == Resolution::kCompensated) {
+    next = AtStep(next, 0);
+    next.status = d.on_compensated.empty() ? SagaStatus::kCompensated
+                                           : SagaStatus::kCompensating;
+    return OperatorMove(next, "operator_resolve_compensated", e);
+  }
+  const int finish = FinishFrom(d);
+  if (finish > d.size()) {
+    next = AtStep(next, d.size());
+    next.status = SagaStatus::kCompleted;
+  } else {
+    next = AtStep(next, finish);
+    next.status = SagaStatus::kRunning;
+  }
+  return OperatorMove(next, "operator_resolve_completed", e);
 }
 
 }  // namespace
@@ -299,6 +366,26 @@ Event Event::Cancel(std::string reason, absl::Time now) {
   return e;
 }
 
+Event Event::Retry(std::string actor, std::string note, absl::Time now) {
+  Event e;
+  e.kind = Kind::kRetry;
+  e.actor = std::move(actor);
+  e.reason = std::move(note);
+  e.now = now;
+  return e;
+}
+
+Event Event::Resolve(Resolution resolution, std::string actor, std::string note,
+                     absl::Time now) {
+  Event e;
+  e.kind = Kind::kResolve;
+  e.resolution = resolution;
+  e.actor = std::move(actor);
+  e.reason = std::move(note);
+  e.now = now;
+  return e;
+}
+
 std::optional<SagaCall> CurrentCall(const SagaDefinition& d,
                                     const SagaState& state) {
   const int step = state.current_step;
@@ -323,6 +410,8 @@ std::optional<SagaCall> CurrentCall(const SagaDefinition& d,
 Decision Decide(const SagaDefinition& d, const SagaState& state,
                 const Event& e) {
   if (e.kind == Event::Kind::kCancel) return Cancel(d, state, e);
+  if (e.kind == Event::Kind::kRetry) return Retry(state, e);
+  if (e.kind == Event::Kind::kResolve) return Resolve(d, state, e);
   if (IsTerminal(state.status)) {
     Decision out;
     out.state = state;
@@ -350,7 +439,9 @@ Decision Decide(const SagaDefinition& d, const SagaState& state,
       return out;
     }
     case Event::Kind::kResume:
-    case Event::Kind::kCancel: {
+    case Event::Kind::kCancel:
+    case Event::Kind::kRetry:
+    case Event::Kind::kResolve: {
       Decision out;
       out.state = state;
       BeginCall(d, e.now, out);

@@ -74,6 +74,19 @@ struct StepLogEntry {
   int attempt = 0;
   std::string outcome;  // "started", "succeeded", "failed", "retrying"
   std::string error;
+  // An operator's action: who took it and why (attempt 0, no call).
+  std::string actor;
+  std::string note;
+};
+
+// How an operator closes a saga after setting the world right by hand.
+enum class Resolution {
+  // Everything the saga did is undone: it makes its closing call (the order
+  // saga rejects the order) and is COMPENSATED.
+  kCompensated,
+  // Everything the saga does took effect: it makes the steps that cannot be
+  // undone (the order saga approves the order) and is COMPLETED.
+  kCompleted,
 };
 
 // IsBusinessFailure tells a refusal that retrying cannot change
@@ -94,6 +107,12 @@ struct Event {
     kAnswered,
     // Someone asked to cancel, with `reason`.
     kCancel,
+    // An operator (`actor`) retries the refused compensation of a FAILED
+    // saga, noting `reason`.
+    kRetry,
+    // An operator (`actor`) closes the saga as `resolution`, noting
+    // `reason`: a FAILED saga, or one that is still retrying.
+    kResolve,
   };
   Kind kind = Kind::kResume;
   absl::Time now;
@@ -102,12 +121,17 @@ struct Event {
   std::string reason;
   // A draw from [0, 1) for backoff jitter.
   double uniform01 = 0.5;
+  std::string actor;
+  Resolution resolution = Resolution::kCompensated;
 
   static Event Resume(absl::Time now);
   static Event FirstCallStored(absl::Time now);
   static Event Answered(absl::Status status, absl::Time now, double uniform01,
                         std::optional<std::string> context = std::nullopt);
   static Event Cancel(std::string reason, absl::Time now);
+  static Event Retry(std::string actor, std::string note, absl::Time now);
+  static Event Resolve(Resolution resolution, std::string actor,
+                       std::string note, absl::Time now);
 };
 
 struct Decision {
@@ -123,8 +147,8 @@ struct Decision {
   std::optional<absl::Time> wake_at;
   // kAnswered: what the answered call's outcome was.
   std::optional<StepOutcome> outcome;
-  // kCancel refused (the saga cannot be cancelled): FAILED_PRECONDITION, and
-  // nothing else is set.
+  // kCancel, kRetry or kResolve refused (the saga is not in a state that
+  // allows it): FAILED_PRECONDITION, and nothing else is set.
   absl::Status refused;
 
   // When the saga is next due, for the store's schedule.

@@ -22,6 +22,7 @@
 #include "absl/synchronization/notification.h"
 #include "common/db/migrate.h"
 #include "common/db/pool.h"
+#include "common/enum_names.h"
 #include "common/files.h"
 #include "common/local/subprocess.h"
 #include "common/security/certificates.h"
@@ -106,6 +107,11 @@ class PlatformTest : public testing::PlatformSuite {
   v1::Order AwaitFinal(const std::string& order_id) {
     return testing::AwaitOrderFinal(*orders_, order_id);
   }
+  // After an operator's action: until the order is no longer on hold.
+  v1::Order AwaitReleased(const std::string& order_id) {
+    return testing::AwaitOrderLeaves(*orders_, order_id,
+                                     v1::ORDER_STATUS_NEEDS_ATTENTION);
+  }
 
   grpc::Status Cancel(const std::string& order_id, v1::Order* out,
                       const std::string& key_suffix = "") {
@@ -168,6 +174,33 @@ class PlatformTest : public testing::PlatformSuite {
     return resp.orders_size();
   }
 
+  // `sagactl sagas retry|resolve ...` as operator `ann`: its output, and
+  // whether it succeeded.
+  static std::pair<bool, std::string> Operate(std::vector<std::string> args) {
+    std::vector<std::string> argv = SagactlArgs();
+    argv.insert(argv.end(),
+                {"--orchestrator", platform().Address(Service::kOrchestrator),
+                 "sagas"});
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--operator", "ann"});
+    std::string out;
+    const bool ok = local::Run(argv, &out).ok();
+    return {ok, out};
+  }
+
+  // The order's saga once it has ended (polled: the last commit follows the
+  // order's last change).
+  v1::Saga EndedSagaOf(const std::string& order_id) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    v1::Saga saga = SagaOf(order_id);
+    while ((saga.status() == v1::SAGA_STATUS_RUNNING ||
+            saga.status() == v1::SAGA_STATUS_COMPENSATING) &&
+           absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));
+      saga = SagaOf(order_id);
+    }
+    return saga;
+  }
   v1::Saga SagaOf(const std::string& order_id) {
     grpc::ClientContext c;
     Deadline(&c);
@@ -662,6 +695,7 @@ TEST_F(PlatformTest, AnUndoThatIsRefusedPutsTheOrderOnHoldForAnOperator) {
                   .ok());
   absl::Cleanup clear = [] { (void)ClearChaos(Service::kPayment); };
   const int64_t balance = Balance("alice");
+  const v1::Stock widget = Stock("widget");
   v1::Order order;
   // Shipping refuses ZZ after the charge, so the charge must be refunded.
   ASSERT_TRUE(Create("alice", "widget", 1, "ZZ", &order).ok());
@@ -693,6 +727,83 @@ TEST_F(PlatformTest, AnUndoThatIsRefusedPutsTheOrderOnHoldForAnOperator) {
   v1::Order answer;
   EXPECT_EQ(Cancel(order.order_id(), &answer).error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+
+  // The operator fixes what made the refund refuse, then retries it: the
+  // rest is undone and the order rejected, with the action on record.
+  ClearChaos(Service::kPayment);
+  auto [ok, out] = Operate(
+      {"retry", order.order_id(), "--note", "refund limit lifted for alice"});
+  ASSERT_TRUE(ok) << out;
+  EXPECT_EQ(AwaitReleased(order.order_id()).status(),
+            v1::ORDER_STATUS_REJECTED);
+  EXPECT_EQ(Balance("alice"), balance);
+  EXPECT_EQ(Stock("widget").available(), widget.available());
+  const v1::Saga undone = EndedSagaOf(order.order_id());
+  EXPECT_EQ(undone.status(), v1::SAGA_STATUS_COMPENSATED);
+  std::vector<std::string> timeline;
+  for (const v1::SagaStepEvent& e : undone.steps()) {
+    timeline.push_back(absl::StrCat(
+        e.name(), " ",
+        ShortEnumName(e.outcome(), v1::StepOutcome_Name<v1::StepOutcome>,
+                      "STEP_OUTCOME_"),
+        e.actor().empty() ? ""
+                          : absl::StrCat(" by ", e.actor(), ": ", e.note())));
+  }
+  EXPECT_EQ(
+      timeline,
+      (std::vector<std::string>{
+          "reserve_stock succeeded", "charge_payment succeeded",
+          "create_shipment failed", "refund_payment failed",
+          "hold_order succeeded",
+          "operator_retry succeeded by ann: refund limit lifted for alice",
+          "refund_payment succeeded", "release_stock succeeded",
+          "reject_order succeeded"}));
+  // Once is enough.
+  std::tie(ok, out) = Operate({"retry", order.order_id(), "--note", "again"});
+  EXPECT_FALSE(ok);
+  EXPECT_NE(out.find("saga is compensated"), std::string::npos) << out;
+}
+
+// An operator who finished the order by hand resolves its failed saga as
+// completed: the order is approved and the charge stands.
+TEST_F(PlatformTest, AnOperatorResolvesAFailedSagaAsCompleted) {
+  ASSERT_TRUE(SetChaos(Service::kPayment, "/sagaworks.v1.PaymentService/Refund",
+                       1.0, 0, "FAILED_PRECONDITION")
+                  .ok());
+  absl::Cleanup clear = [] { (void)ClearChaos(Service::kPayment); };
+  const int64_t balance = Balance("alice");
+  v1::Order order;
+  ASSERT_TRUE(Create("alice", "widget", 1, "ZZ", &order).ok());
+  ASSERT_EQ(AwaitFinal(order.order_id()).status(),
+            v1::ORDER_STATUS_NEEDS_ATTENTION);
+  // A note is required, and only operators act.
+  EXPECT_FALSE(
+      Operate({"resolve", order.order_id(), "--as", "completed"}).first);
+  auto [ok, out] = Operate({"resolve", order.order_id(), "--as", "completed",
+                            "--note", "shipped with another courier"});
+  ASSERT_TRUE(ok) << out;
+  EXPECT_EQ(AwaitReleased(order.order_id()).status(),
+            v1::ORDER_STATUS_APPROVED);
+  EXPECT_EQ(Balance("alice"), balance - 1999);
+  const v1::Saga saga = EndedSagaOf(order.order_id());
+  EXPECT_EQ(saga.status(), v1::SAGA_STATUS_COMPLETED);
+  bool recorded = false;
+  for (const v1::SagaStepEvent& e : saga.steps()) {
+    if (e.kind() == v1::STEP_KIND_OPERATOR) {
+      recorded = e.name() == "operator_resolve_completed" &&
+                 e.actor() == "ann" &&
+                 e.note() == "shipped with another courier";
+    }
+  }
+  EXPECT_TRUE(recorded);
+  // `sagactl sagas show` prints the action.
+  std::vector<std::string> argv = SagactlArgs();
+  argv.insert(argv.end(),
+              {"--orchestrator", platform().Address(Service::kOrchestrator),
+               "sagas", "show", order.order_id()});
+  ASSERT_TRUE(local::Run(argv, &out).ok()) << out;
+  EXPECT_NE(out.find("by ann: shipped with another courier"), std::string::npos)
+      << out;
 }
 
 TEST_F(PlatformTest, CancellingARejectedOrderIsRefused) {

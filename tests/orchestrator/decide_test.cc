@@ -218,6 +218,107 @@ TEST_F(OrderSagaTest, RefusedCompensationFailsTheSagaForAnOperator) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(OrderSagaTest, AnOperatorRetriesTheRefusedCompensationOfAFailedSaga) {
+  Call(absl::OkStatus());                                 // reserved
+  Call(absl::OkStatus());                                 // charged
+  Call(absl::FailedPreconditionError("no courier"));      // shipping refused
+  Call(absl::FailedPreconditionError("account closed"));  // refund refused
+  Call(absl::OkStatus());                                 // order on hold
+  ASSERT_EQ(state_.status, SagaStatus::kFailed);
+  ASSERT_EQ(state_.failed_step, 2);
+
+  Decision d = Decide(definition_, state_,
+                      Event::Retry("ops-ann", "account reopened", kT0));
+  ASSERT_TRUE(d.refused.ok()) << d.refused;
+  EXPECT_TRUE(d.commit);
+  EXPECT_EQ(d.wake_at, kT0);
+  ASSERT_EQ(d.log.size(), 1u);
+  EXPECT_EQ(d.log[0].name, "operator_retry");
+  EXPECT_EQ(d.log[0].actor, "ops-ann");
+  EXPECT_EQ(d.log[0].note, "account reopened");
+  state_ = d.state;
+  begun_ = false;
+  EXPECT_EQ(state_.status, SagaStatus::kCompensating);
+  EXPECT_FALSE(state_.failed_step.has_value());
+  // The refused refund again, then the rest of the undo, in reverse.
+  EXPECT_EQ(Next(), "refund_payment");
+  Call(absl::OkStatus());
+  EXPECT_EQ(Next(), "release_stock");
+  Call(absl::OkStatus());
+  EXPECT_EQ(Next(), "reject_order");
+  Call(absl::OkStatus());
+  EXPECT_EQ(state_.status, SagaStatus::kCompensated);
+  // Nothing left to retry.
+  EXPECT_EQ(Decide(definition_, state_, Event::Retry("ops-ann", "again", kT0))
+                .refused.code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(OrderSagaTest, RetryAppliesOnlyToAFailedSaga) {
+  Call(absl::OkStatus());
+  const Decision d =
+      Decide(definition_, state_, Event::Retry("ops-ann", "why", kT0));
+  EXPECT_EQ(d.refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(d.commit);
+  EXPECT_TRUE(d.log.empty());
+}
+
+TEST_F(OrderSagaTest, AnOperatorResolvesAFailedSagaEitherWay) {
+  Call(absl::OkStatus());
+  Call(absl::OkStatus());
+  Call(absl::FailedPreconditionError("no courier"));
+  Call(absl::FailedPreconditionError("account closed"));
+  Call(absl::OkStatus());
+  ASSERT_EQ(state_.status, SagaStatus::kFailed);
+  const SagaState failed = state_;
+
+  // Refunded by hand: the order is rejected, nothing else is called.
+  Decision d = Decide(definition_, failed,
+                      Event::Resolve(Resolution::kCompensated, "ops-ann",
+                                     "refunded by bank transfer", kT0));
+  ASSERT_TRUE(d.refused.ok()) << d.refused;
+  EXPECT_EQ(d.log.at(0).name, "operator_resolve_compensated");
+  state_ = d.state;
+  begun_ = false;
+  EXPECT_EQ(Next(), "reject_order");
+  Call(absl::OkStatus());
+  EXPECT_EQ(state_.status, SagaStatus::kCompensated);
+
+  // Shipped by hand: the steps that cannot be undone are made (approve).
+  d = Decide(definition_, failed,
+             Event::Resolve(Resolution::kCompleted, "ops-ann",
+                            "shipped with another courier", kT0));
+  ASSERT_TRUE(d.refused.ok()) << d.refused;
+  EXPECT_EQ(d.log.at(0).name, "operator_resolve_completed");
+  state_ = d.state;
+  begun_ = false;
+  EXPECT_EQ(state_.status, SagaStatus::kRunning);
+  EXPECT_EQ(Next(), "approve_order");
+  Call(absl::OkStatus());
+  EXPECT_EQ(state_.status, SagaStatus::kCompleted);
+  // An ended saga is not resolved again.
+  EXPECT_EQ(
+      Decide(definition_, state_,
+             Event::Resolve(Resolution::kCompensated, "ops-ann", "x", kT0))
+          .refused.code(),
+      absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(OrderSagaTest, AnOperatorResolvesASagaThatIsStillRetrying) {
+  Call(absl::OkStatus());
+  Call(absl::OkStatus());
+  Call(absl::FailedPreconditionError("no courier"));
+  Call(absl::UnavailableError("payment down"));  // the refund retries
+  ASSERT_EQ(state_.status, SagaStatus::kCompensating);
+  const Decision d = Decide(definition_, state_,
+                            Event::Resolve(Resolution::kCompensated, "ops-ann",
+                                           "refunded by hand", kT0));
+  ASSERT_TRUE(d.refused.ok()) << d.refused;
+  state_ = d.state;
+  begun_ = false;
+  EXPECT_EQ(Next(), "reject_order");
+}
+
 TEST_F(OrderSagaTest, CancellingARunningSagaUndoesWhatMayHaveHappened) {
   Call(absl::OkStatus());  // reserved; the charge went out (attempt 1)
   CancelNow("changed my mind");

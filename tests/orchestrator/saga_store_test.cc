@@ -2,6 +2,7 @@
 // commits, the step log, and what recovery reads.
 #include "orchestrator/saga_store.h"
 
+#include <iostream>
 #include <set>
 #include <thread>
 
@@ -59,6 +60,15 @@ class SagaStoreTest : public ::testing::Test {
     }));
   }
 
+  // The saga with its whole timeline (one page of at most 500 entries).
+  absl::StatusOr<v1::Saga> Describe(const std::string& saga_id,
+                                    const std::string& order_id) {
+    v1::GetSagaRequest request;
+    request.set_saga_id(saga_id);
+    request.set_order_id(order_id);
+    return store_->Describe(request, 500);
+  }
+
   static constexpr absl::Duration kLease = absl::Minutes(5);
   std::unique_ptr<db::Pool> pool_;
   std::unique_ptr<SagaStore> store_;
@@ -86,7 +96,8 @@ TEST_F(SagaStoreTest, CommitAppendsLogAndRejectsStaleVersions) {
   SagaState next = record.state;
   next.attempt = 1;
   next.step_deadline = absl::FromUnixSeconds(1800000000);
-  StepLogEntry entry{1, "reserve_stock", CallKind::kAction, 1, "started", ""};
+  StepLogEntry entry{
+      1, "reserve_stock", CallKind::kAction, 1, "started", "", "", ""};
   auto version = store_->Commit(record, next, {entry}, absl::Now());
   SW_ASSERT_OK(version.status());
   EXPECT_EQ(*version, record.version + 1);
@@ -99,7 +110,7 @@ TEST_F(SagaStoreTest, CommitAppendsLogAndRejectsStaleVersions) {
   EXPECT_EQ(loaded.state.attempt, 1);
   EXPECT_EQ(loaded.state.step_deadline, next.step_deadline);
 
-  v1::Saga described = *store_->Describe("", record.order_id);
+  v1::Saga described = *Describe("", record.order_id);
   ASSERT_EQ(described.steps_size(), 1);
   EXPECT_EQ(described.steps(0).name(), "reserve_stock");
   EXPECT_EQ(described.steps(0).outcome(), v1::STEP_OUTCOME_STARTED);
@@ -111,7 +122,8 @@ TEST_F(SagaStoreTest, ANewSagaCanBeStoredWithItsFirstAttemptBegun) {
   Decision first;
   first.state.attempt = 1;
   first.state.step_deadline = absl::FromUnixSeconds(1800000000);
-  first.log = {{1, "reserve_stock", CallKind::kAction, 1, "started", ""}};
+  first.log = {
+      {1, "reserve_stock", CallKind::kAction, 1, "started", "", "", ""}};
   const SagaState& begun = first.state;
   const StepLogEntry& entry = first.log[0];
   bool created = false;
@@ -126,7 +138,7 @@ TEST_F(SagaStoreTest, ANewSagaCanBeStoredWithItsFirstAttemptBegun) {
   SagaRecord loaded = *store_->Load(record->saga_id);
   EXPECT_EQ(loaded.state.attempt, 1);
   EXPECT_EQ(loaded.version, record->version);
-  v1::Saga described = *store_->Describe(record->saga_id, "");
+  v1::Saga described = *Describe(record->saga_id, "");
   ASSERT_EQ(described.steps_size(), 1);
   EXPECT_EQ(described.steps(0).name(), "reserve_stock");
   EXPECT_EQ(described.steps(0).attempt(), 1);
@@ -145,14 +157,18 @@ TEST_F(SagaStoreTest, ANewSagaCanBeStoredWithItsFirstAttemptBegun) {
   SW_ASSERT_OK(again.status());
   EXPECT_FALSE(created);
   EXPECT_EQ(again->state.current_step, 2);
-  EXPECT_EQ(store_->Describe(record->saga_id, "")->steps_size(), 2);
+  // The outcome lands on the attempt's own entry.
+  described = *Describe(record->saga_id, "");
+  ASSERT_EQ(described.steps_size(), 1);
+  EXPECT_EQ(described.steps(0).outcome(), v1::STEP_OUTCOME_SUCCEEDED);
 }
 
 TEST_F(SagaStoreTest, CreateOnceStoresThePlannedSagaOrNothing) {
   Decision first;
   first.state.attempt = 1;
   first.state.step_deadline = absl::FromUnixSeconds(1800000000);
-  first.log = {{1, "reserve_stock", CallKind::kAction, 1, "started", ""}};
+  first.log = {
+      {1, "reserve_stock", CallKind::kAction, 1, "started", "", "", ""}};
   auto once = [&](const SagaRecord& planned, const std::string& key) {
     return testing::StoredOnce(*pool_, [&](pqxx::transaction_base& tx) {
       return store_->CreateOnce(tx, testing::TestKey(key), planned, first);
@@ -169,7 +185,7 @@ TEST_F(SagaStoreTest, CreateOnceStoresThePlannedSagaOrNothing) {
   EXPECT_EQ(loaded.state.step_deadline, first.state.step_deadline);
   EXPECT_EQ(loaded.request.SerializeAsString(),
             planned.request.SerializeAsString());
-  v1::Saga described = *store_->Describe(planned.saga_id, "");
+  v1::Saga described = *Describe(planned.saga_id, "");
   EXPECT_EQ(described.status(), Summarize(planned, planned.state).status());
   ASSERT_EQ(described.steps_size(), 1);
   EXPECT_EQ(described.steps(0).outcome(), v1::STEP_OUTCOME_STARTED);
@@ -189,15 +205,15 @@ TEST_F(SagaStoreTest, OneCommitCarriesAnOutcomeAndTheNextAttempt) {
   SagaState next = record.state;
   next.current_step = 2;
   next.attempt = 1;
-  SW_ASSERT_OK(
-      store_
-          ->Commit(record, next,
-                   {{1, "reserve_stock", CallKind::kAction, 1, "succeeded",
-                     kAwkward},
-                    {2, "charge_payment", CallKind::kAction, 1, "started", ""}},
-                   absl::Now())
-          .status());
-  v1::Saga described = *store_->Describe(record.saga_id, "");
+  SW_ASSERT_OK(store_
+                   ->Commit(record, next,
+                            {{1, "reserve_stock", CallKind::kAction, 1,
+                              "succeeded", kAwkward, "", ""},
+                             {2, "charge_payment", CallKind::kAction, 1,
+                              "started", "", "", ""}},
+                            absl::Now())
+                   .status());
+  v1::Saga described = *Describe(record.saga_id, "");
   ASSERT_EQ(described.steps_size(), 2);
   EXPECT_EQ(described.steps(0).outcome(), v1::STEP_OUTCOME_SUCCEEDED);
   // Quotes, backslashes, commas and braces survive the array parameters.
@@ -224,8 +240,8 @@ TEST_F(SagaStoreTest, CommitsArrivingTogetherShareOneStatement) {
   stale.version -= 1;
   SagaState next = records[0].state;
   next.attempt = 1;
-  const StepLogEntry started{1, "reserve_stock", CallKind::kAction,
-                             1, "started",       ""};
+  const StepLogEntry started{
+      1, "reserve_stock", CallKind::kAction, 1, "started", "", "", ""};
   const std::vector<StepLogEntry> entries{started};
 
   // Another transaction holds saga 0's row: the first group waits on it.
@@ -273,10 +289,10 @@ TEST_F(SagaStoreTest, CommitsArrivingTogetherShareOneStatement) {
   for (int i = 0; i < kSagas - 1; ++i) {
     SW_ASSERT_OK(results[i].status());
     EXPECT_EQ(*results[i], records[i].version + 1);
-    EXPECT_EQ(store_->Describe(records[i].saga_id, "")->steps_size(), 1);
+    EXPECT_EQ(Describe(records[i].saga_id, "")->steps_size(), 1);
   }
   EXPECT_EQ(results[kSagas - 1].status().code(), absl::StatusCode::kAborted);
-  EXPECT_EQ(store_->Describe(stale.saga_id, "")->steps_size(), 0);
+  EXPECT_EQ(Describe(stale.saga_id, "")->steps_size(), 0);
   // Sagas 1-6 were written by one transaction.
   std::set<std::string> writers;
   pqxx::nontransaction look(watcher);
@@ -311,8 +327,9 @@ TEST_F(SagaStoreTest, AMoveAloneAndInAGroupLeaveTheSameRowAndLog) {
   next.context = OrderContextBytes(1234);
   next.cancel_requested = true;
   const std::vector<StepLogEntry> entries{
-      {2, "charge_payment", CallKind::kAction, 2, "failed", "no, {\"money\"}"},
-      {2, "charge_payment", CallKind::kCompensation, 1, "started", ""}};
+      {2, "charge_payment", CallKind::kAction, 2, "failed", "no, {\"money\"}",
+       "", ""},
+      {2, "charge_payment", CallKind::kCompensation, 1, "started", "", "", ""}};
   const absl::Time next_at = absl::FromUnixMicros(1895000000654321);
   auto commit = [&](std::vector<Move> moves) {
     SW_ASSERT_OK(pool_->Autocommit("commit", [&](pqxx::nontransaction& tx) {
@@ -366,8 +383,8 @@ TEST_F(SagaStoreTest, ALiveLeaseKeepsOtherOrchestratorsOff) {
   EXPECT_TRUE(other_->Claim(10, /*include_own=*/true)->empty());
   SagaState next = record.state;
   next.attempt = 1;
-  const StepLogEntry started{1, "reserve_stock", CallKind::kAction,
-                             1, "started",       ""};
+  const StepLogEntry started{
+      1, "reserve_stock", CallKind::kAction, 1, "started", "", "", ""};
   EXPECT_EQ(
       other_->Commit(record, next, {started}, absl::Now()).status().code(),
       absl::StatusCode::kAborted);
@@ -381,8 +398,8 @@ TEST_F(SagaStoreTest, ACancellingOrchestratorTakesTheSagaOver) {
   SagaRecord record = *store_->Create(Request(), &created);
   SagaState cancelled = record.state;
   cancelled.cancel_requested = true;
-  const StepLogEntry entry{1, "cancel_requested", CallKind::kAction,
-                           0, "succeeded",        ""};
+  const StepLogEntry entry{
+      1, "cancel_requested", CallKind::kAction, 0, "succeeded", "", "", ""};
   absl::StatusOr<int64_t> version =
       pool_->TransactOr<int64_t>("cancel", [&](pqxx::work& tx) {
         return other_->CommitIn(tx, record, cancelled, {entry}, absl::Now(),
@@ -409,8 +426,8 @@ TEST_F(SagaStoreTest, ExpiredLeasesPassToAnotherOrchestrator) {
   // has the current version, and it cannot claim the saga back.
   SagaState next = record.state;
   next.attempt = 1;
-  const StepLogEntry started{1, "reserve_stock", CallKind::kAction,
-                             1, "started",       ""};
+  const StepLogEntry started{
+      1, "reserve_stock", CallKind::kAction, 1, "started", "", "", ""};
   EXPECT_EQ(
       store_->Commit(record, next, {started}, absl::Now()).status().code(),
       absl::StatusCode::kAborted);
@@ -485,7 +502,7 @@ TEST_F(SagaStoreTest, FinishedSagasAreNeverClaimed) {
   SW_ASSERT_OK(store_
                    ->Commit(record, done,
                             {{4, "approve_order", CallKind::kAction, 1,
-                              "succeeded", ""}},
+                              "succeeded", "", "", ""}},
                             absl::Now())
                    .status());
   ExpireLeases();
@@ -539,11 +556,11 @@ TEST_F(SagaStoreTest, StuckSagasAreListedAndCounted) {
     ids.insert(s.saga_id());
   }
   EXPECT_EQ(ids, (std::set<std::string>{sagas[0].saga_id, sagas[1].saga_id}));
-  v1::Saga retried = *store_->Describe(sagas[0].saga_id, "");
+  v1::Saga retried = *Describe(sagas[0].saga_id, "");
   EXPECT_TRUE(retried.stuck());
   EXPECT_EQ(retried.attempt(), 2);
-  EXPECT_FALSE(store_->Describe(sagas[2].saga_id, "")->stuck());
-  EXPECT_FALSE(store_->Describe(sagas[3].saga_id, "")->stuck());
+  EXPECT_FALSE(Describe(sagas[2].saga_id, "")->stuck());
+  EXPECT_FALSE(Describe(sagas[3].saga_id, "")->stuck());
 }
 
 TEST_F(SagaStoreTest, ClaimTakesAtMostOneBatch) {
@@ -630,6 +647,88 @@ TEST_F(SagaStoreTest, ASagaWhoseCommitHitsALockTimeoutResumes) {
     return r.ok() && r->state.status == SagaStatus::kCompleted;
   })) << "the saga did not finish once the lock was gone";
   runner.Stop();
+}
+
+// A participant down for a day: the refund is attempted every few seconds
+// (the compensation backoff's cap) all day, and the timeline still holds
+// one entry per call, so GetSaga stays small and pages.
+TEST_F(SagaStoreTest, ADayOfRetriesLeavesOneTimelineEntryPerCall) {
+  SimulatedClock clock(absl::FromUnixSeconds(1800000000));
+  const SagaDefinition definition = OrderSagaDefinition();
+  BoundParticipants participants;
+  for (const std::string& name : definition.CallNames()) {
+    participants.Bind(name, [name](const CallInput&) {
+      CallResult result;
+      if (name == "reserve_stock") {
+        result.context = OrderContextBytes(1000);
+      } else if (name == "create_shipment") {
+        result.status = absl::FailedPreconditionError("no courier");
+      } else if (name == "refund_payment") {
+        result.status = absl::UnavailableError("payment is down");
+      }
+      return result;
+    });
+  }
+  SagaRunnerConfig config;
+  config.start_threads = false;
+  SagaRunner runner(*store_, definition, participants, clock, config);
+  SW_ASSERT_OK(runner.Start());
+  const Decision first = runner.BeginFirstCall();
+  bool created = false;
+  absl::StatusOr<SagaRecord> record =
+      pool_->TransactOr<SagaRecord>("create", [&](pqxx::work& tx) {
+        return store_->CreateIn(tx, Request(), &created, &first);
+      });
+  SW_ASSERT_OK(record.status());
+  runner.EnqueueNew(*record);
+
+  const absl::Time end = clock.Now() + absl::Hours(24);
+  int rounds = 0;
+  while (clock.Now() < end) {
+    runner.RunDue();
+    clock.Advance(definition.policy.compensation_backoff.max);
+    ++rounds;
+  }
+  const SagaRecord after = *store_->Load(record->saga_id);
+  EXPECT_EQ(after.state.status, SagaStatus::kCompensating);
+  EXPECT_EQ(after.state.current_step, 2);
+  // Every round made one attempt at the refund.
+  EXPECT_GE(after.state.attempt, rounds - 1);
+
+  v1::Saga saga = *Describe(record->saga_id, "");
+  // Shipping refused, so the charge is being undone (step 2), all day.
+  std::vector<std::string> names;
+  for (const auto& e : saga.steps()) names.push_back(e.name());
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"reserve_stock", "charge_payment",
+                                      "create_shipment", "refund_payment"}));
+  const v1::SagaStepEvent& refund = saga.steps(3);
+  EXPECT_EQ(refund.attempt(), after.state.attempt);
+  EXPECT_EQ(refund.kind(), v1::STEP_KIND_COMPENSATION);
+  EXPECT_NE(refund.error().find("payment is down"), std::string::npos);
+  EXPECT_LT(saga.ByteSizeLong(), 1024u * 1024u);
+  std::cout << "a day of retries: " << after.state.attempt
+            << " attempts at the refund, " << saga.steps_size()
+            << " timeline entries, GetSaga " << saga.ByteSizeLong()
+            << " bytes\n";
+
+  // The timeline pages: two at a time, the same entries in the same order.
+  v1::GetSagaRequest request;
+  request.set_saga_id(record->saga_id);
+  std::vector<std::string> paged;
+  for (int pages = 0; pages < 10; ++pages) {
+    absl::StatusOr<v1::Saga> page = store_->Describe(request, 2);
+    SW_ASSERT_OK(page.status());
+    EXPECT_LE(page->steps_size(), 2);
+    for (const auto& e : page->steps()) paged.push_back(e.name());
+    if (page->next_steps_page_token().empty()) break;
+    request.set_steps_page_token(page->next_steps_page_token());
+  }
+  EXPECT_EQ(paged, names);
+  // A token is refused for another saga.
+  request.set_saga_id("22222222-2222-2222-2222-222222222222");
+  EXPECT_EQ(store_->Describe(request, 2).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -11,8 +11,10 @@
 #include "common/client/channel.h"
 #include "common/enum_names.h"
 #include "common/files.h"
+#include "common/idempotency/idempotency.h"
 #include "common/security/token.h"
 #include "common/server/grpc_server.h"
+#include "common/uuid.h"
 #include "common/validation.h"
 #include "google/protobuf/util/time_util.h"
 #include "sagaworks/v1/admin.grpc.pb.h"
@@ -286,26 +288,33 @@ int ListSagas(const std::string& orchestrator, const std::string& status,
   return 0;
 }
 
-int ShowSaga(const std::string& orchestrator, const std::string& id) {
+namespace {
+
+// FindSaga answers GetSaga for `id` taken as a saga id, then as an order id
+// (what a user has in hand), from `page_token` on.
+grpc::Status FindSaga(v1::SagaOrchestrator::Stub& stub, const std::string& id,
+                      const std::string& page_token, v1::Saga* saga) {
   v1::GetSagaRequest request;
   request.set_saga_id(id);
+  request.set_steps_page_size(500);
+  request.set_steps_page_token(page_token);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-  v1::Saga saga;
-  grpc::Status s =
-      OrchestratorStub(orchestrator)->GetSaga(&context, request, &saga);
-  if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
-    // Accept an order id too: that is what a user has in hand.
-    grpc::ClientContext retry;
-    retry.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
-    request.clear_saga_id();
-    request.set_order_id(id);
-    s = OrchestratorStub(orchestrator)->GetSaga(&retry, request, &saga);
+  grpc::Status s = stub.GetSaga(&context, request, saga);
+  if (s.error_code() != grpc::StatusCode::NOT_FOUND &&
+      s.error_code() != grpc::StatusCode::INVALID_ARGUMENT) {
+    return s;
   }
-  if (!s.ok()) {
-    std::cerr << "sagactl: " << s.error_message() << "\n";
-    return 1;
-  }
+  grpc::ClientContext retry;
+  retry.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  request.clear_saga_id();
+  request.set_order_id(id);
+  grpc::Status by_order = stub.GetSaga(&retry, request, saga);
+  // Neither: the first answer says more ("no saga X").
+  return by_order.error_code() == grpc::StatusCode::NOT_FOUND ? s : by_order;
+}
+
+void PrintSagaHeader(const v1::Saga& saga) {
   std::cout << "saga    " << saga.saga_id() << "\n"
             << "order   " << saga.order_id() << "\n"
             << "status  "
@@ -316,12 +325,21 @@ int ShowSaga(const std::string& orchestrator, const std::string& id) {
   if (!saga.failure_reason().empty()) {
     std::cout << "reason  " << saga.failure_reason() << "\n";
   }
-  std::cout << "\n";
-  std::printf("%-27s  %4s  %-12s  %-16s  %7s  %-9s  %s\n", "TIME", "STEP",
-              "KIND", "CALL", "ATTEMPT", "OUTCOME", "ERROR");
+}
+
+void PrintTimeline(const v1::Saga& saga) {
   for (const v1::SagaStepEvent& e : saga.steps()) {
+    // A call tried more than once shows when it was first tried; an
+    // operator's entry shows who acted and why.
+    std::string detail = e.error();
+    if (e.kind() == v1::STEP_KIND_OPERATOR) {
+      detail = absl::StrCat("by ", e.actor(), ": ", e.note());
+    } else if (e.attempt() > 1) {
+      detail = absl::StrCat("since ", FormatTime(e.first_time()),
+                            detail.empty() ? "" : "; last: ", detail);
+    }
     std::printf(
-        "%-27s  %4d  %-12s  %-16s  %7d  %-9s  %s\n",
+        "%-27s  %4d  %-12s  %-28s  %7d  %-9s  %s\n",
         FormatTime(e.time()).c_str(), e.step(),
         ShortEnumName(e.kind(), v1::StepKind_Name<v1::StepKind>, "STEP_KIND_")
             .c_str(),
@@ -329,9 +347,103 @@ int ShowSaga(const std::string& orchestrator, const std::string& id) {
         ShortEnumName(e.outcome(), v1::StepOutcome_Name<v1::StepOutcome>,
                       "STEP_OUTCOME_")
             .c_str(),
-        e.error().c_str());
+        detail.c_str());
+  }
+}
+
+}  // namespace
+
+int ShowSaga(const std::string& orchestrator, const std::string& id) {
+  auto stub = OrchestratorStub(orchestrator);
+  v1::Saga saga;
+  grpc::Status s = FindSaga(*stub, id, "", &saga);
+  if (!s.ok()) {
+    std::cerr << "sagactl: " << s.error_message() << "\n";
+    return 1;
+  }
+  PrintSagaHeader(saga);
+  std::cout << "\n";
+  std::printf("%-27s  %4s  %-12s  %-28s  %7s  %-9s  %s\n", "TIME", "STEP",
+              "KIND", "CALL", "ATTEMPT", "OUTCOME", "ERROR");
+  PrintTimeline(saga);
+  // The rest of a long timeline, page by page.
+  const std::string saga_id = saga.saga_id();
+  while (!saga.next_steps_page_token().empty()) {
+    const std::string token = saga.next_steps_page_token();
+    saga.Clear();
+    s = FindSaga(*stub, saga_id, token, &saga);
+    if (!s.ok()) {
+      std::cerr << "sagactl: " << s.error_message() << "\n";
+      return 1;
+    }
+    PrintTimeline(saga);
   }
   return 0;
+}
+
+namespace {
+
+// Act sends an operator's action (`call`) for the saga `options.id` names.
+template <typename Request>
+int Act(const Platform& platform, const std::string& orchestrator,
+        const SagaActionOptions& options, Request request,
+        grpc::Status (v1::SagaOrchestrator::Stub::*call)(grpc::ClientContext*,
+                                                         const Request&,
+                                                         v1::Saga*)) {
+  auto stub = OrchestratorStub(orchestrator);
+  v1::Saga found;
+  grpc::Status s = FindSaga(*stub, options.id, "", &found);
+  if (!s.ok()) {
+    std::cerr << "sagactl: " << s.error_message() << "\n";
+    return 1;
+  }
+  std::string who = options.operator_name;
+  if (who.empty()) {
+    const char* user = std::getenv("USER");
+    who = user != nullptr && *user != '\0' ? user : "operator";
+  }
+  if (absl::Status v = ValidateName("--operator", who); !v.ok()) {
+    std::cerr << "sagactl: " << v.message() << "\n";
+    return 2;
+  }
+  absl::StatusOr<std::string> token =
+      platform.MintToken(who, {security::kOperatorRole}, absl::Minutes(5));
+  if (!token.ok()) {
+    std::cerr << "sagactl: token: " << token.status().message() << "\n";
+    return 1;
+  }
+  request.set_saga_id(found.saga_id());
+  request.set_note(options.note);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  context.AddMetadata("authorization", absl::StrCat("Bearer ", *token));
+  context.AddMetadata(idempotency::kKeyHeader, NewUuid());
+  v1::Saga saga;
+  s = ((*stub).*call)(&context, request, &saga);
+  if (!s.ok()) {
+    std::cerr << "sagactl: " << s.error_message() << "\n";
+    return 1;
+  }
+  PrintSagaHeader(saga);
+  return 0;
+}
+
+}  // namespace
+
+int RetrySaga(const Platform& platform, const std::string& orchestrator,
+              const SagaActionOptions& options) {
+  return Act(platform, orchestrator, options, v1::RetrySagaRequest(),
+             &v1::SagaOrchestrator::Stub::RetrySaga);
+}
+
+int ResolveSaga(const Platform& platform, const std::string& orchestrator,
+                const SagaActionOptions& options) {
+  v1::ResolveSagaRequest request;
+  request.set_resolution(options.resolution == "completed"
+                             ? v1::SAGA_RESOLUTION_COMPLETED
+                             : v1::SAGA_RESOLUTION_COMPENSATED);
+  return Act(platform, orchestrator, options, request,
+             &v1::SagaOrchestrator::Stub::ResolveSaga);
 }
 
 int PrintToken(const Platform& platform, const std::string& name,

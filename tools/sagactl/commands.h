@@ -33,6 +33,20 @@ int Chaos(Platform& platform, const std::string& service,
 int ListSagas(const std::string& orchestrator, const std::string& status,
               int limit, bool stuck);
 int ShowSaga(const std::string& orchestrator, const std::string& id);
+
+struct SagaActionOptions {
+  std::string id;          // saga id or order id
+  std::string resolution;  // resolve: "compensated" or "completed"
+  std::string note;
+  std::string operator_name;  // who acts; empty: $USER
+};
+// RetrySaga and ResolveSaga ask the orchestrator to act on a saga as an
+// operator (a token for `operator_name` signed with the local key), under a
+// fresh idempotency key, and print the saga as it then stands.
+int RetrySaga(const Platform& platform, const std::string& orchestrator,
+              const SagaActionOptions& options);
+int ResolveSaga(const Platform& platform, const std::string& orchestrator,
+                const SagaActionOptions& options);
 // PrintToken prints a bearer token for `name` (an operator's with
 // `operator_role`), signed with the local key in <home>/.sagaworks/tls/.
 int PrintToken(const Platform& platform, const std::string& name,

@@ -96,6 +96,28 @@ int main(int argc, char** argv) {
   CLI::App* show =
       sagas->add_subcommand("show", "one saga with its step timeline");
   show->add_option("ID", saga_id, "saga id or order id")->required();
+  SagaActionOptions action;
+  CLI::App* retry = sagas->add_subcommand(
+      "retry",
+      "retry now the refused compensation of a FAILED saga (after fixing "
+      "what made it refuse); recorded in its timeline");
+  CLI::App* resolve = sagas->add_subcommand(
+      "resolve",
+      "close a FAILED (or still retrying) saga after setting things right "
+      "by hand; recorded in its timeline");
+  for (CLI::App* cmd : {retry, resolve}) {
+    cmd->add_option("ID", action.id, "saga id or order id")->required();
+    cmd->add_option("--note", action.note, "what was done, and why")
+        ->required();
+    cmd->add_option("--operator", action.operator_name,
+                    "who acts, as the timeline records it (default $USER)");
+  }
+  resolve
+      ->add_option("--as", action.resolution,
+                   "compensated (undone by hand: the order is rejected) or "
+                   "completed (done by hand: the order is approved)")
+      ->required()
+      ->check(CLI::IsMember({"compensated", "completed"}));
 
   std::string certs_dir;
   CLI::App* certs = app.add_subcommand(
@@ -191,6 +213,8 @@ int main(int argc, char** argv) {
   if (*chaos) return Chaos(platform, service, chaos_options);
   if (*list) return ListSagas(orchestrator, saga_status, limit, stuck);
   if (*show) return ShowSaga(orchestrator, saga_id);
+  if (*retry) return RetrySaga(platform, orchestrator, action);
+  if (*resolve) return ResolveSaga(platform, orchestrator, action);
   if (*load) {
     load_options.wait = absl::Seconds(wait_seconds);
     return RunLoad(
