@@ -37,7 +37,7 @@ constexpr char kRecordColumns[] =
     "saga_id, order_id, status, current_step, attempt, "
     "(extract(epoch FROM step_deadline) * 1000000)::bigint, failure_reason, "
     "total_cents, payload::text, version, cancel_requested, traceparent, "
-    "context, failed_step";
+    "context, failed_step, timeline_entries, call_entry";
 
 constexpr char kSummaryColumns[] =
     "saga_id, saga_type, order_id, status, current_step, failure_reason, "
@@ -103,6 +103,8 @@ absl::StatusOr<SagaRecord> RecordFromRow(
   r.traceparent = row[11].as<std::string>();
   r.state.context = FromBytea(row[12].as<std::string>());
   if (!row[13].is_null()) r.state.failed_step = row[13].as<int>();
+  r.state.timeline_entries = row[14].as<int64_t>();
+  r.state.call_entry = row[15].as<int64_t>();
   // Sagas stored before contexts kept the total in its own column.
   if (r.state.context.empty() && row[7].as<int64_t>() != 0) {
     r.state.context = OrderContextBytes(row[7].as<int64_t>());
@@ -256,16 +258,16 @@ bool SagaStore::CreateOnce(pqxx::transaction_base& tx,
       "s AS (INSERT INTO saga_instances "
       "  (saga_id, saga_type, order_id, status, current_step, attempt, "
       "   step_deadline, payload, lease_owner, lease_expires_at, traceparent, "
-      "   context) "
+      "   context, timeline_entries, call_entry) "
       "  SELECT $6::uuid, $7, $8::uuid, $9, $10, $11, CASE WHEN $12 THEN "
       "    'epoch'::timestamptz + $13 * interval '1 microsecond' END, "
       "    $14::jsonb, $15, now() + $16 * interval '1 millisecond', $17, "
-      "    $23::bytea "
+      "    $23::bytea, $24, $25 "
       "  FROM fresh WHERE NOT EXISTS (SELECT 1 FROM saga_instances "
       "    WHERE saga_type = $7 AND order_id = $8::uuid) "
       "  RETURNING saga_id), "
-      "done AS (INSERT INTO saga_steps (saga_id, step, name, kind, attempt, "
-      "  outcome) SELECT saga_id, $18, $19, $20, $21, $22 FROM s "
+      "done AS (INSERT INTO saga_steps (saga_id, id, step, name, kind, "
+      "  attempt, outcome) SELECT saga_id, $26, $18, $19, $20, $21, $22 FROM s "
       "  RETURNING 1)");
   const SagaState& state = planned.state;
   const StepLogEntry& entry = first.log.front();
@@ -278,7 +280,8 @@ bool SagaStore::CreateOnce(pqxx::transaction_base& tx,
       *payload, lease_.owner, absl::ToInt64Milliseconds(lease_.duration),
       planned.traceparent, entry.step, entry.name,
       std::string(CallKindName(entry.kind)), entry.attempt, entry.outcome,
-      ByteaParam(state.context));
+      ByteaParam(state.context), state.timeline_entries, state.call_entry,
+      entry.id);
 }
 
 absl::StatusOr<SagaRecord> SagaStore::CreateIn(
@@ -299,16 +302,18 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
           "  INSERT INTO saga_instances "
           "  (saga_type, order_id, status, current_step, attempt, "
           "   step_deadline, payload, lease_owner, lease_expires_at, "
-          "   traceparent, context) "
+          "   traceparent, context, timeline_entries, call_entry) "
           "  VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 THEN "
           "'epoch'::timestamptz "
           "    + $7 * interval '1 microsecond' END, $8::jsonb, $9, "
-          "    now() + $10 * interval '1 millisecond', $11, $18::bytea) "
+          "    now() + $10 * interval '1 millisecond', $11, $18::bytea, $19, "
+          "    $20) "
           "  ON CONFLICT (saga_type, order_id) DO NOTHING RETURNING ",
           kRecordColumns,
           "), log AS ("
-          "  INSERT INTO saga_steps (saga_id, step, name, kind, attempt, "
-          "  outcome) SELECT saga_id, $13, $14, $15, $16, $17 FROM s WHERE $12"
+          "  INSERT INTO saga_steps (saga_id, id, step, name, kind, attempt, "
+          "  outcome) SELECT saga_id, $21, $13, $14, $15, $16, $17 FROM s "
+          "  WHERE $12"
           ") SELECT * FROM s"),
       kSagaType, request.order_id(), std::string(SagaStatusName(state.status)),
       state.current_step, state.attempt, has_deadline,
@@ -316,7 +321,8 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
       lease_.owner, absl::ToInt64Milliseconds(lease_.duration),
       trace::CurrentTraceparent(), first != nullptr && !first->log.empty(),
       entry.step, entry.name, std::string(CallKindName(entry.kind)),
-      entry.attempt, entry.outcome, ByteaParam(state.context));
+      entry.attempt, entry.outcome, ByteaParam(state.context),
+      state.timeline_entries, state.call_entry, entry.id);
   *created = !inserted.empty();
   if (*created) return RecordFromRow(inserted[0], &request);
   pqxx::result r =
@@ -352,43 +358,28 @@ absl::StatusOr<SagaRecord> SagaStore::Load(const std::string& saga_id) {
 
 namespace {
 
-// TimelineWrite: a log entry as the timeline stores it. A fresh one starts
-// a row (a call's first attempt, an operator's action); the others update
-// the latest row of their call.
-struct TimelineWrite {
-  StepLogEntry entry;
-  bool fresh = false;
-};
-
-// Collapse folds the entries of one commit into one write per row: the
-// outcome of an attempt and the start of the next (a retry) update the same
-// row once, since one statement cannot update a row twice.
-std::vector<TimelineWrite> Collapse(const std::vector<StepLogEntry>& entries) {
-  std::vector<TimelineWrite> out;
+// Collapse folds the entries of one commit that write the same timeline
+// entry (an attempt's outcome and the next attempt's start) into one, since
+// one statement cannot write a row twice.
+std::vector<StepLogEntry> Collapse(const std::vector<StepLogEntry>& entries) {
+  std::vector<StepLogEntry> out;
   for (const StepLogEntry& e : entries) {
-    const bool mark = e.attempt == 0 || !e.actor.empty();
-    const bool fresh = mark || (e.attempt == 1 && e.outcome == "started");
-    if (!fresh) {
-      auto same = std::find_if(out.rbegin(), out.rend(), [&](const auto& w) {
-        return w.entry.attempt > 0 && w.entry.actor.empty() &&
-               w.entry.step == e.step && w.entry.kind == e.kind &&
-               w.entry.name == e.name;
-      });
-      if (same != out.rend()) {
-        same->entry.attempt = e.attempt;
-        same->entry.outcome = e.outcome;
-        if (!e.error.empty()) same->entry.error = e.error;
-        continue;
-      }
+    if (!out.empty() && out.back().id == e.id) {
+      StepLogEntry& same = out.back();
+      same.attempt = e.attempt;
+      same.outcome = e.outcome;
+      if (!e.error.empty()) same.error = e.error;
+      continue;
     }
-    out.push_back({e, fresh});
+    out.push_back(e);
   }
   return out;
 }
 
 // MoveStatement: the commit of saga moves in one statement, the moves
 // coming from `moves` (a query with one row per saga: the columns the
-// update needs, $1-$12). The states move and the log ($15-$21, $24-$26) grows
+// update needs, $1-$12, $22-$23, $27-$28). The states move and the log
+// ($15-$21, $24-$26) grows
 // together, or neither (a saga whose row did not match gets no log rows:
 // ABORTED). The lease check ($13, renewed for $14 ms) matters even though
 // the version is checked too: another orchestrator may have claimed the
@@ -404,6 +395,7 @@ std::string MoveStatement(absl::string_view moves) {
       "    + i.deadline * interval '1 microsecond' END, "
       "  failure_reason = i.failure_reason, total_cents = i.total_cents, "
       "  context = i.context, failed_step = nullif(i.failed_step, -1), "
+      "  timeline_entries = i.timeline_entries, call_entry = i.call_entry, "
       // A call's first attempt starts its time; retries keep it.
       "  call_since = CASE WHEN i.attempt <= 1 THEN now() "
       "    ELSE s.call_since END, "
@@ -421,34 +413,24 @@ std::string MoveStatement(absl::string_view moves) {
       "    AND (i.take_over OR s.lease_owner IS NULL "
       "         OR s.lease_owner = $13 OR s.lease_expires_at < now()) "
       "  RETURNING s.saga_id, s.version), "
-      "e AS ("
-      "  SELECT e.*, NOT e.fresh AND EXISTS (SELECT 1 FROM saga_steps x "
-      "    WHERE x.saga_id = e.saga_id AND x.step = e.step "
-      "      AND x.kind = e.kind AND x.name = e.name) AS bump "
-      "  FROM unnest($15::uuid[], $16::int[], $17::text[], $18::text[], "
-      "              $19::int[], $20::text[], $21::text[], $24::bool[], "
-      "              $25::text[], $26::text[]) WITH ORDINALITY "
-      "    AS e(saga_id, step, name, kind, attempt, outcome, error, fresh, "
-      "         actor, note, n) "
-      "  JOIN moved m ON m.saga_id = e.saga_id), "
+      // A call's later attempts and its outcome update its entry (the same
+      // id): the timeline grows by calls, not by attempts.
       "logged AS ("
       "  INSERT INTO saga_steps "
-      "    (saga_id, step, name, kind, attempt, outcome, error, actor, note) "
-      "  SELECT saga_id, step, name, kind, attempt, outcome, error, actor, "
-      "         note "
-      "  FROM e WHERE NOT bump "
-      // The log's ids follow the order the entries were written in.
-      "  ORDER BY n), "
-      // Another attempt at a call already logged updates its row: the
-      // timeline grows by calls, not by attempts.
-      "bumped AS ("
-      "  UPDATE saga_steps t SET attempt = e.attempt, outcome = e.outcome, "
-      "    error = CASE WHEN e.error = '' THEN t.error ELSE e.error END, "
-      "    at = now() "
-      "  FROM e WHERE e.bump AND t.saga_id = e.saga_id "
-      "    AND t.id = (SELECT max(x.id) FROM saga_steps x "
-      "      WHERE x.saga_id = e.saga_id AND x.step = e.step "
-      "        AND x.kind = e.kind AND x.name = e.name)) "
+      "    (saga_id, id, step, name, kind, attempt, outcome, error, actor, "
+      "     note) "
+      "  SELECT e.saga_id, e.id, e.step, e.name, e.kind, e.attempt, "
+      "         e.outcome, e.error, e.actor, e.note "
+      "  FROM unnest($15::uuid[], $24::bigint[], $16::int[], $17::text[], "
+      "              $18::text[], $19::int[], $20::text[], $21::text[], "
+      "              $25::text[], $26::text[]) "
+      "    AS e(saga_id, id, step, name, kind, attempt, outcome, error, "
+      "         actor, note) "
+      "  JOIN moved m ON m.saga_id = e.saga_id "
+      "  ON CONFLICT (saga_id, id) DO UPDATE SET "
+      "    attempt = excluded.attempt, outcome = excluded.outcome, "
+      "    error = CASE WHEN excluded.error = '' THEN saga_steps.error "
+      "      ELSE excluded.error END, at = now()) "
       "SELECT saga_id::text, version FROM moved");
 }
 
@@ -459,9 +441,9 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
   // Column arrays, one element per saga and one per log entry.
   std::vector<std::string> ids, versions, statuses, current_steps, attempts,
       has_deadlines, deadlines, reasons, totals, next_ats, cancels, take_overs,
-      contexts, failed_steps;
+      contexts, failed_steps, timeline_entries, call_entries;
   std::vector<std::string> e_ids, e_steps, e_names, e_kinds, e_attempts,
-      e_outcomes, e_errors, e_fresh, e_actors, e_notes;
+      e_outcomes, e_errors, e_entry_ids, e_actors, e_notes;
   for (const Move& m : moves) {
     const SagaState& next = *m.next;
     ids.push_back(m.record->saga_id);
@@ -476,11 +458,12 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
     totals.push_back(absl::StrCat(OrderTotalCents(next)));
     contexts.push_back(ByteaParam(next.context));
     failed_steps.push_back(absl::StrCat(next.failed_step.value_or(-1)));
+    timeline_entries.push_back(absl::StrCat(next.timeline_entries));
+    call_entries.push_back(absl::StrCat(next.call_entry));
     next_ats.push_back(absl::StrCat(absl::ToUnixMicros(m.next_attempt_at)));
     cancels.push_back(next.cancel_requested ? "t" : "f");
     take_overs.push_back(m.take_over ? "t" : "f");
-    for (const TimelineWrite& w : Collapse(*m.entries)) {
-      const StepLogEntry& e = w.entry;
+    for (const StepLogEntry& e : Collapse(*m.entries)) {
       e_ids.push_back(m.record->saga_id);
       e_steps.push_back(absl::StrCat(e.step));
       e_names.push_back(e.name);
@@ -488,7 +471,7 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
       e_attempts.push_back(absl::StrCat(e.attempt));
       e_outcomes.push_back(e.outcome);
       e_errors.push_back(e.error);
-      e_fresh.push_back(w.fresh ? "t" : "f");
+      e_entry_ids.push_back(absl::StrCat(e.id));
       e_actors.push_back(e.actor);
       e_notes.push_back(e.note);
     }
@@ -509,7 +492,8 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
         "  'epoch'::timestamptz + $10::bigint * interval '1 microsecond' "
         "    AS next_at, "
         "  $11::bool AS cancel_requested, $12::bool AS take_over, "
-        "  $22::bytea AS context, $23::int AS failed_step");
+        "  $22::bytea AS context, $23::int AS failed_step, "
+        "  $27::bigint AS timeline_entries, $28::bigint AS call_entry");
     r = db::Exec(
         tx, sql, m.record->saga_id, m.record->version,
         std::string(SagaStatusName(next.status)), next.current_step,
@@ -522,21 +506,24 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
         db::ArrayLiteral(e_names), db::ArrayLiteral(e_kinds),
         db::ArrayLiteral(e_attempts), db::ArrayLiteral(e_outcomes),
         db::ArrayLiteral(e_errors), contexts[0], next.failed_step.value_or(-1),
-        db::ArrayLiteral(e_fresh), db::ArrayLiteral(e_actors),
-        db::ArrayLiteral(e_notes));
+        db::ArrayLiteral(e_entry_ids), db::ArrayLiteral(e_actors),
+        db::ArrayLiteral(e_notes), next.timeline_entries, next.call_entry);
   } else {
     static const std::string sql = MoveStatement(
         "SELECT u.saga_id, u.version, u.status, u.current_step, u.attempt, "
         "  u.has_deadline, u.deadline, u.failure_reason, u.total_cents, "
         "  'epoch'::timestamptz + u.next_at_us * interval '1 microsecond' "
         "    AS next_at, "
-        "  u.cancel_requested, u.take_over, u.context, u.failed_step "
+        "  u.cancel_requested, u.take_over, u.context, u.failed_step, "
+        "  u.timeline_entries, u.call_entry "
         "FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[], "
         "  $5::int[], $6::bool[], $7::bigint[], $8::text[], $9::bigint[], "
-        "  $10::bigint[], $11::bool[], $12::bool[], $22::bytea[], $23::int[]) "
+        "  $10::bigint[], $11::bool[], $12::bool[], $22::bytea[], $23::int[], "
+        "  $27::bigint[], $28::bigint[]) "
         "AS u(saga_id, version, status, current_step, attempt, has_deadline, "
         "     deadline, failure_reason, total_cents, next_at_us, "
-        "     cancel_requested, take_over, context, failed_step)");
+        "     cancel_requested, take_over, context, failed_step, "
+        "     timeline_entries, call_entry)");
     r = db::Exec(tx, sql, db::ArrayLiteral(ids), db::ArrayLiteral(versions),
                  db::ArrayLiteral(statuses), db::ArrayLiteral(current_steps),
                  db::ArrayLiteral(attempts), db::ArrayLiteral(has_deadlines),
@@ -548,8 +535,10 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
                  db::ArrayLiteral(e_names), db::ArrayLiteral(e_kinds),
                  db::ArrayLiteral(e_attempts), db::ArrayLiteral(e_outcomes),
                  db::ArrayLiteral(e_errors), db::ArrayLiteral(contexts),
-                 db::ArrayLiteral(failed_steps), db::ArrayLiteral(e_fresh),
-                 db::ArrayLiteral(e_actors), db::ArrayLiteral(e_notes));
+                 db::ArrayLiteral(failed_steps), db::ArrayLiteral(e_entry_ids),
+                 db::ArrayLiteral(e_actors), db::ArrayLiteral(e_notes),
+                 db::ArrayLiteral(timeline_entries),
+                 db::ArrayLiteral(call_entries));
   }
   absl::flat_hash_map<std::string, int64_t> moved;
   for (const auto& row : r) {

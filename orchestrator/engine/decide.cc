@@ -52,8 +52,10 @@ void BeginCall(const SagaDefinition& d, absl::Time now, Decision& out) {
     s.step_deadline = now + d.policy.step_timeout;
   }
   ++s.attempt;
-  out.log.push_back(
-      {call->step, call->name, call->kind, s.attempt, "started", "", "", ""});
+  // A call's first attempt opens its timeline entry; later ones update it.
+  if (s.attempt == 1) s.call_entry = ++s.timeline_entries;
+  out.log.push_back({call->step, call->name, call->kind, s.attempt, "started",
+                     "", "", "", s.call_entry});
   out.call = call;
 }
 
@@ -163,7 +165,8 @@ Decision Answered(const SagaDefinition& d, const SagaState& state,
   out.outcome = outcome;
   out.log.push_back({call.step, call.name, call.kind, state.attempt,
                      std::string(StepOutcomeName(outcome)),
-                     result.ok() ? "" : DescribeStatus(result), "", ""});
+                     result.ok() ? "" : DescribeStatus(result), "", "",
+                     state.call_entry});
   if (retry_after.has_value()) {
     out.wake_at = e.now + *retry_after;
   } else {
@@ -206,7 +209,7 @@ Decision Cancel(const SagaDefinition& d, const SagaState& state,
   }
   out.state.cancel_requested = true;
   out.log.push_back({state.current_step, "cancel_requested", CallKind::kAction,
-                     0, "succeeded", "", "", ""});
+                     0, "succeeded", "", "", "", ++out.state.timeline_entries});
   // The compensations start as soon as whoever drives the saga gets to it.
   if (!IsTerminal(out.state.status)) out.wake_at = e.now;
   return out;
@@ -229,7 +232,8 @@ Decision OperatorMove(const SagaState& next, absl::string_view name,
   Decision out;
   out.state = next;
   out.log.push_back({next.current_step, std::string(name), CallKind::kAction, 0,
-                     "succeeded", "", e.actor, e.reason});
+                     "succeeded", "", e.actor, e.reason,
+                     ++out.state.timeline_entries});
   if (!IsTerminal(next.status)) out.wake_at = e.now;
   return out;
 }

@@ -6,6 +6,7 @@
 #ifndef SAGAWORKS_ORCHESTRATOR_ENGINE_DECIDE_H_
 #define SAGAWORKS_ORCHESTRATOR_ENGINE_DECIDE_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -61,12 +62,17 @@ struct SagaState {
   // The step whose compensation was refused. While the saga is still
   // compensating, its next call is the definition's on_failed.
   std::optional<int> failed_step;
+  // Timeline entries written so far (their ids are 1..this), and the entry
+  // of the current call, which its later attempts and outcome update.
+  int64_t timeline_entries = 0;
+  int64_t call_entry = 0;
 };
 
 enum class StepOutcome { kStarted, kSucceeded, kFailed, kRetrying };
 absl::string_view StepOutcomeName(StepOutcome outcome);
 
-// A step-log entry to append with the state.
+// A timeline entry to write with the state: a new one, or an update of the
+// current call's (same `id`).
 struct StepLogEntry {
   int step = 0;
   std::string name;
@@ -77,6 +83,8 @@ struct StepLogEntry {
   // An operator's action: who took it and why (attempt 0, no call).
   std::string actor;
   std::string note;
+  // Which entry of the saga's timeline (1-based).
+  int64_t id = 0;
 };
 
 // How an operator closes a saga after setting the world right by hand.

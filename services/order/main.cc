@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
       v1::SagaOrchestrator::NewStub(
           Dial(process.PeerAddress(Service::kOrchestrator))),
       *std::move(to_orchestrator)};
-  order::OutboxRelay relay(store, sagas, {});
+  order::OrchestratorStarter starter(sagas);
+  order::OutboxRelay relay(store, starter, RealClock::Default(), {});
   order::CatalogCheck catalog(
       {v1::InventoryService::NewStub(
            Dial(process.PeerAddress(Service::kInventory))),

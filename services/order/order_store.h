@@ -17,6 +17,7 @@
 #include "common/db/pool.h"
 #include "common/idempotency/idempotency.h"
 #include "sagaworks/v1/order.pb.h"
+#include "services/order/outbox.h"
 
 namespace sagaworks::order {
 
@@ -24,19 +25,11 @@ namespace sagaworks::order {
 // caller may not see: the two read the same.
 absl::Status OrderNotFound(const std::string& order_id);
 
-// An order waiting to be handed to the orchestrator.
-struct OutboxEntry {
-  int attempts = 0;
-  v1::Order order;
-  // The W3C traceparent of the CreateOrder call, or empty.
-  std::string traceparent;
-};
-
 // PlannedOrder: the PENDING order a request makes, with an id drawn here,
 // created at `now`.
 v1::Order PlannedOrder(const v1::CreateOrderRequest& request, absl::Time now);
 
-class OrderStore {
+class OrderStore final : public OutboxTable {
  public:
   explicit OrderStore(db::Pool& pool) : pool_(pool) {}
 
@@ -106,36 +99,17 @@ class OrderStore {
                                    const std::string& reason,
                                    const std::string& saga_id);
 
-  // DueOutbox returns up to `limit` undelivered entries whose next attempt is
-  // due, oldest first.
-  absl::StatusOr<std::vector<OutboxEntry>> DueOutbox(int limit);
+  using Delivery = OutboxDelivery;
+  using Backlog = OutboxBacklogSize;
 
-  // Delivery: an order whose entry the orchestrator accepted, with the saga
-  // it started.
-  struct Delivery {
-    std::string order_id;
-    std::string saga_id;
-  };
-
-  // MarkDelivered records, in one transaction, that the orchestrator
-  // accepted these entries: they leave the outbox, and each order gets its
-  // saga id.
-  absl::Status MarkDelivered(const std::vector<Delivery>& deliveries);
-
-  // OutboxBacklog is how many entries wait for delivery and how long the
-  // oldest has waited (zero when none); `delivered` (order ids) are not
-  // counted: delivered, their record is still to come.
-  struct Backlog {
-    int64_t pending = 0;
-    absl::Duration oldest = absl::ZeroDuration();
-  };
+  // The outbox (OutboxTable).
+  absl::StatusOr<std::vector<OutboxEntry>> DueOutbox(int limit) override;
+  absl::Status MarkDelivered(const std::vector<Delivery>& deliveries) override;
   absl::StatusOr<Backlog> OutboxBacklog(
-      const std::vector<std::string>& delivered = {});
-
-  // MarkAttemptFailed records a failed delivery and when to try again.
+      const std::vector<std::string>& delivered) override;
   absl::Status MarkAttemptFailed(const OutboxEntry& entry,
                                  const std::string& error,
-                                 absl::Duration retry_after);
+                                 absl::Duration retry_after) override;
 
  private:
   // Orders remembered at most; more and all are forgotten at once (a

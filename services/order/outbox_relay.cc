@@ -13,12 +13,28 @@
 
 namespace sagaworks::order {
 
-OutboxRelay::OutboxRelay(
-    OrderStore& store,
-    resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator,
-    OutboxRelayConfig config)
-    : store_(store),
-      orchestrator_(orchestrator),
+absl::Status OrchestratorStarter::StartSaga(const v1::StartSagaRequest& request,
+                                            const std::string& idempotency_key,
+                                            absl::Time deadline,
+                                            std::string* saga_id) {
+  // StartSaga is keyed by order id: a repeat starts no second saga.
+  resilience::CallOptions options;
+  options.idempotent = true;
+  options.deadline = deadline;
+  options.metadata = {{"idempotency-key", idempotency_key}};
+  v1::Saga saga;
+  absl::Status status = orchestrator_.Call(
+      "StartSaga", options, &v1::SagaOrchestrator::StubInterface::StartSaga,
+      request, &saga);
+  *saga_id = saga.saga_id();
+  return status;
+}
+
+OutboxRelay::OutboxRelay(OutboxTable& table, SagaStarter& starter, Clock& clock,
+                         OutboxRelayConfig config)
+    : table_(table),
+      starter_(starter),
+      clock_(clock),
       config_(config),
       rng_(config.seed) {}
 
@@ -31,9 +47,14 @@ void OutboxRelay::Start() {
 void OutboxRelay::Stop() {
   {
     absl::MutexLock lock(&mu_);
+    if (stop_) return;
     stop_ = true;
   }
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) {
+    thread_.join();
+  } else {
+    RecordDeliveries(/*all=*/true);
+  }
 }
 
 void OutboxRelay::Offer(OutboxEntry entry) {
@@ -47,72 +68,73 @@ void OutboxRelay::Offer(OutboxEntry entry) {
   queue_.push_back(std::move(entry));
 }
 
-void OutboxRelay::Run() {
+absl::Time OutboxRelay::RunOnce() {
   static metrics::Family& pending = metrics::Registry::Default().Gauge(
       "sagaworks_outbox_pending",
       "Orders whose saga has not been started yet.");
   static metrics::Family& lag = metrics::Registry::Default().Gauge(
       "sagaworks_outbox_lag_seconds",
       "How long the oldest undelivered order has waited for its saga.");
-  absl::Time measured = absl::InfinitePast();
-  absl::Time read = absl::InfinitePast();
-  while (true) {
-    std::vector<OutboxEntry> batch;
-    bool read_table;
-    {
+  std::vector<OutboxEntry> batch;
+  bool read_table;
+  {
+    absl::MutexLock lock(&mu_);
+    while (!queue_.empty() &&
+           batch.size() < static_cast<size_t>(config_.batch_size)) {
+      queued_.erase(queue_.front().order.order_id());
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    // The table is read every poll interval whatever the queue holds: a
+    // failed delivery left its entry there, due again after its backoff.
+    read_table = read_table_ || (read_when_drained_ && queue_.empty()) ||
+                 clock_.Now() - read_ >= config_.poll_interval;
+    read_table_ = false;
+    if (read_table) read_when_drained_ = false;
+  }
+  if (!batch.empty()) DeliverAll(batch);
+  RecordDeliveries(/*all=*/false);
+  if (read_table) {
+    // The table then holds only what is still to go.
+    RecordDeliveries(/*all=*/true);
+    read_ = clock_.Now();
+    const TableRead r = DeliverDue();
+    if (r.read >= config_.batch_size) {
+      // A full read means more may be due: read again at once. When all
+      // of it was in the queue, the rest is behind the queue's entries
+      // (younger): read again once the queue is empty.
       absl::MutexLock lock(&mu_);
-      while (!queue_.empty() &&
-             batch.size() < static_cast<size_t>(config_.batch_size)) {
-        queued_.erase(queue_.front().order.order_id());
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-      // The table is read every poll interval whatever the queue holds: a
-      // failed delivery left its entry there, due again after its backoff.
-      read_table = read_table_ || (read_when_drained_ && queue_.empty()) ||
-                   absl::Now() - read >= config_.poll_interval;
-      read_table_ = false;
-      if (read_table) read_when_drained_ = false;
+      (r.delivered > 0 ? read_table_ : read_when_drained_) = true;
     }
-    if (!batch.empty()) DeliverAll(batch);
-    RecordDeliveries(/*all=*/false);
-    if (read_table) {
-      // The table then holds only what is still to go.
-      RecordDeliveries(/*all=*/true);
-      read = absl::Now();
-      const TableRead r = DeliverDue();
-      if (r.read >= config_.batch_size) {
-        // A full read means more may be due: read again at once. When all
-        // of it was in the queue, the rest is behind the queue's entries
-        // (younger): read again once the queue is empty.
-        absl::MutexLock lock(&mu_);
-        (r.delivered > 0 ? read_table_ : read_when_drained_) = true;
-      }
+  }
+  // The backlog costs a query: once a second is enough for a gauge.
+  if (clock_.Now() - measured_ >= absl::Seconds(1)) {
+    measured_ = clock_.Now();
+    std::vector<std::string> delivered;
+    delivered.reserve(unrecorded_.size());
+    for (const auto& [order_id, saga_id] : unrecorded_) {
+      delivered.push_back(order_id);
     }
-    // The backlog costs a query: once a second is enough for a gauge.
-    if (absl::Now() - measured >= absl::Seconds(1)) {
-      measured = absl::Now();
-      std::vector<std::string> delivered;
-      delivered.reserve(unrecorded_.size());
-      for (const auto& [order_id, saga_id] : unrecorded_) {
-        delivered.push_back(order_id);
-      }
-      if (absl::StatusOr<OrderStore::Backlog> b =
-              store_.OutboxBacklog(delivered);
-          b.ok()) {
-        pending.With({}).Set(static_cast<double>(b->pending));
-        lag.With({}).Set(absl::ToDoubleSeconds(b->oldest));
-      }
+    if (absl::StatusOr<OutboxBacklogSize> b = table_.OutboxBacklog(delivered);
+        b.ok()) {
+      pending.With({}).Set(static_cast<double>(b->pending));
+      lag.With({}).Set(absl::ToDoubleSeconds(b->oldest));
     }
-    const absl::Time wake = std::min(read + config_.poll_interval,
-                                     oldest_unrecorded_ + config_.record_delay);
+  }
+  return std::min(read_ + config_.poll_interval,
+                  oldest_unrecorded_ + config_.record_delay);
+}
+
+void OutboxRelay::Run() {
+  while (true) {
+    const absl::Time wake = RunOnce();
     bool stop;
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stop_ || read_table_ || read_when_drained_ || !queue_.empty();
       };
-      mu_.AwaitWithTimeout(absl::Condition(&ready), wake - absl::Now());
+      mu_.AwaitWithTimeout(absl::Condition(&ready), wake - clock_.Now());
       stop = stop_;
     }
     if (stop) {
@@ -125,15 +147,15 @@ void OutboxRelay::Run() {
 void OutboxRelay::RecordDeliveries(bool all) {
   if (unrecorded_.empty()) return;
   if (!all && unrecorded_.size() < static_cast<size_t>(config_.batch_size) &&
-      absl::Now() < oldest_unrecorded_ + config_.record_delay) {
+      clock_.Now() < oldest_unrecorded_ + config_.record_delay) {
     return;
   }
-  std::vector<OrderStore::Delivery> deliveries;
+  std::vector<OutboxDelivery> deliveries;
   deliveries.reserve(unrecorded_.size());
   for (const auto& [order_id, saga_id] : unrecorded_) {
     deliveries.push_back({order_id, saga_id});
   }
-  if (absl::Status s = store_.MarkDelivered(deliveries); !s.ok()) {
+  if (absl::Status s = table_.MarkDelivered(deliveries); !s.ok()) {
     // The entries stay due and go out again; StartSaga is keyed by order.
     LogWarning(absl::StrCat("outbox: cannot record delivery: ", s.message()));
   }
@@ -158,18 +180,9 @@ absl::Status OutboxRelay::Deliver(const OutboxEntry& entry,
   request.set_customer_id(entry.order.customer_id());
   *request.mutable_items() = entry.order.items();
   *request.mutable_shipping_address() = entry.order.shipping_address();
-  // StartSaga is keyed by order id: a repeat starts no second saga.
-  resilience::CallOptions options;
-  options.idempotent = true;
-  options.deadline = absl::Now() + config_.call_timeout;
-  options.metadata = {
-      {"idempotency-key",
-       absl::StrCat("order:", entry.order.order_id(), ":start-saga")}};
-  v1::Saga saga;
-  absl::Status status = orchestrator_.Call(
-      "StartSaga", options, &v1::SagaOrchestrator::StubInterface::StartSaga,
-      request, &saga);
-  *saga_id = saga.saga_id();
+  absl::Status status = starter_.StartSaga(
+      request, absl::StrCat("order:", entry.order.order_id(), ":start-saga"),
+      clock_.Now() + config_.call_timeout, saga_id);
   if (status.ok()) {
     span->SetOk();
   } else {
@@ -180,7 +193,7 @@ absl::Status OutboxRelay::Deliver(const OutboxEntry& entry,
 
 OutboxRelay::TableRead OutboxRelay::DeliverDue() {
   absl::StatusOr<std::vector<OutboxEntry>> due =
-      store_.DueOutbox(config_.batch_size);
+      table_.DueOutbox(config_.batch_size);
   if (!due.ok()) {
     LogWarning(absl::StrCat("outbox: cannot read: ", due.status().message()));
     return {};
@@ -228,7 +241,7 @@ void OutboxRelay::DeliverAll(const std::vector<OutboxEntry>& entries) {
       // Handed over and read back at once, it went out twice: once to
       // record.
       if (unrecorded_.emplace(entry.order.order_id(), saga_ids[i]).second) {
-        oldest_unrecorded_ = std::min(oldest_unrecorded_, absl::Now());
+        oldest_unrecorded_ = std::min(oldest_unrecorded_, clock_.Now());
       }
       continue;
     }
@@ -243,7 +256,7 @@ void OutboxRelay::DeliverAll(const std::vector<OutboxEntry>& entries) {
                             entry.order.order_id(), " failed (attempt ",
                             entry.attempts + 1,
                             "): ", DescribeStatus(results[i])));
-    if (absl::Status s = store_.MarkAttemptFailed(
+    if (absl::Status s = table_.MarkAttemptFailed(
             entry, DescribeStatus(results[i]), retry_after);
         !s.ok()) {
       LogWarning(absl::StrCat("outbox: cannot record a failed delivery: ",

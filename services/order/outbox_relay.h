@@ -23,9 +23,10 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/backoff.h"
+#include "common/clock.h"
 #include "common/resilience/client.h"
 #include "sagaworks/v1/orchestrator.grpc.pb.h"
-#include "services/order/order_store.h"
+#include "services/order/outbox.h"
 
 namespace sagaworks::order {
 
@@ -46,20 +47,40 @@ struct OutboxRelayConfig {
   uint64_t seed = std::random_device{}();
 };
 
+// OrchestratorStarter starts sagas through the orchestrator's client (its
+// retries, breaker and deadline).
+class OrchestratorStarter final : public SagaStarter {
+ public:
+  explicit OrchestratorStarter(
+      resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator)
+      : orchestrator_(orchestrator) {}
+  absl::Status StartSaga(const v1::StartSagaRequest& request,
+                         const std::string& idempotency_key,
+                         absl::Time deadline, std::string* saga_id) override;
+
+ private:
+  resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator_;
+};
+
 class OutboxRelay {
  public:
-  OutboxRelay(
-      OrderStore& store,
-      resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator,
-      OutboxRelayConfig config);
+  OutboxRelay(OutboxTable& table, SagaStarter& starter, Clock& clock,
+              OutboxRelayConfig config);
   ~OutboxRelay();
 
+  // Start starts the relay's thread.
   void Start();
-  // Stop finishes the delivery in progress and joins the thread.
+  // Stop finishes the delivery in progress, records what was delivered and
+  // joins the thread.
   void Stop();
   // Offer hands over an entry whose order has just committed. Without it
   // the entry still goes out, after the next read of the table.
   void Offer(OutboxEntry entry);
+  // RunOnce does one pass of the relay's loop on the caller's thread
+  // (without Start: unit tests, in simulated time): delivers what was
+  // handed over, records deliveries that are due to be, and reads the table
+  // when that is due. Returns when the next pass is due.
+  absl::Time RunOnce();
 
  private:
   void Run();
@@ -79,8 +100,9 @@ class OutboxRelay {
   // Deliver makes one StartSaga call (any thread).
   absl::Status Deliver(const OutboxEntry& entry, std::string* saga_id);
 
-  OrderStore& store_;
-  resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator_;
+  OutboxTable& table_;
+  SagaStarter& starter_;
+  Clock& clock_;
   const OutboxRelayConfig config_;
   absl::Mutex rng_mu_;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(rng_mu_);
@@ -99,6 +121,9 @@ class OutboxRelay {
   // before each read of the table).
   absl::flat_hash_map<std::string, std::string> unrecorded_;  // order: saga
   absl::Time oldest_unrecorded_ = absl::InfiniteFuture();
+  // When the table and the backlog gauge were last read (RunOnce's thread).
+  absl::Time read_ = absl::InfinitePast();
+  absl::Time measured_ = absl::InfinitePast();
   std::thread thread_;
 };
 

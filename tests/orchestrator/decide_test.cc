@@ -79,6 +79,29 @@ TEST_F(OrderSagaTest, AnAnswerLogsItsOutcomeAndBeginsTheNextCallInOneCommit) {
   EXPECT_EQ(OrderTotalCents(state_), 4999);
 }
 
+// The timeline grows by calls: a call's outcome and its later attempts
+// write its own entry; the next call, a cancel and an operator's action
+// each open a new one.
+TEST_F(OrderSagaTest, TimelineEntriesAreOnePerCall) {
+  Begin();
+  EXPECT_EQ(state_.call_entry, 1);
+  Decision d = Call(absl::UnavailableError("down"));
+  ASSERT_EQ(d.log.size(), 1u);
+  EXPECT_EQ(d.log[0].id, 1);
+  Begin();  // the retry
+  EXPECT_EQ(state_.call_entry, 1);
+  EXPECT_EQ(state_.timeline_entries, 1);
+  d = Call(absl::OkStatus());
+  ASSERT_EQ(d.log.size(), 2u);
+  EXPECT_EQ(d.log[0].id, 1);  // reserve_stock succeeded
+  EXPECT_EQ(d.log[1].id, 2);  // charge_payment started
+  EXPECT_EQ(state_.call_entry, 2);
+  d = Decide(definition_, state_, Event::Cancel("changed my mind", kT0));
+  ASSERT_EQ(d.log.size(), 1u);
+  EXPECT_EQ(d.log[0].id, 3);
+  EXPECT_EQ(d.state.timeline_entries, 3);
+}
+
 TEST_F(OrderSagaTest, ContextChangesOnlyOnSuccess) {
   Call(absl::OkStatus(), kT0, 0.5, OrderContextBytes(100));
   Call(absl::UnavailableError("down"), kT0, 0.5, OrderContextBytes(7));

@@ -97,7 +97,7 @@ TEST_F(SagaStoreTest, CommitAppendsLogAndRejectsStaleVersions) {
   next.attempt = 1;
   next.step_deadline = absl::FromUnixSeconds(1800000000);
   StepLogEntry entry{
-      1, "reserve_stock", CallKind::kAction, 1, "started", "", "", ""};
+      1, "reserve_stock", CallKind::kAction, 1, "started", "", "", "", 1};
   auto version = store_->Commit(record, next, {entry}, absl::Now());
   SW_ASSERT_OK(version.status());
   EXPECT_EQ(*version, record.version + 1);
@@ -123,7 +123,7 @@ TEST_F(SagaStoreTest, ANewSagaCanBeStoredWithItsFirstAttemptBegun) {
   first.state.attempt = 1;
   first.state.step_deadline = absl::FromUnixSeconds(1800000000);
   first.log = {
-      {1, "reserve_stock", CallKind::kAction, 1, "started", "", "", ""}};
+      {1, "reserve_stock", CallKind::kAction, 1, "started", "", "", "", 1}};
   const SagaState& begun = first.state;
   const StepLogEntry& entry = first.log[0];
   bool created = false;
@@ -168,7 +168,7 @@ TEST_F(SagaStoreTest, CreateOnceStoresThePlannedSagaOrNothing) {
   first.state.attempt = 1;
   first.state.step_deadline = absl::FromUnixSeconds(1800000000);
   first.log = {
-      {1, "reserve_stock", CallKind::kAction, 1, "started", "", "", ""}};
+      {1, "reserve_stock", CallKind::kAction, 1, "started", "", "", "", 1}};
   auto once = [&](const SagaRecord& planned, const std::string& key) {
     return testing::StoredOnce(*pool_, [&](pqxx::transaction_base& tx) {
       return store_->CreateOnce(tx, testing::TestKey(key), planned, first);
@@ -208,9 +208,9 @@ TEST_F(SagaStoreTest, OneCommitCarriesAnOutcomeAndTheNextAttempt) {
   SW_ASSERT_OK(store_
                    ->Commit(record, next,
                             {{1, "reserve_stock", CallKind::kAction, 1,
-                              "succeeded", kAwkward, "", ""},
+                              "succeeded", kAwkward, "", "", 1},
                              {2, "charge_payment", CallKind::kAction, 1,
-                              "started", "", "", ""}},
+                              "started", "", "", "", 2}},
                             absl::Now())
                    .status());
   v1::Saga described = *Describe(record.saga_id, "");
@@ -241,7 +241,7 @@ TEST_F(SagaStoreTest, CommitsArrivingTogetherShareOneStatement) {
   SagaState next = records[0].state;
   next.attempt = 1;
   const StepLogEntry started{
-      1, "reserve_stock", CallKind::kAction, 1, "started", "", "", ""};
+      1, "reserve_stock", CallKind::kAction, 1, "started", "", "", "", 1};
   const std::vector<StepLogEntry> entries{started};
 
   // Another transaction holds saga 0's row: the first group waits on it.
@@ -328,8 +328,9 @@ TEST_F(SagaStoreTest, AMoveAloneAndInAGroupLeaveTheSameRowAndLog) {
   next.cancel_requested = true;
   const std::vector<StepLogEntry> entries{
       {2, "charge_payment", CallKind::kAction, 2, "failed", "no, {\"money\"}",
-       "", ""},
-      {2, "charge_payment", CallKind::kCompensation, 1, "started", "", "", ""}};
+       "", "", 2},
+      {2, "charge_payment", CallKind::kCompensation, 1, "started", "", "", "",
+       3}};
   const absl::Time next_at = absl::FromUnixMicros(1895000000654321);
   auto commit = [&](std::vector<Move> moves) {
     SW_ASSERT_OK(pool_->Autocommit("commit", [&](pqxx::nontransaction& tx) {
@@ -384,7 +385,7 @@ TEST_F(SagaStoreTest, ALiveLeaseKeepsOtherOrchestratorsOff) {
   SagaState next = record.state;
   next.attempt = 1;
   const StepLogEntry started{
-      1, "reserve_stock", CallKind::kAction, 1, "started", "", "", ""};
+      1, "reserve_stock", CallKind::kAction, 1, "started", "", "", "", 1};
   EXPECT_EQ(
       other_->Commit(record, next, {started}, absl::Now()).status().code(),
       absl::StatusCode::kAborted);
@@ -399,7 +400,7 @@ TEST_F(SagaStoreTest, ACancellingOrchestratorTakesTheSagaOver) {
   SagaState cancelled = record.state;
   cancelled.cancel_requested = true;
   const StepLogEntry entry{
-      1, "cancel_requested", CallKind::kAction, 0, "succeeded", "", "", ""};
+      1, "cancel_requested", CallKind::kAction, 0, "succeeded", "", "", "", 2};
   absl::StatusOr<int64_t> version =
       pool_->TransactOr<int64_t>("cancel", [&](pqxx::work& tx) {
         return other_->CommitIn(tx, record, cancelled, {entry}, absl::Now(),
@@ -427,7 +428,7 @@ TEST_F(SagaStoreTest, ExpiredLeasesPassToAnotherOrchestrator) {
   SagaState next = record.state;
   next.attempt = 1;
   const StepLogEntry started{
-      1, "reserve_stock", CallKind::kAction, 1, "started", "", "", ""};
+      1, "reserve_stock", CallKind::kAction, 1, "started", "", "", "", 1};
   EXPECT_EQ(
       store_->Commit(record, next, {started}, absl::Now()).status().code(),
       absl::StatusCode::kAborted);
@@ -502,7 +503,7 @@ TEST_F(SagaStoreTest, FinishedSagasAreNeverClaimed) {
   SW_ASSERT_OK(store_
                    ->Commit(record, done,
                             {{4, "approve_order", CallKind::kAction, 1,
-                              "succeeded", "", "", ""}},
+                              "succeeded", "", "", "", 1}},
                             absl::Now())
                    .status());
   ExpireLeases();
