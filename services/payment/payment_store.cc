@@ -90,35 +90,6 @@ v1::Charge PlannedCharge(const std::string& order_id,
   return charge;
 }
 
-bool PaymentStore::ChargeOnce(pqxx::transaction_base& tx,
-                              const idempotency::StoredKey& k,
-                              const v1::Charge& charge) {
-  // The debit is the only step that may find nothing to do; an existing
-  // charge (a tombstone too) stops it, so the full path explains why. Two
-  // racing first charges of one order collide on the order's unique index,
-  // and the loser's debit rolls back with it.
-  static const std::string sql = idempotency::KeyedStatement(
-      "debit AS (UPDATE accounts SET balance_cents = balance_cents - $9 "
-      "  FROM fresh WHERE customer_id = $8 AND balance_cents >= $9 "
-      "  AND NOT EXISTS (SELECT 1 FROM charges WHERE order_id = $7::uuid) "
-      "  RETURNING 1), "
-      "done AS (INSERT INTO charges (charge_id, order_id, customer_id, "
-      "  amount_cents, status) "
-      "  SELECT $6::uuid, $7::uuid, $8, $9, 'charged' FROM debit "
-      "  RETURNING 1)");
-  return idempotency::ExecKeyed(tx, sql, k, charge.charge_id(),
-                                charge.order_id(), charge.customer_id(),
-                                charge.amount_cents());
-}
-
-absl::StatusOr<v1::Charge> PaymentStore::Charge(const std::string& order_id,
-                                                const std::string& customer_id,
-                                                int64_t amount_cents) {
-  return pool_.TransactOr<v1::Charge>("charge", [&](pqxx::work& tx) {
-    return ChargeIn(tx, order_id, customer_id, amount_cents);
-  });
-}
-
 absl::StatusOr<v1::Charge> PaymentStore::RefundIn(pqxx::work& tx,
                                                   const std::string& order_id) {
   db::Exec(tx,
@@ -141,11 +112,6 @@ absl::StatusOr<v1::Charge> PaymentStore::RefundIn(pqxx::work& tx,
              order_id);
   }
   return LoadCharge(tx, order_id);
-}
-
-absl::StatusOr<v1::Charge> PaymentStore::Refund(const std::string& order_id) {
-  return pool_.TransactOr<v1::Charge>(
-      "refund", [&](pqxx::work& tx) { return RefundIn(tx, order_id); });
 }
 
 absl::StatusOr<v1::Balance> PaymentStore::GetBalance(

@@ -20,31 +20,25 @@ class PaymentStore {
  public:
   explicit PaymentStore(db::Pool& pool) : pool_(pool) {}
 
-  // Charge takes amount_cents from the customer for the order: NOT_FOUND for
-  // an unknown customer, FAILED_PRECONDITION when the balance is short.
-  // Charging the same order again with the same customer and amount returns
-  // the charge that exists; otherwise, or after a refund,
-  // FAILED_PRECONDITION.
-  absl::StatusOr<v1::Charge> Charge(const std::string& order_id,
-                                    const std::string& customer_id,
-                                    int64_t amount_cents);
-
-  // The same, inside a caller's transaction (idempotent handlers).
+  // ChargeIn takes amount_cents from the customer for the order, in the
+  // caller's transaction: NOT_FOUND for an unknown customer,
+  // FAILED_PRECONDITION when the balance is short. Charging the same order
+  // again with the same customer and amount returns the charge that exists;
+  // otherwise, or after a refund, FAILED_PRECONDITION.
   absl::StatusOr<v1::Charge> ChargeIn(pqxx::work& tx,
                                       const std::string& order_id,
                                       const std::string& customer_id,
                                       int64_t amount_cents);
 
-  // ChargeOnce is Charge's one-statement write (idempotency::OneStatement):
+  // ChargeOnce is ChargeIn's one-statement form (payment_store_once.cc):
   // `charge`, its id drawn by the caller, and the key `k`, or nothing when
-  // the order has a charge already or the balance is short (false).
+  // the order has a charge already or the balance is short (false; the
+  // handler then runs ChargeIn).
   bool ChargeOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
                   const v1::Charge& charge);
 
-  // Refund returns the order's charge. With no charge it records a refunded
-  // tombstone, so a late Charge is refused.
-  absl::StatusOr<v1::Charge> Refund(const std::string& order_id);
-
+  // RefundIn returns the order's charge. With no charge it records a
+  // refunded tombstone, so a late charge is refused.
   absl::StatusOr<v1::Charge> RefundIn(pqxx::work& tx,
                                       const std::string& order_id);
 

@@ -20,13 +20,33 @@ using testing::TestPostgres;
 constexpr char kOrder1[] = "11111111-1111-1111-1111-111111111111";
 constexpr char kOrder2[] = "22222222-2222-2222-2222-222222222222";
 
-class PaymentStoreTest : public ::testing::Test {
+class PaymentStoreTest : public ::testing::TestWithParam<testing::WritePath> {
  protected:
   void SetUp() override {
     pool_ = TestPostgres::Get().NewPool(migrations::ForService(
         platform::Info(platform::Service::kPayment).name));
     SW_ASSERT_OK(db::ApplySeed(*pool_, testing::DemoData("payment.sql")));
     store_ = std::make_unique<PaymentStore>(*pool_);
+  }
+  // A charge as the service makes it, by the path under test.
+  absl::StatusOr<v1::Charge> Charge(const std::string& order_id,
+                                    const std::string& customer_id,
+                                    int64_t amount_cents) {
+    const v1::Charge planned =
+        PlannedCharge(order_id, customer_id, amount_cents);
+    return testing::HandlerWrite<v1::Charge>(
+        *pool_, GetParam(), planned,
+        [&](pqxx::transaction_base& tx, const idempotency::StoredKey& k) {
+          return store_->ChargeOnce(tx, k, planned);
+        },
+        [&](pqxx::work& tx) {
+          return store_->ChargeIn(tx, order_id, customer_id, amount_cents);
+        });
+  }
+  absl::StatusOr<v1::Charge> Refund(const std::string& order_id) {
+    return pool_->TransactOr<v1::Charge>("refund", [&](pqxx::work& tx) {
+      return store_->RefundIn(tx, order_id);
+    });
   }
   int64_t Balance(const std::string& customer) {
     return store_->GetBalance(customer)->balance_cents();
@@ -36,17 +56,17 @@ class PaymentStoreTest : public ::testing::Test {
   std::unique_ptr<PaymentStore> store_;
 };
 
-TEST_F(PaymentStoreTest, ChargeDebitsOnceEvenWhenRepeated) {
-  auto first = store_->Charge(kOrder1, "alice", 3998);
-  auto again = store_->Charge(kOrder1, "alice", 3998);
+TEST_P(PaymentStoreTest, ChargeDebitsOnceEvenWhenRepeated) {
+  auto first = Charge(kOrder1, "alice", 3998);
+  auto again = Charge(kOrder1, "alice", 3998);
   SW_ASSERT_OK(first.status());
   SW_ASSERT_OK(again.status());
   EXPECT_EQ(first->charge_id(), again->charge_id());
   EXPECT_EQ(Balance("alice"), 1000000 - 3998);
 }
 
-TEST_F(PaymentStoreTest, InsufficientFundsChargesNothing) {
-  auto r = store_->Charge(kOrder1, "bob", 1999);
+TEST_P(PaymentStoreTest, InsufficientFundsChargesNothing) {
+  auto r = Charge(kOrder1, "bob", 1999);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(r.status().message().find("insufficient funds"),
             absl::string_view::npos);
@@ -54,36 +74,36 @@ TEST_F(PaymentStoreTest, InsufficientFundsChargesNothing) {
   EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM charges"), 0);
 }
 
-TEST_F(PaymentStoreTest, UnknownCustomerIsNotFound) {
-  EXPECT_EQ(store_->Charge(kOrder1, "mallory", 1).status().code(),
+TEST_P(PaymentStoreTest, UnknownCustomerIsNotFound) {
+  EXPECT_EQ(Charge(kOrder1, "mallory", 1).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(store_->GetBalance("mallory").status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM charges"), 0);
 }
 
-TEST_F(PaymentStoreTest, RefundReturnsTheMoneyOnce) {
-  SW_ASSERT_OK(store_->Charge(kOrder1, "alice", 5000).status());
-  auto refunded = store_->Refund(kOrder1);
+TEST_P(PaymentStoreTest, RefundReturnsTheMoneyOnce) {
+  SW_ASSERT_OK(Charge(kOrder1, "alice", 5000).status());
+  auto refunded = Refund(kOrder1);
   SW_ASSERT_OK(refunded.status());
   EXPECT_EQ(refunded->status(), v1::CHARGE_STATUS_REFUNDED);
-  SW_ASSERT_OK(store_->Refund(kOrder1).status());
+  SW_ASSERT_OK(Refund(kOrder1).status());
   EXPECT_EQ(Balance("alice"), 1000000);
 }
 
-TEST_F(PaymentStoreTest, RefundBeforeChargeRefusesTheLateCharge) {
-  SW_ASSERT_OK(store_->Refund(kOrder2).status());
-  EXPECT_EQ(store_->Charge(kOrder2, "alice", 100).status().code(),
+TEST_P(PaymentStoreTest, RefundBeforeChargeRefusesTheLateCharge) {
+  SW_ASSERT_OK(Refund(kOrder2).status());
+  EXPECT_EQ(Charge(kOrder2, "alice", 100).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Balance("alice"), 1000000);
 }
 
-TEST_F(PaymentStoreTest, ConcurrentDuplicatesOfOneChargeDebitOnce) {
+TEST_P(PaymentStoreTest, ConcurrentDuplicatesOfOneChargeDebitOnce) {
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
   for (int i = 0; i < 16; ++i) {
     threads.emplace_back([&] {
-      if (store_->Charge(kOrder1, "alice", 777).ok()) ++ok;
+      if (Charge(kOrder1, "alice", 777).ok()) ++ok;
     });
   }
   for (auto& t : threads) t.join();
@@ -91,7 +111,7 @@ TEST_F(PaymentStoreTest, ConcurrentDuplicatesOfOneChargeDebitOnce) {
   EXPECT_EQ(Balance("alice"), 1000000 - 777);
 }
 
-TEST_F(PaymentStoreTest, ChargeOnceStoresTheChargeAndItsKeyTogether) {
+TEST_P(PaymentStoreTest, ChargeOnceStoresTheChargeAndItsKeyTogether) {
   const v1::Charge charge = PlannedCharge(kOrder1, "alice", 2500);
   auto stored = testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
     return store_->ChargeOnce(tx, testing::TestKey("k1"), charge);
@@ -109,12 +129,12 @@ TEST_F(PaymentStoreTest, ChargeOnceStoresTheChargeAndItsKeyTogether) {
                               "WHERE key = 'k1' AND status_code = 0"),
             1);
   // The full path finds the same charge.
-  auto again = store_->Charge(kOrder1, "alice", 2500);
+  auto again = Charge(kOrder1, "alice", 2500);
   SW_ASSERT_OK(again.status());
   EXPECT_EQ(again->charge_id(), charge.charge_id());
 }
 
-TEST_F(PaymentStoreTest, ChargeOnceLeavesNothingWhenSomethingIsInTheWay) {
+TEST_P(PaymentStoreTest, ChargeOnceLeavesNothingWhenSomethingIsInTheWay) {
   auto once = [&](const v1::Charge& charge, const std::string& key) {
     return testing::StoredOnce(*pool_, [&](pqxx::transaction_base& tx) {
       return store_->ChargeOnce(tx, testing::TestKey(key), charge);
@@ -124,12 +144,14 @@ TEST_F(PaymentStoreTest, ChargeOnceLeavesNothingWhenSomethingIsInTheWay) {
   EXPECT_FALSE(once(PlannedCharge(kOrder1, "bob", 1999), "short"));
   EXPECT_FALSE(once(PlannedCharge(kOrder1, "mallory", 1), "unknown"));
   // The order charged already, or refunded (a tombstone): nothing more.
-  SW_ASSERT_OK(store_->Charge(kOrder1, "alice", 100).status());
-  SW_ASSERT_OK(store_->Refund(kOrder2).status());
+  SW_ASSERT_OK(Charge(kOrder1, "alice", 100).status());
+  SW_ASSERT_OK(Refund(kOrder2).status());
   EXPECT_FALSE(once(PlannedCharge(kOrder1, "alice", 100), "charged"));
   EXPECT_FALSE(once(PlannedCharge(kOrder2, "alice", 100), "refunded"));
   EXPECT_EQ(Balance("alice"), 1000000 - 100);
-  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
+  EXPECT_EQ(testing::QueryInt(*pool_,
+                              "SELECT count(*) FROM idempotency_keys "
+                              "WHERE scope = 'test-caller'"),
             0);
   // The key stored already (a replay): this call's debit and charge are not
   // made. (Racing duplicates collide on the key's index instead; the
@@ -145,6 +167,12 @@ TEST_F(PaymentStoreTest, ChargeOnceLeavesNothingWhenSomethingIsInTheWay) {
                                   fourth + "'"),
             0);
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Paths, PaymentStoreTest,
+    ::testing::Values(testing::WritePath::kTransaction,
+                      testing::WritePath::kOneStatementFirst),
+    testing::WritePathName);
 
 }  // namespace
 }  // namespace sagaworks::payment
