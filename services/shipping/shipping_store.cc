@@ -87,44 +87,14 @@ v1::Shipment PlannedShipment(const v1::CreateShipmentRequest& request) {
   return shipment;
 }
 
-namespace {
-
-// ItemArrays: the shipment's lines as the two array parameters the
-// statements below unnest.
-std::pair<std::string, std::string> ItemArrays(const v1::Shipment& shipment) {
+std::pair<std::string, std::string> ShippingStore::ItemArrays(
+    const v1::Shipment& shipment) {
   std::vector<std::string> skus, quantities;
   for (const v1::OrderItem& item : shipment.items()) {
     skus.push_back(item.sku());
     quantities.push_back(absl::StrCat(item.quantity()));
   }
   return {db::ArrayLiteral(skus), db::ArrayLiteral(quantities)};
-}
-
-}  // namespace
-
-bool ShippingStore::CreateOnce(pqxx::transaction_base& tx,
-                               const idempotency::StoredKey& k,
-                               const v1::Shipment& planned) {
-  // Only the shipment may find nothing to do: the order has one already (a
-  // tombstone too), and the full path says why. Every shipment has items, so
-  // `done` has rows whenever the shipment went in.
-  static const std::string sql = idempotency::KeyedStatement(
-      "s AS (INSERT INTO shipments (shipment_id, order_id, status, name, "
-      "  line1, city, postal_code, country, tracking_number, customer_id) "
-      "  SELECT $6::uuid, $7::uuid, 'created', $8, $9, $10, $11, $12, $13, "
-      "  $16 FROM fresh WHERE NOT EXISTS (SELECT 1 FROM shipments WHERE "
-      "order_id = $7::uuid) "
-      "  RETURNING shipment_id), "
-      "done AS (INSERT INTO shipment_items (shipment_id, line, sku, quantity) "
-      "  SELECT s.shipment_id, i.line - 1, i.sku, i.quantity FROM s, "
-      "  unnest($14::text[], $15::int[]) WITH ORDINALITY AS i(sku, quantity, "
-      "  line) RETURNING 1)");
-  const v1::Address& a = planned.address();
-  auto [skus, quantities] = ItemArrays(planned);
-  return idempotency::ExecKeyed(
-      tx, sql, k, planned.shipment_id(), planned.order_id(), a.name(),
-      a.line1(), a.city(), a.postal_code(), a.country(),
-      planned.tracking_number(), skus, quantities, planned.customer_id());
 }
 
 absl::StatusOr<v1::Shipment> ShippingStore::CreateIn(
@@ -167,12 +137,6 @@ absl::StatusOr<v1::Shipment> ShippingStore::CreateIn(
   return planned;
 }
 
-absl::StatusOr<v1::Shipment> ShippingStore::Create(
-    const v1::CreateShipmentRequest& request) {
-  return pool_.TransactOr<v1::Shipment>(
-      "create_shipment", [&](pqxx::work& tx) { return CreateIn(tx, request); });
-}
-
 absl::StatusOr<v1::Shipment> ShippingStore::CancelIn(
     pqxx::work& tx, const std::string& order_id) {
   db::Exec(tx,
@@ -181,13 +145,6 @@ absl::StatusOr<v1::Shipment> ShippingStore::CancelIn(
            "updated_at = now() WHERE shipments.status <> 'cancelled'",
            order_id);
   return *LoadShipment(tx, order_id);
-}
-
-absl::StatusOr<v1::Shipment> ShippingStore::Cancel(
-    const std::string& order_id) {
-  return pool_.TransactOr<v1::Shipment>("cancel_shipment", [&](pqxx::work& tx) {
-    return CancelIn(tx, order_id);
-  });
 }
 
 absl::StatusOr<v1::Shipment> ShippingStore::Get(const std::string& order_id) {

@@ -4,6 +4,7 @@
 #define SAGAWORKS_SERVICES_SHIPPING_SHIPPING_STORE_H_
 
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "common/db/pool.h"
@@ -23,25 +24,20 @@ class ShippingStore {
  public:
   explicit ShippingStore(db::Pool& pool) : pool_(pool) {}
 
-  // Create records the order's shipment. Creating again with the same
-  // address and items returns the shipment that exists; otherwise, or after a
-  // cancellation, FAILED_PRECONDITION.
-  absl::StatusOr<v1::Shipment> Create(const v1::CreateShipmentRequest& request);
-
-  // The same, inside a caller's transaction (idempotent handlers).
+  // CreateIn records the order's shipment in the caller's transaction.
+  // Creating again with the same address and items returns the shipment that
+  // exists; otherwise, or after a cancellation, FAILED_PRECONDITION.
   absl::StatusOr<v1::Shipment> CreateIn(
       pqxx::work& tx, const v1::CreateShipmentRequest& request);
 
-  // CreateOnce is Create's one-statement write (idempotency::OneStatement):
+  // CreateOnce is CreateIn's one-statement form (shipping_store_once.cc):
   // `planned` and the key `k`, or nothing when the order has a shipment
-  // already (false).
+  // already (false; the handler then runs CreateIn).
   bool CreateOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
                   const v1::Shipment& planned);
 
-  // Cancel cancels the order's shipment. With no shipment it records a
-  // cancelled tombstone, so a late Create is refused.
-  absl::StatusOr<v1::Shipment> Cancel(const std::string& order_id);
-
+  // CancelIn cancels the order's shipment. With no shipment it records a
+  // cancelled tombstone, so a late create is refused.
   absl::StatusOr<v1::Shipment> CancelIn(pqxx::work& tx,
                                         const std::string& order_id);
 
@@ -49,6 +45,11 @@ class ShippingStore {
   absl::StatusOr<v1::Shipment> Get(const std::string& order_id);
 
  private:
+  // ItemArrays: the shipment's lines as the two array parameters both
+  // write paths unnest.
+  static std::pair<std::string, std::string> ItemArrays(
+      const v1::Shipment& shipment);
+
   db::Pool& pool_;
 };
 

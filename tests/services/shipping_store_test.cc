@@ -30,43 +30,58 @@ v1::CreateShipmentRequest Request(const std::string& country) {
   return r;
 }
 
-class ShippingStoreTest : public ::testing::Test {
+class ShippingStoreTest : public ::testing::TestWithParam<testing::WritePath> {
  protected:
   void SetUp() override {
     pool_ = testing::TestPostgres::Get().NewPool(migrations::ForService(
         platform::Info(platform::Service::kShipping).name));
     store_ = std::make_unique<ShippingStore>(*pool_);
   }
+  // A shipment as the service makes it, by the path under test.
+  absl::StatusOr<v1::Shipment> Create(const v1::CreateShipmentRequest& r) {
+    const v1::Shipment planned = PlannedShipment(r);
+    return testing::HandlerWrite<v1::Shipment>(
+        *pool_, GetParam(), planned,
+        [&](pqxx::transaction_base& tx, const idempotency::StoredKey& k) {
+          return store_->CreateOnce(tx, k, planned);
+        },
+        [&](pqxx::work& tx) { return store_->CreateIn(tx, r); });
+  }
+  absl::StatusOr<v1::Shipment> Cancel(const std::string& order_id) {
+    return pool_->TransactOr<v1::Shipment>("cancel", [&](pqxx::work& tx) {
+      return store_->CancelIn(tx, order_id);
+    });
+  }
   std::unique_ptr<db::Pool> pool_;
   std::unique_ptr<ShippingStore> store_;
 };
 
-TEST_F(ShippingStoreTest, CreateIsIdempotentPerOrderAndHasATrackingNumber) {
-  auto first = store_->Create(Request("DE"));
-  auto again = store_->Create(Request("DE"));
+TEST_P(ShippingStoreTest, CreateIsIdempotentPerOrderAndHasATrackingNumber) {
+  auto first = Create(Request("DE"));
+  auto again = Create(Request("DE"));
   SW_ASSERT_OK(first.status());
   SW_ASSERT_OK(again.status());
   EXPECT_EQ(first->shipment_id(), again->shipment_id());
   EXPECT_EQ(first->tracking_number().substr(0, 2), "SW");
   EXPECT_EQ(first->items_size(), 1);
-  EXPECT_EQ(store_->Create(Request("FR")).status().code(),
+  EXPECT_EQ(Create(Request("FR")).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(ShippingStoreTest, CancelThenLateCreateIsRefused) {
-  SW_ASSERT_OK(store_->Create(Request("DE")).status());
-  auto cancelled = store_->Cancel(kOrder1);
+TEST_P(ShippingStoreTest, CancelThenLateCreateIsRefused) {
+  SW_ASSERT_OK(Create(Request("DE")).status());
+  auto cancelled = Cancel(kOrder1);
   SW_ASSERT_OK(cancelled.status());
   EXPECT_EQ(cancelled->status(), v1::SHIPMENT_STATUS_CANCELLED);
-  EXPECT_EQ(store_->Create(Request("DE")).status().code(),
+  EXPECT_EQ(Create(Request("DE")).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(ShippingStoreTest, GetUnknownOrderIsNotFound) {
+TEST_P(ShippingStoreTest, GetUnknownOrderIsNotFound) {
   EXPECT_EQ(store_->Get(kOrder1).status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(ShippingStoreTest, CreateOnceStoresTheShipmentItsItemsAndKeyTogether) {
+TEST_P(ShippingStoreTest, CreateOnceStoresTheShipmentItsItemsAndKeyTogether) {
   v1::CreateShipmentRequest request = Request("DE");
   v1::OrderItem* second = request.add_items();
   second->set_sku("gadget");
@@ -88,8 +103,8 @@ TEST_F(ShippingStoreTest, CreateOnceStoresTheShipmentItsItemsAndKeyTogether) {
   EXPECT_EQ(read->SerializeAsString(), planned.SerializeAsString());
 }
 
-TEST_F(ShippingStoreTest, CreateOnceLeavesNothingWhenTheOrderHasAShipment) {
-  SW_ASSERT_OK(store_->Cancel(kOrder1).status());  // a tombstone
+TEST_P(ShippingStoreTest, CreateOnceLeavesNothingWhenTheOrderHasAShipment) {
+  SW_ASSERT_OK(Cancel(kOrder1).status());  // a tombstone
   const v1::Shipment planned = PlannedShipment(Request("DE"));
   auto stored = testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
     return store_->CreateOnce(tx, testing::TestKey("k1"), planned);
@@ -112,6 +127,12 @@ TEST(ShippingRulesTest, RefusesUndeliverableCountryAsBusinessFailure) {
   EXPECT_EQ(rules.Check(Request("de")).code(),
             absl::StatusCode::kInvalidArgument);
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Paths, ShippingStoreTest,
+    ::testing::Values(testing::WritePath::kTransaction,
+                      testing::WritePath::kOneStatementFirst),
+    testing::WritePathName);
 
 }  // namespace
 }  // namespace sagaworks::shipping
