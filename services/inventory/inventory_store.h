@@ -20,15 +20,11 @@ class InventoryStore {
  public:
   explicit InventoryStore(db::Pool& pool) : pool_(pool) {}
 
-  // Reserve holds every item for the order, priced from the catalog, or
-  // nothing: NOT_FOUND for an unknown SKU, FAILED_PRECONDITION when stock is
-  // short. Reserving again with the same items returns the reservation that
-  // exists; with other items, or after a release, FAILED_PRECONDITION.
-  absl::StatusOr<v1::Reservation> Reserve(
-      const std::string& order_id,
-      const google::protobuf::RepeatedPtrField<v1::OrderItem>& items);
-
-  // The same, inside a caller's transaction (idempotent handlers).
+  // ReserveIn holds every item for the order, priced from the catalog, or
+  // nothing, in the caller's transaction: NOT_FOUND for an unknown SKU,
+  // FAILED_PRECONDITION when stock is short. Reserving again with the same
+  // items returns the reservation that exists; with other items, or after a
+  // release, FAILED_PRECONDITION.
   absl::StatusOr<v1::Reservation> ReserveIn(
       pqxx::work& tx, const std::string& order_id,
       const google::protobuf::RepeatedPtrField<v1::OrderItem>& items);
@@ -43,16 +39,15 @@ class InventoryStore {
       const std::string& order_id,
       const google::protobuf::RepeatedPtrField<v1::OrderItem>& items);
 
-  // ReserveOnce is ReserveIn's one-statement write (idempotency::
-  // OneStatement): `plan` and the key `k`, or nothing when the order has a
-  // reservation already, stock is short or a price changed (false).
+  // ReserveOnce is ReserveIn's one-statement form (inventory_store_once.cc):
+  // `plan` and the key `k`, or nothing when the order has a reservation
+  // already, stock is short or a price changed (false; the handler then
+  // runs ReserveIn).
   bool ReserveOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
                    const v1::Reservation& plan);
 
-  // Release returns the order's reserved stock. With no reservation it
-  // records a released tombstone, so a late Reserve is refused.
-  absl::StatusOr<v1::Reservation> Release(const std::string& order_id);
-
+  // ReleaseIn returns the order's reserved stock. With no reservation it
+  // records a released tombstone, so a late reserve is refused.
   absl::StatusOr<v1::Reservation> ReleaseIn(pqxx::work& tx,
                                             const std::string& order_id);
 

@@ -30,7 +30,7 @@ google::protobuf::RepeatedPtrField<v1::OrderItem> Items(
   return out;
 }
 
-class InventoryStoreTest : public ::testing::Test {
+class InventoryStoreTest : public ::testing::TestWithParam<testing::WritePath> {
  protected:
   void SetUp() override {
     pool_ = TestPostgres::Get().NewPool(migrations::ForService(
@@ -53,13 +53,34 @@ class InventoryStoreTest : public ::testing::Test {
     });
   }
 
+  // A reservation as the service makes it, by the path under test (with no
+  // plan, the transaction alone, as the service does).
+  absl::StatusOr<v1::Reservation> Reserve(
+      const std::string& order,
+      const google::protobuf::RepeatedPtrField<v1::OrderItem>& items) {
+    absl::StatusOr<std::optional<v1::Reservation>> plan =
+        store_->PlanReservation(order, items);
+    const bool planned = plan.ok() && plan->has_value();
+    return testing::HandlerWrite<v1::Reservation>(
+        *pool_, planned ? GetParam() : testing::WritePath::kTransaction,
+        planned ? **plan : v1::Reservation(),
+        [&](pqxx::transaction_base& tx, const idempotency::StoredKey& k) {
+          return store_->ReserveOnce(tx, k, **plan);
+        },
+        [&](pqxx::work& tx) { return store_->ReserveIn(tx, order, items); });
+  }
+  absl::StatusOr<v1::Reservation> Release(const std::string& order) {
+    return pool_->TransactOr<v1::Reservation>("release", [&](pqxx::work& tx) {
+      return store_->ReleaseIn(tx, order);
+    });
+  }
   std::unique_ptr<db::Pool> pool_;
   std::unique_ptr<InventoryStore> store_;
 };
 
-TEST_F(InventoryStoreTest, ReservePricesItemsAndMovesStockToReserved) {
+TEST_P(InventoryStoreTest, ReservePricesItemsAndMovesStockToReserved) {
   absl::StatusOr<v1::Reservation> r =
-      store_->Reserve(kOrder1, Items({{"widget", 2}, {"gadget", 1}}));
+      Reserve(kOrder1, Items({{"widget", 2}, {"gadget", 1}}));
   SW_ASSERT_OK(r.status());
   EXPECT_EQ(r->total_cents(), 2 * 1999 + 4999);
   EXPECT_EQ(r->status(), v1::RESERVATION_STATUS_RESERVED);
@@ -68,9 +89,9 @@ TEST_F(InventoryStoreTest, ReservePricesItemsAndMovesStockToReserved) {
   EXPECT_EQ(Stock("gadget").available(), 9);
 }
 
-TEST_F(InventoryStoreTest, ShortStockReservesNothingAtAll) {
+TEST_P(InventoryStoreTest, ShortStockReservesNothingAtAll) {
   absl::StatusOr<v1::Reservation> r =
-      store_->Reserve(kOrder1, Items({{"widget", 1}, {"gizmo", 1}}));
+      Reserve(kOrder1, Items({{"widget", 1}, {"gizmo", 1}}));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(r.status().message().find("gizmo"), absl::string_view::npos);
   // The widget line must not stay reserved: all or nothing.
@@ -79,45 +100,45 @@ TEST_F(InventoryStoreTest, ShortStockReservesNothingAtAll) {
   EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM reservations"), 0);
 }
 
-TEST_F(InventoryStoreTest, UnknownSkuIsNotFound) {
+TEST_P(InventoryStoreTest, UnknownSkuIsNotFound) {
   absl::StatusOr<v1::Reservation> r =
-      store_->Reserve(kOrder1, Items({{"doohickey", 1}}));
+      Reserve(kOrder1, Items({{"doohickey", 1}}));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(store_->GetStock("doohickey").status().code(),
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(InventoryStoreTest, ReservingAgainReturnsTheSameReservationOnce) {
-  auto first = store_->Reserve(kOrder1, Items({{"gadget", 3}}));
-  auto second = store_->Reserve(kOrder1, Items({{"gadget", 3}}));
+TEST_P(InventoryStoreTest, ReservingAgainReturnsTheSameReservationOnce) {
+  auto first = Reserve(kOrder1, Items({{"gadget", 3}}));
+  auto second = Reserve(kOrder1, Items({{"gadget", 3}}));
   SW_ASSERT_OK(first.status());
   SW_ASSERT_OK(second.status());
   EXPECT_EQ(first->reservation_id(), second->reservation_id());
   EXPECT_EQ(Stock("gadget").available(), 7);
-  auto different = store_->Reserve(kOrder1, Items({{"gadget", 4}}));
+  auto different = Reserve(kOrder1, Items({{"gadget", 4}}));
   EXPECT_EQ(different.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(InventoryStoreTest, ReleaseReturnsStockOnceAndBlocksALateReserve) {
-  SW_ASSERT_OK(store_->Reserve(kOrder1, Items({{"gadget", 3}})).status());
-  SW_ASSERT_OK(store_->Release(kOrder1).status());
-  SW_ASSERT_OK(store_->Release(kOrder1).status());  // again: no second effect
+TEST_P(InventoryStoreTest, ReleaseReturnsStockOnceAndBlocksALateReserve) {
+  SW_ASSERT_OK(Reserve(kOrder1, Items({{"gadget", 3}})).status());
+  SW_ASSERT_OK(Release(kOrder1).status());
+  SW_ASSERT_OK(Release(kOrder1).status());  // again: no second effect
   EXPECT_EQ(Stock("gadget").available(), 10);
   EXPECT_EQ(Stock("gadget").reserved(), 0);
-  EXPECT_EQ(store_->Reserve(kOrder1, Items({{"gadget", 3}})).status().code(),
+  EXPECT_EQ(Reserve(kOrder1, Items({{"gadget", 3}})).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(InventoryStoreTest, ReleaseBeforeReserveLeavesATombstone) {
-  auto released = store_->Release(kOrder2);
+TEST_P(InventoryStoreTest, ReleaseBeforeReserveLeavesATombstone) {
+  auto released = Release(kOrder2);
   SW_ASSERT_OK(released.status());
   EXPECT_EQ(released->status(), v1::RESERVATION_STATUS_RELEASED);
-  EXPECT_EQ(store_->Reserve(kOrder2, Items({{"gadget", 1}})).status().code(),
+  EXPECT_EQ(Reserve(kOrder2, Items({{"gadget", 1}})).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Stock("gadget").available(), 10);
 }
 
-TEST_F(InventoryStoreTest, ConcurrentOrdersNeverOversellTheLastUnits) {
+TEST_P(InventoryStoreTest, ConcurrentOrdersNeverOversellTheLastUnits) {
   // 20 orders race for 10 gadgets: exactly 10 succeed.
   std::vector<std::thread> threads;
   std::atomic<int> ok{0}, short_stock{0};
@@ -125,7 +146,7 @@ TEST_F(InventoryStoreTest, ConcurrentOrdersNeverOversellTheLastUnits) {
     threads.emplace_back([&, i] {
       char id[37];
       std::snprintf(id, sizeof id, "00000000-0000-0000-0000-%012d", i);
-      auto r = store_->Reserve(id, Items({{"gadget", 1}}));
+      auto r = Reserve(id, Items({{"gadget", 1}}));
       if (r.ok()) ++ok;
       if (absl::IsFailedPrecondition(r.status())) ++short_stock;
     });
@@ -137,7 +158,7 @@ TEST_F(InventoryStoreTest, ConcurrentOrdersNeverOversellTheLastUnits) {
   EXPECT_EQ(Stock("gadget").reserved(), 10);
 }
 
-TEST_F(InventoryStoreTest, ReserveOnceStoresItsPlanWhole) {
+TEST_P(InventoryStoreTest, ReserveOnceStoresItsPlanWhole) {
   const auto items = Items({{"widget", 2}, {"gadget", 1}});
   const v1::Reservation plan = Plan(kOrder1, items);
   EXPECT_EQ(plan.total_cents(), 2 * 1999 + 4999);
@@ -146,14 +167,14 @@ TEST_F(InventoryStoreTest, ReserveOnceStoresItsPlanWhole) {
   EXPECT_EQ(Stock("widget").reserved(), 2);
   EXPECT_EQ(Stock("gadget").available(), 9);
   // The full path finds the same reservation, byte for byte.
-  auto again = store_->Reserve(kOrder1, items);
+  auto again = Reserve(kOrder1, items);
   SW_ASSERT_OK(again.status());
   EXPECT_EQ(again->SerializeAsString(), plan.SerializeAsString());
   EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
             1);
 }
 
-TEST_F(InventoryStoreTest, ReserveOnceWritesNothingWhenThePlanNoLongerHolds) {
+TEST_P(InventoryStoreTest, ReserveOnceWritesNothingWhenThePlanNoLongerHolds) {
   // Short stock: 11 gadgets of 10, with a widget line that must not stay.
   EXPECT_FALSE(
       ReserveOnce(Plan(kOrder1, Items({{"widget", 1}, {"gadget", 11}})), "a"));
@@ -165,8 +186,8 @@ TEST_F(InventoryStoreTest, ReserveOnceWritesNothingWhenThePlanNoLongerHolds) {
   }));
   EXPECT_FALSE(ReserveOnce(stale, "b"));
   // The order reserved already, and one released (a tombstone).
-  SW_ASSERT_OK(store_->Reserve(kOrder1, Items({{"widget", 1}})).status());
-  SW_ASSERT_OK(store_->Release(kOrder2).status());
+  SW_ASSERT_OK(Reserve(kOrder1, Items({{"widget", 1}})).status());
+  SW_ASSERT_OK(Release(kOrder2).status());
   EXPECT_FALSE(ReserveOnce(Plan(kOrder1, Items({{"widget", 1}})), "c"));
   EXPECT_FALSE(ReserveOnce(Plan(kOrder2, Items({{"widget", 1}})), "d"));
   EXPECT_EQ(Stock("widget").available(), 1000000 - 1);
@@ -180,7 +201,7 @@ TEST_F(InventoryStoreTest, ReserveOnceWritesNothingWhenThePlanNoLongerHolds) {
   EXPECT_FALSE(none->has_value());
 }
 
-TEST_F(InventoryStoreTest, PlansUseTheLastPriceSeenAndTheFullPathLearnsANew) {
+TEST_P(InventoryStoreTest, PlansUseTheLastPriceSeenAndTheFullPathLearnsANew) {
   EXPECT_EQ(Plan(kOrder1, Items({{"widget", 1}})).total_cents(), 1999);
   SW_ASSERT_OK(pool_->Autocommit("reprice", [](pqxx::nontransaction& tx) {
     tx.exec("UPDATE stock SET price_cents = 2099 WHERE sku = 'widget'");
@@ -192,7 +213,7 @@ TEST_F(InventoryStoreTest, PlansUseTheLastPriceSeenAndTheFullPathLearnsANew) {
   EXPECT_EQ(stale.total_cents(), 1999);
   EXPECT_FALSE(ReserveOnce(stale, "k1"));
   // The full path reserves at the price as it is, and plans learn it.
-  auto reserved = store_->Reserve(kOrder1, Items({{"widget", 1}}));
+  auto reserved = Reserve(kOrder1, Items({{"widget", 1}}));
   SW_ASSERT_OK(reserved.status());
   EXPECT_EQ(reserved->total_cents(), 2099);
   const v1::Reservation fresh = Plan(kOrder2, Items({{"widget", 1}}));
@@ -201,7 +222,7 @@ TEST_F(InventoryStoreTest, PlansUseTheLastPriceSeenAndTheFullPathLearnsANew) {
   EXPECT_EQ(Stock("widget").reserved(), 2);
 }
 
-TEST_F(InventoryStoreTest, RacingOneStatementReservationsNeverOversell) {
+TEST_P(InventoryStoreTest, RacingOneStatementReservationsNeverOversell) {
   // 20 orders race for 10 gadgets, each with a widget too, locked in SKU
   // order: exactly 10 are stored, the rest write nothing.
   std::vector<std::thread> threads;
@@ -222,6 +243,12 @@ TEST_F(InventoryStoreTest, RacingOneStatementReservationsNeverOversell) {
   EXPECT_EQ(Stock("widget").reserved(), 10);
   EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM reservations"), 10);
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Paths, InventoryStoreTest,
+    ::testing::Values(testing::WritePath::kTransaction,
+                      testing::WritePath::kOneStatementFirst),
+    testing::WritePathName);
 
 }  // namespace
 }  // namespace sagaworks::inventory
