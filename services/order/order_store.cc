@@ -9,6 +9,7 @@
 #include "common/page_token.h"
 #include "common/uuid.h"
 #include "google/protobuf/util/time_util.h"
+#include "services/order/order_statements.h"
 
 namespace sagaworks::order {
 
@@ -144,80 +145,13 @@ v1::Order PlannedOrder(const v1::CreateOrderRequest& request, absl::Time now) {
   return order;
 }
 
-namespace {
-
-// InsertOrder: the CTEs that store a planned order, its items and its outbox
-// entry, with parameters from $`first` on (InsertOrderParams, in order).
-// `from` is what the order's insert selects from; the outbox insert is named
-// `done`.
-std::string InsertOrder(int first, absl::string_view from) {
-  auto p = [first](int i) { return absl::StrCat("$", first + i); };
-  return absl::StrCat(
-      "o AS (INSERT INTO orders (order_id, customer_id, status, ship_name, "
-      "  ship_line1, ship_city, ship_postal_code, ship_country, created_at, "
-      "  updated_at) "
-      "  SELECT ",
-      p(0), "::uuid, ", p(1), ", 'pending', ", p(2), ", ", p(3), ", ", p(4),
-      ", ", p(5), ", ", p(6), ", t.at, t.at FROM ", from,
-      "  (SELECT 'epoch'::timestamptz + ", p(7),
-      "::bigint * interval '1 microsecond' AS at) t "
-      "  RETURNING order_id), "
-      "items AS (INSERT INTO order_items (order_id, line, sku, quantity) "
-      "  SELECT o.order_id, i.line - 1, i.sku, i.quantity FROM o, "
-      "  unnest(",
-      p(8), "::text[], ", p(9),
-      "::int[]) WITH ORDINALITY AS i(sku, quantity, line)), "
-      "done AS (INSERT INTO outbox (order_id, traceparent) "
-      "  SELECT order_id, ",
-      p(10), " FROM o RETURNING 1)");
-}
-
-// InsertOrderParams: InsertOrder's parameters for `planned`, with the trace
-// of the call creating the order, which goes along to the saga.
-auto InsertOrderParams(const v1::Order& planned) {
-  const v1::Address& a = planned.shipping_address();
-  std::vector<std::string> skus, quantities;
-  for (const v1::OrderItem& item : planned.items()) {
-    skus.push_back(item.sku());
-    quantities.push_back(absl::StrCat(item.quantity()));
-  }
-  return std::make_tuple(
-      planned.order_id(), planned.customer_id(), a.name(), a.line1(), a.city(),
-      a.postal_code(), a.country(),
-      TimeUtil::TimestampToMicroseconds(planned.create_time()),
-      db::ArrayLiteral(skus), db::ArrayLiteral(quantities),
-      trace::CurrentTraceparent());
-}
-
-}  // namespace
-
-bool OrderStore::CreateOnce(pqxx::transaction_base& tx,
-                            const idempotency::StoredKey& k,
-                            const v1::Order& planned) {
-  // A new order has nothing in its way: only a stored key stops it.
-  static const std::string sql =
-      idempotency::KeyedStatement(InsertOrder(6, "fresh, "));
-  const bool created = std::apply(
-      [&](auto&&... params) {
-        return idempotency::ExecKeyed(tx, sql, k, params...);
-      },
-      InsertOrderParams(planned));
-  if (created) Remember(planned);
-  return created;
-}
-
 absl::StatusOr<v1::Order> OrderStore::CreateIn(pqxx::work& tx,
                                                const v1::Order& planned) {
   static const std::string sql =
-      absl::StrCat("WITH ", InsertOrder(1, ""), " SELECT 1");
+      absl::StrCat("WITH ", internal::InsertOrder(1, ""), " SELECT 1");
   std::apply([&](auto&&... params) { db::Exec(tx, sql, params...); },
-             InsertOrderParams(planned));
+             internal::InsertOrderParams(planned));
   return planned;
-}
-
-absl::StatusOr<v1::Order> OrderStore::Create(const v1::Order& planned) {
-  return pool_.TransactOr<v1::Order>(
-      "create_order", [&](pqxx::work& tx) { return CreateIn(tx, planned); });
 }
 
 absl::StatusOr<v1::Order> OrderStore::GetIn(pqxx::work& tx,
@@ -275,24 +209,6 @@ absl::StatusOr<v1::ListOrdersResponse> OrderStore::List(
       });
 }
 
-absl::StatusOr<v1::Order> OrderStore::Approve(const std::string& order_id,
-                                              int64_t total_cents,
-                                              const std::string& saga_id) {
-  return pool_.TransactOr<v1::Order>("approve_order", [&](pqxx::work& tx) {
-    return ApproveIn(tx, order_id, total_cents, saga_id);
-  });
-}
-
-absl::StatusOr<v1::Order> OrderStore::Reject(const std::string& order_id,
-                                             const std::string& reason,
-                                             int64_t total_cents,
-                                             bool cancelled,
-                                             const std::string& saga_id) {
-  return pool_.TransactOr<v1::Order>("reject_order", [&](pqxx::work& tx) {
-    return RejectIn(tx, order_id, reason, total_cents, cancelled, saga_id);
-  });
-}
-
 void OrderStore::Remember(const v1::Order& order) {
   absl::MutexLock lock(&recent_mu_);
   if (recent_.size() >= kMaxRecentOrders) recent_.clear();
@@ -336,32 +252,6 @@ absl::StatusOr<std::optional<v1::Order>> OrderStore::PlanApproval(
   *order->mutable_update_time() =
       TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
   return order;
-}
-
-bool OrderStore::ApproveOnce(pqxx::transaction_base& tx,
-                             const idempotency::StoredKey& k,
-                             const v1::Order& planned) {
-  // A PENDING order changes only in status, total, saga id, failure reason
-  // and update time: if the first four are as planned from, the order is
-  // the plan, and the update time is written here. The saga id may still be
-  // missing (the relay records it later; the plan has the approving
-  // saga's): then it is written too. Otherwise (a cancellation, another
-  // saga id) nothing is written, and the full path reads again.
-  static const std::string sql = idempotency::KeyedStatement(
-      "done AS (UPDATE orders SET status = 'approved', total_cents = $7, "
-      "  updated_at = 'epoch'::timestamptz + $8::bigint * "
-      "    interval '1 microsecond', "
-      "  saga_id = nullif($9, '')::uuid "
-      "  FROM fresh WHERE order_id = $6::uuid AND status = 'pending' "
-      "  AND total_cents = 0 AND failure_reason = '' "
-      "  AND (saga_id IS NULL OR saga_id = nullif($9, '')::uuid) "
-      "  RETURNING 1)");
-  const bool approved = idempotency::ExecKeyed(
-      tx, sql, k, planned.order_id(), planned.total_cents(),
-      TimeUtil::TimestampToMicroseconds(planned.update_time()),
-      planned.saga_id());
-  if (approved) Forget(planned.order_id());
-  return approved;
 }
 
 absl::StatusOr<v1::Order> OrderStore::ApproveIn(pqxx::work& tx,

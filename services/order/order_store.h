@@ -33,15 +33,13 @@ class OrderStore final : public OutboxTable {
  public:
   explicit OrderStore(db::Pool& pool) : pool_(pool) {}
 
-  // Create stores a planned order and its outbox entry in one transaction.
-  absl::StatusOr<v1::Order> Create(const v1::Order& planned);
-
-  // The same, inside a caller's transaction (idempotent handlers).
+  // CreateIn stores a planned order and its outbox entry in the caller's
+  // transaction.
   absl::StatusOr<v1::Order> CreateIn(pqxx::work& tx, const v1::Order& planned);
 
-  // CreateOnce is Create's one-statement write (idempotency::OneStatement):
-  // the order, its outbox entry and the key `k` (false when the key is
-  // stored already).
+  // CreateOnce is CreateIn's one-statement form (order_store_once.cc): the
+  // order, its outbox entry and the key `k` (false when the key is stored
+  // already; the handler then runs CreateIn).
   bool CreateOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
                   const v1::Order& planned);
 
@@ -53,21 +51,6 @@ class OrderStore final : public OutboxTable {
   absl::StatusOr<v1::ListOrdersResponse> List(
       const v1::ListOrdersRequest& request, int page_size);
 
-  // Approve moves a PENDING order to APPROVED; approving an APPROVED order
-  // again returns it. A REJECTED or CANCELLED order: FAILED_PRECONDITION.
-  absl::StatusOr<v1::Order> Approve(const std::string& order_id,
-                                    int64_t total_cents,
-                                    const std::string& saga_id = "");
-
-  // Reject moves a PENDING order to REJECTED with a reason (CANCELLED, also
-  // from APPROVED, when the saga was undone because of a cancellation);
-  // doing it again returns the order. Any other transition:
-  // FAILED_PRECONDITION.
-  absl::StatusOr<v1::Order> Reject(const std::string& order_id,
-                                   const std::string& reason,
-                                   int64_t total_cents, bool cancelled = false,
-                                   const std::string& saga_id = "");
-
   // PlanApproval makes the order that approving it would leave, for
   // ApproveOnce: nothing when it is unknown or not PENDING (the full path
   // answers those). An order this store created is known without a read.
@@ -76,14 +59,19 @@ class OrderStore final : public OutboxTable {
       const std::string& order_id, int64_t total_cents,
       const std::string& saga_id, absl::Time now);
 
-  // ApproveOnce is ApproveIn's one-statement write (idempotency::
-  // OneStatement): the approval and the key `k`, or nothing when the order
-  // changed since it was planned from (false).
+  // ApproveOnce is ApproveIn's one-statement form (order_store_once.cc):
+  // the approval and the key `k`, or nothing when the order changed since
+  // it was planned from (false; the handler then runs ApproveIn).
   bool ApproveOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
                    const v1::Order& planned);
 
-  // ApproveIn and RejectIn also give the order `saga_id` (unless empty) if
-  // it has no saga id yet.
+  // ApproveIn moves a PENDING (or on hold) order to APPROVED; approving an
+  // APPROVED order again returns it. A REJECTED or CANCELLED order:
+  // FAILED_PRECONDITION. RejectIn moves a PENDING order to REJECTED with a
+  // reason (CANCELLED, also from APPROVED, when the saga was undone because
+  // of a cancellation); doing it again returns the order. Any other
+  // transition: FAILED_PRECONDITION. Both also give the order `saga_id`
+  // (unless empty) if it has no saga id yet.
   absl::StatusOr<v1::Order> ApproveIn(pqxx::work& tx,
                                       const std::string& order_id,
                                       int64_t total_cents,

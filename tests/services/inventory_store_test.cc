@@ -170,8 +170,11 @@ TEST_P(InventoryStoreTest, ReserveOnceStoresItsPlanWhole) {
   auto again = Reserve(kOrder1, items);
   SW_ASSERT_OK(again.status());
   EXPECT_EQ(again->SerializeAsString(), plan.SerializeAsString());
-  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
-            1);
+  EXPECT_EQ(
+      testing::QueryInt(
+          *pool_,
+          "SELECT count(*) FROM idempotency_keys WHERE scope = 'test-caller'"),
+      1);
 }
 
 TEST_P(InventoryStoreTest, ReserveOnceWritesNothingWhenThePlanNoLongerHolds) {
@@ -193,8 +196,11 @@ TEST_P(InventoryStoreTest, ReserveOnceWritesNothingWhenThePlanNoLongerHolds) {
   EXPECT_EQ(Stock("widget").available(), 1000000 - 1);
   EXPECT_EQ(Stock("widget").reserved(), 1);
   EXPECT_EQ(Stock("gadget").available(), 10);
-  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
-            0);
+  EXPECT_EQ(
+      testing::QueryInt(
+          *pool_,
+          "SELECT count(*) FROM idempotency_keys WHERE scope = 'test-caller'"),
+      0);
   // An unknown SKU has no plan at all.
   auto none = store_->PlanReservation(kOrder1, Items({{"doohickey", 1}}));
   SW_ASSERT_OK(none.status());

@@ -34,19 +34,54 @@ v1::Order NewOrder(const std::string& customer) {
   return PlannedOrder(Request(customer), absl::Now());
 }
 
-class OrderStoreTest : public ::testing::Test {
+class OrderStoreTest : public ::testing::TestWithParam<testing::WritePath> {
  protected:
   void SetUp() override {
     pool_ = testing::TestPostgres::Get().NewPool(
         migrations::ForService(platform::Info(platform::Service::kOrder).name));
     store_ = std::make_unique<OrderStore>(*pool_);
   }
+  // Writes as the service makes them, by the path under test.
+  absl::StatusOr<v1::Order> Create(const v1::Order& planned) {
+    return testing::HandlerWrite<v1::Order>(
+        *pool_, GetParam(), planned,
+        [&](pqxx::transaction_base& tx, const idempotency::StoredKey& k) {
+          return store_->CreateOnce(tx, k, planned);
+        },
+        [&](pqxx::work& tx) { return store_->CreateIn(tx, planned); });
+  }
+  absl::StatusOr<v1::Order> Approve(const std::string& order_id,
+                                    int64_t total_cents,
+                                    const std::string& saga_id = "") {
+    // With no plan, the transaction alone, as the service does.
+    absl::StatusOr<std::optional<v1::Order>> plan =
+        store_->PlanApproval(order_id, total_cents, saga_id, absl::Now());
+    const bool planned = plan.ok() && plan->has_value();
+    return testing::HandlerWrite<v1::Order>(
+        *pool_, planned ? GetParam() : testing::WritePath::kTransaction,
+        planned ? **plan : v1::Order(),
+        [&](pqxx::transaction_base& tx, const idempotency::StoredKey& k) {
+          return store_->ApproveOnce(tx, k, **plan);
+        },
+        [&](pqxx::work& tx) {
+          return store_->ApproveIn(tx, order_id, total_cents, saga_id);
+        });
+  }
+  absl::StatusOr<v1::Order> Reject(const std::string& order_id,
+                                   const std::string& reason,
+                                   int64_t total_cents, bool cancelled = false,
+                                   const std::string& saga_id = "") {
+    return pool_->TransactOr<v1::Order>("reject", [&](pqxx::work& tx) {
+      return store_->RejectIn(tx, order_id, reason, total_cents, cancelled,
+                              saga_id);
+    });
+  }
   std::unique_ptr<db::Pool> pool_;
   std::unique_ptr<OrderStore> store_;
 };
 
-TEST_F(OrderStoreTest, CreateStoresPendingOrderWithItemsAndOutboxEntry) {
-  auto order = store_->Create(NewOrder("alice"));
+TEST_P(OrderStoreTest, CreateStoresPendingOrderWithItemsAndOutboxEntry) {
+  auto order = Create(NewOrder("alice"));
   SW_ASSERT_OK(order.status());
   EXPECT_EQ(order->status(), v1::ORDER_STATUS_PENDING);
   ASSERT_EQ(order->items_size(), 2);
@@ -73,7 +108,7 @@ TEST_F(OrderStoreTest, CreateStoresPendingOrderWithItemsAndOutboxEntry) {
             "33333333-3333-3333-3333-333333333333");
 }
 
-TEST_F(OrderStoreTest, CreateOnceStoresWhatItAnswersOrNothingOnAStoredKey) {
+TEST_P(OrderStoreTest, CreateOnceStoresWhatItAnswersOrNothingOnAStoredKey) {
   auto once = [&](const v1::Order& planned) {
     return testing::StoredOnce(*pool_, [&](pqxx::transaction_base& tx) {
       return store_->CreateOnce(tx, testing::TestKey("k1"), planned);
@@ -96,8 +131,8 @@ TEST_F(OrderStoreTest, CreateOnceStoresWhatItAnswersOrNothingOnAStoredKey) {
   EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM outbox"), 1);
 }
 
-TEST_F(OrderStoreTest, ApproveOnceWritesThePlanUnlessTheOrderChangedSince) {
-  auto order = store_->Create(NewOrder("alice"));
+TEST_P(OrderStoreTest, ApproveOnceWritesThePlanUnlessTheOrderChangedSince) {
+  auto order = Create(NewOrder("alice"));
   SW_ASSERT_OK(order.status());
   auto approve = [&](const v1::Order& plan, const std::string& key) {
     return testing::StoredOnce(*pool_, [&](pqxx::transaction_base& tx) {
@@ -116,8 +151,11 @@ TEST_F(OrderStoreTest, ApproveOnceWritesThePlanUnlessTheOrderChangedSince) {
       {{(*due)[0].order.order_id(), "33333333-3333-3333-3333-333333333333"}}));
   EXPECT_FALSE(approve(**stale, "k1"));
   EXPECT_EQ(store_->Get(order->order_id())->status(), v1::ORDER_STATUS_PENDING);
-  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
-            0);
+  EXPECT_EQ(
+      testing::QueryInt(
+          *pool_,
+          "SELECT count(*) FROM idempotency_keys WHERE scope = 'test-caller'"),
+      0);
 
   auto plan = store_->PlanApproval(order->order_id(), 4997, "", absl::Now());
   SW_ASSERT_OK(plan.status());
@@ -141,7 +179,7 @@ TEST_F(OrderStoreTest, ApproveOnceWritesThePlanUnlessTheOrderChangedSince) {
 // The relay records each order's saga after delivering it, and may do so
 // after the saga has ended: the saga's own approval or rejection gives the
 // order its saga id, and the relay's later record changes nothing else.
-TEST_F(OrderStoreTest, TheDecidingSagaIsRecordedWhenTheRelayHasNotYet) {
+TEST_P(OrderStoreTest, TheDecidingSagaIsRecordedWhenTheRelayHasNotYet) {
   const std::string saga = "33333333-3333-3333-3333-333333333333";
   const v1::Order planned = NewOrder("alice");
   auto created = testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
@@ -172,27 +210,27 @@ TEST_F(OrderStoreTest, TheDecidingSagaIsRecordedWhenTheRelayHasNotYet) {
             read->SerializeAsString());
 
   // The full paths record it too, and keep a saga id already recorded.
-  auto rejected = store_->Create(NewOrder("alice"));
+  auto rejected = Create(NewOrder("alice"));
   SW_ASSERT_OK(rejected.status());
-  auto r = store_->Reject(rejected->order_id(), "out of stock", 0,
-                          /*cancelled=*/false, saga);
+  auto r = Reject(rejected->order_id(), "out of stock", 0,
+                  /*cancelled=*/false, saga);
   SW_ASSERT_OK(r.status());
   EXPECT_EQ(r->saga_id(), saga);
   EXPECT_EQ(store_->Get(rejected->order_id())->saga_id(), saga);
-  auto other = store_->Create(NewOrder("alice"));
+  auto other = Create(NewOrder("alice"));
   SW_ASSERT_OK(other.status());
   due = store_->DueOutbox(10);
   SW_ASSERT_OK(due.status());
   ASSERT_EQ(due->size(), 2u);
   SW_ASSERT_OK(store_->MarkDelivered({{(*due)[0].order.order_id(), saga},
                                       {(*due)[1].order.order_id(), saga}}));
-  auto a = store_->Approve(other->order_id(), 1999,
-                           "55555555-5555-5555-5555-555555555555");
+  auto a =
+      Approve(other->order_id(), 1999, "55555555-5555-5555-5555-555555555555");
   SW_ASSERT_OK(a.status());
   EXPECT_EQ(a->saga_id(), saga);
 }
 
-TEST_F(OrderStoreTest, AnOrderItCreatedAndDeliveredIsPlannedFromMemory) {
+TEST_P(OrderStoreTest, AnOrderItCreatedAndDeliveredIsPlannedFromMemory) {
   const v1::Order planned = NewOrder("alice");
   auto created = testing::WriteOnce(*pool_, [&](pqxx::transaction_base& tx) {
     return store_->CreateOnce(tx, testing::TestKey("k1"), planned);
@@ -221,14 +259,14 @@ TEST_F(OrderStoreTest, AnOrderItCreatedAndDeliveredIsPlannedFromMemory) {
   EXPECT_EQ(store_->Get(planned.order_id())->status(),
             v1::ORDER_STATUS_CANCELLED);
   // The full path refuses and forgets the order: the next plan reads.
-  EXPECT_EQ(store_->Approve(planned.order_id(), 3998).status().code(),
+  EXPECT_EQ(Approve(planned.order_id(), 3998).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_FALSE(store_->PlanApproval(planned.order_id(), 3998, "", absl::Now())
                    ->has_value());
 }
 
-TEST_F(OrderStoreTest, FailedDeliveryIsRetriedLater) {
-  auto order = store_->Create(NewOrder("alice"));
+TEST_P(OrderStoreTest, FailedDeliveryIsRetriedLater) {
+  auto order = Create(NewOrder("alice"));
   SW_ASSERT_OK(order.status());
   auto due = store_->DueOutbox(10);
   ASSERT_EQ(due->size(), 1u);
@@ -242,10 +280,10 @@ TEST_F(OrderStoreTest, FailedDeliveryIsRetriedLater) {
 // A batch takes the entries soonest due: one whose delivery failed goes
 // behind those that came due before its retry, and delivered ones are
 // never seen again.
-TEST_F(OrderStoreTest, TheRelayTakesTheEntriesSoonestDue) {
-  auto delivered = store_->Create(NewOrder("alice"));
+TEST_P(OrderStoreTest, TheRelayTakesTheEntriesSoonestDue) {
+  auto delivered = Create(NewOrder("alice"));
   SW_ASSERT_OK(delivered.status());
-  auto failed = store_->Create(NewOrder("alice"));
+  auto failed = Create(NewOrder("alice"));
   SW_ASSERT_OK(failed.status());
   auto due = store_->DueOutbox(10);
   ASSERT_EQ(due->size(), 2u);
@@ -254,8 +292,8 @@ TEST_F(OrderStoreTest, TheRelayTakesTheEntriesSoonestDue) {
   // Due again at once, but after the orders placed below were due.
   auto second = store_->DueOutbox(10);
   ASSERT_EQ(second->size(), 1u);
-  auto b = store_->Create(NewOrder("alice"));
-  auto c = store_->Create(NewOrder("alice"));
+  auto b = Create(NewOrder("alice"));
+  auto c = Create(NewOrder("alice"));
   SW_ASSERT_OK(c.status());
   SW_ASSERT_OK(store_->MarkAttemptFailed((*second)[0], "UNAVAILABLE: down",
                                          absl::ZeroDuration()));
@@ -273,31 +311,30 @@ TEST_F(OrderStoreTest, TheRelayTakesTheEntriesSoonestDue) {
   EXPECT_EQ(ids.count(delivered->order_id()), 0u);
 }
 
-TEST_F(OrderStoreTest, ApproveAndRejectAreFinalAndRepeatable) {
-  auto a = store_->Create(NewOrder("alice"));
-  auto b = store_->Create(NewOrder("bob"));
-  auto approved = store_->Approve(a->order_id(), 8997);
+TEST_P(OrderStoreTest, ApproveAndRejectAreFinalAndRepeatable) {
+  auto a = Create(NewOrder("alice"));
+  auto b = Create(NewOrder("bob"));
+  auto approved = Approve(a->order_id(), 8997);
   SW_ASSERT_OK(approved.status());
   EXPECT_EQ(approved->status(), v1::ORDER_STATUS_APPROVED);
   EXPECT_EQ(approved->total_cents(), 8997);
-  SW_EXPECT_OK(store_->Approve(a->order_id(), 8997).status());
-  EXPECT_EQ(store_->Reject(a->order_id(), "late", 0).status().code(),
+  SW_EXPECT_OK(Approve(a->order_id(), 8997).status());
+  EXPECT_EQ(Reject(a->order_id(), "late", 0).status().code(),
             absl::StatusCode::kFailedPrecondition);
 
-  auto rejected = store_->Reject(b->order_id(), "insufficient funds", 0);
+  auto rejected = Reject(b->order_id(), "insufficient funds", 0);
   SW_ASSERT_OK(rejected.status());
   EXPECT_EQ(rejected->failure_reason(), "insufficient funds");
-  EXPECT_EQ(store_->Approve(b->order_id(), 1).status().code(),
+  EXPECT_EQ(Approve(b->order_id(), 1).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(store_->Get("44444444-4444-4444-4444-444444444444").status().code(),
             absl::StatusCode::kNotFound);
 }
 
-TEST_F(OrderStoreTest, ListPagesNewestFirstWithoutGapsOrRepeats) {
+TEST_P(OrderStoreTest, ListPagesNewestFirstWithoutGapsOrRepeats) {
   std::vector<std::string> created;
   for (int i = 0; i < 7; ++i) {
-    created.push_back(
-        store_->Create(NewOrder(i % 2 ? "bob" : "alice"))->order_id());
+    created.push_back(Create(NewOrder(i % 2 ? "bob" : "alice"))->order_id());
   }
   std::vector<std::string> seen;
   v1::ListOrdersRequest request;
@@ -341,6 +378,12 @@ TEST(FailureCategoryTest, CustomersReadACategoryOnly) {
   EXPECT_EQ(FailureCategory("charge_payment: NOT_FOUND: unknown customer 'x'"),
             "internal error");
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Paths, OrderStoreTest,
+    ::testing::Values(testing::WritePath::kTransaction,
+                      testing::WritePath::kOneStatementFirst),
+    testing::WritePathName);
 
 }  // namespace
 }  // namespace sagaworks::order

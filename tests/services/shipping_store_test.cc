@@ -95,8 +95,11 @@ TEST_P(ShippingStoreTest, CreateOnceStoresTheShipmentItsItemsAndKeyTogether) {
   });
   SW_ASSERT_OK(stored.status());
   EXPECT_TRUE(*stored);
-  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
-            1);
+  EXPECT_EQ(
+      testing::QueryInt(
+          *pool_,
+          "SELECT count(*) FROM idempotency_keys WHERE scope = 'test-caller'"),
+      1);
   // What was written reads back as the answer given.
   auto read = store_->Get(kOrder1);
   SW_ASSERT_OK(read.status());
@@ -111,8 +114,11 @@ TEST_P(ShippingStoreTest, CreateOnceLeavesNothingWhenTheOrderHasAShipment) {
   });
   SW_ASSERT_OK(stored.status());
   EXPECT_FALSE(*stored);
-  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM idempotency_keys"),
-            0);
+  EXPECT_EQ(
+      testing::QueryInt(
+          *pool_,
+          "SELECT count(*) FROM idempotency_keys WHERE scope = 'test-caller'"),
+      0);
   EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM shipment_items"),
             0);
   EXPECT_EQ(store_->Get(kOrder1)->status(), v1::SHIPMENT_STATUS_CANCELLED);
