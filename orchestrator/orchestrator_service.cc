@@ -64,7 +64,7 @@ grpc::Status OrchestratorServiceImpl::StartSaga(
         context, "StartSaga", *request, response, &once,
         [&](pqxx::work& tx) -> absl::StatusOr<v1::Saga> {
           absl::StatusOr<SagaRecord> record =
-              store_.CreateIn(tx, *request, &created, &first);
+              store_.CreateIn(tx, *request, &created, first);
           if (!record.ok()) return record.status();
           stored = *record;
           return Summarize(*record, record->state);

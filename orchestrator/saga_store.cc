@@ -17,6 +17,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "orchestrator/order_saga.h"
+#include "orchestrator/saga_statements.h"
 
 namespace sagaworks::orchestrator {
 namespace {
@@ -62,10 +63,6 @@ std::string StuckWhere(int param) {
 
 // Bytea in PostgreSQL's hex text form, which plain and array parameters
 // carry as they carry text.
-std::string ByteaParam(const std::string& bytes) {
-  return absl::StrCat("\\x", absl::BytesToHexString(bytes));
-}
-
 std::string FromBytea(const std::string& text) {
   if (text.size() < 2 || text[0] != '\\' || text[1] != 'x') return "";
   return absl::HexStringToBytes(absl::string_view(text).substr(2));
@@ -221,6 +218,11 @@ absl::Status Lease::Validate() const {
 namespace {
 
 // Payload: the StartSaga request as the saga row keeps it.
+
+}  // namespace
+
+namespace internal {
+
 absl::StatusOr<std::string> Payload(const v1::StartSagaRequest& request) {
   std::string payload;
   google::protobuf::util::JsonPrintOptions options;
@@ -232,7 +234,7 @@ absl::StatusOr<std::string> Payload(const v1::StartSagaRequest& request) {
   return payload;
 }
 
-}  // namespace
+}  // namespace internal
 
 SagaRecord SagaStore::PlannedSaga(const v1::StartSagaRequest& request,
                                   const Decision& first) const {
@@ -246,55 +248,15 @@ SagaRecord SagaStore::PlannedSaga(const v1::StartSagaRequest& request,
   return r;
 }
 
-bool SagaStore::CreateOnce(pqxx::transaction_base& tx,
-                           const idempotency::StoredKey& k,
-                           const SagaRecord& planned, const Decision& first) {
-  // The full path reports an unencodable request.
-  absl::StatusOr<std::string> payload = Payload(planned.request);
-  if (!payload.ok()) return false;
-  // Only the saga may find nothing to do: the order has a saga already, and
-  // the full path answers with that one.
-  static const std::string sql = idempotency::KeyedStatement(
-      "s AS (INSERT INTO saga_instances "
-      "  (saga_id, saga_type, order_id, status, current_step, attempt, "
-      "   step_deadline, payload, lease_owner, lease_expires_at, traceparent, "
-      "   context, timeline_entries, call_entry) "
-      "  SELECT $6::uuid, $7, $8::uuid, $9, $10, $11, CASE WHEN $12 THEN "
-      "    'epoch'::timestamptz + $13 * interval '1 microsecond' END, "
-      "    $14::jsonb, $15, now() + $16 * interval '1 millisecond', $17, "
-      "    $23::bytea, $24, $25 "
-      "  FROM fresh WHERE NOT EXISTS (SELECT 1 FROM saga_instances "
-      "    WHERE saga_type = $7 AND order_id = $8::uuid) "
-      "  RETURNING saga_id), "
-      "done AS (INSERT INTO saga_steps (saga_id, id, step, name, kind, "
-      "  attempt, outcome) SELECT saga_id, $26, $18, $19, $20, $21, $22 FROM s "
-      "  RETURNING 1)");
-  const SagaState& state = planned.state;
-  const StepLogEntry& entry = first.log.front();
-  return idempotency::ExecKeyed(
-      tx, sql, k, planned.saga_id, kSagaType, planned.order_id,
-      std::string(SagaStatusName(state.status)), state.current_step,
-      state.attempt, state.step_deadline.has_value(),
-      state.step_deadline.has_value() ? absl::ToUnixMicros(*state.step_deadline)
-                                      : 0,
-      *payload, lease_.owner, absl::ToInt64Milliseconds(lease_.duration),
-      planned.traceparent, entry.step, entry.name,
-      std::string(CallKindName(entry.kind)), entry.attempt, entry.outcome,
-      ByteaParam(state.context), state.timeline_entries, state.call_entry,
-      entry.id);
-}
-
 absl::StatusOr<SagaRecord> SagaStore::CreateIn(
     pqxx::work& tx, const v1::StartSagaRequest& request, bool* created,
-    const Decision* first) {
-  absl::StatusOr<std::string> payload = Payload(request);
+    const Decision& first) {
+  absl::StatusOr<std::string> payload = internal::Payload(request);
   if (!payload.ok()) return payload.status();
-  const SagaState initial;
-  const SagaState& state = first != nullptr ? first->state : initial;
+  const SagaState& state = first.state;
   const bool has_deadline = state.step_deadline.has_value();
   const StepLogEntry none;
-  const StepLogEntry& entry =
-      first != nullptr && !first->log.empty() ? first->log.front() : none;
+  const StepLogEntry& entry = first.log.empty() ? none : first.log.front();
   pqxx::result inserted = db::Exec(
       tx,
       absl::StrCat(
@@ -319,10 +281,10 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
       state.current_step, state.attempt, has_deadline,
       has_deadline ? absl::ToUnixMicros(*state.step_deadline) : 0, *payload,
       lease_.owner, absl::ToInt64Milliseconds(lease_.duration),
-      trace::CurrentTraceparent(), first != nullptr && !first->log.empty(),
-      entry.step, entry.name, std::string(CallKindName(entry.kind)),
-      entry.attempt, entry.outcome, ByteaParam(state.context),
-      state.timeline_entries, state.call_entry, entry.id);
+      trace::CurrentTraceparent(), !first.log.empty(), entry.step, entry.name,
+      std::string(CallKindName(entry.kind)), entry.attempt, entry.outcome,
+      internal::ByteaParam(state.context), state.timeline_entries,
+      state.call_entry, entry.id);
   *created = !inserted.empty();
   if (*created) return RecordFromRow(inserted[0], &request);
   pqxx::result r =
@@ -332,13 +294,6 @@ absl::StatusOr<SagaRecord> SagaStore::CreateIn(
                             "WHERE saga_type = $1 AND order_id = $2"),
                kSagaType, request.order_id());
   return RecordFromRow(r[0]);
-}
-
-absl::StatusOr<SagaRecord> SagaStore::Create(
-    const v1::StartSagaRequest& request, bool* created) {
-  return pool_.TransactOr<SagaRecord>("create_saga", [&](pqxx::work& tx) {
-    return CreateIn(tx, request, created);
-  });
 }
 
 absl::StatusOr<SagaRecord> SagaStore::Load(const std::string& saga_id) {
@@ -456,7 +411,7 @@ std::vector<absl::StatusOr<int64_t>> SagaStore::CommitAllIn(
         next.step_deadline ? absl::ToUnixMicros(*next.step_deadline) : 0));
     reasons.push_back(next.failure_reason);
     totals.push_back(absl::StrCat(OrderTotalCents(next)));
-    contexts.push_back(ByteaParam(next.context));
+    contexts.push_back(internal::ByteaParam(next.context));
     failed_steps.push_back(absl::StrCat(next.failed_step.value_or(-1)));
     timeline_entries.push_back(absl::StrCat(next.timeline_entries));
     call_entries.push_back(absl::StrCat(next.call_entry));

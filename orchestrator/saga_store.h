@@ -49,28 +49,23 @@ class SagaStore final : public SagaLog {
 
   const Lease& lease() const override { return lease_; }
 
-  // Create stores a new order saga, leased to this orchestrator, or returns
-  // the one that exists for the order (`*created` tells which).
-  absl::StatusOr<SagaRecord> Create(const v1::StartSagaRequest& request,
-                                    bool* created);
-
-  // The same, inside a caller's transaction (idempotent StartSaga). With
-  // `first` (engine FirstCall), a new saga starts in first->state (its first
-  // call begun) with first->log in its log: the call can go out without
-  // another commit.
+  // CreateIn stores a new order saga in the caller's transaction, leased to
+  // this orchestrator, in first.state (engine FirstCall: its first call
+  // begun) with first.log in its timeline, so the call can go out without
+  // another commit; or it returns the saga that exists for the order
+  // (`*created` tells which).
   absl::StatusOr<SagaRecord> CreateIn(pqxx::work& tx,
                                       const v1::StartSagaRequest& request,
-                                      bool* created,
-                                      const Decision* first = nullptr);
+                                      bool* created, const Decision& first);
 
   // PlannedSaga: the saga a StartSaga request makes, with an id drawn here
   // and its first call begun.
   SagaRecord PlannedSaga(const v1::StartSagaRequest& request,
                          const Decision& first) const;
 
-  // CreateOnce is CreateIn's one-statement write (idempotency::OneStatement):
-  // `planned` with first.log in its log and the key `k`, or nothing when
-  // the order has a saga already (false).
+  // CreateOnce is CreateIn's one-statement form (saga_store_once.cc):
+  // `planned` with first.log in its timeline and the key `k`, or nothing
+  // when the order has a saga already (false; StartSaga then runs CreateIn).
   bool CreateOnce(pqxx::transaction_base& tx, const idempotency::StoredKey& k,
                   const SagaRecord& planned, const Decision& first);
 

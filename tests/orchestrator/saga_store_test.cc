@@ -41,7 +41,7 @@ bool PollUntil(absl::Duration limit, Fn done) {
   return true;
 }
 
-class SagaStoreTest : public ::testing::Test {
+class SagaStoreTest : public ::testing::TestWithParam<testing::WritePath> {
  protected:
   void SetUp() override {
     pool_ = testing::TestPostgres::Get().NewPool(migrations::ForService(
@@ -69,6 +69,27 @@ class SagaStoreTest : public ::testing::Test {
     return store_->Describe(request, 500);
   }
 
+  // A new saga as StartSaga stores it (its first call begun), by the path
+  // under test.
+  absl::StatusOr<SagaRecord> Create(const v1::StartSagaRequest& request,
+                                    bool* created) {
+    const Decision first = FirstCall(OrderSagaDefinition(), absl::Now());
+    const SagaRecord planned = store_->PlannedSaga(request, first);
+    *created = false;
+    absl::StatusOr<SagaRecord> r = testing::HandlerWrite<SagaRecord>(
+        *pool_, GetParam(), planned,
+        [&](pqxx::transaction_base& tx, const idempotency::StoredKey& k) {
+          *created = store_->CreateOnce(tx, k, planned, first);
+          return *created;
+        },
+        [&](pqxx::work& tx) {
+          return store_->CreateIn(tx, request, created, first);
+        });
+    // A stored plan is read back, as the next commit needs its version.
+    if (r.ok() && *created) return store_->Load(r->saga_id);
+    return r;
+  }
+
   static constexpr absl::Duration kLease = absl::Minutes(5);
   std::unique_ptr<db::Pool> pool_;
   std::unique_ptr<SagaStore> store_;
@@ -76,12 +97,12 @@ class SagaStoreTest : public ::testing::Test {
   std::unique_ptr<SagaStore> other_;
 };
 
-TEST_F(SagaStoreTest, OneSagaPerOrder) {
+TEST_P(SagaStoreTest, OneSagaPerOrder) {
   bool created = false;
-  auto first = store_->Create(Request(), &created);
+  auto first = Create(Request(), &created);
   SW_ASSERT_OK(first.status());
   EXPECT_TRUE(created);
-  auto second = store_->Create(Request(), &created);
+  auto second = Create(Request(), &created);
   SW_ASSERT_OK(second.status());
   EXPECT_FALSE(created);
   EXPECT_EQ(first->saga_id, second->saga_id);
@@ -90,9 +111,9 @@ TEST_F(SagaStoreTest, OneSagaPerOrder) {
   EXPECT_EQ(second->state.current_step, 1);
 }
 
-TEST_F(SagaStoreTest, CommitAppendsLogAndRejectsStaleVersions) {
+TEST_P(SagaStoreTest, CommitAppendsLogAndRejectsStaleVersions) {
   bool created;
-  SagaRecord record = *store_->Create(Request(), &created);
+  SagaRecord record = *Create(Request(), &created);
   SagaState next = record.state;
   next.attempt = 1;
   next.step_deadline = absl::FromUnixSeconds(1800000000);
@@ -118,7 +139,7 @@ TEST_F(SagaStoreTest, CommitAppendsLogAndRejectsStaleVersions) {
 
 // StartSaga stores a saga with its first attempt begun, so the first call
 // needs no commit of its own; the next commit builds on that version.
-TEST_F(SagaStoreTest, ANewSagaCanBeStoredWithItsFirstAttemptBegun) {
+TEST_P(SagaStoreTest, ANewSagaCanBeStoredWithItsFirstAttemptBegun) {
   Decision first;
   first.state.attempt = 1;
   first.state.step_deadline = absl::FromUnixSeconds(1800000000);
@@ -129,7 +150,7 @@ TEST_F(SagaStoreTest, ANewSagaCanBeStoredWithItsFirstAttemptBegun) {
   bool created = false;
   absl::StatusOr<SagaRecord> record =
       pool_->TransactOr<SagaRecord>("create", [&](pqxx::work& tx) {
-        return store_->CreateIn(tx, Request(), &created, &first);
+        return store_->CreateIn(tx, Request(), &created, first);
       });
   SW_ASSERT_OK(record.status());
   EXPECT_TRUE(created);
@@ -152,7 +173,7 @@ TEST_F(SagaStoreTest, ANewSagaCanBeStoredWithItsFirstAttemptBegun) {
   SW_EXPECT_OK(store_->Commit(*record, next, {done}, absl::Now()).status());
   // Created again (a repeated StartSaga): the stored saga, nothing logged.
   auto again = pool_->TransactOr<SagaRecord>("create", [&](pqxx::work& tx) {
-    return store_->CreateIn(tx, Request(), &created, &first);
+    return store_->CreateIn(tx, Request(), &created, first);
   });
   SW_ASSERT_OK(again.status());
   EXPECT_FALSE(created);
@@ -163,7 +184,7 @@ TEST_F(SagaStoreTest, ANewSagaCanBeStoredWithItsFirstAttemptBegun) {
   EXPECT_EQ(described.steps(0).outcome(), v1::STEP_OUTCOME_SUCCEEDED);
 }
 
-TEST_F(SagaStoreTest, CreateOnceStoresThePlannedSagaOrNothing) {
+TEST_P(SagaStoreTest, CreateOnceStoresThePlannedSagaOrNothing) {
   Decision first;
   first.state.attempt = 1;
   first.state.step_deadline = absl::FromUnixSeconds(1800000000);
@@ -198,10 +219,10 @@ TEST_F(SagaStoreTest, CreateOnceStoresThePlannedSagaOrNothing) {
             1);
 }
 
-TEST_F(SagaStoreTest, OneCommitCarriesAnOutcomeAndTheNextAttempt) {
+TEST_P(SagaStoreTest, OneCommitCarriesAnOutcomeAndTheNextAttempt) {
   const std::string kAwkward = "a \"quoted\" \\ back, {brace} NULL";
   bool created;
-  SagaRecord record = *store_->Create(Request(), &created);
+  SagaRecord record = *Create(Request(), &created);
   SagaState next = record.state;
   next.current_step = 2;
   next.attempt = 1;
@@ -226,7 +247,7 @@ TEST_F(SagaStoreTest, OneCommitCarriesAnOutcomeAndTheNextAttempt) {
 // statement, and each caller still gets its own answer: a stale move among
 // them is refused alone. Renewing leases meanwhile skips the row being
 // committed instead of waiting for it.
-TEST_F(SagaStoreTest, CommitsArrivingTogetherShareOneStatement) {
+TEST_P(SagaStoreTest, CommitsArrivingTogetherShareOneStatement) {
   constexpr int kSagas = 8;
   std::vector<SagaRecord> records;
   for (int i = 0; i < kSagas; ++i) {
@@ -234,15 +255,17 @@ TEST_F(SagaStoreTest, CommitsArrivingTogetherShareOneStatement) {
     request.set_order_id(
         absl::StrCat("11111111-1111-1111-1111-1111111111", 10 + i));
     bool created;
-    records.push_back(*store_->Create(request, &created));
+    records.push_back(*Create(request, &created));
   }
   SagaRecord stale = records[kSagas - 1];
   stale.version -= 1;
   SagaState next = records[0].state;
   next.attempt = 1;
-  const StepLogEntry started{
-      1, "reserve_stock", CallKind::kAction, 1, "started", "", "", "", 1};
-  const std::vector<StepLogEntry> entries{started};
+  // The first call's outcome: it updates the entry the saga was created
+  // with.
+  const StepLogEntry succeeded{
+      1, "reserve_stock", CallKind::kAction, 1, "succeeded", "", "", "", 1};
+  const std::vector<StepLogEntry> entries{succeeded};
 
   // Another transaction holds saga 0's row: the first group waits on it.
   pqxx::connection blocker(pool_->config().url);
@@ -289,10 +312,15 @@ TEST_F(SagaStoreTest, CommitsArrivingTogetherShareOneStatement) {
   for (int i = 0; i < kSagas - 1; ++i) {
     SW_ASSERT_OK(results[i].status());
     EXPECT_EQ(*results[i], records[i].version + 1);
-    EXPECT_EQ(Describe(records[i].saga_id, "")->steps_size(), 1);
+    const v1::Saga saga = *Describe(records[i].saga_id, "");
+    ASSERT_EQ(saga.steps_size(), 1);
+    EXPECT_EQ(saga.steps(0).outcome(), v1::STEP_OUTCOME_SUCCEEDED);
   }
   EXPECT_EQ(results[kSagas - 1].status().code(), absl::StatusCode::kAborted);
-  EXPECT_EQ(Describe(stale.saga_id, "")->steps_size(), 0);
+  // The stale move wrote nothing: its saga's entry is as created.
+  const v1::Saga untouched = *Describe(stale.saga_id, "");
+  ASSERT_EQ(untouched.steps_size(), 1);
+  EXPECT_EQ(untouched.steps(0).outcome(), v1::STEP_OUTCOME_STARTED);
   // Sagas 1-6 were written by one transaction.
   std::set<std::string> writers;
   pqxx::nontransaction look(watcher);
@@ -307,14 +335,14 @@ TEST_F(SagaStoreTest, CommitsArrivingTogetherShareOneStatement) {
 
 // A move alone goes out as a statement of its own (plain parameters), in a
 // group as arrays: both leave the same row and the same log.
-TEST_F(SagaStoreTest, AMoveAloneAndInAGroupLeaveTheSameRowAndLog) {
+TEST_P(SagaStoreTest, AMoveAloneAndInAGroupLeaveTheSameRowAndLog) {
   std::vector<SagaRecord> records;
   for (int i = 0; i < 3; ++i) {
     v1::StartSagaRequest request = Request();
     request.set_order_id(
         absl::StrCat("22222222-2222-2222-2222-2222222222", 10 + i));
     bool created;
-    auto record = store_->Create(request, &created);
+    auto record = Create(request, &created);
     SW_ASSERT_OK(record.status());
     records.push_back(*record);
   }
@@ -376,9 +404,9 @@ TEST_F(SagaStoreTest, AMoveAloneAndInAGroupLeaveTheSameRowAndLog) {
   }
 }
 
-TEST_F(SagaStoreTest, ALiveLeaseKeepsOtherOrchestratorsOff) {
+TEST_P(SagaStoreTest, ALiveLeaseKeepsOtherOrchestratorsOff) {
   bool created;
-  SagaRecord record = *store_->Create(Request(), &created);
+  SagaRecord record = *Create(Request(), &created);
   // Created by orch-a, so held by it: orch-b claims nothing and cannot move
   // it, while orch-a can.
   EXPECT_TRUE(other_->Claim(10, /*include_own=*/true)->empty());
@@ -394,9 +422,9 @@ TEST_F(SagaStoreTest, ALiveLeaseKeepsOtherOrchestratorsOff) {
 
 // CancelSaga may reach any orchestrator: its commit takes the saga over
 // from whoever holds the lease, and the holder's next commit is refused.
-TEST_F(SagaStoreTest, ACancellingOrchestratorTakesTheSagaOver) {
+TEST_P(SagaStoreTest, ACancellingOrchestratorTakesTheSagaOver) {
   bool created;
-  SagaRecord record = *store_->Create(Request(), &created);
+  SagaRecord record = *Create(Request(), &created);
   SagaState cancelled = record.state;
   cancelled.cancel_requested = true;
   const StepLogEntry entry{
@@ -415,9 +443,9 @@ TEST_F(SagaStoreTest, ACancellingOrchestratorTakesTheSagaOver) {
   SW_EXPECT_OK(other_->Commit(moved, cancelled, {entry}, absl::Now()).status());
 }
 
-TEST_F(SagaStoreTest, ExpiredLeasesPassToAnotherOrchestrator) {
+TEST_P(SagaStoreTest, ExpiredLeasesPassToAnotherOrchestrator) {
   bool created;
-  SagaRecord record = *store_->Create(Request(), &created);
+  SagaRecord record = *Create(Request(), &created);
   ExpireLeases();
   auto claimed = other_->Claim(10, /*include_own=*/false);
   SW_ASSERT_OK(claimed.status());
@@ -440,7 +468,7 @@ TEST_F(SagaStoreTest, ExpiredLeasesPassToAnotherOrchestrator) {
 }
 
 // Renewal goes a chunk at a time and still reaches every lease, each once.
-TEST_F(SagaStoreTest, RenewalInChunksReachesEveryLease) {
+TEST_P(SagaStoreTest, RenewalInChunksReachesEveryLease) {
   SagaStore chunked(*pool_, Lease{"orch-a", kLease}, /*max_batch=*/64,
                     /*renew_chunk=*/2);
   std::vector<std::string> held;
@@ -449,7 +477,7 @@ TEST_F(SagaStoreTest, RenewalInChunksReachesEveryLease) {
     request.set_order_id(
         absl::StrCat("22222222-2222-2222-2222-2222222222", 10 + i));
     bool created;
-    absl::StatusOr<SagaRecord> r = store_->Create(request, &created);
+    absl::StatusOr<SagaRecord> r = Create(request, &created);
     SW_ASSERT_OK(r.status());
     held.push_back(r->saga_id);
   }
@@ -463,12 +491,12 @@ TEST_F(SagaStoreTest, RenewalInChunksReachesEveryLease) {
 
 // A saga this orchestrator leases but no longer holds in memory is not
 // renewed: its lease runs out and a claim picks it up again.
-TEST_F(SagaStoreTest, OnlySagasHeldInMemoryAreRenewed) {
+TEST_P(SagaStoreTest, OnlySagasHeldInMemoryAreRenewed) {
   bool created;
-  SagaRecord held = *store_->Create(Request(), &created);
+  SagaRecord held = *Create(Request(), &created);
   v1::StartSagaRequest other_order = Request();
   other_order.set_order_id("22222222-2222-2222-2222-222222222299");
-  SagaRecord orphan = *store_->Create(other_order, &created);
+  SagaRecord orphan = *Create(other_order, &created);
   ExpireLeases();
   EXPECT_EQ(*store_->RenewLeases({held.saga_id}), 1);
   auto claimed = other_->Claim(10, /*include_own=*/false);
@@ -477,9 +505,9 @@ TEST_F(SagaStoreTest, OnlySagasHeldInMemoryAreRenewed) {
   EXPECT_EQ(claimed->front().first, orphan.saga_id);
 }
 
-TEST_F(SagaStoreTest, ARestartedOrchestratorTakesItsOwnSagasBack) {
+TEST_P(SagaStoreTest, ARestartedOrchestratorTakesItsOwnSagasBack) {
   bool created;
-  SagaRecord record = *store_->Create(Request(), &created);
+  SagaRecord record = *Create(Request(), &created);
   // Same owner name after a restart: its lease is still live, and only a
   // claim that includes its own sagas finds it.
   EXPECT_TRUE(store_->Claim(10, /*include_own=*/false)->empty());
@@ -488,16 +516,16 @@ TEST_F(SagaStoreTest, ARestartedOrchestratorTakesItsOwnSagasBack) {
   EXPECT_EQ(resumed->size(), 1u);
 }
 
-TEST_F(SagaStoreTest, ReleasedLeasesAreClaimableAtOnce) {
+TEST_P(SagaStoreTest, ReleasedLeasesAreClaimableAtOnce) {
   bool created;
-  SagaRecord record = *store_->Create(Request(), &created);
+  SagaRecord record = *Create(Request(), &created);
   SW_ASSERT_OK(store_->ReleaseLeases());
   EXPECT_EQ(other_->Claim(10, /*include_own=*/false)->size(), 1u);
 }
 
-TEST_F(SagaStoreTest, FinishedSagasAreNeverClaimed) {
+TEST_P(SagaStoreTest, FinishedSagasAreNeverClaimed) {
   bool created;
-  SagaRecord record = *store_->Create(Request(), &created);
+  SagaRecord record = *Create(Request(), &created);
   SagaState done = record.state;
   done.status = SagaStatus::kCompleted;
   SW_ASSERT_OK(store_
@@ -516,7 +544,7 @@ TEST_F(SagaStoreTest, FinishedSagasAreNeverClaimed) {
 
 // Stuck: a call retrying for longer than the threshold, or a saga due that
 // long and not updated (nobody drives it); never a finished one.
-TEST_F(SagaStoreTest, StuckSagasAreListedAndCounted) {
+TEST_P(SagaStoreTest, StuckSagasAreListedAndCounted) {
   store_->SetStuckAfter(absl::Minutes(5));
   bool created;
   std::vector<SagaRecord> sagas;
@@ -524,7 +552,7 @@ TEST_F(SagaStoreTest, StuckSagasAreListedAndCounted) {
     v1::StartSagaRequest request = Request();
     request.set_order_id(
         absl::StrCat("33333333-3333-3333-3333-3333333333", 10 + i));
-    sagas.push_back(*store_->Create(request, &created));
+    sagas.push_back(*Create(request, &created));
   }
   // 0 retries its call for 10 minutes; 1 is due and untouched for 10
   // minutes; 2 is healthy; 3 retried as long but has finished.
@@ -564,13 +592,13 @@ TEST_F(SagaStoreTest, StuckSagasAreListedAndCounted) {
   EXPECT_FALSE(Describe(sagas[3].saga_id, "")->stuck());
 }
 
-TEST_F(SagaStoreTest, ClaimTakesAtMostOneBatch) {
+TEST_P(SagaStoreTest, ClaimTakesAtMostOneBatch) {
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) {
     v1::StartSagaRequest r = Request();
     r.set_order_id(absl::StrCat("11111111-1111-1111-1111-00000000000", i));
     bool created;
-    ids.push_back(store_->Create(r, &created)->saga_id);
+    ids.push_back(Create(r, &created)->saga_id);
   }
   ExpireLeases();
   auto first = other_->Claim(3, false);
@@ -583,7 +611,7 @@ TEST_F(SagaStoreTest, ClaimTakesAtMostOneBatch) {
 // A commit that waits for a row lock past the lock timeout fails ABORTED
 // like a lost race does, but the saga is still this orchestrator's: it is
 // retried until the lock goes, and finishes.
-TEST_F(SagaStoreTest, ASagaWhoseCommitHitsALockTimeoutResumes) {
+TEST_P(SagaStoreTest, ASagaWhoseCommitHitsALockTimeoutResumes) {
   db::PoolConfig config = pool_->config();
   config.lock_timeout = absl::Milliseconds(300);
   config.max_tx_attempts = 1;
@@ -605,7 +633,7 @@ TEST_F(SagaStoreTest, ASagaWhoseCommitHitsALockTimeoutResumes) {
   bool created = false;
   absl::StatusOr<SagaRecord> record =
       (*pool)->TransactOr<SagaRecord>("create", [&](pqxx::work& tx) {
-        return store.CreateIn(tx, Request(), &created, &first);
+        return store.CreateIn(tx, Request(), &created, first);
       });
   SW_ASSERT_OK(record.status());
 
@@ -653,7 +681,7 @@ TEST_F(SagaStoreTest, ASagaWhoseCommitHitsALockTimeoutResumes) {
 // A participant down for a day: the refund is attempted every few seconds
 // (the compensation backoff's cap) all day, and the timeline still holds
 // one entry per call, so GetSaga stays small and pages.
-TEST_F(SagaStoreTest, ADayOfRetriesLeavesOneTimelineEntryPerCall) {
+TEST_P(SagaStoreTest, ADayOfRetriesLeavesOneTimelineEntryPerCall) {
   SimulatedClock clock(absl::FromUnixSeconds(1800000000));
   const SagaDefinition definition = OrderSagaDefinition();
   BoundParticipants participants;
@@ -678,7 +706,7 @@ TEST_F(SagaStoreTest, ADayOfRetriesLeavesOneTimelineEntryPerCall) {
   bool created = false;
   absl::StatusOr<SagaRecord> record =
       pool_->TransactOr<SagaRecord>("create", [&](pqxx::work& tx) {
-        return store_->CreateIn(tx, Request(), &created, &first);
+        return store_->CreateIn(tx, Request(), &created, first);
       });
   SW_ASSERT_OK(record.status());
   runner.EnqueueNew(*record);
@@ -731,6 +759,12 @@ TEST_F(SagaStoreTest, ADayOfRetriesLeavesOneTimelineEntryPerCall) {
   EXPECT_EQ(store_->Describe(request, 2).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Paths, SagaStoreTest,
+    ::testing::Values(testing::WritePath::kTransaction,
+                      testing::WritePath::kOneStatementFirst),
+    testing::WritePathName);
 
 }  // namespace
 }  // namespace sagaworks::orchestrator
