@@ -1,10 +1,77 @@
-// InventoryStore's one-statement write (idempotency::OneStatement): the
-// fast path of ReserveIn, which handlers try before its transaction.
-// inventory_store_test runs every reservation test through both.
+// InventoryStore's fast path: the price cache and the plan it makes, and
+// the one-statement write (idempotency::OneStatement) of ReserveIn, which
+// handlers try before its transaction. inventory_store_test runs every
+// reservation test through both.
 #include "common/idempotency/idempotency.h"
+#include "common/uuid.h"
 #include "services/inventory/inventory_store.h"
 
 namespace sagaworks::inventory {
+namespace {
+
+// Prices remembered at most; more are forgotten all at once.
+constexpr size_t kMaxRememberedPrices = 100000;
+
+}  // namespace
+
+void InventoryStore::Remember(const std::string& sku, int64_t price) {
+  absl::MutexLock lock(&prices_mu_);
+  if (prices_.size() >= kMaxRememberedPrices && !prices_.contains(sku)) {
+    prices_.clear();
+  }
+  prices_[sku] = price;
+}
+
+absl::StatusOr<std::optional<v1::Reservation>> InventoryStore::PlanReservation(
+    const std::string& order_id,
+    const google::protobuf::RepeatedPtrField<v1::OrderItem>& items) {
+  std::map<std::string, int> quantities;  // by SKU, as ReserveIn lists them
+  for (const v1::OrderItem& item : items) {
+    quantities[item.sku()] = item.quantity();
+  }
+  std::map<std::string, int64_t> prices;
+  {
+    absl::MutexLock lock(&prices_mu_);
+    for (const auto& [sku, quantity] : quantities) {
+      auto known = prices_.find(sku);
+      if (known == prices_.end()) break;
+      prices[sku] = known->second;
+    }
+  }
+  if (prices.size() < quantities.size()) {
+    std::vector<std::string> skus;
+    for (const auto& [sku, quantity] : quantities) skus.push_back(sku);
+    absl::Status read = pool_.Autocommit(
+        "plan_reservation", [&](pqxx::nontransaction& tx) -> absl::Status {
+          pqxx::result r = db::Exec(
+              tx,
+              "SELECT sku, price_cents FROM stock WHERE sku = ANY($1::text[])",
+              db::ArrayLiteral(skus));
+          for (const auto& row : r) {
+            prices[row[0].as<std::string>()] = row[1].as<int64_t>();
+          }
+          return absl::OkStatus();
+        });
+    if (!read.ok()) return read;
+    for (const auto& [sku, price] : prices) Remember(sku, price);
+  }
+  v1::Reservation plan;
+  plan.set_reservation_id(NewUuid());
+  plan.set_order_id(order_id);
+  plan.set_status(v1::RESERVATION_STATUS_RESERVED);
+  int64_t total = 0;
+  for (const auto& [sku, quantity] : quantities) {
+    auto price = prices.find(sku);
+    if (price == prices.end()) return std::nullopt;  // unknown SKU
+    v1::ReservedItem* item = plan.add_items();
+    item->set_sku(sku);
+    item->set_quantity(quantity);
+    item->set_unit_price_cents(price->second);
+    total += price->second * quantity;
+  }
+  plan.set_total_cents(total);
+  return plan;
+}
 
 bool InventoryStore::ReserveOnce(pqxx::transaction_base& tx,
                                  const idempotency::StoredKey& k,

@@ -209,48 +209,20 @@ absl::StatusOr<v1::ListOrdersResponse> OrderStore::List(
       });
 }
 
-void OrderStore::Remember(const v1::Order& order) {
-  absl::MutexLock lock(&recent_mu_);
-  if (recent_.size() >= kMaxRecentOrders) recent_.clear();
-  recent_[order.order_id()] = order;
-}
-
-void OrderStore::Forget(const std::string& order_id) {
-  absl::MutexLock lock(&recent_mu_);
-  recent_.erase(order_id);
-}
-
-absl::StatusOr<std::optional<v1::Order>> OrderStore::PlanApproval(
-    const std::string& order_id, int64_t total_cents,
-    const std::string& saga_id, absl::Time now) {
+absl::StatusOr<std::optional<v1::Order>> OrderStore::ReadOrder(
+    const std::string& order_id) {
   std::optional<v1::Order> order;
-  {
-    absl::MutexLock lock(&recent_mu_);
-    auto known = recent_.find(order_id);
-    if (known != recent_.end()) order = known->second;
-  }
-  if (!order.has_value()) {
-    absl::Status read = pool_.Autocommit(
-        "plan_approval", [&](pqxx::nontransaction& tx) -> absl::Status {
-          pqxx::result r = db::Exec(
-              tx,
-              absl::StrCat("SELECT ", kOrderColumns, ", ", kItemColumns,
-                           " FROM orders WHERE order_id = $1"),
-              order_id);
-          if (!r.empty()) order = OrderWithItemsFromRow(r[0]);
-          return absl::OkStatus();
-        });
-    if (!read.ok()) return read;
-  }
-  if (!order.has_value() || order->status() != v1::ORDER_STATUS_PENDING) {
-    return std::nullopt;
-  }
-  order->set_status(v1::ORDER_STATUS_APPROVED);
-  order->set_total_cents(total_cents);
-  // Approving records the saga if the relay has not yet (ApproveOnce).
-  if (order->saga_id().empty()) order->set_saga_id(saga_id);
-  *order->mutable_update_time() =
-      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  absl::Status read = pool_.Autocommit(
+      "plan_approval", [&](pqxx::nontransaction& tx) -> absl::Status {
+        pqxx::result r =
+            db::Exec(tx,
+                     absl::StrCat("SELECT ", kOrderColumns, ", ", kItemColumns,
+                                  " FROM orders WHERE order_id = $1"),
+                     order_id);
+        if (!r.empty()) order = OrderWithItemsFromRow(r[0]);
+        return absl::OkStatus();
+      });
+  if (!read.ok()) return read;
   return order;
 }
 

@@ -104,6 +104,11 @@ class OrderStore final : public OutboxTable {
   // forgotten order costs its approval a read).
   static constexpr size_t kMaxRecentOrders = 20000;
 
+  // ReadOrder reads an order in one autocommitted statement, for a plan;
+  // nothing when it does not exist.
+  absl::StatusOr<std::optional<v1::Order>> ReadOrder(
+      const std::string& order_id);
+
   // Remember keeps an order this store created, until it is approved or
   // rejected, so that approving it needs no read (PlanApproval).
   void Remember(const v1::Order& order);

@@ -1,7 +1,8 @@
-// OrderStore's one-statement writes (idempotency::OneStatement): the fast
-// paths of CreateIn and ApproveIn, which handlers try before their
-// transactions. order_store_test runs every create and approval test
-// through both.
+// OrderStore's fast paths: the cache of orders created here and the
+// approval planned from it, and the one-statement writes
+// (idempotency::OneStatement) of CreateIn and ApproveIn, which handlers try
+// before their transactions. order_store_test runs every create and
+// approval test through both.
 #include "common/idempotency/idempotency.h"
 #include "google/protobuf/util/time_util.h"
 #include "services/order/order_statements.h"
@@ -10,6 +11,43 @@
 namespace sagaworks::order {
 
 using google::protobuf::util::TimeUtil;
+
+void OrderStore::Remember(const v1::Order& order) {
+  absl::MutexLock lock(&recent_mu_);
+  if (recent_.size() >= kMaxRecentOrders) recent_.clear();
+  recent_[order.order_id()] = order;
+}
+
+void OrderStore::Forget(const std::string& order_id) {
+  absl::MutexLock lock(&recent_mu_);
+  recent_.erase(order_id);
+}
+
+absl::StatusOr<std::optional<v1::Order>> OrderStore::PlanApproval(
+    const std::string& order_id, int64_t total_cents,
+    const std::string& saga_id, absl::Time now) {
+  std::optional<v1::Order> order;
+  {
+    absl::MutexLock lock(&recent_mu_);
+    auto known = recent_.find(order_id);
+    if (known != recent_.end()) order = known->second;
+  }
+  if (!order.has_value()) {
+    absl::StatusOr<std::optional<v1::Order>> read = ReadOrder(order_id);
+    if (!read.ok()) return read.status();
+    order = *std::move(read);
+  }
+  if (!order.has_value() || order->status() != v1::ORDER_STATUS_PENDING) {
+    return std::nullopt;
+  }
+  order->set_status(v1::ORDER_STATUS_APPROVED);
+  order->set_total_cents(total_cents);
+  // Approving records the saga if the relay has not yet (ApproveOnce).
+  if (order->saga_id().empty()) order->set_saga_id(saga_id);
+  *order->mutable_update_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(now));
+  return order;
+}
 
 bool OrderStore::CreateOnce(pqxx::transaction_base& tx,
                             const idempotency::StoredKey& k,
