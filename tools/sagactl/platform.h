@@ -71,6 +71,8 @@ class Platform {
   // sagactl under <home>/.sagaworks/tls/ where missing, and makes this
   // process dial with sagactl's (plaintext with `insecure`).
   absl::Status SetUpTls();
+  // insecure: plaintext, no certificates (--insecure).
+  bool insecure() const { return options_.insecure; }
   // TlsDir holds ca.crt (what grpcurl's -cacert takes) and <name>.crt/.key.
   std::string TlsDir() const { return state_dir_ + "/tls"; }
   // TlsFor is the TLS configuration of workload `name` ("payment").
