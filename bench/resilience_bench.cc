@@ -30,8 +30,8 @@
 #include "common/security/certificates.h"
 #include "common/security/tls.h"
 #include "common/security/token.h"
-#include "common/server/policy.h"
 #include "common/server/guard.h"
+#include "common/server/policy.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/server_builder.h"
@@ -152,8 +152,7 @@ server::ServerGuard& MakeGuard(bool secure) {
   auto* authorizer =
       server::Authorizer::Create(auth, RealClock::Default())->release();
   return *new server::ServerGuard({}, RealClock::Default(),
-                                  new resilience::FaultInjector(),
-                                  *authorizer);
+                                  new resilience::FaultInjector(), *authorizer);
 }
 
 server::ServerGuard& Guard() {
@@ -331,7 +330,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
         mtls != medians_.end()) {
       std::printf(
           "the chained call over mutual TLS with a bearer token: %.1f us "
-          "against %.1f us plaintext: ratio %.3f (%+.1f%%); the calling thread's CPU per "
+          "against %.1f us plaintext: ratio %.3f (%+.1f%%); the calling "
+          "thread's CPU per "
           "call %.1f us against %.1f us\n",
           mtls->second / 1000, chained->second / 1000,
           mtls->second / chained->second,

@@ -47,6 +47,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "bench/run_figures.h"
 #include "common/db/pool.h"
 #include "common/local/subprocess.h"
 #include "common/observability/metrics.h"
@@ -82,6 +83,10 @@ struct Options {
   double half_rate = 0;
   // Plaintext between the processes instead of mutual TLS.
   bool insecure = false;
+  // Another build's directory: run its saga_throughput and this one
+  // alternately, `pairs` times, and set their figures side by side.
+  std::string compare;
+  int pairs = 3;
 };
 
 // The platform under measurement, once started: a run that fails stops it
@@ -737,6 +742,80 @@ MachineTail MachineChains(const sagactl::Platform& platform, double rate,
   return out;
 }
 
+// RunArgs: the command line that makes another run with these options (only
+// flags every build of the benchmark knows).
+std::vector<std::string> RunArgs(const std::string& binary,
+                                 const Options& options) {
+  std::vector<std::string> argv = {binary,
+                                   absl::StrCat("--seconds=", options.seconds),
+                                   absl::StrCat("--clients=", options.clients),
+                                   absl::StrCat("--workers=", options.workers)};
+  if (options.half_rate > 0) {
+    argv.push_back(absl::StrCat("--half-rate=", options.half_rate));
+  }
+  if (options.insecure) argv.push_back("--insecure");
+  for (const std::string& setting : options.db_settings) {
+    argv.push_back(absl::StrCat("--db-setting=", setting));
+  }
+  return argv;
+}
+
+// Compare runs the other build's benchmark and this one alternately (which
+// goes first alternates too, so a machine drifting one way favours
+// neither), then prints their figures side by side.
+int Compare(const Options& options) {
+  const std::string other =
+      absl::StrCat(options.compare, "/bin/saga_throughput");
+  const std::string self =
+      absl::StrCat(local::ExecutableDir(), "/saga_throughput");
+  if (access(other.c_str(), X_OK) != 0) {
+    std::cerr << "saga_throughput: --compare: no " << other
+              << " (build it there: cmake --build " << options.compare
+              << " --target saga_throughput order-service payment-service "
+                 "inventory-service shipping-service saga-orchestrator)\n";
+    return 2;
+  }
+  std::vector<bench::RunFigures> theirs, ours;
+  for (int pair = 1; pair <= options.pairs; ++pair) {
+    const bool other_first = pair % 2 == 1;
+    for (int k = 0; k < 2; ++k) {
+      const bool is_other = (k == 0) == other_first;
+      const std::string& binary = is_other ? other : self;
+      std::string out;
+      const absl::Status s = local::Run(RunArgs(binary, options), &out);
+      absl::StatusOr<bench::RunFigures> f =
+          s.ok() ? bench::ParseRunFigures(out)
+                 : absl::StatusOr<bench::RunFigures>(s);
+      if (!f.ok()) {
+        std::cerr << "saga_throughput: " << binary << ": "
+                  << f.status().message() << "\n"
+                  << out.substr(out.size() > 4000 ? out.size() - 4000 : 0)
+                  << "\n";
+        return 1;
+      }
+      (is_other ? theirs : ours).push_back(*f);
+      std::cout << absl::StrFormat(
+                       "pair %d, %s build: %.1f sagas/s, %.2f / %.2f ms of "
+                       "CPU per saga (saturation / half load), pgbench %.0f "
+                       "tps",
+                       pair, is_other ? "other" : "this", f->sagas_per_second,
+                       f->cpu_ms_saturation, f->cpu_ms_half, f->pgbench_tps)
+                << std::endl;
+    }
+  }
+  std::error_code ignored;
+  std::cout
+      << "\nother build: "
+      << std::filesystem::weakly_canonical(options.compare, ignored).string()
+      << "\nthis build:  "
+      << std::filesystem::weakly_canonical(
+             std::filesystem::path(local::ExecutableDir()) / "..", ignored)
+             .string()
+      << "\n\n"
+      << bench::CompareTable(theirs, ours);
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   Options options;
   CLI::App app(
@@ -776,7 +855,15 @@ int Main(int argc, char** argv) {
                  "orders/s in the paced phase instead of half the saturation "
                  "rate (to compare builds at one rate)")
       ->check(CLI::Range(0.0, 100000.0));
+  app.add_option("--compare", options.compare,
+                 "another build directory: run its saga_throughput and this "
+                 "one alternately and print both side by side, with ratios")
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--pairs", options.pairs, "alternating pairs with --compare")
+      ->check(CLI::Range(1, 20))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (!options.compare.empty()) return Compare(options);
 
   char tmpl[] = "/tmp/sagaworks-bench-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) Die("mkdtemp", absl::InternalError("failed"));
