@@ -83,6 +83,11 @@ absl::StatusOr<RunFigures> ParseRunFigures(absl::string_view output) {
     }
   }
   f.failed_calls = static_cast<int>(failed);
+  // Optional: builds from before the closed-loop phase do not print it.
+  Find(
+      text,
+      R"(each waits for its order to end[^\n]*\n\s+[0-9]+ sagas: ([0-9.]+) completed sagas/s)",
+      {&f.closed_loop_sagas_per_second});
   return f;
 }
 
@@ -96,6 +101,9 @@ std::string CompareTable(const std::vector<RunFigures>& other,
   const std::vector<Row> rows = {
       {"completed sagas/s at saturation",
        [](const RunFigures& f) { return f.sagas_per_second; }, "%.1f"},
+      {"completed sagas/s, closed loop",
+       [](const RunFigures& f) { return f.closed_loop_sagas_per_second; },
+       "%.1f"},
       {"CPU per saga at saturation (ms)",
        [](const RunFigures& f) { return f.cpu_ms_saturation; }, "%.2f"},
       {"CPU per saga at half load (ms)",

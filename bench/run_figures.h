@@ -13,7 +13,10 @@
 namespace sagaworks::bench {
 
 struct RunFigures {
-  double sagas_per_second = 0;   // completed, at saturation
+  double sagas_per_second = 0;  // completed, at saturation
+  // Completed when each client waits for its order to end; 0 from a build
+  // that does not measure it.
+  double closed_loop_sagas_per_second = 0;
   double cpu_ms_saturation = 0;  // CPU per saga, all processes
   double cpu_ms_half = 0;
   double commits_saturation = 0;  // database commits per saga

@@ -948,6 +948,26 @@ int Main(int argc, char** argv) {
   const std::string statements =
       options.statements ? TopStatements(platform, full.orders) : "";
 
+  // 1b. Closed loop: each caller waits for its order to be final before it
+  // places the next, as clients of engines that wait for a workflow's
+  // result do.
+  Settle(platform);
+  const absl::Time closed_start = absl::Now();
+  sagactl::DriveResult closed = sagactl::DriveOrders(
+      platform.Address(platform::Info(Service::kOrder)), options.clients,
+      closed_start + absl::Seconds(options.seconds), absl::ZeroDuration(),
+      next_key, "bench-", BenchOrder,
+      [&](const std::string& customer) { return platform.Bearer(customer); },
+      /*keep_ids=*/false, /*await_final=*/true);
+  const double closed_seconds =
+      absl::ToDoubleSeconds(absl::Now() - closed_start);
+  if (!AwaitDrained(platform, absl::Minutes(2))) {
+    Die("closed loop", absl::DeadlineExceededError("sagas did not finish"));
+  }
+  std::sort(closed.final_ms.begin(), closed.final_ms.end());
+  if (failed.failed == 0) failed.first_error = closed.first_error;
+  failed.failed += closed.failed;
+
   // 2. Half load, paced. Its first seconds are not counted: they refill
   // what the long burst let go cold (the catalog cache, plans replanned
   // after the vacuum's fresh statistics, the callers' new connections).
@@ -1005,6 +1025,8 @@ int Main(int argc, char** argv) {
       "(their orders waited in the outbox)\n"
       "  %.1f database commits per saga (all five databases), %.1f of them "
       "writes\n"
+      "closed loop (%d clients, each waits for its order to end, %.0f s):\n"
+      "  %d sagas: %.1f completed sagas/s, p50 %.1f ms, p99 %.1f ms\n"
       "half load (%.1f orders/s paced):\n"
       "  %d sagas: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, p99/p50 %.2f\n"
       "%s"
@@ -1023,7 +1045,12 @@ int Main(int argc, char** argv) {
       full.approved, full.seconds, rate, full.p50_ms, full.p99_ms, refused,
       static_cast<double>(commits) / std::max<int64_t>(full.orders, 1),
       static_cast<double>(writes) / std::max<int64_t>(full.orders, 1),
-      half_rate, half.orders, half.p50_ms, half.p90_ms, half.p99_ms,
+      options.clients, options.seconds,
+      static_cast<int>(closed.final_ms.size()),
+      closed.final_ms.size() / std::max(closed_seconds, 1e-9),
+      sagactl::Percentile(closed.final_ms, 0.5),
+      sagactl::Percentile(closed.final_ms, 0.99), half_rate, half.orders,
+      half.p50_ms, half.p90_ms, half.p99_ms,
       half.p99_ms / std::max(half.p50_ms, 1e-9), tail,
       static_cast<double>(half_commits) / std::max<int64_t>(half.orders, 1),
       half_writes_per_saga, chains.matched.chains, chains.matched.steps,

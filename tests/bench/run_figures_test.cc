@@ -16,6 +16,8 @@ saturation (32 clients, orchestrator 64 workers, 10 s):
   p50 5636.8 ms, p99 7061.8 ms (queueing included)
   0 StartSaga calls refused with the orchestrator's backlog full (their orders waited in the outbox)
   6.3 database commits per saga (all five databases), 6.2 of them writes
+closed loop (32 clients, each waits for its order to end, 10 s):
+  4210 sagas: 421.0 completed sagas/s, p50 70.1 ms, p99 120.4 ms
 half load (253.9 orders/s paced):
   2539 sagas: p50 12.3 ms, p90 20.1 ms, p99 37.8 ms, p99/p50 3.06
   the slowest 1% (26 sagas) started in 1 bursts, at 0.17 s (26)
@@ -36,6 +38,7 @@ TEST(RunFiguresTest, ReadsEveryHeadlineFigure) {
   absl::StatusOr<RunFigures> f = ParseRunFigures(kRun);
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_DOUBLE_EQ(f->sagas_per_second, 507.8);
+  EXPECT_DOUBLE_EQ(f->closed_loop_sagas_per_second, 421.0);
   EXPECT_DOUBLE_EQ(f->commits_saturation, 6.3);
   EXPECT_DOUBLE_EQ(f->commits_half, 9.9);
   EXPECT_DOUBLE_EQ(f->half_p50_ms, 12.3);
@@ -46,6 +49,17 @@ TEST(RunFiguresTest, ReadsEveryHeadlineFigure) {
   EXPECT_EQ(f->failed_calls, 2);
   EXPECT_DOUBLE_EQ(f->cpu_ms_saturation, 3.55);
   EXPECT_DOUBLE_EQ(f->cpu_ms_half, 5.90);
+}
+
+TEST(RunFiguresTest, AnOlderBuildWithoutTheClosedLoopReadsAsZero) {
+  std::string older = kRun;
+  const size_t from = older.find("closed loop");
+  const size_t to = older.find("half load");
+  older.erase(from, to - from);
+  absl::StatusOr<RunFigures> f = ParseRunFigures(older);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->closed_loop_sagas_per_second, 0);
+  EXPECT_DOUBLE_EQ(f->sagas_per_second, 507.8);
 }
 
 TEST(RunFiguresTest, ARunThatDiedIsNamedByWhatItLacks) {

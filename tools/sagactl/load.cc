@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -34,11 +35,33 @@ double Percentile(const std::vector<double>& sorted, double q) {
   return sorted[at];
 }
 
+namespace {
+
+// AwaitFinal watches an order until WatchOrder ends it final; false when the
+// stream ends without a final status.
+bool AwaitFinal(v1::OrderService::Stub& stub, const std::string& order_id,
+                const std::string& authorization) {
+  grpc::ClientContext c;
+  c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(2)));
+  if (!authorization.empty()) c.AddMetadata("authorization", authorization);
+  v1::WatchOrderRequest request;
+  request.set_order_id(order_id);
+  auto stream = stub.WatchOrder(&c, request);
+  v1::Order seen;
+  v1::OrderStatus last = v1::ORDER_STATUS_UNSPECIFIED;
+  while (stream->Read(&seen)) last = seen.status();
+  return stream->Finish().ok() && last != v1::ORDER_STATUS_PENDING &&
+         last != v1::ORDER_STATUS_UNSPECIFIED;
+}
+
+}  // namespace
+
 DriveResult DriveOrders(const std::string& order_address, int callers,
                         absl::Time until, absl::Duration interval,
                         std::atomic<uint64_t>& next,
                         const std::string& key_prefix, const MakeOrder& make,
-                        const BearerFor& bearer, bool keep_ids) {
+                        const BearerFor& bearer, bool keep_ids,
+                        bool await_final) {
   DriveResult result;
   absl::Mutex mu;
   std::atomic<int64_t> slot{0};
@@ -75,8 +98,25 @@ DriveResult DriveOrders(const std::string& order_address, int callers,
           c.AddMetadata("authorization", *authorization);
         }
         v1::Order order;
+        const absl::Time placed = absl::Now();
         grpc::Status s = stub->CreateOrder(&c, request, &order);
+        std::optional<bool> ended;
+        if (s.ok() && await_final) {
+          ended = AwaitFinal(*stub, order.order_id(), *authorization);
+        }
+        const double final_ms =
+            absl::ToDoubleMilliseconds(absl::Now() - placed);
         absl::MutexLock lock(&mu);
+        if (ended.has_value()) {
+          if (*ended) {
+            result.final_ms.push_back(final_ms);
+          } else {
+            ++result.unwatched;
+            if (result.failed++ == 0) {
+              result.first_error = "WatchOrder ended without a final status";
+            }
+          }
+        }
         if (!s.ok()) {
           if (result.failed++ == 0) {
             result.first_error = absl::StrCat(

@@ -33,6 +33,11 @@ struct DriveResult {
   int64_t failed = 0;                  // CreateOrder calls that failed
   std::string first_error;             // the first of them, for the reader
   std::vector<std::string> order_ids;  // accepted orders, when kept
+  // With await_final: each accepted order's time from its CreateOrder call
+  // to its final status as WatchOrder told it, and the watches that ended
+  // without one (counted in `failed` too).
+  std::vector<double> final_ms;
+  int64_t unwatched = 0;
 };
 
 // DriveOrders places orders from `callers` threads until `until`. With a
@@ -40,12 +45,16 @@ struct DriveResult {
 // loop: a slow platform does not slow the load); with zero each caller
 // places its next order as soon as the last returns. `next` numbers the
 // orders across runs; each order's idempotency key is `key_prefix` + n.
-// Each order is placed as its customer, with `bearer`'s credentials.
+// Each order is placed as its customer, with `bearer`'s credentials. With
+// `await_final` a caller watches each order it placed (WatchOrder) until it
+// is final before placing the next: a closed loop, as clients that wait for
+// their workflow's result.
 DriveResult DriveOrders(const std::string& order_address, int callers,
                         absl::Time until, absl::Duration interval,
                         std::atomic<uint64_t>& next,
                         const std::string& key_prefix, const MakeOrder& make,
-                        const BearerFor& bearer, bool keep_ids);
+                        const BearerFor& bearer, bool keep_ids,
+                        bool await_final = false);
 
 // Percentile: the value at quantile `q` (0 to 1) of `sorted`, by nearest
 // rank; 0 when it is empty.
