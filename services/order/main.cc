@@ -12,12 +12,21 @@ int main(int argc, char** argv) {
   double catalog_cache_seconds = 30;
   order::WatchConfig watch;
   double watch_max_seconds = absl::ToDoubleSeconds(watch.max_lifetime);
+  int64_t watch_poll_ms = absl::ToInt64Milliseconds(watch.poll_interval);
   process.app()
       .add_option("--watch-max-seconds", watch_max_seconds,
                   "how long one WatchOrder stream may stay open; then it "
                   "ends with UNAVAILABLE and the client watches again")
       ->envname("SAGAWORKS_WATCH_MAX_SECONDS")
       ->check(CLI::Range(0.1, 86400.0))
+      ->capture_default_str();
+  process.app()
+      .add_option("--watch-poll-ms", watch_poll_ms,
+                  "how often a WatchOrder stream looks at its order for a "
+                  "change another replica made (this one's own changes wake "
+                  "it at once)")
+      ->envname("SAGAWORKS_WATCH_POLL_MS")
+      ->check(CLI::Range(int64_t{10}, int64_t{3600000}))
       ->capture_default_str();
   process.app()
       .add_option("--max-watches-per-caller", watch.max_per_caller,
@@ -62,6 +71,7 @@ int main(int argc, char** argv) {
   auto idempotency = process.MakeIdempotency();
   if (!idempotency.ok()) return process.Fail(idempotency.status());
   watch.max_lifetime = absl::Seconds(watch_max_seconds);
+  watch.poll_interval = absl::Milliseconds(watch_poll_ms);
   if (absl::Status s = watch.Validate(); !s.ok()) return process.Fail(s);
   order::OrderServiceImpl service(store, relay, catalog, watch, process.guard(),
                                   **idempotency, sagas);

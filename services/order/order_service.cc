@@ -294,6 +294,12 @@ grpc::Status OrderServiceImpl::CancelOrder(
   });
 }
 
+void OrderServiceImpl::Changed(const std::string& order_id) {
+  absl::MutexLock lock(&watch_mu_);
+  auto it = watched_.find(order_id);
+  if (it != watched_.end()) ++it->second.changes;
+}
+
 grpc::Status OrderServiceImpl::WatchOrder(
     grpc::ServerContext* context, const v1::WatchOrderRequest* request,
     grpc::ServerWriter<v1::Order>* writer) {
@@ -315,13 +321,25 @@ grpc::Status OrderServiceImpl::WatchOrder(
       }
       ++open;
     }
+    const std::string& order_id = request->order_id();
+    {
+      absl::MutexLock lock(&watch_mu_);
+      ++watched_[order_id].watches;
+    }
     absl::Cleanup release = [&] {
       absl::MutexLock lock(&watch_mu_);
       if (--watches_[caller] <= 0) watches_.erase(caller);
+      if (--watched_[order_id].watches <= 0) watched_.erase(order_id);
     };
     const absl::Time ends = absl::Now() + watch_.max_lifetime;
     v1::OrderStatus sent = v1::ORDER_STATUS_UNSPECIFIED;
     while (true) {
+      // Counted before the read: a change after it wakes the wait below.
+      int64_t seen_changes;
+      {
+        absl::MutexLock lock(&watch_mu_);
+        seen_changes = watched_[order_id].changes;
+      }
       absl::StatusOr<v1::Order> order =
           Visible(store_.Get(request->order_id()));
       if (!order.ok()) return ToGrpcStatus(order.status());
@@ -344,9 +362,14 @@ grpc::Status OrderServiceImpl::WatchOrder(
                          absl::FormatDuration(watch_.max_lifetime),
                          "; watch again"));
       }
-      // Polling keeps watches independent of which replica changed the order.
-      absl::Notification never;
-      never.WaitForNotificationWithTimeout(watch_.poll_interval);
+      // Woken by this process's own change of the order; the poll sees a
+      // change another replica made.
+      absl::MutexLock lock(&watch_mu_);
+      auto changed = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(watch_mu_) {
+        return stopping_ || watched_[order_id].changes != seen_changes;
+      };
+      watch_mu_.AwaitWithTimeout(absl::Condition(&changed),
+                                 watch_.poll_interval);
     }
   });
 }
@@ -380,12 +403,14 @@ grpc::Status OrderServiceImpl::ApproveOrder(
     // it.
     v1::ApproveOrderRequest asked = *request;
     asked.clear_saga_id();
-    return idempotency_.Run<v1::Order>(
+    grpc::Status status = idempotency_.Run<v1::Order>(
         context, "ApproveOrder", {asked, *request}, response,
         once.has_value() ? &*once : nullptr, [&](pqxx::work& tx) {
           return store_.ApproveIn(tx, request->order_id(),
                                   request->total_cents(), request->saga_id());
         });
+    if (status.ok()) Changed(request->order_id());
+    return status;
   });
 }
 
@@ -403,13 +428,15 @@ grpc::Status OrderServiceImpl::RejectOrder(
     if (reason.empty()) reason = "rejected";
     v1::RejectOrderRequest asked = *request;  // as for ApproveOrder
     asked.clear_saga_id();
-    return idempotency_.Run<v1::Order>(
+    grpc::Status status = idempotency_.Run<v1::Order>(
         context, "RejectOrder", {asked, *request}, response,
         [&](pqxx::work& tx) {
           return store_.RejectIn(tx, request->order_id(), reason,
                                  request->total_cents(), request->cancelled(),
                                  request->saga_id());
         });
+    if (status.ok()) Changed(request->order_id());
+    return status;
   });
 }
 
@@ -426,11 +453,13 @@ grpc::Status OrderServiceImpl::HoldOrder(grpc::ServerContext* context,
     if (reason.empty()) reason = "needs attention";
     v1::HoldOrderRequest asked = *request;  // as for ApproveOrder
     asked.clear_saga_id();
-    return idempotency_.Run<v1::Order>(
+    grpc::Status status = idempotency_.Run<v1::Order>(
         context, "HoldOrder", {asked, *request}, response, [&](pqxx::work& tx) {
           return store_.HoldIn(tx, request->order_id(), reason,
                                request->saga_id());
         });
+    if (status.ok()) Changed(request->order_id());
+    return status;
   });
 }
 

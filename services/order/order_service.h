@@ -99,7 +99,10 @@ class OrderServiceImpl final : public v1::OrderService::Service {
 
   // StopWatches ends every WatchOrder stream, so shutdown need not wait for
   // them.
-  void StopWatches() { stopping_ = true; }
+  void StopWatches() {
+    absl::MutexLock lock(&watch_mu_);  // wakes the waiting watches
+    stopping_ = true;
+  }
 
   grpc::Status CreateOrder(grpc::ServerContext* context,
                            const v1::CreateOrderRequest* request,
@@ -127,6 +130,10 @@ class OrderServiceImpl final : public v1::OrderService::Service {
                          v1::Order* response) override;
 
  private:
+  // Changed wakes the watches of an order this process just moved; a change
+  // made by another replica is seen at the watch's next poll.
+  void Changed(const std::string& order_id);
+
   server::ServiceGuard guard_;
   idempotency::Idempotency& idempotency_;
   resilience::Client<v1::SagaOrchestrator::StubInterface>& orchestrator_;
@@ -137,6 +144,13 @@ class OrderServiceImpl final : public v1::OrderService::Service {
   absl::Mutex watch_mu_;
   // Open WatchOrder streams per caller.
   std::map<std::string, int> watches_ ABSL_GUARDED_BY(watch_mu_);
+  // Orders being watched: how many watches, and how often Changed was
+  // called for each while watched.
+  struct Watched {
+    int watches = 0;
+    int64_t changes = 0;
+  };
+  std::map<std::string, Watched> watched_ ABSL_GUARDED_BY(watch_mu_);
   Clock& clock_;  // the time a new order is created at
   std::atomic<bool> stopping_{false};
 };

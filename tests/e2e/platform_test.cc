@@ -1017,6 +1017,42 @@ TEST(SagactlUpTest, ForegroundUpEndsOnceDownStopsEverythingElsewhere) {
   EXPECT_FALSE(p.platform().AnythingRunning());
 }
 
+// A watch is woken by its order service's own change of the order: with a
+// poll of ten minutes, the stream still ends with the final status as soon
+// as the saga approves the order.
+TEST(WatchTest, AWatchEndsWhenItsOrderServiceMovesTheOrder) {
+  auto started =
+      testing::TestPlatform::Start({{"order", {"--watch-poll-ms=600000"}}});
+  ASSERT_TRUE(started.ok()) << started.status();
+  testing::TestPlatform& p = **started;
+  auto orders = v1::OrderService::NewStub(
+      p.ChannelAs(platform::Service::kOrder, "alice"));
+  v1::CreateOrderRequest create;
+  create.set_customer_id("alice");
+  v1::OrderItem* item = create.add_items();
+  item->set_sku("widget");
+  item->set_quantity(1);
+  *create.mutable_shipping_address() = testing::DemoAddress();
+  grpc::ClientContext c;
+  c.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  c.AddMetadata("idempotency-key", "watch-wakes-1");
+  v1::Order order;
+  ASSERT_TRUE(orders->CreateOrder(&c, create, &order).ok());
+
+  grpc::ClientContext watch;
+  // Far shorter than the poll: only a wake ends the stream in time.
+  watch.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  v1::WatchOrderRequest w;
+  w.set_order_id(order.order_id());
+  auto stream = orders->WatchOrder(&watch, w);
+  v1::Order seen;
+  v1::OrderStatus last = v1::ORDER_STATUS_UNSPECIFIED;
+  while (stream->Read(&seen)) last = seen.status();
+  grpc::Status s = stream->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(last, v1::ORDER_STATUS_APPROVED);
+}
+
 // A local cluster made before passwords were asked for (trust, every table
 // the superuser's) is switched over by the next `sagactl up`: passwords
 // asked for, each service's database and tables passed to its role, and
