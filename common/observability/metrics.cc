@@ -162,28 +162,53 @@ void Family::Render(std::string* out) const {
   }
 }
 
+uint64_t CallMetrics::NextId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 void CallMetrics::Record(absl::string_view method, absl::StatusCode code,
                          absl::Duration took) {
   const int c = static_cast<int>(code);
   if (c < 0 || c >= kCodes) return;
-  Series* series;
-  {
+  // Each thread remembers the last method it recorded for: the same few
+  // methods come again and again, and are then found without the lock.
+  struct Last {
+    uint64_t owner = 0;
+    std::string method;
+    Codes* codes = nullptr;
+  };
+  thread_local Last last;
+  Codes* codes;
+  if (last.owner == id_ && last.method == method) {
+    codes = last.codes;
+  } else {
     absl::MutexLock lock(&mu_);
     auto it = series_.find(method);
-    if (it == series_.end()) {
-      it = series_.emplace(std::string(method), std::array<Series, kCodes>{})
-               .first;
-    }
-    series = &it->second[c];
-    if (series->requests == nullptr) {
+    if (it == series_.end())
+      it = series_.try_emplace(std::string(method)).first;
+    codes = &it->second;
+    last.owner = id_;
+    last.method = std::string(method);
+    last.codes = codes;
+  }
+  Series& series = (*codes)[c];
+  Value* requests = series.requests.load(std::memory_order_acquire);
+  if (requests == nullptr) {
+    absl::MutexLock lock(&mu_);
+    requests = series.requests.load(std::memory_order_relaxed);
+    if (requests == nullptr) {
       const std::string name = absl::StatusCodeToString(code);
-      series->requests = &requests_.With({owner_, std::string(method), name});
-      series->latency =
-          &latency_.Histogram({owner_, std::string(method), name});
+      series.latency.store(
+          &latency_.Histogram({owner_, std::string(method), name}),
+          std::memory_order_relaxed);
+      requests = &requests_.With({owner_, std::string(method), name});
+      series.requests.store(requests, std::memory_order_release);
     }
   }
-  series->requests->Add(1);
-  series->latency->Observe(absl::ToDoubleSeconds(took));
+  requests->Add(1);
+  series.latency.load(std::memory_order_relaxed)
+      ->Observe(absl::ToDoubleSeconds(took));
 }
 
 const std::vector<double>& LatencyBuckets() {

@@ -92,7 +92,10 @@ class CallMetrics {
  public:
   // `owner` is the first label's value (a downstream, a gRPC service).
   CallMetrics(Family& requests, Family& latency, std::string owner)
-      : requests_(requests), latency_(latency), owner_(std::move(owner)) {}
+      : requests_(requests),
+        latency_(latency),
+        owner_(std::move(owner)),
+        id_(NextId()) {}
   CallMetrics(const CallMetrics&) = delete;
   CallMetrics& operator=(const CallMetrics&) = delete;
 
@@ -102,18 +105,25 @@ class CallMetrics {
  private:
   // The gRPC status codes, 0 (OK) to 16 (UNAUTHENTICATED).
   static constexpr int kCodes = 17;
+  // Set once under mu_ (latency before requests) and read without it.
   struct Series {
-    Value* requests = nullptr;
-    HistogramValue* latency = nullptr;
+    std::atomic<Value*> requests{nullptr};
+    std::atomic<HistogramValue*> latency{nullptr};
   };
+  using Codes = std::array<Series, kCodes>;
+
+  // A number no other CallMetrics of this process has had, for the
+  // per-thread memo in Record (an address may be reused).
+  static uint64_t NextId();
 
   Family& requests_;
   Family& latency_;
   const std::string owner_;
+  const uint64_t id_;
   absl::Mutex mu_;
   // Series exist only for the codes seen, so pages list no empty ones.
-  std::map<std::string, std::array<Series, kCodes>, std::less<>> series_
-      ABSL_GUARDED_BY(mu_);
+  // Nodes are never erased, so a method's Codes stay where they are.
+  std::map<std::string, Codes, std::less<>> series_ ABSL_GUARDED_BY(mu_);
 };
 
 // Latency buckets in seconds: 1 ms to 30 s.

@@ -68,6 +68,9 @@ void CircuitBreaker::MoveTo(BreakerState to, absl::Time now) {
   probes_out_ = 0;
   probes_ok_ = 0;
   if (to == BreakerState::kOpen) open_until_ = now + config_.open_wait;
+  refuse_until_us_.store(
+      to == BreakerState::kOpen ? absl::ToUnixMicros(open_until_) : kNotOpen,
+      std::memory_order_release);
   if (to == BreakerState::kClosed) {
     // A fresh start: the failures that opened the breaker are history.
     window_.Reset();
@@ -80,6 +83,12 @@ void CircuitBreaker::Notify(BreakerState from, BreakerState to) {
 }
 
 bool CircuitBreaker::TryAcquire() {
+  // Open and not yet due for a probe: refused without the lock.
+  const int64_t until = refuse_until_us_.load(std::memory_order_acquire);
+  if (until != kNotOpen && absl::ToUnixMicros(clock_.Now()) < until) {
+    fast_rejected_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
   BreakerState from, to;
   bool permitted = false;
   {
@@ -175,7 +184,7 @@ BreakerSnapshot CircuitBreaker::Snapshot() const {
   s.window = window_.Totals(clock_.Now());
   s.consecutive_failures = consecutive_failures_;
   s.transitions = transitions_;
-  s.rejected = rejected_;
+  s.rejected = rejected_ + fast_rejected_.load(std::memory_order_relaxed);
   return s;
 }
 

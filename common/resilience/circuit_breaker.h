@@ -15,6 +15,7 @@
 #ifndef SAGAWORKS_COMMON_RESILIENCE_CIRCUIT_BREAKER_H_
 #define SAGAWORKS_COMMON_RESILIENCE_CIRCUIT_BREAKER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -106,6 +107,12 @@ class CircuitBreaker {
   int probes_ok_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t transitions_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
+  // While open: open_until_ in Unix microseconds, so that a refusal needs
+  // neither the lock nor a transition (kNotOpen otherwise); and the calls
+  // refused that way.
+  static constexpr int64_t kNotOpen = INT64_MIN;
+  std::atomic<int64_t> refuse_until_us_{kNotOpen};
+  std::atomic<int64_t> fast_rejected_{0};
 };
 
 }  // namespace sagaworks::resilience

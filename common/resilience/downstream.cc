@@ -91,8 +91,8 @@ Downstream::Downstream(std::string name, DownstreamConfig config, Clock& clock,
       rpc_service_(name_),
       config_(std::move(config)),
       clock_(clock),
-      open_message_(
-          absl::StrCat(name_, ": circuit breaker open; call not sent")),
+      open_status_(absl::UnavailableError(
+          absl::StrCat(name_, ": circuit breaker open; call not sent"))),
       bulkhead_(config_.bulkhead),
       budget_(config_.retry_budget, clock),
       rng_(seed),
@@ -149,7 +149,6 @@ absl::Status Downstream::Finish(const CallOptions& options,
 absl::Status Downstream::Call(const std::string& method,
                               const CallOptions& options, Attempt attempt) {
   ++stats_.calls;
-  const absl::Time start = clock_.Now();
   absl::Status status;
   // The breaker first: when it is open, nothing else need be touched.
   CircuitBreaker& breaker = BreakerFor(method);
@@ -165,10 +164,15 @@ absl::Status Downstream::Call(const std::string& method,
       span->SetAttribute("rpc.method", method);
       span->AddEvent("circuit_breaker.rejected",
                      {{"sagaworks.downstream", name_}});
-      span->SetError(open_message_);
+      span->SetError(open_status_.message());
     }
-    status = Finish(options, absl::UnavailableError(open_message_));
-  } else if (!bulkhead_.TryEnter()) {
+    status = Finish(options, open_status_);
+    // Refused at once: there is no latency to measure.
+    call_metrics_.Record(method, status.code(), absl::ZeroDuration());
+    return status;
+  }
+  const absl::Time start = clock_.Now();
+  if (!bulkhead_.TryEnter()) {
     breaker.OnIgnored();
     ++stats_.bulkhead_rejections;
     status = Finish(options,

@@ -143,8 +143,9 @@ class Downstream {
   std::string rpc_service_;
   const DownstreamConfig config_;
   Clock& clock_;
-  // Built once: an open breaker must refuse in well under a microsecond.
-  const std::string open_message_;
+  // Built once, and copied by reference count: an open breaker must refuse
+  // in well under a microsecond.
+  const absl::Status open_status_;
   DownstreamStats stats_;
   Bulkhead bulkhead_;
   RetryBudget budget_;

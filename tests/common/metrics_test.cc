@@ -1,6 +1,8 @@
 // The Prometheus text exposition: what each kind of family renders.
 #include "common/observability/metrics.h"
 
+#include <memory>
+
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
@@ -58,6 +60,49 @@ TEST(MetricsTest, HistogramsAreCumulativeWithSumAndCount) {
       absl::StrContains(text, "latency_seconds_sum{method=\"Charge\"} 5.55"));
   EXPECT_TRUE(
       absl::StrContains(text, "latency_seconds_count{method=\"Charge\"} 3\n"));
+}
+
+// Each thread remembers the last (owner, method) it recorded for; calls for
+// two owners, one after the other, and an owner made where another was
+// freed, still land in their own series.
+TEST(MetricsTest, CallMetricsKeepEachOwnersCallsApart) {
+  Registry r;
+  Family& requests =
+      r.Counter("calls_total", "Calls.", {"to", "method", "code"});
+  Family& latency = r.Histogram("call_seconds", "Latency.",
+                                {"to", "method", "code"}, LatencyBuckets());
+  {
+    CallMetrics payment(requests, latency, "payment");
+    CallMetrics inventory(requests, latency, "inventory");
+    for (int i = 0; i < 3; ++i) {
+      payment.Record("Check", absl::StatusCode::kOk, absl::Milliseconds(2));
+      inventory.Record("Check", absl::StatusCode::kOk, absl::Milliseconds(2));
+    }
+    payment.Record("Check", absl::StatusCode::kUnavailable,
+                   absl::ZeroDuration());
+  }
+  {
+    auto shipping =
+        std::make_unique<CallMetrics>(requests, latency, "shipping");
+    shipping->Record("Check", absl::StatusCode::kOk, absl::Milliseconds(1));
+  }
+  const std::string text = r.Render();
+  EXPECT_EQ(SampleValue(text,
+                        "calls_total{to=\"payment\",method=\"Check\","
+                        "code=\"OK\"}"),
+            3);
+  EXPECT_EQ(SampleValue(text,
+                        "calls_total{to=\"inventory\",method=\"Check\","
+                        "code=\"OK\"}"),
+            3);
+  EXPECT_EQ(SampleValue(text,
+                        "calls_total{to=\"payment\",method=\"Check\","
+                        "code=\"UNAVAILABLE\"}"),
+            1);
+  EXPECT_EQ(SampleValue(text,
+                        "calls_total{to=\"shipping\",method=\"Check\","
+                        "code=\"OK\"}"),
+            1);
 }
 
 TEST(MetricsTest, CollectorsRunBeforeEachRendering) {
