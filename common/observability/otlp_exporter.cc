@@ -57,7 +57,7 @@ OtlpExporter::OtlpExporter(OtlpExporterConfig config, std::string service_name)
 
 OtlpExporter::~OtlpExporter() { Shutdown(absl::ZeroDuration()); }
 
-void OtlpExporter::Export(otlp::Span span) {
+void OtlpExporter::Export(SpanRecord span) {
   absl::MutexLock lock(&mu_);
   if (stop_ || static_cast<int>(queue_.size()) >= config_.max_queue) {
     ++GlobalExporterStats().dropped;
@@ -111,14 +111,19 @@ bool OtlpExporter::SendBatch(absl::Time deadline) {
   name->mutable_value()->set_string_value(service_name_);
   otlp::ScopeSpans* scope = resource->add_scope_spans();
   scope->mutable_scope()->set_name("sagaworks");
+  std::vector<SpanRecord> batch;
   {
     absl::MutexLock lock(&mu_);
     if (queue_.empty()) return false;
-    while (!queue_.empty() && scope->spans_size() < config_.max_batch) {
-      *scope->add_spans() = std::move(queue_.front());
+    while (!queue_.empty() &&
+           static_cast<int>(batch.size()) < config_.max_batch) {
+      batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
   }
+  // Built here, not by the threads that recorded the spans, and outside the
+  // lock they queue under.
+  for (const SpanRecord& record : batch) *scope->add_spans() = ToOtlp(record);
   const int n = scope->spans_size();
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(deadline));

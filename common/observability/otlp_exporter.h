@@ -45,7 +45,8 @@ class OtlpExporter final : public Exporter {
   OtlpExporter(OtlpExporterConfig config, std::string service_name);
   ~OtlpExporter() override;
 
-  void Export(opentelemetry::proto::trace::v1::Span span) override;
+  // Export queues the record; the OTLP message is built in the batch.
+  void Export(SpanRecord span) override;
   void Shutdown(absl::Duration timeout) override;
 
  private:
@@ -59,7 +60,7 @@ class OtlpExporter final : public Exporter {
       opentelemetry::proto::collector::trace::v1::TraceService::Stub>
       stub_;
   absl::Mutex mu_;
-  std::deque<opentelemetry::proto::trace::v1::Span> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<SpanRecord> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time drain_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::thread thread_;

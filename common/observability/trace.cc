@@ -131,41 +131,76 @@ uint64_t NowUnixNanos() { return absl::ToUnixNanos(absl::Now()); }
 
 void Span::SetAttribute(absl::string_view key, AttributeValue value) {
   if (!recording_ || ended_) return;
-  otlp_common::KeyValue* kv = data_.add_attributes();
-  kv->set_key(std::string(key));
-  SetValue(kv->mutable_value(), value);
+  record_.attributes.emplace_back(std::string(key), std::move(value));
 }
 
 void Span::AddEvent(absl::string_view name, const Attributes& attributes) {
   if (!recording_ || ended_) return;
-  otlp::Span::Event* e = data_.add_events();
-  e->set_time_unix_nano(NowUnixNanos());
-  e->set_name(std::string(name));
-  for (const auto& [key, value] : attributes) {
-    otlp_common::KeyValue* kv = e->add_attributes();
-    kv->set_key(key);
-    SetValue(kv->mutable_value(), value);
-  }
+  record_.events.push_back({std::string(name), NowUnixNanos(), attributes});
 }
 
 void Span::SetError(absl::string_view message) {
   if (!recording_ || ended_) return;
-  data_.mutable_status()->set_code(otlp::Status::STATUS_CODE_ERROR);
-  data_.mutable_status()->set_message(std::string(message));
+  record_.status = SpanRecord::Status::kError;
+  record_.status_message = std::string(message);
 }
 
 void Span::SetOk() {
   if (!recording_ || ended_) return;
-  data_.mutable_status()->set_code(otlp::Status::STATUS_CODE_OK);
-  data_.mutable_status()->clear_message();
+  record_.status = SpanRecord::Status::kOk;
+  record_.status_message.clear();
 }
 
 void Span::End() {
   if (ended_) return;
   ended_ = true;
   if (!recording_) return;
-  data_.set_end_time_unix_nano(NowUnixNanos());
-  tracer_.Finish(std::move(data_));
+  record_.end_unix_nano = NowUnixNanos();
+  tracer_.Finish(std::move(record_));
+}
+
+otlp::Span ToOtlp(const SpanRecord& r) {
+  otlp::Span d;
+  const SpanContext& c = r.context;
+  d.set_trace_id(Bytes(c.trace_id.data(), c.trace_id.size()));
+  d.set_span_id(Bytes(c.span_id.data(), c.span_id.size()));
+  if (r.parent_span_id.has_value()) {
+    d.set_parent_span_id(
+        Bytes(r.parent_span_id->data(), r.parent_span_id->size()));
+  }
+  d.set_trace_state(c.trace_state);
+  d.set_flags(c.flags);
+  d.set_name(r.name);
+  d.set_kind(static_cast<otlp::Span::SpanKind>(r.kind));
+  d.set_start_time_unix_nano(r.start_unix_nano);
+  d.set_end_time_unix_nano(r.end_unix_nano);
+  for (const auto& [key, value] : r.attributes) {
+    otlp_common::KeyValue* kv = d.add_attributes();
+    kv->set_key(key);
+    SetValue(kv->mutable_value(), value);
+  }
+  for (const SpanRecord::Event& event : r.events) {
+    otlp::Span::Event* e = d.add_events();
+    e->set_time_unix_nano(event.time_unix_nano);
+    e->set_name(event.name);
+    for (const auto& [key, value] : event.attributes) {
+      otlp_common::KeyValue* kv = e->add_attributes();
+      kv->set_key(key);
+      SetValue(kv->mutable_value(), value);
+    }
+  }
+  switch (r.status) {
+    case SpanRecord::Status::kUnset:
+      break;
+    case SpanRecord::Status::kOk:
+      d.mutable_status()->set_code(otlp::Status::STATUS_CODE_OK);
+      break;
+    case SpanRecord::Status::kError:
+      d.mutable_status()->set_code(otlp::Status::STATUS_CODE_ERROR);
+      d.mutable_status()->set_message(r.status_message);
+      break;
+  }
+  return d;
 }
 
 absl::StatusOr<Sampler> Sampler::Parse(absl::string_view name,
@@ -264,23 +299,19 @@ std::unique_ptr<Span> Tracer::StartSpanUnder(absl::string_view name,
   const bool recording = sampled && exporting();
   std::unique_ptr<Span> span(new Span(*this, c, recording));
   if (recording) {
-    otlp::Span& d = span->data_;
-    d.set_trace_id(Bytes(c.trace_id.data(), c.trace_id.size()));
-    d.set_span_id(Bytes(c.span_id.data(), c.span_id.size()));
-    if (parent != nullptr) {
-      d.set_parent_span_id(
-          Bytes(parent->span_id.data(), parent->span_id.size()));
-    }
-    d.set_trace_state(c.trace_state);
-    d.set_flags(c.flags);
-    d.set_name(std::string(name));
-    d.set_kind(static_cast<otlp::Span::SpanKind>(kind));
-    d.set_start_time_unix_nano(NowUnixNanos());
+    SpanRecord& r = span->record_;
+    r.context = c;
+    if (parent != nullptr) r.parent_span_id = parent->span_id;
+    r.name = std::string(name);
+    r.kind = kind;
+    r.start_unix_nano = NowUnixNanos();
+    // The client and server spans set about this many.
+    r.attributes.reserve(8);
   }
   return span;
 }
 
-void Tracer::Finish(opentelemetry::proto::trace::v1::Span span) {
+void Tracer::Finish(SpanRecord span) {
   absl::MutexLock lock(&mu_);
   if (exporter_ != nullptr) exporter_->Export(std::move(span));
 }

@@ -80,6 +80,30 @@ using Attributes = std::vector<std::pair<std::string, AttributeValue>>;
 
 class Tracer;
 
+// SpanRecord: a span as recorded, plain data. The OTLP message is built
+// from it only at export (ToOtlp), off the recording thread.
+struct SpanRecord {
+  struct Event {
+    std::string name;
+    uint64_t time_unix_nano = 0;
+    Attributes attributes;
+  };
+  enum class Status { kUnset, kOk, kError };
+
+  SpanContext context;
+  std::optional<std::array<uint8_t, 8>> parent_span_id;
+  std::string name;
+  SpanKind kind = SpanKind::kInternal;
+  uint64_t start_unix_nano = 0;
+  uint64_t end_unix_nano = 0;
+  Attributes attributes;
+  std::vector<Event> events;
+  Status status = Status::kUnset;
+  std::string status_message;
+};
+
+opentelemetry::proto::trace::v1::Span ToOtlp(const SpanRecord& record);
+
 // Span: one timed operation. Not thread-safe: one thread at a time.
 class Span {
  public:
@@ -108,14 +132,14 @@ class Span {
   SpanContext context_;
   const bool recording_;
   bool ended_ = false;
-  opentelemetry::proto::trace::v1::Span data_;
+  SpanRecord record_;
 };
 
 // Exporter receives ended, sampled spans. Export must not block.
 class Exporter {
  public:
   virtual ~Exporter() = default;
-  virtual void Export(opentelemetry::proto::trace::v1::Span span) = 0;
+  virtual void Export(SpanRecord span) = 0;
   // Shutdown sends what is queued, waiting at most `timeout`.
   virtual void Shutdown(absl::Duration timeout) = 0;
 };
@@ -165,7 +189,7 @@ class Tracer {
 
  private:
   friend class Span;
-  void Finish(opentelemetry::proto::trace::v1::Span span);
+  void Finish(SpanRecord span);
 
   std::string service_name_ = "sagaworks";
   Sampler sampler_;

@@ -57,7 +57,7 @@ TEST(TraceparentTest, BadHeadersAreIgnored) {
 class Collect final : public Exporter {
  public:
   explicit Collect(std::vector<otlp::Span>* out) : out_(out) {}
-  void Export(otlp::Span span) override { out_->push_back(std::move(span)); }
+  void Export(SpanRecord span) override { out_->push_back(ToOtlp(span)); }
   void Shutdown(absl::Duration) override {}
 
  private:
@@ -151,7 +151,7 @@ TEST(OtlpExporterTest, ADeadCollectorCostsDroppedSpansNotWaiting) {
   const int64_t dropped_before = GlobalExporterStats().dropped;
   {
     OtlpExporter exporter(config, "test");
-    for (int i = 0; i < 10000; ++i) exporter.Export(otlp::Span());
+    for (int i = 0; i < 10000; ++i) exporter.Export(SpanRecord());
     EXPECT_EQ(GlobalExporterStats().dropped - dropped_before, 10000 - 100);
     // Shutdown tries once within its budget, fails, and drops the rest.
     exporter.Shutdown(absl::Seconds(2));
