@@ -44,9 +44,7 @@ constexpr char kSummaryColumns[] =
     "saga_id, saga_type, order_id, status, current_step, failure_reason, "
     "total_cents, (extract(epoch FROM created_at) * 1000000)::bigint, "
     "(extract(epoch FROM updated_at) * 1000000)::bigint, cancel_requested, "
-    "attempt, (extract(epoch FROM call_since) * 1000000)::bigint, "
-    "(extract(epoch FROM next_attempt_at) * 1000000)::bigint, "
-    "(extract(epoch FROM now()) * 1000000)::bigint";
+    "attempt, (extract(epoch FROM call_since) * 1000000)::bigint";
 
 // StuckWhere is the SQL for "stuck" (v1::Saga.stuck), the threshold in
 // milliseconds being parameter $`param`. An in-flight call is bounded by its
@@ -59,6 +57,13 @@ std::string StuckWhere(int param) {
       "(status IN ('running', 'compensating') AND ((attempt > 1 AND "
       "call_since < ",
       ago, ") OR (next_attempt_at < ", ago, " AND updated_at < ", ago, ")))");
+}
+
+// SelectSummary selects a saga's summary columns and, last, whether it is
+// stuck (the threshold being parameter $`stuck_param`).
+std::string SelectSummary(int stuck_param) {
+  return absl::StrCat("SELECT ", kSummaryColumns, ", ",
+                      StuckWhere(stuck_param));
 }
 
 // Bytea in PostgreSQL's hex text form, which plain and array parameters
@@ -109,7 +114,8 @@ absl::StatusOr<SagaRecord> RecordFromRow(
   return r;
 }
 
-v1::Saga SummaryFromRow(const pqxx::row& row, absl::Duration stuck_after) {
+// SummaryFromRow reads a row of SelectSummary.
+v1::Saga SummaryFromRow(const pqxx::row& row) {
   v1::Saga s;
   s.set_saga_id(row[0].as<std::string>());
   s.set_saga_type(row[1].as<std::string>());
@@ -125,16 +131,9 @@ v1::Saga SummaryFromRow(const pqxx::row& row, absl::Duration stuck_after) {
       TimeUtil::MicrosecondsToTimestamp(row[8].as<int64_t>());
   s.set_cancel_requested(row[9].as<bool>());
   s.set_attempt(row[10].as<int>());
-  const int64_t call_since = row[11].as<int64_t>();
-  *s.mutable_call_since() = TimeUtil::MicrosecondsToTimestamp(call_since);
-  // The same rule as StuckWhere, from the row's own times.
-  const int64_t ago =
-      row[13].as<int64_t>() - absl::ToInt64Microseconds(stuck_after);
-  const bool unfinished = s.status() == v1::SAGA_STATUS_RUNNING ||
-                          s.status() == v1::SAGA_STATUS_COMPENSATING;
-  s.set_stuck(unfinished &&
-              ((s.attempt() > 1 && call_since < ago) ||
-               (row[12].as<int64_t>() < ago && row[8].as<int64_t>() < ago)));
+  *s.mutable_call_since() =
+      TimeUtil::MicrosecondsToTimestamp(row[11].as<int64_t>());
+  s.set_stuck(row[12].as<bool>());
   return s;
 }
 
@@ -214,12 +213,6 @@ absl::Status Lease::Validate() const {
   }
   return absl::OkStatus();
 }
-
-namespace {
-
-// Payload: the StartSaga request as the saga row keeps it.
-
-}  // namespace
 
 namespace internal {
 
@@ -747,21 +740,22 @@ absl::StatusOr<v1::Saga> SagaStore::Describe(const v1::GetSagaRequest& request,
         pqxx::result r =
             saga_id.empty()
                 ? db::Exec(tx,
-                           absl::StrCat("SELECT ", kSummaryColumns,
+                           absl::StrCat(SelectSummary(3),
                                         " FROM saga_instances WHERE "
                                         "saga_type = $1 AND order_id = $2"),
-                           kSagaType, order_id)
+                           kSagaType, order_id,
+                           absl::ToInt64Milliseconds(stuck_after_))
                 : db::Exec(tx,
-                           absl::StrCat("SELECT ", kSummaryColumns,
+                           absl::StrCat(SelectSummary(2),
                                         " FROM saga_instances "
                                         "WHERE saga_id = $1"),
-                           saga_id);
+                           saga_id, absl::ToInt64Milliseconds(stuck_after_));
         if (r.empty()) {
           return absl::NotFoundError(
               saga_id.empty() ? absl::StrCat("no saga for order ", order_id)
                               : absl::StrCat("no saga ", saga_id));
         }
-        v1::Saga saga = SummaryFromRow(r[0], stuck_after_);
+        v1::Saga saga = SummaryFromRow(r[0]);
         if (!token_saga.empty() && token_saga != saga.saga_id()) {
           return absl::InvalidArgumentError(
               "steps_page_token belongs to another saga");
@@ -832,7 +826,7 @@ absl::StatusOr<v1::ListSagasResponse> SagaStore::List(
         pqxx::result r = db::Exec(
             tx,
             absl::StrCat(
-                "SELECT ", kSummaryColumns,
+                SelectSummary(7),
                 " FROM saga_instances WHERE ($1 = '' OR status = $1) "
                 "AND (NOT $6 OR ",
                 StuckWhere(7),
@@ -846,7 +840,7 @@ absl::StatusOr<v1::ListSagasResponse> SagaStore::List(
             absl::ToInt64Milliseconds(stuck_after_));
         v1::ListSagasResponse response;
         for (int i = 0; i < static_cast<int>(r.size()) && i < page_size; ++i) {
-          *response.add_sagas() = SummaryFromRow(r[i], stuck_after_);
+          *response.add_sagas() = SummaryFromRow(r[i]);
         }
         if (static_cast<int>(r.size()) > page_size) {
           const v1::Saga& last = response.sagas(page_size - 1);
