@@ -5,7 +5,6 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "common/grpc_reply.h"
 #include "common/log.h"
 #include "common/observability/trace.h"
@@ -322,9 +321,14 @@ grpc::Status OrderServiceImpl::WatchOrder(
       ++open;
     }
     const std::string& order_id = request->order_id();
+    // Changes are counted from before the first read: one after a read
+    // wakes the wait that follows it.
+    int64_t seen_changes;
     {
       absl::MutexLock lock(&watch_mu_);
-      ++watched_[order_id].watches;
+      Watched& watched = watched_[order_id];
+      ++watched.watches;
+      seen_changes = watched.changes;
     }
     absl::Cleanup release = [&] {
       absl::MutexLock lock(&watch_mu_);
@@ -334,12 +338,6 @@ grpc::Status OrderServiceImpl::WatchOrder(
     const absl::Time ends = absl::Now() + watch_.max_lifetime;
     v1::OrderStatus sent = v1::ORDER_STATUS_UNSPECIFIED;
     while (true) {
-      // Counted before the read: a change after it wakes the wait below.
-      int64_t seen_changes;
-      {
-        absl::MutexLock lock(&watch_mu_);
-        seen_changes = watched_[order_id].changes;
-      }
       absl::StatusOr<v1::Order> order =
           Visible(store_.Get(request->order_id()));
       if (!order.ok()) return ToGrpcStatus(order.status());
@@ -370,6 +368,7 @@ grpc::Status OrderServiceImpl::WatchOrder(
       };
       watch_mu_.AwaitWithTimeout(absl::Condition(&changed),
                                  watch_.poll_interval);
+      seen_changes = watched_[order_id].changes;
     }
   });
 }
