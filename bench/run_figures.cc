@@ -83,6 +83,16 @@ absl::StatusOr<RunFigures> ParseRunFigures(absl::string_view output) {
     }
   }
   f.failed_calls = static_cast<int>(failed);
+  // Each per-process table lists the orchestrator's share of that phase.
+  double share_saturation = 0, share_half = 0;
+  const char* kOrchestratorShare = R"(\n  orchestrator +([0-9.]+)%)";
+  if (Find(text, kOrchestratorShare, {&share_saturation}, 0)) {
+    f.orchestrator_cpu_ms_saturation =
+        f.cpu_ms_saturation * share_saturation / 100;
+  }
+  if (Find(text, kOrchestratorShare, {&share_half}, 1)) {
+    f.orchestrator_cpu_ms_half = f.cpu_ms_half * share_half / 100;
+  }
   // Optional: builds from before the closed-loop phase do not print it.
   Find(
       text,
@@ -106,8 +116,13 @@ std::string CompareTable(const std::vector<RunFigures>& other,
        "%.1f"},
       {"CPU per saga at saturation (ms)",
        [](const RunFigures& f) { return f.cpu_ms_saturation; }, "%.2f"},
+      {"  of which the orchestrator (ms)",
+       [](const RunFigures& f) { return f.orchestrator_cpu_ms_saturation; },
+       "%.2f"},
       {"CPU per saga at half load (ms)",
        [](const RunFigures& f) { return f.cpu_ms_half; }, "%.2f"},
+      {"  of which the orchestrator (ms)",
+       [](const RunFigures& f) { return f.orchestrator_cpu_ms_half; }, "%.2f"},
       {"commits per saga at saturation",
        [](const RunFigures& f) { return f.commits_saturation; }, "%.1f"},
       {"commits per saga at half load",

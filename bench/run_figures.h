@@ -19,6 +19,9 @@ struct RunFigures {
   double closed_loop_sagas_per_second = 0;
   double cpu_ms_saturation = 0;  // CPU per saga, all processes
   double cpu_ms_half = 0;
+  // The orchestrator process's part of those (its database not included).
+  double orchestrator_cpu_ms_saturation = 0;
+  double orchestrator_cpu_ms_half = 0;
   double commits_saturation = 0;  // database commits per saga
   double commits_half = 0;
   double half_p50_ms = 0;

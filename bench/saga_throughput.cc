@@ -45,6 +45,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "bench/run_figures.h"
@@ -200,11 +201,45 @@ void Seed(const sagactl::Platform& platform) {
   if (!r.ok()) Die("seed stock", r.status());
 }
 
-int64_t TotalCommits(const sagactl::Platform& platform) {
+// Commits: pg_stat_database's commit count of every database, by name.
+struct Commits {
+  std::map<std::string, int64_t> by_database;
+  int64_t total() const {
+    int64_t n = 0;
+    for (const auto& [name, commits] : by_database) n += commits;
+    return n;
+  }
+};
+
+Commits ReadCommits(const sagactl::Platform& platform) {
   auto r = Query(platform.cluster().Url("postgres"),
-                 "SELECT sum(xact_commit)::bigint FROM pg_stat_database");
+                 "SELECT coalesce(datname, ''), xact_commit::bigint "
+                 "FROM pg_stat_database");
   if (!r.ok()) Die("read commit count", r.status());
-  return (*r)[0][0].as<int64_t>();
+  Commits out;
+  for (const auto& row : *r) {
+    out.by_database[row[0].as<std::string>()] = row[1].as<int64_t>();
+  }
+  return out;
+}
+
+// CommitsByService: each service database's commits per saga between two
+// readings, in the registry's order ("orchestrator 2.0, order 2.1, ..."),
+// so each service's part of the total can be accounted for.
+std::string CommitsByService(const Commits& before, const Commits& after,
+                             int64_t sagas) {
+  std::vector<std::string> parts;
+  for (const platform::ServiceInfo& service : platform::Services()) {
+    auto get = [&](const Commits& c) -> int64_t {
+      auto it = c.by_database.find(service.database);
+      return it == c.by_database.end() ? 0 : it->second;
+    };
+    parts.push_back(
+        absl::StrFormat("%s %.2f", service.name,
+                        static_cast<double>(get(after) - get(before)) /
+                            std::max<int64_t>(sagas, 1)));
+  }
+  return absl::StrCat("    by database: ", absl::StrJoin(parts, ", "), "\n");
 }
 
 // NextXid: the cluster's next transaction id. Only a transaction that writes
@@ -828,7 +863,8 @@ int Main(int argc, char** argv) {
                  "concurrent callers (and pgbench clients)")
       ->check(CLI::Range(1, 150))
       ->capture_default_str();
-  app.add_option("--workers", options.workers, "orchestrator --workers")
+  app.add_option("--workers", options.workers,
+                 "sagas the orchestrator drives at once (its --max-in-flight)")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   app.add_option("--db-setting", options.db_settings,
@@ -895,8 +931,7 @@ int Main(int argc, char** argv) {
     po.extra_args[service.name] = {"--db-pool-size=16"};
   }
   po.extra_args[platform::Info(Service::kOrchestrator).name] = {
-      absl::StrCat("--workers=", options.workers),
-      absl::StrCat("--db-pool-size=", std::min(options.workers, 64))};
+      absl::StrCat("--max-in-flight=", options.workers), "--db-pool-size=16"};
   sagactl::Platform platform(po);
   running = &platform;
   std::cout << "starting the platform under " << home
@@ -928,7 +963,7 @@ int Main(int argc, char** argv) {
   // 1. Saturation.
   if (options.statements) ResetStatements(platform);
   const CpuReading cpu_before = ReadCpu(pids);
-  const int64_t commits_before = TotalCommits(platform);
+  const Commits commits_before = ReadCommits(platform);
   const int64_t xid_before = NextXid(platform);
   std::string since = DatabaseNow(platform);
   sagactl::DriveResult failed;
@@ -939,7 +974,8 @@ int Main(int argc, char** argv) {
   }
   const double refused = Counter(platform, Service::kOrchestrator,
                                  "sagaworks_saga_starts_refused_total");
-  const int64_t commits = TotalCommits(platform) - commits_before;
+  const Commits commits_after = ReadCommits(platform);
+  const int64_t commits = commits_after.total() - commits_before.total();
   const int64_t writes = NextXid(platform) - xid_before;
   const CpuReading cpu_after = ReadCpu(pids);
   const PhaseResult full = Summarize(platform, since);
@@ -978,7 +1014,7 @@ int Main(int argc, char** argv) {
         next_key, failed);
   if (options.statements) ResetStatements(platform);
   since = DatabaseNow(platform);
-  const int64_t half_commits_before = TotalCommits(platform);
+  const Commits half_commits_before = ReadCommits(platform);
   const int64_t half_xid_before = NextXid(platform);
   const CpuReading half_cpu_before = ReadCpu(pids);
   Drive(platform, options.clients, absl::Now() + absl::Seconds(options.seconds),
@@ -987,7 +1023,9 @@ int Main(int argc, char** argv) {
     Die("half load", absl::DeadlineExceededError("sagas did not finish"));
   }
   const CpuReading half_cpu_after = ReadCpu(pids);
-  const int64_t half_commits = TotalCommits(platform) - half_commits_before;
+  const Commits half_commits_after = ReadCommits(platform);
+  const int64_t half_commits =
+      half_commits_after.total() - half_commits_before.total();
   const int64_t half_writes = NextXid(platform) - half_xid_before;
   const PhaseResult half = Summarize(platform, since);
   const std::string tail = TailBursts(platform, since, half.p99_ms);
@@ -1018,19 +1056,21 @@ int Main(int argc, char** argv) {
       failed.failed > 0 ? absl::StrCat(" (first: ", failed.first_error, ")")
                         : "";
   std::cout << absl::StrFormat(
-      "\nsaturation (%d clients, orchestrator %d workers, %.0f s):\n"
+      "\nsaturation (%d clients, %d sagas in flight, %.0f s):\n"
       "  %d sagas (%d approved) in %.2f s: %.1f completed sagas/s\n"
       "  p50 %.1f ms, p99 %.1f ms (queueing included)\n"
       "  %.0f StartSaga calls refused with the orchestrator's backlog full "
       "(their orders waited in the outbox)\n"
       "  %.1f database commits per saga (all five databases), %.1f of them "
       "writes\n"
+      "%s"
       "closed loop (%d clients, each waits for its order to end, %.0f s):\n"
       "  %d sagas: %.1f completed sagas/s, p50 %.1f ms, p99 %.1f ms\n"
       "half load (%.1f orders/s paced):\n"
       "  %d sagas: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, p99/p50 %.2f\n"
       "%s"
       "  %.1f database commits per saga, %.1f of them writes\n"
+      "%s"
       "commit chains at the same pace, same cluster (the machine's own tail "
       "at this load):\n"
       "  %d chains of %d commits, %.2f ms of CPU each (a saga: %.2f ms): "
@@ -1045,6 +1085,7 @@ int Main(int argc, char** argv) {
       full.approved, full.seconds, rate, full.p50_ms, full.p99_ms, refused,
       static_cast<double>(commits) / std::max<int64_t>(full.orders, 1),
       static_cast<double>(writes) / std::max<int64_t>(full.orders, 1),
+      CommitsByService(commits_before, commits_after, full.orders),
       options.clients, options.seconds,
       static_cast<int>(closed.final_ms.size()),
       closed.final_ms.size() / std::max(closed_seconds, 1e-9),
@@ -1053,9 +1094,11 @@ int Main(int argc, char** argv) {
       half.p50_ms, half.p90_ms, half.p99_ms,
       half.p99_ms / std::max(half.p50_ms, 1e-9), tail,
       static_cast<double>(half_commits) / std::max<int64_t>(half.orders, 1),
-      half_writes_per_saga, chains.matched.chains, chains.matched.steps,
-      chains.matched.cpu_ms, half_saga_cpu_ms, chains.matched.p50_ms,
-      chains.matched.p90_ms, chains.matched.p99_ms,
+      half_writes_per_saga,
+      CommitsByService(half_commits_before, half_commits_after, half.orders),
+      chains.matched.chains, chains.matched.steps, chains.matched.cpu_ms,
+      half_saga_cpu_ms, chains.matched.p50_ms, chains.matched.p90_ms,
+      chains.matched.p99_ms,
       chains.matched.p99_ms / std::max(chains.matched.p50_ms, 1e-9),
       MatchNote(chains.matched.cpu_ms, half_saga_cpu_ms), chains.bare.cpu_ms,
       chains.bare.p50_ms, chains.bare.p90_ms, chains.bare.p99_ms,

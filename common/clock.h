@@ -3,6 +3,8 @@
 #ifndef SAGAWORKS_COMMON_CLOCK_H_
 #define SAGAWORKS_COMMON_CLOCK_H_
 
+#include <functional>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -17,6 +19,11 @@ class Clock {
   virtual absl::Time Now() const = 0;
   // SleepFor blocks the caller for `d` of this clock's time.
   virtual void SleepFor(absl::Duration d) = 0;
+  // RunAfter calls `fn` once `d` of this clock's time has passed, without
+  // holding the caller's thread: work driven by completions waits out its
+  // backoffs here. `fn` must not block (it runs on a thread shared by every
+  // timer of the clock, or the caller's own).
+  virtual void RunAfter(absl::Duration d, std::function<void()> fn) = 0;
 };
 
 // RealClock reads the system clock.
@@ -24,6 +31,8 @@ class RealClock final : public Clock {
  public:
   absl::Time Now() const override { return absl::Now(); }
   void SleepFor(absl::Duration d) override { absl::SleepFor(d); }
+  // On the process's one timer thread, started at the first use.
+  void RunAfter(absl::Duration d, std::function<void()> fn) override;
   // Default returns a process-wide instance.
   static Clock& Default() {
     static RealClock* const kClock = new RealClock();
@@ -47,6 +56,12 @@ class SimulatedClock final : public Clock {
   // runs in simulated time.
   void SleepFor(absl::Duration d) override {
     if (d > absl::ZeroDuration()) Advance(d);
+  }
+  // RunAfter moves the clock like SleepFor, then calls `fn` on the calling
+  // thread.
+  void RunAfter(absl::Duration d, std::function<void()> fn) override {
+    SleepFor(d);
+    fn();
   }
 
  private:

@@ -16,9 +16,16 @@ int main(int argc, char** argv) {
          claim_interval_s = 1, stuck_after_s = 300;
   std::string instance_id;
   CLI::App& app = process.app();
-  app.add_option("--workers", config.workers, "sagas driven at once (threads)")
+  app.add_option("--workers", config.workers,
+                 "threads that start sagas that are due (and load them)")
       ->envname("SAGAWORKS_WORKERS")
       ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  app.add_option("--max-in-flight", config.max_in_flight,
+                 "sagas driven at once (a call out or a commit waiting); no "
+                 "thread is held while they wait")
+      ->envname("SAGAWORKS_MAX_IN_FLIGHT")
+      ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   app.add_option("--max-backlog", config.max_backlog,
                  "sagas waiting here at which StartSaga answers "
@@ -80,10 +87,12 @@ int main(int argc, char** argv) {
   resilience::DownstreamConfig calls;
   calls.call.attempt_timeout = absl::Seconds(call_timeout_s);
   calls.call.total_timeout = 3 * calls.call.attempt_timeout;
-  // A worker has nothing to do but its saga's call: with more workers than a
-  // bulkhead's slots it waits for one, rather than failing the attempt and
-  // sleeping out a backoff (under a long overload, enough of those run a
-  // step past its deadline, and its order is rejected).
+  // A saga has one call out at most, so sagas in flight bound the calls to
+  // each service: a bulkhead with as many slots is never full. One made
+  // smaller (--resilience-config) queues calls rather than failing them: a
+  // refused attempt sleeps out a backoff, and under a long overload enough
+  // of those run a step past its deadline, and its order is rejected.
+  calls.bulkhead.max_concurrent = config.max_in_flight;
   calls.bulkhead.max_wait = calls.call.attempt_timeout;
   if (absl::Status s = calls.Validate(); !s.ok()) return process.Fail(s);
 

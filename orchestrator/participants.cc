@@ -20,14 +20,16 @@ resilience::CallOptions SagaCallOptions(const CallInput& in) {
 // Call makes one unary call through `client`'s pipeline and keeps only the
 // status.
 template <typename Stub, typename Request, typename Response>
-CallResult Call(resilience::Client<Stub>& client, const char* method,
-                const CallInput& in,
-                grpc::Status (Stub::*rpc)(grpc::ClientContext*, const Request&,
-                                          Response*),
-                const Request& request) {
-  Response response;
-  return {client.Call(method, SagaCallOptions(in), rpc, request, &response),
-          std::nullopt};
+void Call(resilience::Client<Stub>& client, const char* method,
+          const CallInput& in,
+          void (Stub::async_interface::*rpc)(grpc::ClientContext*,
+                                             const Request*, Response*,
+                                             std::function<void(grpc::Status)>),
+          Request request, CallDone done) {
+  client.CallAsync(method, SagaCallOptions(in), rpc, std::move(request),
+                   [done = std::move(done)](absl::Status status, Response&) {
+                     done({std::move(status), std::nullopt});
+                   });
 }
 
 }  // namespace
@@ -48,97 +50,111 @@ absl::Status CheckBindings(const SagaDefinition& definition,
   return absl::OkStatus();
 }
 
-CallResult BoundParticipants::Invoke(const CallInput& input) {
+void BoundParticipants::Bind(const std::string& name, Binding binding) {
+  BindAsync(name,
+            [binding = std::move(binding)](const CallInput& in, CallDone done) {
+              done(binding(in));
+            });
+}
+
+void BoundParticipants::Invoke(const CallInput& input, CallDone done) {
   auto it = bindings_.find(input.call.name);
   if (it == bindings_.end()) {
     // CheckBindings at start keeps this from happening.
-    return {absl::InternalError(
-                absl::StrCat("no binding for saga call ", input.call.name)),
-            std::nullopt};
+    done({absl::InternalError(
+              absl::StrCat("no binding for saga call ", input.call.name)),
+          std::nullopt});
+    return;
   }
-  return it->second(input);
+  it->second(input, std::move(done));
 }
 
 std::unique_ptr<BoundParticipants> OrderSagaParticipants(
     ParticipantStubs stubs_in) {
   auto stubs = std::make_shared<ParticipantStubs>(std::move(stubs_in));
   auto p = std::make_unique<BoundParticipants>();
-  using Inventory = v1::InventoryService::StubInterface;
-  using Payment = v1::PaymentService::StubInterface;
-  using Shipping = v1::ShippingService::StubInterface;
-  using Order = v1::OrderService::StubInterface;
+  using Inventory = v1::InventoryService::StubInterface::async_interface;
+  using Payment = v1::PaymentService::StubInterface::async_interface;
+  using Shipping = v1::ShippingService::StubInterface::async_interface;
+  using Order = v1::OrderService::StubInterface::async_interface;
 
-  p->Bind("reserve_stock", [stubs](const CallInput& in) {
+  p->BindAsync("reserve_stock", [stubs](const CallInput& in, CallDone done) {
     v1::ReserveStockRequest request;
     request.set_order_id(in.request.order_id());
     *request.mutable_items() = in.request.items();
-    v1::Reservation reservation;
-    CallResult result;
-    result.status =
-        stubs->inventory.Call("ReserveStock", SagaCallOptions(in),
-                              &Inventory::ReserveStock, request, &reservation);
-    // The priced total feeds the charge and the approval.
-    if (result.status.ok()) {
-      result.context = OrderContextBytes(reservation.total_cents());
-    }
-    return result;
+    stubs->inventory.CallAsync(
+        "ReserveStock", SagaCallOptions(in), &Inventory::ReserveStock,
+        std::move(request),
+        [done = std::move(done)](absl::Status status,
+                                 v1::Reservation& reservation) {
+          CallResult result{std::move(status), std::nullopt};
+          // The priced total feeds the charge and the approval.
+          if (result.status.ok()) {
+            result.context = OrderContextBytes(reservation.total_cents());
+          }
+          done(std::move(result));
+        });
   });
-  p->Bind("release_stock", [stubs](const CallInput& in) {
+  p->BindAsync("release_stock", [stubs](const CallInput& in, CallDone done) {
     v1::ReleaseStockRequest request;
     request.set_order_id(in.request.order_id());
-    return Call(stubs->inventory, "ReleaseStock", in, &Inventory::ReleaseStock,
-                request);
+    Call(stubs->inventory, "ReleaseStock", in, &Inventory::ReleaseStock,
+         std::move(request), std::move(done));
   });
-  p->Bind("charge_payment", [stubs](const CallInput& in) {
+  p->BindAsync("charge_payment", [stubs](const CallInput& in, CallDone done) {
     v1::ChargeRequest request;
     request.set_order_id(in.request.order_id());
     request.set_customer_id(in.request.customer_id());
     request.set_amount_cents(OrderTotalCents(in.state));
-    return Call(stubs->payment, "Charge", in, &Payment::Charge, request);
+    Call(stubs->payment, "Charge", in, &Payment::Charge, std::move(request),
+         std::move(done));
   });
-  p->Bind("refund_payment", [stubs](const CallInput& in) {
+  p->BindAsync("refund_payment", [stubs](const CallInput& in, CallDone done) {
     v1::RefundRequest request;
     request.set_order_id(in.request.order_id());
-    return Call(stubs->payment, "Refund", in, &Payment::Refund, request);
+    Call(stubs->payment, "Refund", in, &Payment::Refund, std::move(request),
+         std::move(done));
   });
-  p->Bind("create_shipment", [stubs](const CallInput& in) {
+  p->BindAsync("create_shipment", [stubs](const CallInput& in, CallDone done) {
     v1::CreateShipmentRequest request;
     request.set_order_id(in.request.order_id());
     request.set_customer_id(in.request.customer_id());
     *request.mutable_address() = in.request.shipping_address();
     *request.mutable_items() = in.request.items();
-    return Call(stubs->shipping, "CreateShipment", in,
-                &Shipping::CreateShipment, request);
+    Call(stubs->shipping, "CreateShipment", in, &Shipping::CreateShipment,
+         std::move(request), std::move(done));
   });
-  p->Bind("cancel_shipment", [stubs](const CallInput& in) {
+  p->BindAsync("cancel_shipment", [stubs](const CallInput& in, CallDone done) {
     v1::CancelShipmentRequest request;
     request.set_order_id(in.request.order_id());
-    return Call(stubs->shipping, "CancelShipment", in,
-                &Shipping::CancelShipment, request);
+    Call(stubs->shipping, "CancelShipment", in, &Shipping::CancelShipment,
+         std::move(request), std::move(done));
   });
-  p->Bind("approve_order", [stubs](const CallInput& in) {
+  p->BindAsync("approve_order", [stubs](const CallInput& in, CallDone done) {
     v1::ApproveOrderRequest request;
     request.set_order_id(in.request.order_id());
     request.set_total_cents(OrderTotalCents(in.state));
     request.set_saga_id(in.saga_id);
-    return Call(stubs->order, "ApproveOrder", in, &Order::ApproveOrder,
-                request);
+    Call(stubs->order, "ApproveOrder", in, &Order::ApproveOrder,
+         std::move(request), std::move(done));
   });
-  p->Bind("reject_order", [stubs](const CallInput& in) {
+  p->BindAsync("reject_order", [stubs](const CallInput& in, CallDone done) {
     v1::RejectOrderRequest request;
     request.set_order_id(in.request.order_id());
     request.set_reason(in.state.failure_reason);
     request.set_total_cents(OrderTotalCents(in.state));
     request.set_cancelled(in.state.cancel_requested);
     request.set_saga_id(in.saga_id);
-    return Call(stubs->order, "RejectOrder", in, &Order::RejectOrder, request);
+    Call(stubs->order, "RejectOrder", in, &Order::RejectOrder,
+         std::move(request), std::move(done));
   });
-  p->Bind("hold_order", [stubs](const CallInput& in) {
+  p->BindAsync("hold_order", [stubs](const CallInput& in, CallDone done) {
     v1::HoldOrderRequest request;
     request.set_order_id(in.request.order_id());
     request.set_reason(in.state.failure_reason);
     request.set_saga_id(in.saga_id);
-    return Call(stubs->order, "HoldOrder", in, &Order::HoldOrder, request);
+    Call(stubs->order, "HoldOrder", in, &Order::HoldOrder, std::move(request),
+         std::move(done));
   });
   return p;
 }

@@ -47,10 +47,14 @@ struct CallResult {
   std::optional<std::string> context;
 };
 
+using CallDone = std::function<void(CallResult)>;
+
 class Participants {
  public:
   virtual ~Participants() = default;
-  virtual CallResult Invoke(const CallInput& input) = 0;
+  // Invoke makes the call and gives its result to `done` once it ended, on
+  // any thread (`done` must not block); `input` stays valid until then.
+  virtual void Invoke(const CallInput& input, CallDone done) = 0;
   // Binds tells whether the call `name` can be made at all.
   virtual bool Binds(const std::string& name) const = 0;
 };
@@ -59,20 +63,24 @@ class Participants {
 absl::Status CheckBindings(const SagaDefinition& definition,
                            const Participants& participants);
 
+// A binding makes one call: AsyncBinding without holding the caller's
+// thread, Binding on it.
+using AsyncBinding = std::function<void(const CallInput&, CallDone)>;
 using Binding = std::function<CallResult(const CallInput&)>;
 
 class BoundParticipants : public Participants {
  public:
-  void Bind(const std::string& name, Binding binding) {
+  void BindAsync(const std::string& name, AsyncBinding binding) {
     bindings_[name] = std::move(binding);
   }
-  CallResult Invoke(const CallInput& input) override;
+  void Bind(const std::string& name, Binding binding);
+  void Invoke(const CallInput& input, CallDone done) override;
   bool Binds(const std::string& name) const override {
     return bindings_.contains(name);
   }
 
  private:
-  absl::flat_hash_map<std::string, Binding> bindings_;
+  absl::flat_hash_map<std::string, AsyncBinding> bindings_;
 };
 
 struct ParticipantStubs {
@@ -83,7 +91,7 @@ struct ParticipantStubs {
 };
 
 // OrderSagaParticipants makes the order saga's calls over gRPC, each through
-// its service's resilience pipeline.
+// its service's resilience pipeline, holding no thread while one is out.
 std::unique_ptr<BoundParticipants> OrderSagaParticipants(
     ParticipantStubs stubs);
 

@@ -4,6 +4,7 @@
 #define SAGAWORKS_ORCHESTRATOR_SAGA_LOG_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -65,6 +66,16 @@ class SagaLog {
   virtual absl::StatusOr<int64_t> Commit(
       const SagaRecord& record, const SagaState& next,
       const std::vector<StepLogEntry>& entries, absl::Time next_attempt_at) = 0;
+
+  using Committed = std::function<void(absl::StatusOr<int64_t>)>;
+  // CommitAsync is Commit with its result given to `done`, on any thread
+  // (`done` must not block); `record`, `next` and `entries` stay valid until
+  // then. This one commits on the calling thread.
+  virtual void CommitAsync(const SagaRecord& record, const SagaState& next,
+                           const std::vector<StepLogEntry>& entries,
+                           absl::Time next_attempt_at, Committed done) {
+    done(Commit(record, next, entries, next_attempt_at));
+  }
 
   // Claim leases up to `limit` unfinished sagas that no live orchestrator
   // holds (never leased, or the lease expired, this orchestrator's own

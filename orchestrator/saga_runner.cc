@@ -17,6 +17,10 @@ absl::Status SagaRunnerConfig::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrCat("workers ", workers, " is outside [1, 1024]"));
   }
+  if (max_in_flight < 1 || max_in_flight > 100000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max in flight ", max_in_flight, " is outside [1, 100000]"));
+  }
   if (claim_batch < 1 || claim_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "claim_batch and claim_interval must be positive");
@@ -42,7 +46,7 @@ SagaRunner::SagaRunner(SagaLog& store, SagaDefinition definition,
       clock_(clock),
       config_(std::move(config)),
       rng_(config_.seed),
-      scheduler_(config_.workers, clock,
+      scheduler_(config_.workers, config_.max_in_flight, clock,
                  [this](const std::string& id) { Drive(id); }) {}
 
 SagaRunner::~SagaRunner() { Stop(); }
@@ -67,7 +71,10 @@ void SagaRunner::Stop() {
     if (stopping_) return;
     stopping_ = true;
   }
+  draining_ = true;
   if (lease_thread_.joinable()) lease_thread_.join();
+  // Waits for the calls out (each bounded by its downstream's call budget)
+  // and the commits of their answers.
   scheduler_.Stop();
   // No call is out any more: hand the sagas over.
   if (absl::Status s = store_.ReleaseLeases(); !s.ok()) {
@@ -237,7 +244,28 @@ void SagaRunner::RecordStep(trace::Span& span, const std::string& saga_id,
   }
 }
 
+struct SagaRunner::Flight {
+  std::string saga_id;
+  SagaRecord record;
+  // It came from EnqueueNew: it may be overtaken before its first commit.
+  bool from_creation = false;
+  // Every step joins the trace of the call that started the saga, whichever
+  // orchestrator runs it and however often it restarted.
+  std::optional<trace::SpanContext> saga_trace;
+  Decision decision;
+  // A step's span covers the commit that records its attempt, the call, and
+  // (for the last step) the commit of the outcome, so every commit and log
+  // line of the saga lands in its trace.
+  std::unique_ptr<trace::Span> span;
+  // The call out, and when it went.
+  SagaCall call;
+  std::string key;
+  absl::Time call_start;
+};
+
 void SagaRunner::Drive(const std::string& saga_id) {
+  auto f = std::make_shared<Flight>();
+  f->saga_id = saga_id;
   // A saga just created comes with its record, its first call begun.
   std::optional<SagaRecord> fresh;
   {
@@ -249,7 +277,7 @@ void SagaRunner::Drive(const std::string& saga_id) {
   }
   // A stored record may be overtaken (CancelSaga moved the saga before it
   // ran): when it lost the race it is loaded again rather than left alone.
-  const bool from_creation = fresh.has_value();
+  f->from_creation = fresh.has_value();
   if (!fresh.has_value()) {
     absl::StatusOr<SagaRecord> loaded = store_.Load(saga_id);
     if (!loaded.ok()) {
@@ -258,92 +286,120 @@ void SagaRunner::Drive(const std::string& saga_id) {
       if (!absl::IsNotFound(loaded.status())) {
         scheduler_.Schedule(saga_id, clock_.Now() + config_.store_retry);
       }
+      scheduler_.Done(saga_id);
       return;
     }
     fresh = *std::move(loaded);
   }
-  SagaRecord record = *std::move(fresh);
-  // Every step joins the trace of the call that started the saga, whichever
-  // orchestrator runs it and however often it restarted.
-  const std::optional<trace::SpanContext> saga_trace =
-      trace::ParseTraceparent(record.traceparent);
-  const absl::Time first_now = clock_.Now();
-  Decision d = Decide(definition_, record.state,
-                      from_creation ? Event::FirstCallStored(first_now)
-                                    : Event::Resume(first_now));
-  // A step's span covers the commit that records its attempt, the call,
-  // and (for the last step) the commit of the outcome, so every commit and
-  // log line of the saga lands in its trace.
-  std::unique_ptr<trace::Span> span;
-  std::optional<trace::ScopedContext> in_span;
-  while (true) {
-    const absl::Time now = clock_.Now();
-    if (d.call.has_value()) {
-      in_span.reset();
-      span = trace::Tracer::Get().StartSpanUnder(
-          absl::StrCat("saga ", d.call->name), trace::SpanKind::kInternal,
-          saga_trace.has_value() ? &*saga_trace : nullptr);
-      in_span.emplace(span->context());
-    }
-    if (d.commit) {
-      // The attempt is committed before its call goes out, so a crash
-      // between the two leaves a record that the call may have been made.
-      absl::StatusOr<int64_t> version =
-          store_.Commit(record, d.state, d.log, d.due(now));
-      if (!version.ok()) {
-        if (!IsLostRace(version.status())) {
-          // The database failed (unreachable, a lock timeout, a deadlock):
-          // the saga stays this orchestrator's and runs again from what was
-          // stored. A call's result lost here is asked for again, and the
-          // service answers idempotently.
-          scheduler_.Schedule(saga_id, now + config_.store_retry);
-        } else if (from_creation) {
-          scheduler_.Schedule(saga_id, now);
-        }
-        // Otherwise whoever moved the saga (CancelSaga, or the orchestrator
-        // that took the lease) drives it now.
-        LogWarning(absl::StrCat(
-            "saga ", saga_id, ": cannot commit: ", version.status().message()));
-        return;
-      }
-      record.version = *version;
-    }
-    record.state = d.state;
-    if (d.call.has_value()) {
-      const SagaCall call = *d.call;
-      const absl::Time start = clock_.Now();
-      const std::string key = SagaCallKey(saga_id, call);
-      // Steps that retry forever have no deadline: the downstream's own
-      // call budget bounds each attempt.
-      const CallResult result = participants_.Invoke(
-          {saga_id, call, record.request, record.state,
-           record.state.step_deadline.value_or(absl::InfiniteFuture()), key});
-      const absl::Time end = clock_.Now();
-      d = Decide(definition_, record.state,
-                 Event::Answered(result.status, end, Draw(), result.context));
-      RecordStep(*span, saga_id, call, record.state.attempt, d, result.status,
-                 end - start);
-      continue;
-    }
-    if (d.wake_at.has_value()) {
-      scheduler_.Schedule(saga_id, *d.wake_at);
-      return;
-    }
-    if (IsTerminal(record.state.status) && d.commit) {
-      static metrics::Family& finished = metrics::Registry::Default().Counter(
-          "sagaworks_sagas_finished_total",
-          "Sagas that ended, by final status (completed, compensated, "
-          "failed).",
-          {"status"});
-      finished.With({std::string(SagaStatusName(record.state.status))}).Add(1);
-      LogInfo(absl::StrCat(
-          "saga ", saga_id, " ", SagaStatusName(record.state.status),
-          record.state.failure_reason.empty()
-              ? ""
-              : absl::StrCat(": ", record.state.failure_reason)));
-    }
+  f->record = *std::move(fresh);
+  f->saga_trace = trace::ParseTraceparent(f->record.traceparent);
+  const absl::Time now = clock_.Now();
+  f->decision = Decide(
+      definition_, f->record.state,
+      f->from_creation ? Event::FirstCallStored(now) : Event::Resume(now));
+  Advance(std::move(f));
+}
+
+void SagaRunner::Advance(std::shared_ptr<Flight> f) {
+  const Decision& d = f->decision;
+  if (d.call.has_value()) {
+    f->span = trace::Tracer::Get().StartSpanUnder(
+        absl::StrCat("saga ", d.call->name), trace::SpanKind::kInternal,
+        f->saga_trace.has_value() ? &*f->saga_trace : nullptr);
+  }
+  if (!d.commit) {
+    Sent(std::move(f), std::nullopt);
     return;
   }
+  // The attempt is committed before its call goes out, so a crash between
+  // the two leaves a record that the call may have been made.
+  std::optional<trace::ScopedContext> in_span;
+  if (f->span != nullptr) in_span.emplace(f->span->context());
+  Flight& flight = *f;
+  store_.CommitAsync(flight.record, flight.decision.state, flight.decision.log,
+                     flight.decision.due(clock_.Now()),
+                     [this, f = std::move(f)](absl::StatusOr<int64_t> version) {
+                       Sent(f, std::move(version));
+                     });
+}
+
+void SagaRunner::Sent(std::shared_ptr<Flight> f,
+                      std::optional<absl::StatusOr<int64_t>> committed) {
+  const std::string& saga_id = f->saga_id;
+  const Decision& d = f->decision;
+  std::optional<trace::ScopedContext> in_span;
+  if (f->span != nullptr) in_span.emplace(f->span->context());
+  if (committed.has_value()) {
+    if (!committed->ok()) {
+      const absl::Status& status = committed->status();
+      if (!IsLostRace(status)) {
+        // The database failed (unreachable, a lock timeout, a deadlock):
+        // the saga stays this orchestrator's and runs again from what was
+        // stored. A call's result lost here is asked for again, and the
+        // service answers idempotently.
+        scheduler_.Schedule(saga_id, clock_.Now() + config_.store_retry);
+      } else if (f->from_creation) {
+        scheduler_.Schedule(saga_id, clock_.Now());
+      }
+      // Otherwise whoever moved the saga (CancelSaga, or the orchestrator
+      // that took the lease) drives it now.
+      LogWarning(absl::StrCat("saga ", saga_id,
+                              ": cannot commit: ", status.message()));
+      scheduler_.Done(saga_id);
+      return;
+    }
+    f->record.version = **committed;
+  }
+  f->record.state = d.state;
+  if (d.call.has_value()) {
+    if (draining_) {
+      scheduler_.Done(saga_id);
+      return;
+    }
+    f->call = *d.call;
+    f->key = SagaCallKey(saga_id, f->call);
+    f->call_start = clock_.Now();
+    const SagaRecord& record = f->record;
+    // Steps that retry forever have no deadline: the downstream's own call
+    // budget bounds each attempt.
+    const CallInput input{
+        saga_id,
+        f->call,
+        record.request,
+        record.state,
+        record.state.step_deadline.value_or(absl::InfiniteFuture()),
+        f->key};
+    participants_.Invoke(input, [this, f](CallResult result) {
+      Answered(f, std::move(result));
+    });
+    return;
+  }
+  if (d.wake_at.has_value()) {
+    scheduler_.Schedule(saga_id, *d.wake_at);
+  } else if (IsTerminal(f->record.state.status) && d.commit) {
+    static metrics::Family& finished = metrics::Registry::Default().Counter(
+        "sagaworks_sagas_finished_total",
+        "Sagas that ended, by final status (completed, compensated, "
+        "failed).",
+        {"status"});
+    const SagaState& state = f->record.state;
+    finished.With({std::string(SagaStatusName(state.status))}).Add(1);
+    LogInfo(absl::StrCat("saga ", saga_id, " ", SagaStatusName(state.status),
+                         state.failure_reason.empty()
+                             ? ""
+                             : absl::StrCat(": ", state.failure_reason)));
+  }
+  scheduler_.Done(saga_id);
+}
+
+void SagaRunner::Answered(std::shared_ptr<Flight> f, CallResult result) {
+  const absl::Time end = clock_.Now();
+  f->decision =
+      Decide(definition_, f->record.state,
+             Event::Answered(result.status, end, Draw(), result.context));
+  RecordStep(*f->span, f->saga_id, f->call, f->record.state.attempt,
+             f->decision, result.status, end - f->call_start);
+  Advance(std::move(f));
 }
 
 }  // namespace sagaworks::orchestrator

@@ -1,7 +1,14 @@
 // SagaRunner: drives sagas through their calls. Before each call goes out it
 // commits the attempt; after the call it commits the outcome, together with
 // the next call's attempt when one follows at once, so a saga of four calls
-// costs five commits here. Sagas waiting out a backoff hold no thread.
+// costs five commits here.
+//
+// It is driven by completions: a saga's call goes out without holding a
+// thread, and the thread that receives the answer decides what follows and
+// hands the commit to the store, whose committer thread starts the next
+// call once the commit is durable. Sagas waiting out a backoff hold
+// nothing but their place in the scheduler's queue; worker threads only
+// start sagas that are due (loading them when needed).
 //
 // Several orchestrators may share one database: each drives only sagas it
 // holds a lease on, renews its leases while it runs, and claims sagas whose
@@ -11,6 +18,7 @@
 #ifndef SAGAWORKS_ORCHESTRATOR_SAGA_RUNNER_H_
 #define SAGAWORKS_ORCHESTRATOR_SAGA_RUNNER_H_
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <random>
@@ -32,8 +40,12 @@
 namespace sagaworks::orchestrator {
 
 struct SagaRunnerConfig {
-  // Sagas driven at once; each blocks a thread only while its call is out.
-  int workers = 8;
+  // Threads that start sagas that are due (and load them).
+  int workers = 4;
+  // Sagas driven at once (a call out, or a commit waiting); the others
+  // wait their turn in the queue. Keep it at most each downstream's
+  // bulkhead, which refuses calls beyond its slots.
+  int max_in_flight = 64;
   // Wait before retrying after the orchestrator's own database failed.
   absl::Duration store_retry = absl::Seconds(1);
   // How often to look for sagas whose lease expired, and how many to claim
@@ -95,8 +107,10 @@ class SagaRunner {
   int RunDue() { return scheduler_.RunDue(); }
   size_t Tick();
 
-  // backlog is how many sagas wait for a worker or a backoff.
+  // backlog is how many sagas wait for their turn or a backoff.
   size_t backlog() const { return scheduler_.queued(); }
+  // in_flight is how many are being driven.
+  size_t in_flight() const { return scheduler_.running(); }
   // Admit reserves room in the backlog for one new saga, false when it is
   // full (max_backlog); the room is given back by destroying the Admission,
   // once the saga is enqueued or was not stored. Reserving, not only
@@ -114,8 +128,19 @@ class SagaRunner {
   std::optional<Admission> Admit();
 
  private:
-  // Drive makes the saga's calls until it finishes or must wait.
+  // Flight: a saga being driven, from its start until it finishes or must
+  // wait, handed from completion to completion.
+  struct Flight;
+  // Drive starts the saga (on a worker).
   void Drive(const std::string& saga_id);
+  // Advance carries out f's decision: commits it if it must, then Sent.
+  void Advance(std::shared_ptr<Flight> f);
+  // Sent takes the commit's result (none when there was nothing to commit)
+  // and makes the decided call, or ends the flight.
+  void Sent(std::shared_ptr<Flight> f,
+            std::optional<absl::StatusOr<int64_t>> committed);
+  // Answered decides on a call's result and advances.
+  void Answered(std::shared_ptr<Flight> f, CallResult result);
   double Draw();
   // RecordStep puts a call's outcome on its span and in the step metrics.
   void RecordStep(trace::Span& span, const std::string& saga_id,
@@ -144,6 +169,9 @@ class SagaRunner {
   size_t admitting_ ABSL_GUARDED_BY(admit_mu_) = 0;
   absl::Mutex stop_mu_;
   bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
+  // Set by Stop(): sagas in flight make no new call (the last attempt is
+  // stored; whoever takes the saga over makes it).
+  std::atomic<bool> draining_{false};
   std::thread lease_thread_;
   // Tick's schedule; only Tick's thread touches them.
   absl::Time next_renewal_ = absl::InfinitePast();

@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "common/db/exec.h"
 #include "common/enum_names.h"
 #include "common/observability/metrics.h"
@@ -513,65 +514,98 @@ absl::StatusOr<int64_t> SagaStore::CommitIn(
   return std::move(CommitAllIn(tx, absl::MakeConstSpan(&move, 1))[0]);
 }
 
+SagaStore::~SagaStore() {
+  std::thread committer;
+  {
+    absl::MutexLock lock(&commit_mu_);
+    closing_ = true;
+    committer = std::move(committer_);
+  }
+  if (committer.joinable()) committer.join();
+}
+
 absl::StatusOr<int64_t> SagaStore::Commit(
     const SagaRecord& record, const SagaState& next,
     const std::vector<StepLogEntry>& entries, absl::Time next_attempt_at) {
-  // The shared statement's own span lands in the trace of whichever saga
-  // leads its group; this one keeps every saga's commit (its wait
-  // included) in its own trace.
-  std::unique_ptr<trace::Span> span;
+  absl::Notification committed;
+  absl::StatusOr<int64_t> result;
+  CommitAsync(record, next, entries, next_attempt_at,
+              [&](absl::StatusOr<int64_t> r) {
+                result = std::move(r);
+                committed.Notify();
+              });
+  committed.WaitForNotification();
+  return result;
+}
+
+void SagaStore::CommitAsync(const SagaRecord& record, const SagaState& next,
+                            const std::vector<StepLogEntry>& entries,
+                            absl::Time next_attempt_at, Committed done) {
+  auto waiting = std::make_unique<Waiting>();
+  waiting->move = Move{&record, &next, &entries, next_attempt_at};
+  waiting->done = std::move(done);
+  // The shared statement's own span lands in the trace of the first saga of
+  // its group; this one keeps every saga's commit (its wait included) in
+  // its own trace.
   if (trace::CurrentContext().valid()) {
-    span = trace::Tracer::Get().StartSpan("commit saga",
-                                          trace::SpanKind::kInternal);
+    waiting->span = trace::Tracer::Get().StartSpan("commit saga",
+                                                   trace::SpanKind::kInternal);
   }
-  Waiting mine;
-  mine.move = Move{&record, &next, &entries, next_attempt_at};
-  auto finish = [&span, &mine] {
-    if (span == nullptr || !span->recording()) return;
-    span->SetAttribute("sagaworks.saga.commit_group",
-                       static_cast<int64_t>(mine.group_size));
-    if (mine.result.ok()) {
-      span->SetOk();
-    } else {
-      span->SetError(mine.result.status().message());
-    }
-  };
   absl::MutexLock lock(&commit_mu_);
-  waiting_.push_back(&mine);
+  waiting_.push_back(std::move(waiting));
+  if (!committer_.joinable()) {
+    committer_ = std::thread([this] { CommitLoop(); });
+  }
+}
+
+void SagaStore::CommitLoop() {
+  absl::MutexLock lock(&commit_mu_);
   while (true) {
-    // Either a group that held this move committed it, or no group is being
-    // committed and this thread commits the next one (it leads; nobody
-    // waits on a timer).
-    auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_) {
-      return mine.done || committing_ < kGroupsInFlight;
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_) {
+      return closing_ || !waiting_.empty();
     };
     commit_mu_.Await(absl::Condition(&ready));
-    if (mine.done) {
-      finish();
-      return std::move(mine.result);
-    }
-    ++committing_;
+    if (waiting_.empty()) return;  // closing
     // Oldest first. A saga is in one group at most (the second move of a
     // saga must see the first's version): later ones wait for the next.
-    std::vector<Waiting*> group, later;
+    std::vector<std::unique_ptr<Waiting>> group, later;
     absl::flat_hash_set<absl::string_view> sagas;
-    for (Waiting* w : waiting_) {
+    for (std::unique_ptr<Waiting>& w : waiting_) {
       if (static_cast<int>(group.size()) < max_batch_ &&
           sagas.insert(w->move.record->saga_id).second) {
-        group.push_back(w);
+        group.push_back(std::move(w));
       } else {
-        later.push_back(w);
+        later.push_back(std::move(w));
       }
     }
     waiting_ = std::move(later);
     commit_mu_.Unlock();
-    CommitGroup(group);
-    commit_mu_.Lock();
-    for (Waiting* w : group) {
-      w->group_size = static_cast<int>(group.size());
-      w->done = true;
+    std::vector<Waiting*> moves;
+    moves.reserve(group.size());
+    for (const std::unique_ptr<Waiting>& w : group) moves.push_back(w.get());
+    {
+      const trace::SpanContext lead = group.front()->span != nullptr
+                                          ? group.front()->span->context()
+                                          : trace::SpanContext{};
+      trace::ScopedContext in_trace(lead);
+      CommitGroup(std::move(moves));
     }
-    --committing_;
+    for (std::unique_ptr<Waiting>& w : group) {
+      if (w->span != nullptr && w->span->recording()) {
+        w->span->SetAttribute("sagaworks.saga.commit_group",
+                              static_cast<int64_t>(group.size()));
+        if (w->result.ok()) {
+          w->span->SetOk();
+        } else {
+          w->span->SetError(w->result.status().message());
+        }
+      }
+      w->span.reset();
+      Committed done = std::move(w->done);
+      done(std::move(w->result));
+    }
+    group.clear();
+    commit_mu_.Lock();
   }
 }
 

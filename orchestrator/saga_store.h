@@ -4,7 +4,9 @@
 #define SAGAWORKS_ORCHESTRATOR_SAGA_STORE_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -14,6 +16,7 @@
 #include "absl/types/span.h"
 #include "common/db/pool.h"
 #include "common/idempotency/idempotency.h"
+#include "common/observability/trace.h"
 #include "orchestrator/engine/decide.h"
 #include "orchestrator/saga_log.h"
 #include "sagaworks/v1/orchestrator.pb.h"
@@ -46,6 +49,8 @@ class SagaStore final : public SagaLog {
         lease_(std::move(lease)),
         max_batch_(max_batch),
         renew_chunk_(renew_chunk) {}
+  // Commits still waiting are made before it returns.
+  ~SagaStore() override;
 
   const Lease& lease() const override { return lease_; }
 
@@ -71,11 +76,16 @@ class SagaStore final : public SagaLog {
 
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id) override;
 
-  // Commit (SagaLog::Commit) in one statement. Commits from many threads are
-  // grouped: while one statement is being committed, the moves that arrive wait
-  // and then go together in the next (at most `max_batch` in one). Each caller
-  // still returns only once its own move is durable, and alone it waits for no
-  // one.
+  // CommitAsync (SagaLog::CommitAsync) in one statement, made by the
+  // store's committer thread. Moves are grouped: while one statement is
+  // being committed, the moves that arrive wait and then go together in the
+  // next (at most `max_batch` in one). Each `done` is called, on the
+  // committer thread, once its own move is durable; a move alone waits for
+  // no one.
+  void CommitAsync(const SagaRecord& record, const SagaState& next,
+                   const std::vector<StepLogEntry>& entries,
+                   absl::Time next_attempt_at, Committed done) override;
+  // Commit is CommitAsync waited for.
   absl::StatusOr<int64_t> Commit(const SagaRecord& record,
                                  const SagaState& next,
                                  const std::vector<StepLogEntry>& entries,
@@ -136,14 +146,19 @@ class SagaStore final : public SagaLog {
       const v1::ListSagasRequest& request, int page_size);
 
  private:
-  // A Commit waiting for its group.
+  // A move waiting for its group.
   struct Waiting {
     Move move;
+    Committed done;
+    // The saga's own span of its commit, its wait included (null when the
+    // move came with no trace).
+    std::unique_ptr<trace::Span> span;
     absl::StatusOr<int64_t> result;
-    int group_size = 0;  // moves in the statement that committed it
-    bool done = false;
   };
 
+  // CommitLoop is the committer thread: it takes groups until the store is
+  // destroyed and nothing waits.
+  void CommitLoop();
   // CommitGroup commits `group` in one statement (each alone when the group
   // as a whole fails for a reason other than an unreachable database, so
   // one bad move does not fail the others) and fills in the results.
@@ -156,8 +171,10 @@ class SagaStore final : public SagaLog {
   absl::Duration stuck_after_ = absl::Minutes(5);
 
   absl::Mutex commit_mu_;
-  std::vector<Waiting*> waiting_ ABSL_GUARDED_BY(commit_mu_);
-  int committing_ ABSL_GUARDED_BY(commit_mu_) = 0;  // groups in flight
+  std::vector<std::unique_ptr<Waiting>> waiting_ ABSL_GUARDED_BY(commit_mu_);
+  bool closing_ ABSL_GUARDED_BY(commit_mu_) = false;
+  // Started by the first commit.
+  std::thread committer_ ABSL_GUARDED_BY(commit_mu_);
 };
 
 // ToProtoStatus maps a saga status to the API enum.

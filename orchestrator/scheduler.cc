@@ -1,9 +1,14 @@
 #include "orchestrator/scheduler.h"
 
+#include <algorithm>
+
 namespace sagaworks::orchestrator {
 
-Scheduler::Scheduler(int workers, Clock& clock, Task run)
-    : workers_(workers), clock_(clock), run_(std::move(run)) {}
+Scheduler::Scheduler(int workers, int max_running, Clock& clock, Task run)
+    : workers_(workers),
+      max_running_(static_cast<size_t>(std::max(max_running, 1))),
+      clock_(clock),
+      run_(std::move(run)) {}
 
 Scheduler::~Scheduler() { Stop(); }
 
@@ -20,6 +25,31 @@ void Scheduler::Stop() {
   }
   for (std::thread& t : threads_) t.join();
   threads_.clear();
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return running_.empty();
+  };
+  mu_.Await(absl::Condition(&idle));
+  queue_.clear();
+  due_.clear();
+  rerun_.clear();
+}
+
+void Scheduler::Done(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  running_.erase(id);
+  auto again = rerun_.find(id);
+  if (again == rerun_.end()) return;
+  const absl::Time when = again->second;
+  rerun_.erase(again);
+  if (stop_) return;
+  due_.emplace(id, when);
+  queue_.emplace(when, id);
+}
+
+size_t Scheduler::running() const {
+  absl::MutexLock lock(&mu_);
+  return running_.size();
 }
 
 void Scheduler::Schedule(const std::string& id, absl::Time due) {
@@ -57,62 +87,61 @@ std::vector<std::string> Scheduler::Held() const {
   return out;
 }
 
-int Scheduler::RunDue() {
-  int runs = 0;
-  absl::MutexLock lock(&mu_);
-  while (!stop_ && !queue_.empty() && queue_.begin()->first <= clock_.Now()) {
-    const std::string task = queue_.begin()->second;
-    queue_.erase(queue_.begin());
-    due_.erase(task);
-    RunLocked(task);
-    ++runs;
-  }
-  return runs;
+bool Scheduler::Startable(absl::Time now) const {
+  return !stop_ && !queue_.empty() && running_.size() < max_running_ &&
+         queue_.begin()->first <= now;
 }
 
-void Scheduler::RunLocked(const std::string& task) {
+void Scheduler::StartLocked() {
+  const std::string task = queue_.begin()->second;
+  queue_.erase(queue_.begin());
+  due_.erase(task);
   running_.insert(task);
   mu_.Unlock();
   run_(task);
   mu_.Lock();
-  running_.erase(task);
-  auto again = rerun_.find(task);
-  if (again != rerun_.end()) {
-    const absl::Time when = again->second;
-    rerun_.erase(again);
-    due_.emplace(task, when);
-    queue_.emplace(when, task);
+}
+
+int Scheduler::RunDue() {
+  int runs = 0;
+  absl::MutexLock lock(&mu_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return running_.empty();
+  };
+  while (true) {
+    while (Startable(clock_.Now())) {
+      StartLocked();
+      ++runs;
+    }
+    mu_.Await(absl::Condition(&idle));
+    if (!Startable(clock_.Now())) return runs;
   }
 }
 
 void Scheduler::WorkerLoop() {
   absl::MutexLock lock(&mu_);
   while (!stop_) {
-    if (queue_.empty()) {
-      // Woken by Schedule() through the condition; the timeout only bounds
-      // how long a stop request can go unseen.
+    if (queue_.empty() || running_.size() >= max_running_) {
+      // Woken by Schedule() and Done() through the condition; the timeout
+      // only bounds how long a stop request can go unseen.
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || !queue_.empty();
+        return stop_ || (!queue_.empty() && running_.size() < max_running_);
       };
       mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(1));
       continue;
     }
     const absl::Time now = clock_.Now();
-    const auto [due, id] = *queue_.begin();
-    if (due > now) {
+    const absl::Time head = queue_.begin()->first;
+    if (head > now) {
       // Wait until the head is due, or something sooner is queued.
-      const absl::Time head = due;
       auto changed = [this, head]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stop_ || queue_.empty() || queue_.begin()->first < head;
       };
       mu_.AwaitWithTimeout(absl::Condition(&changed),
-                           std::min(due - now, absl::Seconds(1)));
+                           std::min(head - now, absl::Seconds(1)));
       continue;
     }
-    const std::string task = id;
-    queue_.erase(queue_.begin());
-    due_.erase(task);
-    RunLocked(task);
+    StartLocked();
   }
 }
 

@@ -1,6 +1,8 @@
-// Scheduler: a bounded pool of worker threads fed by a queue ordered by due
-// time. A saga waiting out a backoff holds no thread; a saga is never run by
-// two workers at once.
+// Scheduler: a queue ordered by due time, from which a few worker threads
+// start runs. A run lasts until it is declared Done, not until its worker
+// returns: a saga waiting for a call's answer or a commit holds no thread,
+// only one of the `max_running` places. A saga waiting out a backoff holds
+// neither; a saga is never in two runs at once.
 #ifndef SAGAWORKS_ORCHESTRATOR_SCHEDULER_H_
 #define SAGAWORKS_ORCHESTRATOR_SCHEDULER_H_
 
@@ -23,13 +25,19 @@ class Scheduler {
  public:
   using Task = std::function<void(const std::string& id)>;
 
-  // `run` is called on a worker thread for each id once it is due.
-  Scheduler(int workers, Clock& clock, Task run);
+  // `run` is called on a worker thread for each id once it is due, while
+  // fewer than `max_running` runs are in progress.
+  Scheduler(int workers, int max_running, Clock& clock, Task run);
   ~Scheduler();
 
   void Start();
-  // Stop lets running tasks finish, drops the queue and joins the workers.
+  // Stop starts no more runs, joins the workers, waits until every run in
+  // progress is Done, and drops the queue.
   void Stop();
+
+  // Done ends the run of `id`: from `run` itself before it returns, or from
+  // any thread later.
+  void Done(const std::string& id);
 
   // Schedule runs `id` at `due` (or sooner, if it is already queued sooner).
   // An id scheduled while it runs is run again once the current run ends.
@@ -40,18 +48,25 @@ class Scheduler {
   // Held lists every id queued or running.
   std::vector<std::string> Held() const;
 
-  // RunDue runs every id due by the clock on the calling thread, until none
-  // is; returns how many runs it made. For a scheduler whose workers were
-  // not started (tests drive it step by step).
+  // running is how many runs are in progress.
+  size_t running() const;
+
+  // RunDue starts every id due by the clock on the calling thread and waits
+  // for their runs to be Done, until none is due; returns how many runs it
+  // started. For a scheduler whose workers were not started (tests drive it
+  // step by step).
   int RunDue();
 
  private:
   void WorkerLoop();
-  // RunLocked runs `task` (taken off the queue) with mu_ released, then
-  // queues it again if it was scheduled meanwhile.
-  void RunLocked(const std::string& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Startable: the head of the queue is due and there is room to run it.
+  bool Startable(absl::Time now) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // StartLocked takes the head off the queue and starts its run with mu_
+  // released.
+  void StartLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int workers_;
+  const size_t max_running_;
   Clock& clock_;
   const Task run_;
   mutable absl::Mutex mu_;

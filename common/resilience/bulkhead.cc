@@ -1,5 +1,7 @@
 #include "common/resilience/bulkhead.h"
 
+#include <algorithm>
+
 namespace sagaworks::resilience {
 
 absl::Status BulkheadConfig::Validate() const {
@@ -29,9 +31,65 @@ bool Bulkhead::TryEnter() {
   return true;
 }
 
-void Bulkhead::Leave() {
+bool Bulkhead::TryEnterNow() {
   absl::MutexLock lock(&mu_);
-  if (in_use_ > 0) --in_use_;
+  if (in_use_ >= config_.max_concurrent) {
+    ++rejected_;
+    return false;
+  }
+  ++in_use_;
+  return true;
+}
+
+void Bulkhead::EnterAsync(Clock& clock, std::function<void(bool)> granted) {
+  auto waiter = std::make_shared<Waiter>();
+  bool room = false, wait = false;
+  {
+    absl::MutexLock lock(&mu_);
+    room = in_use_ < config_.max_concurrent;
+    wait = !room && config_.max_wait > absl::ZeroDuration();
+    if (room) {
+      ++in_use_;
+    } else if (wait) {
+      waiter->granted = std::move(granted);
+      waiters_.push_back(waiter);
+    } else {
+      ++rejected_;
+    }
+  }
+  if (!wait) {
+    granted(room);
+    return;
+  }
+  clock.RunAfter(config_.max_wait, [this, waiter] {
+    {
+      absl::MutexLock lock(&mu_);
+      if (waiter->settled) return;
+      waiter->settled = true;
+      ++rejected_;
+      waiters_.erase(std::find(waiters_.begin(), waiters_.end(), waiter));
+    }
+    waiter->granted(false);
+  });
+}
+
+void Bulkhead::Leave() {
+  std::shared_ptr<Waiter> next;
+  {
+    absl::MutexLock lock(&mu_);
+    while (!waiters_.empty() && next == nullptr) {
+      next = std::move(waiters_.front());
+      waiters_.pop_front();
+      if (next->settled) next = nullptr;
+    }
+    if (next == nullptr) {
+      if (in_use_ > 0) --in_use_;
+      return;
+    }
+    // The slot passes to the waiter as it is.
+    next->settled = true;
+  }
+  next->granted(true);
 }
 
 int Bulkhead::in_use() const {

@@ -5,11 +5,15 @@
 #define SAGAWORKS_COMMON_RESILIENCE_BULKHEAD_H_
 
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 
 namespace sagaworks::resilience {
 
@@ -27,7 +31,16 @@ class Bulkhead {
 
   // TryEnter takes a slot, waiting up to max_wait; false when none came free.
   [[nodiscard]] bool TryEnter();
-  // Leave returns a slot taken by TryEnter.
+  // TryEnterNow takes a slot only if one is free now (callers that must
+  // not block).
+  [[nodiscard]] bool TryEnterNow();
+  // EnterAsync takes a slot without blocking: `granted(true)` at once when
+  // one is free, or on the thread that frees one within max_wait, else
+  // `granted(false)` from `clock`'s timer once max_wait passed. `granted`
+  // must not block. The bulkhead must outlive max_wait.
+  void EnterAsync(Clock& clock, std::function<void(bool)> granted);
+  // Leave returns a slot taken by TryEnter, TryEnterNow or EnterAsync,
+  // handing it to the longest waiting EnterAsync if there is one.
   void Leave();
 
   int in_use() const;
@@ -35,9 +48,15 @@ class Bulkhead {
   const BulkheadConfig& config() const { return config_; }
 
  private:
+  struct Waiter {
+    std::function<void(bool)> granted;
+    bool settled = false;  // granted or timed out, under mu_
+  };
+
   const BulkheadConfig config_;
   mutable absl::Mutex mu_;
   int in_use_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<std::shared_ptr<Waiter>> waiters_ ABSL_GUARDED_BY(mu_);
   int64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -146,152 +146,280 @@ absl::Status Downstream::Finish(const CallOptions& options,
   return status;
 }
 
-absl::Status Downstream::Call(const std::string& method,
-                              const CallOptions& options, Attempt attempt) {
+// Attempting: the state of one call's retry loop.
+struct Downstream::Attempting {
+  Attempting(const std::string& method, const CallPolicy& policy,
+             const CallOptions& options, CircuitBreaker& breaker,
+             absl::Time start, std::string span_name)
+      : method(method),
+        policy(policy),
+        options(options),
+        breaker(breaker),
+        backoff(policy.retry),
+        overall(std::min(start + policy.total_timeout, options.deadline)),
+        parent(trace::CurrentContext()),
+        span_name(std::move(span_name)) {}
+
+  const std::string& method;
+  const CallPolicy& policy;
+  const CallOptions& options;
+  CircuitBreaker& breaker;
+  RetryBackoff backoff;
+  const absl::Time overall;
+  // The caller's span: every attempt's span is its child, whichever thread
+  // makes the attempt.
+  const trace::SpanContext parent;
+  const std::string span_name;
+  int n = 0;
+  absl::Status last;
+  // The current attempt's.
+  absl::Time began;
+  BreakerState before = BreakerState::kClosed;
+  std::unique_ptr<trace::Span> span;
+  std::optional<grpc::ClientContext> context;
+};
+
+// AsyncCall: a CallAsync in flight, kept alive by its callbacks.
+struct Downstream::AsyncCall {
+  AsyncCall(Downstream& d, const std::string& method_in, CallOptions options_in,
+            AsyncAttempt attempt_in, Done done_in, CircuitBreaker& breaker,
+            absl::Time start_in)
+      : method(method_in),
+        options(std::move(options_in)),
+        attempt(std::move(attempt_in)),
+        done(std::move(done_in)),
+        start(start_in),
+        a(method, d.PolicyFor(method), options, breaker, start,
+          absl::StrCat(d.rpc_service_, "/", method)) {}
+
+  const std::string method;
+  const CallOptions options;
+  const AsyncAttempt attempt;
+  Done done;
+  const absl::Time start;
+  Attempting a;
+};
+
+std::optional<absl::Status> Downstream::PassBreaker(const std::string& method,
+                                                    const CallOptions& options,
+                                                    CircuitBreaker& breaker) {
   ++stats_.calls;
-  absl::Status status;
-  // The breaker first: when it is open, nothing else need be touched.
-  CircuitBreaker& breaker = BreakerFor(method);
-  if (!breaker.TryAcquire()) {
-    ++stats_.breaker_rejections;
-    // A span of its own, so a trace shows where the breaker refused; only
-    // when it would be recorded, since failing fast must stay cheap.
-    if (trace::Tracer::Get().exporting() && trace::CurrentContext().sampled()) {
-      auto span = trace::Tracer::Get().StartSpan(
-          absl::StrCat(rpc_service_, "/", method), trace::SpanKind::kClient);
-      span->SetAttribute("rpc.system", std::string("grpc"));
-      span->SetAttribute("rpc.service", rpc_service_);
-      span->SetAttribute("rpc.method", method);
-      span->AddEvent("circuit_breaker.rejected",
-                     {{"sagaworks.downstream", name_}});
-      span->SetError(open_status_.message());
-    }
-    status = Finish(options, open_status_);
-    // Refused at once: there is no latency to measure.
-    call_metrics_.Record(method, status.code(), absl::ZeroDuration());
-    return status;
+  if (breaker.TryAcquire()) return std::nullopt;
+  ++stats_.breaker_rejections;
+  // A span of its own, so a trace shows where the breaker refused; only
+  // when it would be recorded, since failing fast must stay cheap.
+  if (trace::Tracer::Get().exporting() && trace::CurrentContext().sampled()) {
+    auto span = trace::Tracer::Get().StartSpan(
+        absl::StrCat(rpc_service_, "/", method), trace::SpanKind::kClient);
+    span->SetAttribute("rpc.system", std::string("grpc"));
+    span->SetAttribute("rpc.service", rpc_service_);
+    span->SetAttribute("rpc.method", method);
+    span->AddEvent("circuit_breaker.rejected",
+                   {{"sagaworks.downstream", name_}});
+    span->SetError(open_status_.message());
   }
-  const absl::Time start = clock_.Now();
-  if (!bulkhead_.TryEnter()) {
-    breaker.OnIgnored();
-    ++stats_.bulkhead_rejections;
-    status = Finish(options,
-                    absl::ResourceExhaustedError(absl::StrCat(
-                        name_, ": bulkhead full (",
-                        config_.bulkhead.max_concurrent, " calls in flight)")));
-  } else {
-    status = Attempts(method, options, breaker, attempt);
-    bulkhead_.Leave();
-  }
+  absl::Status status = Finish(options, open_status_);
+  // Refused at once: there is no latency to measure.
+  call_metrics_.Record(method, status.code(), absl::ZeroDuration());
+  return status;
+}
+
+absl::Status Downstream::BulkheadFull(const std::string& method,
+                                      const CallOptions& options,
+                                      CircuitBreaker& breaker,
+                                      absl::Time start) {
+  breaker.OnIgnored();
+  ++stats_.bulkhead_rejections;
+  absl::Status status = Finish(
+      options, absl::ResourceExhaustedError(absl::StrCat(
+                   name_, ": bulkhead full (", config_.bulkhead.max_concurrent,
+                   " calls in flight)")));
   call_metrics_.Record(method, status.code(), clock_.Now() - start);
   return status;
 }
 
-absl::Status Downstream::Attempts(const std::string& method,
-                                  const CallOptions& options,
-                                  CircuitBreaker& breaker, Attempt attempt) {
-  const CallPolicy& policy = PolicyFor(method);
-  RetryBackoff backoff(policy.retry);
-  budget_.RecordCall();
-  const absl::Time start = clock_.Now();
-  const absl::Time overall =
-      std::min(start + policy.total_timeout, options.deadline);
-  const std::string span_name = absl::StrCat(rpc_service_, "/", method);
-  absl::Status last;
-  for (int n = 1;; ++n) {
-    if (n > 1 && !breaker.TryAcquire()) {
-      ++stats_.breaker_rejections;
-      // Failing fast is the point: no retry against an open breaker.
-      return Finish(options,
-                    absl::UnavailableError(absl::StrCat(
-                        name_, ": circuit breaker open; ", method,
-                        " not retried (last error: ", last.message(), ")")));
-    }
-    const absl::Time now = clock_.Now();
-    const absl::Time deadline = std::min(now + policy.attempt_timeout, overall);
-    if (deadline <= now) {
-      breaker.OnIgnored();
-      return Finish(options,
-                    last.ok() ? absl::DeadlineExceededError(absl::StrCat(
-                                    name_, ": no time left to call ", method))
-                              : last);
-    }
-    // One client span per attempt, its context sent along as traceparent.
-    auto span =
-        trace::Tracer::Get().StartSpan(span_name, trace::SpanKind::kClient);
-    const BreakerState before = breaker.state();
-    if (span->recording()) {
-      span->SetAttribute("rpc.system", std::string("grpc"));
-      span->SetAttribute("rpc.service", rpc_service_);
-      span->SetAttribute("rpc.method", method);
-      span->SetAttribute("sagaworks.attempt", int64_t{n});
-      span->SetAttribute("sagaworks.circuit_breaker.state",
-                         std::string(BreakerStateName(before)));
-      if (n > 1) {
-        span->SetAttribute("sagaworks.retry_reason",
-                           std::string(absl::StatusCodeToString(last.code())));
-      }
-    }
-    // A fresh context per attempt: a ClientContext cannot be reused.
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(deadline));
-    for (const auto& [key, value] : options.metadata) {
-      context.AddMetadata(key, value);
-    }
-    context.AddMetadata("traceparent",
-                        trace::FormatTraceparent(span->context()));
-    ++stats_.attempts;
-    last = FromGrpcStatus(attempt(context));
-    const absl::Duration took = clock_.Now() - now;
-    const Pushback asked =
-        last.ok() ? Pushback{} : ParsePushback(PushbackTrailer(context));
-    if (last.code() == absl::StatusCode::kCancelled ||
-        IsShedding(last.code(), asked)) {
-      breaker.OnIgnored();
-    } else if (CountsAgainstHealth(last.code())) {
-      breaker.OnFailure(took);
-    } else {
-      breaker.OnSuccess(took);
-    }
-    if (span->recording()) {
-      span->SetAttribute("rpc.grpc.status_code",
-                         static_cast<int64_t>(last.code()));
-      const BreakerState after = breaker.state();
-      if (after != before) {
-        span->AddEvent("circuit_breaker.transition",
-                       {{"sagaworks.downstream", name_},
-                        {"from", std::string(BreakerStateName(before))},
-                        {"to", std::string(BreakerStateName(after))}});
-      }
-      if (last.ok()) {
-        span->SetOk();
-      } else {
-        span->SetError(last.message());
-      }
-    }
-    if (last.ok() || !IsRetryable(last.code(), options.idempotent) ||
-        n >= policy.retry.max_attempts) {
-      return Finish(options, last);
-    }
-    const Pushback pushback = policy.retry.honor_pushback ? asked : Pushback{};
-    if (pushback.kind == Pushback::Kind::kStop) return Finish(options, last);
-    const absl::Duration wait = pushback.kind == Pushback::Kind::kDelay
-                                    ? pushback.delay
-                                    : backoff.Next(Draw());
-    if (clock_.Now() + wait >= overall) return Finish(options, last);
-    if (!budget_.TryRetry()) {
-      ++stats_.budget_exhausted;
-      span->AddEvent("retry_budget.exhausted");
-      return Finish(options, last);
-    }
-    ++stats_.retries;
-    span->AddEvent("retry",
-                   {{"sagaworks.retry_reason",
-                     std::string(absl::StatusCodeToString(last.code()))},
-                    {"sagaworks.backoff_ms", absl::ToInt64Milliseconds(wait)}});
-    span->End();
-    clock_.SleepFor(wait);
+absl::Status Downstream::Call(const std::string& method,
+                              const CallOptions& options, Attempt attempt) {
+  // The breaker first: when it is open, nothing else need be touched.
+  CircuitBreaker& breaker = BreakerFor(method);
+  if (std::optional<absl::Status> refused =
+          PassBreaker(method, options, breaker)) {
+    return *std::move(refused);
   }
+  const absl::Time start = clock_.Now();
+  if (!bulkhead_.TryEnter()) {
+    return BulkheadFull(method, options, breaker, start);
+  }
+  budget_.RecordCall();
+  Attempting a(method, PolicyFor(method), options, breaker, start,
+               absl::StrCat(rpc_service_, "/", method));
+  while (Prepare(a)) {
+    const std::optional<absl::Duration> wait = Settle(a, attempt(*a.context));
+    if (!wait.has_value()) break;
+    clock_.SleepFor(*wait);
+  }
+  bulkhead_.Leave();
+  absl::Status status = Finish(options, std::move(a.last));
+  call_metrics_.Record(method, status.code(), clock_.Now() - start);
+  return status;
+}
+
+void Downstream::CallAsync(const std::string& method, CallOptions options,
+                           AsyncAttempt attempt, Done done) {
+  CircuitBreaker& breaker = BreakerFor(method);
+  if (std::optional<absl::Status> refused =
+          PassBreaker(method, options, breaker)) {
+    done(*std::move(refused));
+    return;
+  }
+  auto call = std::make_shared<AsyncCall>(*this, method, std::move(options),
+                                          std::move(attempt), std::move(done),
+                                          breaker, clock_.Now());
+  bulkhead_.EnterAsync(clock_, [this, call](bool granted) {
+    if (!granted) {
+      Done done = std::move(call->done);
+      done(BulkheadFull(call->method, call->options, call->a.breaker,
+                        call->start));
+      return;
+    }
+    budget_.RecordCall();
+    Next(call);
+  });
+}
+
+void Downstream::Next(std::shared_ptr<AsyncCall> call) {
+  Attempting& a = call->a;
+  if (!Prepare(a)) {
+    End(*call);
+    return;
+  }
+  grpc::ClientContext* context = &*a.context;
+  call->attempt(context, [this, call](grpc::Status status) {
+    const std::optional<absl::Duration> wait = Settle(call->a, status);
+    if (!wait.has_value()) {
+      End(*call);
+      return;
+    }
+    clock_.RunAfter(*wait, [this, call] { Next(call); });
+  });
+}
+
+void Downstream::End(AsyncCall& call) {
+  bulkhead_.Leave();
+  absl::Status status = Finish(call.options, std::move(call.a.last));
+  call_metrics_.Record(call.method, status.code(), clock_.Now() - call.start);
+  // The caller may start its next call from `done`: let go of this one's
+  // context first.
+  call.a.context.reset();
+  Done done = std::move(call.done);
+  done(std::move(status));
+}
+
+bool Downstream::Prepare(Attempting& a) {
+  ++a.n;
+  if (a.n > 1 && !a.breaker.TryAcquire()) {
+    ++stats_.breaker_rejections;
+    // Failing fast is the point: no retry against an open breaker.
+    a.last = absl::UnavailableError(
+        absl::StrCat(name_, ": circuit breaker open; ", a.method,
+                     " not retried (last error: ", a.last.message(), ")"));
+    return false;
+  }
+  const absl::Time now = clock_.Now();
+  const absl::Time deadline =
+      std::min(now + a.policy.attempt_timeout, a.overall);
+  if (deadline <= now) {
+    a.breaker.OnIgnored();
+    if (a.last.ok()) {
+      a.last = absl::DeadlineExceededError(
+          absl::StrCat(name_, ": no time left to call ", a.method));
+    }
+    return false;
+  }
+  // One client span per attempt, its context sent along as traceparent.
+  a.span = trace::Tracer::Get().StartSpan(a.span_name, trace::SpanKind::kClient,
+                                          &a.parent);
+  a.before = a.breaker.state();
+  if (a.span->recording()) {
+    a.span->SetAttribute("rpc.system", std::string("grpc"));
+    a.span->SetAttribute("rpc.service", rpc_service_);
+    a.span->SetAttribute("rpc.method", a.method);
+    a.span->SetAttribute("sagaworks.attempt", int64_t{a.n});
+    a.span->SetAttribute("sagaworks.circuit_breaker.state",
+                         std::string(BreakerStateName(a.before)));
+    if (a.n > 1) {
+      a.span->SetAttribute(
+          "sagaworks.retry_reason",
+          std::string(absl::StatusCodeToString(a.last.code())));
+    }
+  }
+  // A fresh context per attempt: a ClientContext cannot be reused.
+  a.context.reset();
+  grpc::ClientContext& context = a.context.emplace();
+  context.set_deadline(absl::ToChronoTime(deadline));
+  for (const auto& [key, value] : a.options.metadata) {
+    context.AddMetadata(key, value);
+  }
+  context.AddMetadata("traceparent",
+                      trace::FormatTraceparent(a.span->context()));
+  ++stats_.attempts;
+  a.began = now;
+  return true;
+}
+
+std::optional<absl::Duration> Downstream::Settle(Attempting& a,
+                                                 const grpc::Status& status) {
+  // The span ends when this attempt is settled, whichever way.
+  const std::unique_ptr<trace::Span> span = std::move(a.span);
+  a.last = FromGrpcStatus(status);
+  const absl::Duration took = clock_.Now() - a.began;
+  const Pushback asked =
+      a.last.ok() ? Pushback{} : ParsePushback(PushbackTrailer(*a.context));
+  if (a.last.code() == absl::StatusCode::kCancelled ||
+      IsShedding(a.last.code(), asked)) {
+    a.breaker.OnIgnored();
+  } else if (CountsAgainstHealth(a.last.code())) {
+    a.breaker.OnFailure(took);
+  } else {
+    a.breaker.OnSuccess(took);
+  }
+  if (span->recording()) {
+    span->SetAttribute("rpc.grpc.status_code",
+                       static_cast<int64_t>(a.last.code()));
+    const BreakerState after = a.breaker.state();
+    if (after != a.before) {
+      span->AddEvent("circuit_breaker.transition",
+                     {{"sagaworks.downstream", name_},
+                      {"from", std::string(BreakerStateName(a.before))},
+                      {"to", std::string(BreakerStateName(after))}});
+    }
+    if (a.last.ok()) {
+      span->SetOk();
+    } else {
+      span->SetError(a.last.message());
+    }
+  }
+  if (a.last.ok() || !IsRetryable(a.last.code(), a.options.idempotent) ||
+      a.n >= a.policy.retry.max_attempts) {
+    return std::nullopt;
+  }
+  const Pushback pushback = a.policy.retry.honor_pushback ? asked : Pushback{};
+  if (pushback.kind == Pushback::Kind::kStop) return std::nullopt;
+  const absl::Duration wait = pushback.kind == Pushback::Kind::kDelay
+                                  ? pushback.delay
+                                  : a.backoff.Next(Draw());
+  if (clock_.Now() + wait >= a.overall) return std::nullopt;
+  if (!budget_.TryRetry()) {
+    ++stats_.budget_exhausted;
+    span->AddEvent("retry_budget.exhausted");
+    return std::nullopt;
+  }
+  ++stats_.retries;
+  span->AddEvent("retry",
+                 {{"sagaworks.retry_reason",
+                   std::string(absl::StatusCodeToString(a.last.code()))},
+                  {"sagaworks.backoff_ms", absl::ToInt64Milliseconds(wait)}});
+  return wait;
 }
 
 }  // namespace sagaworks::resilience

@@ -1,7 +1,8 @@
 // Downstream: the pipeline every outbound call of a process goes through, one
 // object per downstream service. Call() runs one logical call:
 //
-//   bulkhead -> [ breaker -> attempt with its own ClientContext and deadline
+//   breaker -> bulkhead -> [ breaker -> attempt with its own ClientContext and
+//   deadline
 //                 -> retry? (retryable code, budget, pushback or backoff,
 //                    time left) ]* -> fallback on final failure
 //
@@ -22,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -110,12 +112,26 @@ bool IsShedding(absl::StatusCode code, const Pushback& pushback);
 class Downstream {
  public:
   using Attempt = absl::FunctionRef<grpc::Status(grpc::ClientContext&)>;
+  // AsyncAttempt starts one attempt with the context it is given (which
+  // lives until `done` is called) and calls `done` once it ended, on any
+  // thread.
+  using AsyncAttempt = std::function<void(
+      grpc::ClientContext*, std::function<void(grpc::Status)> done)>;
+  using Done = std::function<void(absl::Status)>;
 
   Downstream(std::string name, DownstreamConfig config, Clock& clock,
              uint64_t seed = std::random_device{}());
 
   absl::Status Call(const std::string& method, const CallOptions& options,
                     Attempt attempt);
+  // CallAsync runs the same pipeline without holding a thread: attempts go
+  // out through `attempt`, backoffs wait on the clock's timers, and `done`
+  // gets the final status on the thread that saw the call end (a gRPC
+  // thread, a timer, or the caller's own when it was refused at once), so
+  // it must not block. A call waiting for a bulkhead slot holds no thread
+  // either.
+  void CallAsync(const std::string& method, CallOptions options,
+                 AsyncAttempt attempt, Done done);
 
   // BreakerFor is the breaker `method`'s calls go through.
   CircuitBreaker& BreakerFor(const std::string& method);
@@ -132,12 +148,32 @@ class Downstream {
   Bulkhead& bulkhead() { return bulkhead_; }
 
  private:
+  struct Attempting;
+  struct AsyncCall;
+
   const CallPolicy& PolicyFor(const std::string& method) const;
   double Draw();
   absl::Status Finish(const CallOptions& options, absl::Status status);
-  // Attempts runs the retry loop of Call, past the breaker and bulkhead.
-  absl::Status Attempts(const std::string& method, const CallOptions& options,
-                        CircuitBreaker& breaker, Attempt attempt);
+  // PassBreaker counts the call and asks its breaker: nullopt when the call
+  // may go, else its final status, recorded.
+  std::optional<absl::Status> PassBreaker(const std::string& method,
+                                          const CallOptions& options,
+                                          CircuitBreaker& breaker);
+  // BulkheadFull is the final status of a call the bulkhead refused,
+  // recorded.
+  absl::Status BulkheadFull(const std::string& method,
+                            const CallOptions& options, CircuitBreaker& breaker,
+                            absl::Time start);
+  // Prepare readies the next attempt of `a` (its span and context); false
+  // when none may be made, `a.last` then being the call's error.
+  bool Prepare(Attempting& a);
+  // Settle takes an attempt's status: the wait before the next attempt, or
+  // nullopt when `a.last` is the call's outcome.
+  std::optional<absl::Duration> Settle(Attempting& a,
+                                       const grpc::Status& status);
+  // Next makes the async call's next attempt, or ends the call.
+  void Next(std::shared_ptr<AsyncCall> call);
+  void End(AsyncCall& call);
 
   const std::string name_;
   std::string rpc_service_;

@@ -30,8 +30,11 @@ pgbench, same cluster, 32 clients, single-row INSERT: 25997 tps
 failed CreateOrder calls: 2 (first: UNAVAILABLE: x)
 CPU at saturation, by process (PostgreSQL by database):
   3.55 ms of CPU per saga in all
+  db orchestrator   17.4%     5.1 s
+  orchestrator      20.0%     5.9 s
 CPU at half load, by process:
   5.90 ms of CPU per saga in all
+  orchestrator      25.0%     2.8 s
 )";
 
 TEST(RunFiguresTest, ReadsEveryHeadlineFigure) {
@@ -49,6 +52,9 @@ TEST(RunFiguresTest, ReadsEveryHeadlineFigure) {
   EXPECT_EQ(f->failed_calls, 2);
   EXPECT_DOUBLE_EQ(f->cpu_ms_saturation, 3.55);
   EXPECT_DOUBLE_EQ(f->cpu_ms_half, 5.90);
+  // The process's own line, not its database's.
+  EXPECT_NEAR(f->orchestrator_cpu_ms_saturation, 0.71, 1e-9);
+  EXPECT_NEAR(f->orchestrator_cpu_ms_half, 1.475, 1e-9);
 }
 
 TEST(RunFiguresTest, AnOlderBuildWithoutTheClosedLoopReadsAsZero) {

@@ -36,7 +36,8 @@ class CrashTest : public testing::PlatformSuite {
   static void SetUpTestSuite() {
     StartPlatform(
         {{Name(Service::kOrchestrator), {"--saga-lease-seconds=3"}},
-         {"orchestrator-b", {"--saga-lease-seconds=3", "--max-backlog=4"}}});
+         {"orchestrator-b",
+          {"--saga-lease-seconds=3", "--max-backlog=4", "--max-in-flight=8"}}});
   }
 
   template <typename Stub>
@@ -272,10 +273,10 @@ TEST_F(CrashTest, SecondOrchestratorTakesOverTheSagasOfADeadOne) {
 
   ASSERT_TRUE(platform().platform().StopService(first, /*hard=*/true).ok());
   const absl::Time killed = absl::Now();
-  // It takes them over as it has room: never more at once than its eight
-  // workers drive and its --max-backlog of four lets wait. Inventory stays
-  // slow meanwhile, so each saga it takes stays unfinished for a second:
-  // long enough to be seen holding them.
+  // It takes them over as it has room: never more at once than the eight
+  // it drives (--max-in-flight) and its --max-backlog of four lets wait.
+  // Inventory stays slow meanwhile, so each saga it takes stays unfinished for
+  // a second: long enough to be seen holding them.
   int64_t most_held = 0;
   while (absl::Now() < killed + absl::Seconds(30) && CountPending(ids) > 0) {
     most_held = std::max(most_held, count(second_id, /*unfinished=*/true));
@@ -291,8 +292,9 @@ TEST_F(CrashTest, SecondOrchestratorTakesOverTheSagasOfADeadOne) {
             << " later, holding at most " << most_held << " at once\n";
   CheckInvariants(done, alice, bob, widgets);
   // The survivor drove the unfinished ones to the end, so the last commit of
-  // each is its. Reservations finish eight at a time (one per worker) every
-  // second, so at most one such wave can end between the count and the kill.
+  // each is its. Reservations finish eight at a time (one per saga in
+  // flight) every second, so at most one such wave can end between the count
+  // and the kill.
   const int64_t taken_over = count(second_id);
   std::cout << "the second orchestrator finished " << taken_over << " sagas\n";
   EXPECT_GE(taken_over, in_flight - 8);
@@ -365,13 +367,13 @@ TEST_F(CrashTest, RandomKillsKeepMoneyAndStockExact) {
             << absl::FormatDuration(absl::Now() - start) << "\n";
 }
 
-// An orchestrator that cannot keep up: one worker, a slow first step, and
-// room for one waiting saga.
+// An orchestrator that cannot keep up: one saga driven at a time, a slow
+// first step, and room for one waiting saga.
 class BacklogTest : public CrashTest {
  protected:
   static void SetUpTestSuite() {
-    StartPlatform(
-        {{Name(Service::kOrchestrator), {"--workers=1", "--max-backlog=1"}}});
+    StartPlatform({{Name(Service::kOrchestrator),
+                    {"--max-in-flight=1", "--max-backlog=1"}}});
   }
 
   // The orchestrator's count of StartSaga calls it refused.
@@ -391,7 +393,7 @@ class BacklogTest : public CrashTest {
 TEST_F(BacklogTest, AFullBacklogDefersNewSagasAndLosesNone) {
   const int64_t alice = Balance("alice"), bob = Balance("bob");
   const v1::Stock widgets = Widgets();
-  // Each saga holds the worker for a second and a half (under the 2 s
+  // Each saga holds the one place for a second and a half (under the 2 s
   // attempt timeout), so the third order arrives long before the first saga
   // ends, even on a loaded machine. The orders go at once, so their
   // StartSaga calls may arrive together too (the relay sends a batch in

@@ -202,18 +202,18 @@ TEST_F(ResilienceTest, ChaosRulesAreValidated) {
   EXPECT_NE(s.error_message().find("failure_rate"), std::string::npos);
 }
 
-// A step's deadline bounds the step, not the wait before it: with one
-// orchestrator worker and a slow inventory, new sagas queue for longer than
+// A step's deadline bounds the step, not the wait before it: with one saga
+// driven at a time and a slow inventory, new sagas queue for longer than
 // the step timeout, and still each gets its full step time once it runs.
 class QueuedSagaTest : public ResilienceTest {
  protected:
   static void SetUpTestSuite() {
     StartPlatform({{Name(Service::kOrchestrator),
-                    {"--step-timeout-seconds=1", "--workers=1"}}});
+                    {"--step-timeout-seconds=1", "--max-in-flight=1"}}});
   }
 };
 
-TEST_F(QueuedSagaTest, SagasWaitingForAWorkerKeepTheirWholeStepTime) {
+TEST_F(QueuedSagaTest, SagasWaitingForTheirTurnKeepTheirWholeStepTime) {
   InjectChaos(Service::kInventory,
               "/sagaworks.v1.InventoryService/ReserveStock", 0, 300);
   std::vector<std::string> ids;
@@ -225,9 +225,9 @@ TEST_F(QueuedSagaTest, SagasWaitingForAWorkerKeepTheirWholeStepTime) {
   }
 }
 
-// More orchestrator workers than a downstream's bulkhead has slots: a worker
-// waits for a slot instead of failing its attempt and sleeping out a
-// backoff.
+// More sagas in flight than a downstream's bulkhead has slots: a call waits
+// for a slot (holding no thread) instead of failing its attempt and
+// sleeping out a backoff.
 class BulkheadWaitTest : public ResilienceTest {
  protected:
   static void SetUpTestSuite() {
@@ -235,13 +235,13 @@ class BulkheadWaitTest : public ResilienceTest {
     std::ofstream(config) << R"({"downstreams": {")"
                           << Name(Service::kInventory)
                           << R"(": {"bulkhead": {"max_concurrent": 1}}}})";
-    StartPlatform(
-        {{Name(Service::kOrchestrator),
-          {"--workers=4", absl::StrCat("--resilience-config=", config)}}});
+    StartPlatform({{Name(Service::kOrchestrator),
+                    {"--max-in-flight=4",
+                     absl::StrCat("--resilience-config=", config)}}});
   }
 };
 
-TEST_F(BulkheadWaitTest, WorkersWaitForASlotRatherThanRefuseTheirCalls) {
+TEST_F(BulkheadWaitTest, CallsWaitForASlotRatherThanFail) {
   InjectChaos(Service::kInventory,
               "/sagaworks.v1.InventoryService/ReserveStock", 0, 300);
   std::vector<std::string> ids;

@@ -236,5 +236,65 @@ TEST_F(SagaRunnerTest, ARefusalCompensatesInReverseThroughTheRunner) {
   EXPECT_EQ(Status("s1"), SagaStatus::kCompensated);
 }
 
+// Answers come later, from other threads (as gRPC's do): one worker thread
+// keeps max_in_flight sagas going at once, none of them holding it, and the
+// rest wait their turn.
+TEST_F(SagaRunnerTest, OneWorkerDrivesManySagasWhoseCallsAreOut) {
+  BoundParticipants deferred;
+  absl::Mutex mu;
+  std::vector<CallDone> pending;
+  int answered = 0;
+  for (const std::string& name : definition_.CallNames()) {
+    deferred.BindAsync(name, [&](const CallInput&, CallDone done) {
+      absl::MutexLock lock(&mu);
+      pending.push_back(std::move(done));
+    });
+  }
+  FakeSagaLog log(db_, {"orch-a", kLease});
+  SagaRunnerConfig config;
+  config.workers = 1;
+  config.max_in_flight = 3;
+  SagaRunner runner(log, definition_, deferred, clock_, config);
+  ASSERT_TRUE(runner.Start().ok());
+  for (int i = 0; i < 5; ++i) {
+    runner.EnqueueNew(NewSaga(absl::StrCat("s", i), "orch-a"));
+  }
+  auto calls_out = [&] {
+    absl::MutexLock lock(&mu);
+    return pending.size();
+  };
+  auto eventually = [](auto done) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (!done() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    return done();
+  };
+  ASSERT_TRUE(eventually([&] { return calls_out() == 3; }));
+  EXPECT_EQ(runner.in_flight(), 3u);
+  EXPECT_EQ(runner.backlog(), 2u);
+  // Answer every call out, from this thread, until all five are done.
+  auto finished = [&] {
+    for (int i = 0; i < 5; ++i) {
+      if (Status(absl::StrCat("s", i)) != SagaStatus::kCompleted) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(eventually([&] {
+    std::vector<CallDone> answer;
+    {
+      absl::MutexLock lock(&mu);
+      answer.swap(pending);
+      answered += static_cast<int>(answer.size());
+    }
+    for (CallDone& done : answer) done(CallResult());
+    return finished();
+  }));
+  runner.Stop();
+  // Each saga made its five calls once.
+  EXPECT_EQ(answered, 5 * 5);
+  EXPECT_EQ(runner.in_flight(), 0u);
+}
+
 }  // namespace
 }  // namespace sagaworks::orchestrator

@@ -1,4 +1,5 @@
-// Scheduler: due-time order, no concurrent runs of one id, bounded workers.
+// Scheduler: due-time order, no concurrent runs of one id, bounded workers
+// and runs.
 #include "orchestrator/scheduler.h"
 
 #include <atomic>
@@ -25,10 +26,15 @@ TEST(SchedulerTest, RunsDueTasksInDueOrderAndHoldsFutureOnes) {
   SimulatedClock clock(absl::FromUnixSeconds(1000));
   absl::Mutex mu;
   std::vector<std::string> ran;
-  Scheduler scheduler(1, clock, [&](const std::string& id) {
-    absl::MutexLock lock(&mu);
-    ran.push_back(id);
+  Scheduler* self = nullptr;
+  Scheduler scheduler(1, 1, clock, [&](const std::string& id) {
+    {
+      absl::MutexLock lock(&mu);
+      ran.push_back(id);
+    }
+    self->Done(id);
   });
+  self = &scheduler;
   const absl::Time now = clock.Now();
   scheduler.Schedule("c", now + absl::Seconds(5));
   scheduler.Schedule("b", now - absl::Seconds(1));
@@ -52,7 +58,7 @@ TEST(SchedulerTest, NeverRunsOneIdTwiceAtOnceAndReRunsWhenAsked) {
   std::atomic<int> running{0}, max_running{0}, runs{0};
   std::atomic<bool> release{false};
   Scheduler* self = nullptr;
-  Scheduler scheduler(4, RealClock::Default(), [&](const std::string& id) {
+  Scheduler scheduler(4, 4, RealClock::Default(), [&](const std::string& id) {
     const int now = ++running;
     int seen = max_running.load();
     while (now > seen && !max_running.compare_exchange_weak(seen, now)) {
@@ -63,6 +69,7 @@ TEST(SchedulerTest, NeverRunsOneIdTwiceAtOnceAndReRunsWhenAsked) {
       while (!release) absl::SleepFor(absl::Milliseconds(1));
     }
     --running;
+    self->Done(id);
   });
   self = &scheduler;
   scheduler.Start();
@@ -78,7 +85,8 @@ TEST(SchedulerTest, NeverRunsOneIdTwiceAtOnceAndReRunsWhenAsked) {
 TEST(SchedulerTest, UsesNoMoreThanItsWorkers) {
   std::atomic<int> running{0}, max_running{0}, done{0};
   std::atomic<bool> release{false};
-  Scheduler scheduler(3, RealClock::Default(), [&](const std::string&) {
+  Scheduler* self = nullptr;
+  Scheduler scheduler(3, 100, RealClock::Default(), [&](const std::string& id) {
     const int now = ++running;
     int seen = max_running.load();
     while (now > seen && !max_running.compare_exchange_weak(seen, now)) {
@@ -86,7 +94,9 @@ TEST(SchedulerTest, UsesNoMoreThanItsWorkers) {
     while (!release) absl::SleepFor(absl::Milliseconds(1));
     --running;
     ++done;
+    self->Done(id);
   });
+  self = &scheduler;
   scheduler.Start();
   for (int i = 0; i < 30; ++i) {
     scheduler.Schedule("s" + std::to_string(i), absl::Now());
@@ -96,6 +106,35 @@ TEST(SchedulerTest, UsesNoMoreThanItsWorkers) {
   ASSERT_TRUE(Eventually([&] { return done.load() == 30; }));
   scheduler.Stop();
   EXPECT_EQ(max_running.load(), 3);
+}
+
+// A run waiting for a completion holds no worker, only a place: one worker
+// keeps max_running runs going, and the next starts when one is Done.
+TEST(SchedulerTest, RunsThatWaitHoldAPlaceButNoWorker) {
+  absl::Mutex mu;
+  std::vector<std::string> started;
+  Scheduler scheduler(1, 3, RealClock::Default(), [&](const std::string& id) {
+    absl::MutexLock lock(&mu);
+    started.push_back(id);
+  });
+  scheduler.Start();
+  for (int i = 0; i < 5; ++i) {
+    scheduler.Schedule("s" + std::to_string(i), absl::Now());
+  }
+  auto started_count = [&] {
+    absl::MutexLock lock(&mu);
+    return started.size();
+  };
+  ASSERT_TRUE(Eventually([&] { return started_count() == 3; }));
+  EXPECT_EQ(scheduler.running(), 3u);
+  EXPECT_EQ(scheduler.queued(), 2u);
+  scheduler.Done("s0");
+  ASSERT_TRUE(Eventually([&] { return started_count() == 4; }));
+  for (const char* id : {"s1", "s2", "s3"}) scheduler.Done(id);
+  ASSERT_TRUE(Eventually([&] { return started_count() == 5; }));
+  scheduler.Done("s4");
+  scheduler.Stop();
+  EXPECT_EQ(scheduler.running(), 0u);
 }
 
 }  // namespace

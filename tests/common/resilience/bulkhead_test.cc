@@ -1,6 +1,7 @@
 #include "common/resilience/bulkhead.h"
 
 #include <atomic>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -26,6 +27,63 @@ TEST(BulkheadTest, ABoundedWaitGetsASlotFreedMeanwhile) {
   std::thread leaver([&] { b.Leave(); });
   EXPECT_TRUE(b.TryEnter());  // waits for the leave, far less than 30 s
   leaver.join();
+}
+
+// A clock whose timers fire only when the test says so.
+class ManualTimers final : public Clock {
+ public:
+  absl::Time Now() const override { return absl::UnixEpoch(); }
+  void SleepFor(absl::Duration) override {}
+  void RunAfter(absl::Duration d, std::function<void()> fn) override {
+    waits.push_back(d);
+    timers.push_back(std::move(fn));
+  }
+  void FireAll() {
+    std::vector<std::function<void()>> due = std::move(timers);
+    timers.clear();
+    for (auto& fn : due) fn();
+  }
+  std::vector<absl::Duration> waits;
+  std::vector<std::function<void()>> timers;
+};
+
+TEST(BulkheadTest, AnAsyncWaiterGetsTheSlotLeftWithoutHoldingAThread) {
+  ManualTimers clock;
+  Bulkhead b({1, absl::Seconds(2)});
+  std::vector<bool> answers;
+  b.EnterAsync(clock, [&](bool got) { answers.push_back(got); });
+  b.EnterAsync(clock, [&](bool got) { answers.push_back(got); });
+  // The first got the slot at once; the second waits, with a timer set for
+  // its max_wait.
+  EXPECT_EQ(answers, std::vector<bool>{true});
+  EXPECT_EQ(clock.waits, std::vector<absl::Duration>{absl::Seconds(2)});
+  b.Leave();  // hands the slot over as it is
+  EXPECT_EQ(answers, (std::vector<bool>{true, true}));
+  EXPECT_EQ(b.in_use(), 1);
+  clock.FireAll();  // the timer of a waiter already served does nothing
+  EXPECT_EQ(answers.size(), 2u);
+  EXPECT_EQ(b.rejected(), 0);
+}
+
+TEST(BulkheadTest, AnAsyncWaiterIsRefusedOnceItsWaitRunsOut) {
+  ManualTimers clock;
+  Bulkhead b({1, absl::Seconds(2)});
+  std::vector<bool> answers;
+  b.EnterAsync(clock, [&](bool got) { answers.push_back(got); });
+  b.EnterAsync(clock, [&](bool got) { answers.push_back(got); });
+  clock.FireAll();
+  EXPECT_EQ(answers, (std::vector<bool>{true, false}));
+  EXPECT_EQ(b.rejected(), 1);
+  // The refused waiter is gone: leaving frees the slot for the next.
+  b.Leave();
+  EXPECT_EQ(b.in_use(), 0);
+  // Without a max_wait a full bulkhead refuses at once.
+  Bulkhead now({1, absl::ZeroDuration()});
+  answers.clear();
+  now.EnterAsync(clock, [&](bool got) { answers.push_back(got); });
+  now.EnterAsync(clock, [&](bool got) { answers.push_back(got); });
+  EXPECT_EQ(answers, (std::vector<bool>{true, false}));
+  EXPECT_TRUE(clock.timers.empty());
 }
 
 TEST(BulkheadTest, ManyThreadsNeverExceedTheLimit) {

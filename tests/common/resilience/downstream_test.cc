@@ -248,6 +248,10 @@ class RecordingClock final : public Clock {
  public:
   absl::Time Now() const override { return absl::Now(); }
   void SleepFor(absl::Duration d) override { waits.push_back(d); }
+  void RunAfter(absl::Duration d, std::function<void()> fn) override {
+    waits.push_back(d);
+    fn();
+  }
   std::vector<absl::Duration> waits;
 };
 
@@ -315,6 +319,65 @@ TEST_F(DownstreamServerTest, SheddingWithAPushbackLeavesTheBreakerClosed) {
   const absl::Status s = Check(unwell);
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable) << s;
   EXPECT_EQ(unwell.BreakerFor("Check").state(), BreakerState::kOpen);
+}
+
+// The same pipeline holding no thread: attempts go through the async stub,
+// the backoff waits on the clock's timer, and `done` gets the outcome.
+TEST_F(DownstreamServerTest, AnAsyncCallRetriesOnTheClocksTimerAndSucceeds) {
+  service_.script = {{grpc::StatusCode::UNAVAILABLE, ""},
+                     {grpc::StatusCode::RESOURCE_EXHAUSTED, "250"}};
+  DownstreamConfig c;
+  c.call.retry.max_attempts = 5;
+  Downstream d("health", c, clock_, 1);
+  absl::Notification finished;
+  absl::Status result = absl::UnknownError("not called");
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  d.CallAsync(
+      "Check", {},
+      [&](grpc::ClientContext* ctx, std::function<void(grpc::Status)> done) {
+        stub_->async()->Check(ctx, &request, &response, std::move(done));
+      },
+      [&](absl::Status s) {
+        result = std::move(s);
+        finished.Notify();
+      });
+  ASSERT_TRUE(finished.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(result.ok()) << result;
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(service_.deadlines.size(), 3u);
+  // Our own backoff after UNAVAILABLE, then exactly the server's pushback.
+  ASSERT_EQ(clock_.waits.size(), 2u);
+  EXPECT_EQ(clock_.waits[1], absl::Milliseconds(250));
+  EXPECT_EQ(d.stats().retries, 2);
+  EXPECT_EQ(d.bulkhead().in_use(), 0);
+}
+
+TEST_F(DownstreamServerTest, AnAsyncCallAgainstAnOpenBreakerEndsAtOnce) {
+  DownstreamConfig c;
+  c.breaker.consecutive_failures = 1;
+  c.call.retry.max_attempts = 1;
+  service_.script = {{grpc::StatusCode::UNAVAILABLE, ""}};
+  Downstream d("health", c, clock_, 1);
+  EXPECT_EQ(Check(d).code(), absl::StatusCode::kUnavailable);
+  ASSERT_EQ(d.BreakerFor("Check").state(), BreakerState::kOpen);
+  absl::Status result;
+  bool attempted = false, called = false;
+  d.CallAsync(
+      "Check", {},
+      [&](grpc::ClientContext*, std::function<void(grpc::Status)> done) {
+        attempted = true;
+        done(grpc::Status::OK);
+      },
+      [&](absl::Status s) {
+        called = true;
+        result = std::move(s);
+      });
+  // Refused on the caller's thread, before anything was sent.
+  EXPECT_TRUE(called);
+  EXPECT_FALSE(attempted);
+  EXPECT_NE(result.message().find("circuit breaker open"), std::string::npos)
+      << result;
 }
 
 TEST_F(DownstreamServerTest, NegativePushbackMeansDoNotRetry) {
