@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   using platform::Service;
   server::Process process(Service::kOrchestrator);
   orchestrator::SagaRunnerConfig config;
+  double group_wait_ms = 2;
   double call_timeout_s = 2, step_timeout_s = 10, lease_s = 10,
          claim_interval_s = 1, stuck_after_s = 300;
   std::string instance_id;
@@ -33,6 +34,14 @@ int main(int argc, char** argv) {
                  "orchestrators (0: no limit)")
       ->envname("SAGAWORKS_MAX_BACKLOG")
       ->check(CLI::Range(0, 10000000))
+      ->capture_default_str();
+  app.add_option("--commit-group-wait-ms", group_wait_ms,
+                 "how long a saga's commit may wait for the commits of sagas "
+                 "whose call is out, to share one statement with them (fewer "
+                 "commits at moderate load, for up to this much latency per "
+                 "step)")
+      ->envname("SAGAWORKS_COMMIT_GROUP_WAIT_MS")
+      ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();
   app.add_option("--call-timeout-seconds", call_timeout_s,
                  "deadline of one attempt of a call to a service")
@@ -129,6 +138,8 @@ int main(int argc, char** argv) {
   store.SetStuckAfter(config.stuck_after);
   orchestrator::SagaRunner runner(store, std::move(definition), *participants,
                                   RealClock::Default(), config);
+  store.SetGroupWait(absl::Microseconds(group_wait_ms * 1000),
+                     [&runner] { return runner.calls_out(); });
   auto idempotency = process.MakeIdempotency();
   if (!idempotency.ok()) return process.Fail(idempotency.status());
   orchestrator::OrchestratorServiceImpl service(store, runner, process.guard(),

@@ -369,7 +369,9 @@ void SagaRunner::Sent(std::shared_ptr<Flight> f,
         record.state,
         record.state.step_deadline.value_or(absl::InfiniteFuture()),
         f->key};
+    calls_out_.fetch_add(1, std::memory_order_relaxed);
     participants_.Invoke(input, [this, f](CallResult result) {
+      calls_out_.fetch_sub(1, std::memory_order_relaxed);
       Answered(f, std::move(result));
     });
     return;

@@ -109,8 +109,10 @@ class SagaRunner {
 
   // backlog is how many sagas wait for their turn or a backoff.
   size_t backlog() const { return scheduler_.queued(); }
-  // in_flight is how many are being driven.
+  // in_flight is how many are being driven; calls_out, how many of them
+  // wait for a call's answer (each will bring a commit).
   size_t in_flight() const { return scheduler_.running(); }
+  int calls_out() const { return calls_out_.load(std::memory_order_relaxed); }
   // Admit reserves room in the backlog for one new saga, false when it is
   // full (max_backlog); the room is given back by destroying the Admission,
   // once the saga is enqueued or was not stored. Reserving, not only
@@ -172,6 +174,7 @@ class SagaRunner {
   // Set by Stop(): sagas in flight make no new call (the last attempt is
   // stored; whoever takes the saga over makes it).
   std::atomic<bool> draining_{false};
+  std::atomic<int> calls_out_{0};
   std::thread lease_thread_;
   // Tick's schedule; only Tick's thread touches them.
   absl::Time next_renewal_ = absl::InfinitePast();

@@ -566,6 +566,15 @@ void SagaStore::CommitLoop() {
     };
     commit_mu_.Await(absl::Condition(&ready));
     if (waiting_.empty()) return;  // closing
+    if (group_wait_ > absl::ZeroDuration() && expected_ != nullptr) {
+      const size_t target = std::min<size_t>(
+          waiting_.size() + static_cast<size_t>(std::max(expected_(), 0)),
+          static_cast<size_t>(max_batch_));
+      auto joined = [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_) {
+        return closing_ || waiting_.size() >= target;
+      };
+      commit_mu_.AwaitWithTimeout(absl::Condition(&joined), group_wait_);
+    }
     // Oldest first. A saga is in one group at most (the second move of a
     // saga must see the first's version): later ones wait for the next.
     std::vector<std::unique_ptr<Waiting>> group, later;

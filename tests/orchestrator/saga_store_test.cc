@@ -2,6 +2,7 @@
 // commits, the step log, and what recovery reads.
 #include "orchestrator/saga_store.h"
 
+#include <atomic>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -331,6 +332,58 @@ TEST_P(SagaStoreTest, CommitsArrivingTogetherShareOneStatement) {
                        .as<std::string>());
   }
   EXPECT_EQ(writers.size(), 1u);
+}
+
+// With a group wait, a move waits for the moves said to be on their way
+// (sagas whose call is out) and goes in one statement with them, well
+// before the wait is over; with none on their way it goes at once.
+TEST_P(SagaStoreTest, AGroupWaitGathersTheMovesOnTheirWay) {
+  std::vector<SagaRecord> records;
+  for (int i = 0; i < 3; ++i) {
+    v1::StartSagaRequest request = Request();
+    request.set_order_id(
+        absl::StrCat("33333333-3333-3333-3333-3333333333", 10 + i));
+    bool created;
+    records.push_back(*Create(request, &created));
+  }
+  std::atomic<int> on_their_way{1};
+  SagaStore store(*pool_, Lease{"orch-a", kLease});
+  store.SetGroupWait(absl::Seconds(30), [&] { return on_their_way.load(); });
+  SagaState next = records[0].state;
+  next.attempt = 2;
+  const std::vector<StepLogEntry> entries;
+  absl::Mutex mu;
+  std::vector<absl::StatusOr<int64_t>> results;
+  auto done = [&](absl::StatusOr<int64_t> r) {
+    absl::MutexLock lock(&mu);
+    results.push_back(std::move(r));
+  };
+  auto finished = [&](size_t n) {
+    absl::MutexLock lock(&mu);
+    return results.size() == n;
+  };
+  store.CommitAsync(records[0], next, entries, absl::Now(), done);
+  ASSERT_TRUE(
+      PollUntil(absl::Seconds(5), [&] { return store.WaitingCommits() == 1; }));
+  EXPECT_FALSE(finished(1));  // held back for the one on its way
+  on_their_way = 0;
+  store.CommitAsync(records[1], next, entries, absl::Now(), done);
+  ASSERT_TRUE(PollUntil(absl::Seconds(10), [&] { return finished(2); }));
+  // Nothing on its way: the third goes alone, at once.
+  store.CommitAsync(records[2], next, entries, absl::Now(), done);
+  ASSERT_TRUE(PollUntil(absl::Seconds(10), [&] { return finished(3); }));
+  for (const auto& r : results) SW_EXPECT_OK(r.status());
+  pqxx::connection watcher(pool_->config().url);
+  pqxx::nontransaction look(watcher);
+  auto writer = [&](const SagaRecord& r) {
+    return look
+        .exec_params1(
+            "SELECT xmin::text FROM saga_instances WHERE saga_id = $1",
+            r.saga_id)[0]
+        .as<std::string>();
+  };
+  EXPECT_EQ(writer(records[0]), writer(records[1]));
+  EXPECT_NE(writer(records[1]), writer(records[2]));
 }
 
 // A move alone goes out as a statement of its own (plain parameters), in a
