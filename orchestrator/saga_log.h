@@ -70,10 +70,12 @@ class SagaLog {
   using Committed = std::function<void(absl::StatusOr<int64_t>)>;
   // CommitAsync is Commit with its result given to `done`, on any thread
   // (`done` must not block); `record`, `next` and `entries` stay valid until
-  // then. This one commits on the calling thread.
+  // then. `may_wait`: the calling thread may wait for the commit itself (a
+  // worker's, not a completion's). This one commits on the calling thread.
   virtual void CommitAsync(const SagaRecord& record, const SagaState& next,
                            const std::vector<StepLogEntry>& entries,
-                           absl::Time next_attempt_at, Committed done) {
+                           absl::Time next_attempt_at, bool /*may_wait*/,
+                           Committed done) {
     done(Commit(record, next, entries, next_attempt_at));
   }
 

@@ -318,6 +318,7 @@ void SagaRunner::Advance(std::shared_ptr<Flight> f) {
   Flight& flight = *f;
   store_.CommitAsync(flight.record, flight.decision.state, flight.decision.log,
                      flight.decision.due(clock_.Now()),
+                     /*may_wait=*/Scheduler::OnRunThread(),
                      [this, f = std::move(f)](absl::StatusOr<int64_t> version) {
                        Sent(f, std::move(version));
                      });

@@ -529,7 +529,7 @@ absl::StatusOr<int64_t> SagaStore::Commit(
     const std::vector<StepLogEntry>& entries, absl::Time next_attempt_at) {
   absl::Notification committed;
   absl::StatusOr<int64_t> result;
-  CommitAsync(record, next, entries, next_attempt_at,
+  CommitAsync(record, next, entries, next_attempt_at, /*may_wait=*/true,
               [&](absl::StatusOr<int64_t> r) {
                 result = std::move(r);
                 committed.Notify();
@@ -540,7 +540,8 @@ absl::StatusOr<int64_t> SagaStore::Commit(
 
 void SagaStore::CommitAsync(const SagaRecord& record, const SagaState& next,
                             const std::vector<StepLogEntry>& entries,
-                            absl::Time next_attempt_at, Committed done) {
+                            absl::Time next_attempt_at, bool may_wait,
+                            Committed done) {
   auto waiting = std::make_unique<Waiting>();
   waiting->move = Move{&record, &next, &entries, next_attempt_at};
   waiting->done = std::move(done);
@@ -551,18 +552,29 @@ void SagaStore::CommitAsync(const SagaRecord& record, const SagaState& next,
     waiting->span = trace::Tracer::Get().StartSpan("commit saga",
                                                    trace::SpanKind::kInternal);
   }
-  absl::MutexLock lock(&commit_mu_);
-  waiting_.push_back(std::move(waiting));
-  if (!committer_.joinable()) {
-    committer_ = std::thread([this] { CommitLoop(); });
+  {
+    absl::MutexLock lock(&commit_mu_);
+    // With nothing else waiting or being committed, a caller that may wait
+    // commits its move itself, sparing two hand-overs between threads.
+    if (!may_wait || flushing_ || !waiting_.empty()) {
+      waiting_.push_back(std::move(waiting));
+      if (!committer_.joinable()) {
+        committer_ = std::thread([this] { CommitLoop(); });
+      }
+      return;
+    }
+    flushing_ = true;
   }
+  std::vector<std::unique_ptr<Waiting>> group;
+  group.push_back(std::move(waiting));
+  Flush(std::move(group));
 }
 
 void SagaStore::CommitLoop() {
   absl::MutexLock lock(&commit_mu_);
   while (true) {
     auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(commit_mu_) {
-      return closing_ || !waiting_.empty();
+      return !flushing_ && (closing_ || !waiting_.empty());
     };
     commit_mu_.Await(absl::Condition(&ready));
     if (waiting_.empty()) return;  // closing
@@ -588,33 +600,42 @@ void SagaStore::CommitLoop() {
       }
     }
     waiting_ = std::move(later);
+    flushing_ = true;
     commit_mu_.Unlock();
-    std::vector<Waiting*> moves;
-    moves.reserve(group.size());
-    for (const std::unique_ptr<Waiting>& w : group) moves.push_back(w.get());
-    {
-      const trace::SpanContext lead = group.front()->span != nullptr
-                                          ? group.front()->span->context()
-                                          : trace::SpanContext{};
-      trace::ScopedContext in_trace(lead);
-      CommitGroup(std::move(moves));
-    }
-    for (std::unique_ptr<Waiting>& w : group) {
-      if (w->span != nullptr && w->span->recording()) {
-        w->span->SetAttribute("sagaworks.saga.commit_group",
-                              static_cast<int64_t>(group.size()));
-        if (w->result.ok()) {
-          w->span->SetOk();
-        } else {
-          w->span->SetError(w->result.status().message());
-        }
-      }
-      w->span.reset();
-      Committed done = std::move(w->done);
-      done(std::move(w->result));
-    }
-    group.clear();
+    Flush(std::move(group));
     commit_mu_.Lock();
+  }
+}
+
+void SagaStore::Flush(std::vector<std::unique_ptr<Waiting>> group) {
+  std::vector<Waiting*> moves;
+  moves.reserve(group.size());
+  for (const std::unique_ptr<Waiting>& w : group) moves.push_back(w.get());
+  {
+    const trace::SpanContext lead = group.front()->span != nullptr
+                                        ? group.front()->span->context()
+                                        : trace::SpanContext{};
+    trace::ScopedContext in_trace(lead);
+    CommitGroup(std::move(moves));
+  }
+  {
+    // The next group may go while these callers carry on.
+    absl::MutexLock lock(&commit_mu_);
+    flushing_ = false;
+  }
+  for (std::unique_ptr<Waiting>& w : group) {
+    if (w->span != nullptr && w->span->recording()) {
+      w->span->SetAttribute("sagaworks.saga.commit_group",
+                            static_cast<int64_t>(group.size()));
+      if (w->result.ok()) {
+        w->span->SetOk();
+      } else {
+        w->span->SetError(w->result.status().message());
+      }
+    }
+    w->span.reset();
+    Committed done = std::move(w->done);
+    done(std::move(w->result));
   }
 }
 

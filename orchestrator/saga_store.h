@@ -78,14 +78,16 @@ class SagaStore final : public SagaLog {
   absl::StatusOr<SagaRecord> Load(const std::string& saga_id) override;
 
   // CommitAsync (SagaLog::CommitAsync) in one statement, made by the
-  // store's committer thread. Moves are grouped: while one statement is
+  // store's committer thread, or by a caller that may wait when nothing
+  // else is being committed. Moves are grouped: while one statement is
   // being committed, the moves that arrive wait and then go together in the
-  // next (at most `max_batch` in one). Each `done` is called, on the
-  // committer thread, once its own move is durable; a move alone waits for
-  // no one.
+  // next (at most `max_batch` in one). Each `done` is called once its own
+  // move is durable, on the thread that committed it; a move alone waits
+  // for no one.
   void CommitAsync(const SagaRecord& record, const SagaState& next,
                    const std::vector<StepLogEntry>& entries,
-                   absl::Time next_attempt_at, Committed done) override;
+                   absl::Time next_attempt_at, bool may_wait,
+                   Committed done) override;
   // SetGroupWait lets the committer hold a group back for up to `wait` until
   // the moves `expected()` says are on their way (sagas whose call is out)
   // have joined it, so that at moderate load moves share a statement as
@@ -170,6 +172,9 @@ class SagaStore final : public SagaLog {
   // CommitLoop is the committer thread: it takes groups until the store is
   // destroyed and nothing waits.
   void CommitLoop();
+  // Flush commits `group` (flushing_ set by the caller, cleared here once
+  // the statement is done) and calls each move's `done`.
+  void Flush(std::vector<std::unique_ptr<Waiting>> group);
   // CommitGroup commits `group` in one statement (each alone when the group
   // as a whole fails for a reason other than an unreachable database, so
   // one bad move does not fail the others) and fills in the results.
@@ -186,6 +191,8 @@ class SagaStore final : public SagaLog {
   absl::Mutex commit_mu_;
   std::vector<std::unique_ptr<Waiting>> waiting_ ABSL_GUARDED_BY(commit_mu_);
   bool closing_ ABSL_GUARDED_BY(commit_mu_) = false;
+  // A group's statement is being committed (one at a time).
+  bool flushing_ ABSL_GUARDED_BY(commit_mu_) = false;
   // Started by the first commit.
   std::thread committer_ ABSL_GUARDED_BY(commit_mu_);
 };

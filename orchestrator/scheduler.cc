@@ -3,6 +3,13 @@
 #include <algorithm>
 
 namespace sagaworks::orchestrator {
+namespace {
+
+thread_local bool starting_run = false;
+
+}  // namespace
+
+bool Scheduler::OnRunThread() { return starting_run; }
 
 Scheduler::Scheduler(int workers, int max_running, Clock& clock, Task run)
     : workers_(workers),
@@ -98,7 +105,9 @@ void Scheduler::StartLocked() {
   due_.erase(task);
   running_.insert(task);
   mu_.Unlock();
+  starting_run = true;
   run_(task);
+  starting_run = false;
   mu_.Lock();
 }
 

@@ -48,6 +48,10 @@ class Scheduler {
   // Held lists every id queued or running.
   std::vector<std::string> Held() const;
 
+  // OnRunThread: the calling thread is starting a run (inside `run`, on a
+  // worker or RunDue's caller), where waiting on the database is its job.
+  static bool OnRunThread();
+
   // running is how many runs are in progress.
   size_t running() const;
 

@@ -362,15 +362,18 @@ TEST_P(SagaStoreTest, AGroupWaitGathersTheMovesOnTheirWay) {
     absl::MutexLock lock(&mu);
     return results.size() == n;
   };
-  store.CommitAsync(records[0], next, entries, absl::Now(), done);
+  store.CommitAsync(records[0], next, entries, absl::Now(),
+                    /*may_wait=*/false, done);
   ASSERT_TRUE(
       PollUntil(absl::Seconds(5), [&] { return store.WaitingCommits() == 1; }));
   EXPECT_FALSE(finished(1));  // held back for the one on its way
   on_their_way = 0;
-  store.CommitAsync(records[1], next, entries, absl::Now(), done);
+  store.CommitAsync(records[1], next, entries, absl::Now(),
+                    /*may_wait=*/false, done);
   ASSERT_TRUE(PollUntil(absl::Seconds(10), [&] { return finished(2); }));
   // Nothing on its way: the third goes alone, at once.
-  store.CommitAsync(records[2], next, entries, absl::Now(), done);
+  store.CommitAsync(records[2], next, entries, absl::Now(),
+                    /*may_wait=*/false, done);
   ASSERT_TRUE(PollUntil(absl::Seconds(10), [&] { return finished(3); }));
   for (const auto& r : results) SW_EXPECT_OK(r.status());
   pqxx::connection watcher(pool_->config().url);
