@@ -166,7 +166,7 @@ void SagaRunner::LeaseLoop() {
 size_t SagaRunner::Tick() {
   static metrics::Family& held = metrics::Registry::Default().Gauge(
       "sagaworks_saga_backlog",
-      "Sagas this orchestrator holds that wait for a worker or a backoff.");
+      "Sagas this orchestrator holds that wait for their turn or a backoff.");
   held.With({}).Set(static_cast<double>(backlog()));
   const absl::Time now = clock_.Now();
   if (now >= next_renewal_) {
