@@ -62,12 +62,13 @@ void Bulkhead::EnterAsync(Clock& clock, std::function<void(bool)> granted) {
     return;
   }
   clock.RunAfter(config_.max_wait, [this, waiter] {
+    // Served already: the bulkhead is not touched (it may be gone).
+    if (waiter->settled.exchange(true)) return;
     {
       absl::MutexLock lock(&mu_);
-      if (waiter->settled) return;
-      waiter->settled = true;
       ++rejected_;
-      waiters_.erase(std::find(waiters_.begin(), waiters_.end(), waiter));
+      auto it = std::find(waiters_.begin(), waiters_.end(), waiter);
+      if (it != waiters_.end()) waiters_.erase(it);
     }
     waiter->granted(false);
   });
@@ -80,14 +81,14 @@ void Bulkhead::Leave() {
     while (!waiters_.empty() && next == nullptr) {
       next = std::move(waiters_.front());
       waiters_.pop_front();
-      if (next->settled) next = nullptr;
+      // One that timed out meanwhile is its timer's to answer.
+      if (next->settled.exchange(true)) next = nullptr;
     }
     if (next == nullptr) {
       if (in_use_ > 0) --in_use_;
       return;
     }
     // The slot passes to the waiter as it is.
-    next->settled = true;
   }
   next->granted(true);
 }

@@ -4,6 +4,7 @@
 #ifndef SAGAWORKS_COMMON_RESILIENCE_BULKHEAD_H_
 #define SAGAWORKS_COMMON_RESILIENCE_BULKHEAD_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -37,7 +38,8 @@ class Bulkhead {
   // EnterAsync takes a slot without blocking: `granted(true)` at once when
   // one is free, or on the thread that frees one within max_wait, else
   // `granted(false)` from `clock`'s timer once max_wait passed. `granted`
-  // must not block. The bulkhead must outlive max_wait.
+  // must not block. The bulkhead must outlive the calls waiting in it (a
+  // waiter's timer that fires after it got its slot touches nothing).
   void EnterAsync(Clock& clock, std::function<void(bool)> granted);
   // Leave returns a slot taken by TryEnter, TryEnterNow or EnterAsync,
   // handing it to the longest waiting EnterAsync if there is one.
@@ -50,7 +52,8 @@ class Bulkhead {
  private:
   struct Waiter {
     std::function<void(bool)> granted;
-    bool settled = false;  // granted or timed out, under mu_
+    // Granted or timed out: whoever sets it first answers the waiter.
+    std::atomic<bool> settled{false};
   };
 
   const BulkheadConfig config_;
