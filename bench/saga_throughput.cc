@@ -201,9 +201,11 @@ void Seed(const sagactl::Platform& platform) {
   if (!r.ok()) Die("seed stock", r.status());
 }
 
-// Commits: pg_stat_database's commit count of every database, by name.
+// Commits: pg_stat_database's commit count of every database, and the rows
+// each has inserted, updated and deleted, by name.
 struct Commits {
   std::map<std::string, int64_t> by_database;
+  std::map<std::string, int64_t> rows_by_database;
   int64_t total() const {
     int64_t n = 0;
     for (const auto& [name, commits] : by_database) n += commits;
@@ -213,38 +215,43 @@ struct Commits {
 
 Commits ReadCommits(const sagactl::Platform& platform) {
   auto r = Query(platform.cluster().Url("postgres"),
-                 "SELECT coalesce(datname, ''), xact_commit::bigint "
+                 "SELECT coalesce(datname, ''), xact_commit::bigint, "
+                 "(tup_inserted + tup_updated + tup_deleted)::bigint "
                  "FROM pg_stat_database");
   if (!r.ok()) Die("read commit count", r.status());
   Commits out;
   for (const auto& row : *r) {
     out.by_database[row[0].as<std::string>()] = row[1].as<int64_t>();
+    out.rows_by_database[row[0].as<std::string>()] = row[2].as<int64_t>();
   }
   return out;
 }
 
 // CommitsByService: each service database's commits per saga between two
-// readings, in the registry's order ("orchestrator 2.0, order 2.1, ..."),
-// so each service's part of the total can be accounted for.
+// readings, and the rows it wrote per saga, in the registry's order
+// ("orchestrator 2.00 (9.0 rows), ..."), so each service's part of the
+// total can be accounted for.
 std::string CommitsByService(const Commits& before, const Commits& after,
                              int64_t sagas) {
   std::vector<std::string> parts;
   for (const platform::ServiceInfo& service : platform::Services()) {
-    auto get = [&](const Commits& c) -> int64_t {
-      auto it = c.by_database.find(service.database);
-      return it == c.by_database.end() ? 0 : it->second;
+    auto get = [&](const std::map<std::string, int64_t>& m) -> int64_t {
+      auto it = m.find(service.database);
+      return it == m.end() ? 0 : it->second;
     };
-    parts.push_back(
-        absl::StrFormat("%s %.2f", service.name,
-                        static_cast<double>(get(after) - get(before)) /
-                            std::max<int64_t>(sagas, 1)));
+    const double per_saga = 1.0 / std::max<int64_t>(sagas, 1);
+    parts.push_back(absl::StrFormat(
+        "%s %.2f (%.1f rows)", service.name,
+        (get(after.by_database) - get(before.by_database)) * per_saga,
+        (get(after.rows_by_database) - get(before.rows_by_database)) *
+            per_saga));
   }
   return absl::StrCat("    by database: ", absl::StrJoin(parts, ", "), "\n");
 }
 
 // NextXid: the cluster's next transaction id. Only a transaction that writes
 // takes one, so the difference of two readings counts the writing commits
-// (those that flush the WAL) among all of TotalCommits.
+// (those that flush the WAL) among all of ReadCommits' total.
 int64_t NextXid(const sagactl::Platform& platform) {
   auto r =
       Query(platform.cluster().Url("postgres"),
