@@ -168,6 +168,11 @@ size_t SagaRunner::Tick() {
       "sagaworks_saga_backlog",
       "Sagas this orchestrator holds that wait for their turn or a backoff.");
   held.With({}).Set(static_cast<double>(backlog()));
+  static metrics::Family& driven = metrics::Registry::Default().Gauge(
+      "sagaworks_sagas_in_flight",
+      "Sagas this orchestrator is driving (a call out or a commit waiting), "
+      "at most --max-in-flight.");
+  driven.With({}).Set(static_cast<double>(in_flight()));
   const absl::Time now = clock_.Now();
   if (now >= next_renewal_) {
     // Renewing three times a lease keeps it alive through two missed

@@ -427,6 +427,25 @@ TEST_F(BacklogTest, AFullBacklogDefersNewSagasAndLosesNone) {
         << " sagas started, backlog last "
         << metrics::SampleValue(page, "sagaworks_saga_backlog").value_or(-1);
   }
+  // Meanwhile one saga is driven at a time (--max-in-flight=1), as the
+  // orchestrator's gauge says each time it is set (every second).
+  double most_in_flight = 0;
+  bool saw_one = false;
+  const absl::Time look_until = absl::Now() + absl::Seconds(5);
+  while (absl::Now() < look_until && !saw_one) {
+    const std::string page =
+        platform()
+            .platform()
+            .MetricsPage(platform::Info(Service::kOrchestrator))
+            .value_or("");
+    const double n =
+        metrics::SampleValue(page, "sagaworks_sagas_in_flight").value_or(0);
+    most_in_flight = std::max(most_in_flight, n);
+    saw_one = saw_one || n == 1;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(saw_one) << "no saga was seen in flight";
+  EXPECT_LE(most_in_flight, 1);
   SlowStep(Service::kInventory, "", 0);
   std::vector<v1::Order> done = AwaitAllFinal(ids, absl::Seconds(60));
   CheckInvariants(done, alice, bob, widgets);
