@@ -5,16 +5,20 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace sagaworks::local {
@@ -149,22 +153,65 @@ absl::Status Kill(pid_t pid) {
       absl::StrCat("process ", pid, " did not exit after SIGKILL"));
 }
 
-absl::StatusOr<int> FreePort() {
+namespace {
+
+// CanBind: nothing listens on the loopback `port` now.
+bool CanBind(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError("socket");
+  if (fd < 0) return false;
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd);
-    return absl::InternalError(absl::StrCat("bind: ", std::strerror(errno)));
-  }
-  const int port = ntohs(addr.sin_port);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok =
+      bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   close(fd);
-  return port;
+  return ok;
+}
+
+// The first port of the kernel's ephemeral range (32768 by default).
+int EphemeralLow() {
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0, high = 0;
+  if (range >> low >> high && low > 0) return low;
+  return 32768;
+}
+
+}  // namespace
+
+absl::StatusOr<int> FreePort() {
+  constexpr int kFirst = 10000;
+  const int last = EphemeralLow() - 1;
+  if (last <= kFirst) {
+    return absl::FailedPreconditionError(
+        "the kernel's ephemeral ports start below 10001: no room for test "
+        "ports (net.ipv4.ip_local_port_range)");
+  }
+  const std::string dir = "/tmp/sagaworks-ports";
+  // Shared by every user who runs tests here, like /tmp itself.
+  if (mkdir(dir.c_str(), 01777) == 0) chmod(dir.c_str(), 01777);
+  static absl::Mutex mu;
+  static std::mt19937 rng(std::random_device{}() ^
+                          static_cast<unsigned>(getpid()));
+  absl::MutexLock lock(&mu);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int port = std::uniform_int_distribution<int>(kFirst, last)(rng);
+    const std::string path = absl::StrCat(dir, "/", port);
+    const int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) continue;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      close(fd);  // another process holds it
+      continue;
+    }
+    if (!CanBind(port)) {
+      close(fd);
+      continue;
+    }
+    // The lock stays held (its descriptor open) until this process ends.
+    return port;
+  }
+  return absl::ResourceExhaustedError(
+      absl::StrCat("no free loopback port in ", kFirst, "-", last));
 }
 
 std::string ExecutableDir() {

@@ -40,7 +40,11 @@ absl::Status Terminate(pid_t pid, absl::Duration grace);
 // Kill sends SIGKILL and waits (briefly) until the process is gone.
 absl::Status Kill(pid_t pid);
 
-// FreePort asks the kernel for a loopback port no one listens on now.
+// FreePort picks a loopback port no one listens on now, below the kernel's
+// range of ephemeral ports (so no outgoing connection takes it a moment
+// later), and reserves it for the rest of this process's life with a lock
+// file under /tmp/sagaworks-ports, so that processes picking ports at once
+// (tests run in parallel) never get the same one.
 absl::StatusOr<int> FreePort();
 
 // ExecutableDir is the directory of the running binary.
