@@ -14,6 +14,7 @@
 //   build/bin/resilience_bench
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -91,7 +92,13 @@ Server Start(grpc::Service* service) {
 security::TlsConfig Tls(const std::string& name) {
   static const std::string* dir = [] {
     char tmpl[] = "/tmp/sagaworks-bench-tls-XXXXXX";
-    return new std::string(mkdtemp(tmpl));
+    static const std::string* made = new std::string(mkdtemp(tmpl));
+    // The keys go with the run.
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(*made, ignored);
+    });
+    return made;
   }();
   static const security::KeyPair* ca = [] {
     const absl::Time now = absl::Now();
