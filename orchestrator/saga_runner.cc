@@ -71,7 +71,6 @@ void SagaRunner::Stop() {
     if (stopping_) return;
     stopping_ = true;
   }
-  draining_ = true;
   if (lease_thread_.joinable()) lease_thread_.join();
   // Waits for the calls out (each bounded by its downstream's call budget)
   // and the commits of their answers.
@@ -151,7 +150,7 @@ void SagaRunner::LeaseLoop() {
   absl::MutexLock lock(&stop_mu_);
   while (true) {
     auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(stop_mu_) {
-      return stopping_;
+      return stopping_.load();
     };
     if (stop_mu_.AwaitWithTimeout(absl::Condition(&stopping),
                                   config_.claim_interval)) {
@@ -358,7 +357,7 @@ void SagaRunner::Sent(std::shared_ptr<Flight> f,
   }
   f->record.state = d.state;
   if (d.call.has_value()) {
-    if (draining_) {
+    if (stopping_) {
       scheduler_.Done(saga_id);
       return;
     }

@@ -43,8 +43,9 @@ struct SagaRunnerConfig {
   // Threads that start sagas that are due (and load them).
   int workers = 4;
   // Sagas driven at once (a call out, or a commit waiting); the others
-  // wait their turn in the queue. Keep it at most each downstream's
-  // bulkhead, which refuses calls beyond its slots.
+  // wait their turn in the queue. A saga has one call out at most, so this
+  // also bounds the calls to each downstream (whose bulkhead should have as
+  // many slots).
   int max_in_flight = 64;
   // Wait before retrying after the orchestrator's own database failed.
   absl::Duration store_retry = absl::Seconds(1);
@@ -169,11 +170,11 @@ class SagaRunner {
   // New sagas admitted and not yet enqueued (Admit).
   absl::Mutex admit_mu_;
   size_t admitting_ ABSL_GUARDED_BY(admit_mu_) = 0;
+  // Set by Stop() under stop_mu_ (the lease loop waits on it); sagas in
+  // flight read it without the lock and make no new call once it is set
+  // (the last attempt is stored; whoever takes the saga over makes it).
   absl::Mutex stop_mu_;
-  bool stopping_ ABSL_GUARDED_BY(stop_mu_) = false;
-  // Set by Stop(): sagas in flight make no new call (the last attempt is
-  // stored; whoever takes the saga over makes it).
-  std::atomic<bool> draining_{false};
+  std::atomic<bool> stopping_{false};
   std::atomic<int> calls_out_{0};
   std::thread lease_thread_;
   // Tick's schedule; only Tick's thread touches them.

@@ -30,11 +30,6 @@ constexpr const char* kSagaType = kOrderSagaType;
 // Marks the ABORTED of a commit whose saga moved on (IsLostRace).
 constexpr char kLostRace[] = "type.sagaworks.dev/saga.lost_race";
 
-// Groups being committed at once. A move that arrives during a flush waits
-// for the next group instead of going at once in a small group of its own:
-// fewer, larger groups cost less CPU per saga than the wait saves.
-constexpr int kGroupsInFlight = 1;
-
 constexpr char kRecordColumns[] =
     "saga_id, order_id, status, current_step, attempt, "
     "(extract(epoch FROM step_deadline) * 1000000)::bigint, failure_reason, "

@@ -191,7 +191,10 @@ class SagaStore final : public SagaLog {
   absl::Mutex commit_mu_;
   std::vector<std::unique_ptr<Waiting>> waiting_ ABSL_GUARDED_BY(commit_mu_);
   bool closing_ ABSL_GUARDED_BY(commit_mu_) = false;
-  // A group's statement is being committed (one at a time).
+  // A group's statement is being committed. One at a time: a move that
+  // arrives meanwhile waits for the next group instead of going at once in
+  // a small group of its own, since fewer, larger groups cost less CPU per
+  // saga than the wait saves.
   bool flushing_ ABSL_GUARDED_BY(commit_mu_) = false;
   // Started by the first commit.
   std::thread committer_ ABSL_GUARDED_BY(commit_mu_);

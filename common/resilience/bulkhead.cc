@@ -31,16 +31,6 @@ bool Bulkhead::TryEnter() {
   return true;
 }
 
-bool Bulkhead::TryEnterNow() {
-  absl::MutexLock lock(&mu_);
-  if (in_use_ >= config_.max_concurrent) {
-    ++rejected_;
-    return false;
-  }
-  ++in_use_;
-  return true;
-}
-
 void Bulkhead::EnterAsync(Clock& clock, std::function<void(bool)> granted) {
   auto waiter = std::make_shared<Waiter>();
   bool room = false, wait = false;

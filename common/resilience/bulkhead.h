@@ -32,16 +32,13 @@ class Bulkhead {
 
   // TryEnter takes a slot, waiting up to max_wait; false when none came free.
   [[nodiscard]] bool TryEnter();
-  // TryEnterNow takes a slot only if one is free now (callers that must
-  // not block).
-  [[nodiscard]] bool TryEnterNow();
   // EnterAsync takes a slot without blocking: `granted(true)` at once when
   // one is free, or on the thread that frees one within max_wait, else
   // `granted(false)` from `clock`'s timer once max_wait passed. `granted`
   // must not block. The bulkhead must outlive the calls waiting in it (a
   // waiter's timer that fires after it got its slot touches nothing).
   void EnterAsync(Clock& clock, std::function<void(bool)> granted);
-  // Leave returns a slot taken by TryEnter, TryEnterNow or EnterAsync,
+  // Leave returns a slot taken by TryEnter or EnterAsync,
   // handing it to the longest waiting EnterAsync if there is one.
   void Leave();
 

@@ -148,17 +148,17 @@ absl::Status Downstream::Finish(const CallOptions& options,
 
 // Attempting: the state of one call's retry loop.
 struct Downstream::Attempting {
-  Attempting(const std::string& method, const CallPolicy& policy,
+  Attempting(const Downstream& d, const std::string& method,
              const CallOptions& options, CircuitBreaker& breaker,
-             absl::Time start, std::string span_name)
+             absl::Time start)
       : method(method),
-        policy(policy),
+        policy(d.PolicyFor(method)),
         options(options),
         breaker(breaker),
         backoff(policy.retry),
         overall(std::min(start + policy.total_timeout, options.deadline)),
         parent(trace::CurrentContext()),
-        span_name(std::move(span_name)) {}
+        span_name(absl::StrCat(d.rpc_service_, "/", method)) {}
 
   const std::string& method;
   const CallPolicy& policy;
@@ -189,8 +189,7 @@ struct Downstream::AsyncCall {
         attempt(std::move(attempt_in)),
         done(std::move(done_in)),
         start(start_in),
-        a(method, d.PolicyFor(method), options, breaker, start,
-          absl::StrCat(d.rpc_service_, "/", method)) {}
+        a(d, method, options, breaker, start) {}
 
   const std::string method;
   const CallOptions options;
@@ -251,8 +250,7 @@ absl::Status Downstream::Call(const std::string& method,
     return BulkheadFull(method, options, breaker, start);
   }
   budget_.RecordCall();
-  Attempting a(method, PolicyFor(method), options, breaker, start,
-               absl::StrCat(rpc_service_, "/", method));
+  Attempting a(*this, method, options, breaker, start);
   while (Prepare(a)) {
     const std::optional<absl::Duration> wait = Settle(a, attempt(*a.context));
     if (!wait.has_value()) break;

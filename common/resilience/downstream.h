@@ -1,10 +1,11 @@
 // Downstream: the pipeline every outbound call of a process goes through, one
 // object per downstream service. Call() runs one logical call:
 //
-//   breaker -> bulkhead -> [ breaker -> attempt with its own ClientContext and
-//   deadline
-//                 -> retry? (retryable code, budget, pushback or backoff,
-//                    time left) ]* -> fallback on final failure
+//   breaker -> bulkhead
+//     -> [ breaker -> attempt with its own ClientContext and deadline
+//          -> retry? (retryable code, budget, pushback or backoff,
+//             time left) ]*
+//     -> fallback on final failure
 //
 // gRPC 1.51 interceptors can neither repeat nor stop a call, so the pipeline
 // wraps the call instead: the caller passes a lambda that makes one attempt

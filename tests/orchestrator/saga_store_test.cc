@@ -70,6 +70,24 @@ class SagaStoreTest : public ::testing::TestWithParam<testing::WritePath> {
     return store_->Describe(request, 500);
   }
 
+  // CreateMany stores `n` new sagas, for the orders
+  // "dddddddd-dddd-dddd-dddd-dddddddddd10", "...11", ... made of `digit`.
+  absl::StatusOr<std::vector<SagaRecord>> CreateMany(int n, char digit) {
+    std::vector<SagaRecord> out;
+    for (int i = 0; i < n; ++i) {
+      v1::StartSagaRequest request = Request();
+      request.set_order_id(
+          absl::StrCat(std::string(8, digit), "-", std::string(4, digit), "-",
+                       std::string(4, digit), "-", std::string(4, digit), "-",
+                       std::string(10, digit), 10 + i));
+      bool created;
+      absl::StatusOr<SagaRecord> r = Create(request, &created);
+      if (!r.ok()) return r.status();
+      out.push_back(*std::move(r));
+    }
+    return out;
+  }
+
   // A new saga as StartSaga stores it (its first call begun), by the path
   // under test.
   absl::StatusOr<SagaRecord> Create(const v1::StartSagaRequest& request,
@@ -250,14 +268,7 @@ TEST_P(SagaStoreTest, OneCommitCarriesAnOutcomeAndTheNextAttempt) {
 // committed instead of waiting for it.
 TEST_P(SagaStoreTest, CommitsArrivingTogetherShareOneStatement) {
   constexpr int kSagas = 8;
-  std::vector<SagaRecord> records;
-  for (int i = 0; i < kSagas; ++i) {
-    v1::StartSagaRequest request = Request();
-    request.set_order_id(
-        absl::StrCat("11111111-1111-1111-1111-1111111111", 10 + i));
-    bool created;
-    records.push_back(*Create(request, &created));
-  }
+  std::vector<SagaRecord> records = *CreateMany(kSagas, '1');
   SagaRecord stale = records[kSagas - 1];
   stale.version -= 1;
   SagaState next = records[0].state;
@@ -338,14 +349,7 @@ TEST_P(SagaStoreTest, CommitsArrivingTogetherShareOneStatement) {
 // (sagas whose call is out) and goes in one statement with them, well
 // before the wait is over; with none on their way it goes at once.
 TEST_P(SagaStoreTest, AGroupWaitGathersTheMovesOnTheirWay) {
-  std::vector<SagaRecord> records;
-  for (int i = 0; i < 3; ++i) {
-    v1::StartSagaRequest request = Request();
-    request.set_order_id(
-        absl::StrCat("33333333-3333-3333-3333-3333333333", 10 + i));
-    bool created;
-    records.push_back(*Create(request, &created));
-  }
+  std::vector<SagaRecord> records = *CreateMany(3, '3');
   std::atomic<int> on_their_way{1};
   SagaStore store(*pool_, Lease{"orch-a", kLease});
   store.SetGroupWait(absl::Seconds(30), [&] { return on_their_way.load(); });
@@ -392,16 +396,9 @@ TEST_P(SagaStoreTest, AGroupWaitGathersTheMovesOnTheirWay) {
 // A move alone goes out as a statement of its own (plain parameters), in a
 // group as arrays: both leave the same row and the same log.
 TEST_P(SagaStoreTest, AMoveAloneAndInAGroupLeaveTheSameRowAndLog) {
-  std::vector<SagaRecord> records;
-  for (int i = 0; i < 3; ++i) {
-    v1::StartSagaRequest request = Request();
-    request.set_order_id(
-        absl::StrCat("22222222-2222-2222-2222-2222222222", 10 + i));
-    bool created;
-    auto record = Create(request, &created);
-    SW_ASSERT_OK(record.status());
-    records.push_back(*record);
-  }
+  absl::StatusOr<std::vector<SagaRecord>> made = CreateMany(3, '2');
+  SW_ASSERT_OK(made.status());
+  const std::vector<SagaRecord>& records = *made;
   SagaState next;
   next.status = SagaStatus::kCompensating;
   next.current_step = 2;
@@ -527,16 +524,10 @@ TEST_P(SagaStoreTest, ExpiredLeasesPassToAnotherOrchestrator) {
 TEST_P(SagaStoreTest, RenewalInChunksReachesEveryLease) {
   SagaStore chunked(*pool_, Lease{"orch-a", kLease}, /*max_batch=*/64,
                     /*renew_chunk=*/2);
+  absl::StatusOr<std::vector<SagaRecord>> made = CreateMany(5, '2');
+  SW_ASSERT_OK(made.status());
   std::vector<std::string> held;
-  for (int i = 0; i < 5; ++i) {
-    v1::StartSagaRequest request = Request();
-    request.set_order_id(
-        absl::StrCat("22222222-2222-2222-2222-2222222222", 10 + i));
-    bool created;
-    absl::StatusOr<SagaRecord> r = Create(request, &created);
-    SW_ASSERT_OK(r.status());
-    held.push_back(r->saga_id);
-  }
+  for (const SagaRecord& r : *made) held.push_back(r.saga_id);
   ExpireLeases();
   absl::StatusOr<int64_t> renewed = chunked.RenewLeases(held);
   SW_ASSERT_OK(renewed.status());
@@ -602,14 +593,7 @@ TEST_P(SagaStoreTest, FinishedSagasAreNeverClaimed) {
 // long and not updated (nobody drives it); never a finished one.
 TEST_P(SagaStoreTest, StuckSagasAreListedAndCounted) {
   store_->SetStuckAfter(absl::Minutes(5));
-  bool created;
-  std::vector<SagaRecord> sagas;
-  for (int i = 0; i < 4; ++i) {
-    v1::StartSagaRequest request = Request();
-    request.set_order_id(
-        absl::StrCat("33333333-3333-3333-3333-3333333333", 10 + i));
-    sagas.push_back(*Create(request, &created));
-  }
+  std::vector<SagaRecord> sagas = *CreateMany(4, '3');
   // 0 retries its call for 10 minutes; 1 is due and untouched for 10
   // minutes; 2 is healthy; 3 retried as long but has finished.
   SagaState retrying = sagas[0].state;
