@@ -83,15 +83,16 @@ absl::StatusOr<RunFigures> ParseRunFigures(absl::string_view output) {
     }
   }
   f.failed_calls = static_cast<int>(failed);
-  // Each per-process table lists the orchestrator's share of that phase.
-  double share_saturation = 0, share_half = 0;
-  const char* kOrchestratorShare = R"(\n  orchestrator +([0-9.]+)%)";
-  if (Find(text, kOrchestratorShare, {&share_saturation}, 0)) {
-    f.orchestrator_cpu_ms_saturation =
-        f.cpu_ms_saturation * share_saturation / 100;
-  }
-  if (Find(text, kOrchestratorShare, {&share_half}, 1)) {
-    f.orchestrator_cpu_ms_half = f.cpu_ms_half * share_half / 100;
+  // Each per-process table lists every process's share of that phase; a
+  // database's line starts with "db ", so it does not match.
+  for (const std::string& name : PlatformProcesses()) {
+    const std::string share = absl::StrCat(R"(\n  )", name, R"( +([0-9.]+)%)");
+    double saturation = 0, half = 0;
+    Find(text, share.c_str(), {&saturation}, 0);
+    Find(text, share.c_str(), {&half}, 1);
+    f.process_cpu_ms_saturation.push_back(f.cpu_ms_saturation * saturation /
+                                          100);
+    f.process_cpu_ms_half.push_back(f.cpu_ms_half * half / 100);
   }
   // Optional: builds from before the closed-loop phase do not print it.
   Find(
@@ -104,25 +105,35 @@ absl::StatusOr<RunFigures> ParseRunFigures(absl::string_view output) {
 std::string CompareTable(const std::vector<RunFigures>& other,
                          const std::vector<RunFigures>& current) {
   struct Row {
-    const char* name;
+    std::string name;
     std::function<double(const RunFigures&)> get;
     const char* format;
   };
-  const std::vector<Row> rows = {
+  // One row per platform process under each phase's CPU per saga.
+  auto by_process = [](std::vector<Row>* rows,
+                       std::vector<double> RunFigures::*phase) {
+    for (size_t i = 0; i < PlatformProcesses().size(); ++i) {
+      rows->push_back(
+          {absl::StrCat("  of which ", PlatformProcesses()[i], " (ms)"),
+           [phase, i](const RunFigures& f) {
+             return i < (f.*phase).size() ? (f.*phase)[i] : 0.0;
+           },
+           "%.2f"});
+    }
+  };
+  std::vector<Row> rows = {
       {"completed sagas/s at saturation",
        [](const RunFigures& f) { return f.sagas_per_second; }, "%.1f"},
       {"completed sagas/s, closed loop",
        [](const RunFigures& f) { return f.closed_loop_sagas_per_second; },
        "%.1f"},
       {"CPU per saga at saturation (ms)",
-       [](const RunFigures& f) { return f.cpu_ms_saturation; }, "%.2f"},
-      {"  of which the orchestrator (ms)",
-       [](const RunFigures& f) { return f.orchestrator_cpu_ms_saturation; },
-       "%.2f"},
-      {"CPU per saga at half load (ms)",
-       [](const RunFigures& f) { return f.cpu_ms_half; }, "%.2f"},
-      {"  of which the orchestrator (ms)",
-       [](const RunFigures& f) { return f.orchestrator_cpu_ms_half; }, "%.2f"},
+       [](const RunFigures& f) { return f.cpu_ms_saturation; }, "%.2f"}};
+  by_process(&rows, &RunFigures::process_cpu_ms_saturation);
+  rows.push_back({"CPU per saga at half load (ms)",
+                  [](const RunFigures& f) { return f.cpu_ms_half; }, "%.2f"});
+  by_process(&rows, &RunFigures::process_cpu_ms_half);
+  const std::vector<Row> rest = {
       {"commits per saga at saturation",
        [](const RunFigures& f) { return f.commits_saturation; }, "%.1f"},
       {"commits per saga at half load",
@@ -146,6 +157,7 @@ std::string CompareTable(const std::vector<RunFigures>& other,
       {"failed CreateOrder calls",
        [](const RunFigures& f) { return f.failed_calls; }, "%.0f"},
   };
+  rows.insert(rows.end(), rest.begin(), rest.end());
   auto cells = [](const std::vector<RunFigures>& runs, const Row& row,
                   std::vector<double>* values) {
     std::vector<std::string> out;

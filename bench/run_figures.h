@@ -12,6 +12,14 @@
 
 namespace sagaworks::bench {
 
+// The platform's processes whose own CPU per saga --compare sets side by
+// side, as the per-process tables name them.
+inline const std::vector<std::string>& PlatformProcesses() {
+  static const auto* names = new std::vector<std::string>{
+      "orchestrator", "order", "inventory", "payment", "shipping"};
+  return *names;
+}
+
 struct RunFigures {
   double sagas_per_second = 0;  // completed, at saturation
   // Completed when each client waits for its order to end; 0 from a build
@@ -19,9 +27,10 @@ struct RunFigures {
   double closed_loop_sagas_per_second = 0;
   double cpu_ms_saturation = 0;  // CPU per saga, all processes
   double cpu_ms_half = 0;
-  // The orchestrator process's part of those (its database not included).
-  double orchestrator_cpu_ms_saturation = 0;
-  double orchestrator_cpu_ms_half = 0;
+  // Each platform process's own part of those (its database not included),
+  // in the order of PlatformProcesses(); 0 where the run did not list it.
+  std::vector<double> process_cpu_ms_saturation;
+  std::vector<double> process_cpu_ms_half;
   double commits_saturation = 0;  // database commits per saga
   double commits_half = 0;
   double half_p50_ms = 0;

@@ -32,9 +32,13 @@ CPU at saturation, by process (PostgreSQL by database):
   3.55 ms of CPU per saga in all
   db orchestrator   17.4%     5.1 s
   orchestrator      20.0%     5.9 s
+  db orders         13.0%     3.8 s
+  order             10.0%     2.9 s
+  payment            5.0%     1.5 s
 CPU at half load, by process:
   5.90 ms of CPU per saga in all
   orchestrator      25.0%     2.8 s
+  order             20.0%     2.2 s
 )";
 
 TEST(RunFiguresTest, ReadsEveryHeadlineFigure) {
@@ -52,9 +56,17 @@ TEST(RunFiguresTest, ReadsEveryHeadlineFigure) {
   EXPECT_EQ(f->failed_calls, 2);
   EXPECT_DOUBLE_EQ(f->cpu_ms_saturation, 3.55);
   EXPECT_DOUBLE_EQ(f->cpu_ms_half, 5.90);
-  // The process's own line, not its database's.
-  EXPECT_NEAR(f->orchestrator_cpu_ms_saturation, 0.71, 1e-9);
-  EXPECT_NEAR(f->orchestrator_cpu_ms_half, 1.475, 1e-9);
+  // Each process's own line, not its database's, in PlatformProcesses()
+  // order: orchestrator, order, inventory, payment, shipping; a process the
+  // table does not list reads as 0.
+  ASSERT_EQ(f->process_cpu_ms_saturation.size(), 5u);
+  EXPECT_NEAR(f->process_cpu_ms_saturation[0], 0.71, 1e-9);
+  EXPECT_NEAR(f->process_cpu_ms_saturation[1], 0.355, 1e-9);
+  EXPECT_EQ(f->process_cpu_ms_saturation[2], 0);
+  EXPECT_NEAR(f->process_cpu_ms_saturation[3], 0.1775, 1e-9);
+  ASSERT_EQ(f->process_cpu_ms_half.size(), 5u);
+  EXPECT_NEAR(f->process_cpu_ms_half[0], 1.475, 1e-9);
+  EXPECT_NEAR(f->process_cpu_ms_half[1], 1.18, 1e-9);
 }
 
 TEST(RunFiguresTest, AnOlderBuildWithoutTheClosedLoopReadsAsZero) {
@@ -93,6 +105,7 @@ TEST(RunFiguresTest, TheTableSetsBothBuildsSideBySideWithMediansAndRatios) {
   EXPECT_NE(table.find("400.0 420.0 380.0"), std::string::npos) << table;
   EXPECT_NE(table.find("1.25"), std::string::npos) << table;
   EXPECT_NE(table.find("0.75"), std::string::npos) << table;
+  EXPECT_NE(table.find("  of which payment (ms)"), std::string::npos) << table;
 }
 
 }  // namespace
