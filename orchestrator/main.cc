@@ -121,13 +121,13 @@ int main(int argc, char** argv) {
     *client = *std::move(downstream);
   }
   stubs.inventory.stub = v1::InventoryService::NewStub(
-      Dial(process.PeerAddress(Service::kInventory)));
-  stubs.payment.stub =
-      v1::PaymentService::NewStub(Dial(process.PeerAddress(Service::kPayment)));
+      DialReplicas(process.PeerAddress(Service::kInventory)));
+  stubs.payment.stub = v1::PaymentService::NewStub(
+      DialReplicas(process.PeerAddress(Service::kPayment)));
   stubs.shipping.stub = v1::ShippingService::NewStub(
-      Dial(process.PeerAddress(Service::kShipping)));
-  stubs.order.stub =
-      v1::OrderService::NewStub(Dial(process.PeerAddress(Service::kOrder)));
+      DialReplicas(process.PeerAddress(Service::kShipping)));
+  stubs.order.stub = v1::OrderService::NewStub(
+      DialReplicas(process.PeerAddress(Service::kOrder)));
   std::unique_ptr<orchestrator::BoundParticipants> participants =
       orchestrator::OrderSagaParticipants(std::move(stubs));
   if (absl::Status s = orchestrator::CheckBindings(definition, *participants);

@@ -706,8 +706,14 @@ absl::StatusOr<SagaStore::DueSagas> SagaStore::Claim(int limit,
       "claim_sagas", [&](pqxx::work& tx) -> absl::StatusOr<DueSagas> {
         pqxx::result r = db::Exec(
             tx,
+            // A step's deadline bounds how long its participant may keep
+            // failing; the time since the last holder last renewed (it
+            // died, or restarts) saw no attempt, so the step gets it back.
             "UPDATE saga_instances s SET lease_owner = $1, "
-            "lease_expires_at = now() + $2 * interval '1 millisecond' "
+            "lease_expires_at = now() + $2 * interval '1 millisecond', "
+            "step_deadline = s.step_deadline + CASE WHEN s.lease_owner IS "
+            "  NULL THEN interval '0' ELSE GREATEST(interval '0', now() - "
+            "  (s.lease_expires_at - $2 * interval '1 millisecond')) END "
             "FROM (SELECT saga_id FROM saga_instances "
             "      WHERE status IN ('running', 'compensating') "
             "        AND (lease_owner IS NULL OR lease_expires_at < now() "

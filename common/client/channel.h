@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/security/credentials.h"
 
@@ -29,6 +31,21 @@ std::shared_ptr<grpc::Channel> Dial(const std::string& address,
 std::shared_ptr<grpc::Channel> Dial(
     const std::string& address,
     std::shared_ptr<grpc::ChannelCredentials> credentials, int connection = 0);
+
+// DialReplicas opens a channel to every replica of a service, `target`
+// being one address ("host:port"), a list ("ipv4:127.0.0.1:50052,
+// 127.0.0.1:50152") or a DNS name with many addresses ("dns:///payment:
+// 50052"). Calls go round-robin over the replicas whose grpc.health.v1
+// status is SERVING: each connection watches its server's health, so a
+// replica that starts draining, or loses its database, stops getting calls
+// as soon as it says so, and one that is down at once.
+std::shared_ptr<grpc::Channel> DialReplicas(const std::string& target,
+                                            int connection = 0);
+
+// ValidateTarget accepts what DialReplicas dials: host:port, "dns:" followed
+// by an optional "//authority/" and host:port, or "ipv4:"/"ipv6:" followed by
+// a comma-separated list of host:port; every port from 1 to 65535.
+absl::Status ValidateTarget(absl::string_view target);
 
 }  // namespace sagaworks
 

@@ -62,18 +62,19 @@ absl::StatusOr<security::Principal> Authorizer::Authenticate(
       return absl::UnauthenticatedError(
           "this process accepts no bearer tokens (no --token-public-key)");
     }
-    absl::StatusOr<security::Claims> claims =
-        tokens_->Verify(absl::StripAsciiWhitespace(value.substr(kScheme.size())));
+    absl::StatusOr<security::Claims> claims = tokens_->Verify(
+        absl::StripAsciiWhitespace(value.substr(kScheme.size())));
     if (!claims.ok()) return claims.status();
-    return claims->IsOperator() ? security::Principal::Operator(claims->subject)
-                                : security::Principal::Customer(claims->subject);
+    return claims->IsOperator()
+               ? security::Principal::Operator(claims->subject)
+               : security::Principal::Customer(claims->subject);
   }
   if (std::optional<std::string> id = security::PeerSpiffeId(context)) {
     const std::string prefix = security::SpiffeId("");
     if (!absl::StartsWith(*id, prefix) || id->size() == prefix.size()) {
-      return absl::UnauthenticatedError(absl::StrCat(
-          "certificate identity ", *id, " is not in trust domain ",
-          security::kTrustDomain));
+      return absl::UnauthenticatedError(
+          absl::StrCat("certificate identity ", *id, " is not in trust domain ",
+                       security::kTrustDomain));
     }
     std::string workload = id->substr(prefix.size());
     if (workload == kSagactl) return security::Principal::Operator(kSagactl);

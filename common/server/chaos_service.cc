@@ -17,8 +17,8 @@ bool IsLocalPeer(const std::string& peer) {
 grpc::Status ChaosServiceImpl::Allowed(const grpc::ServerContext& context,
                                        const char* method) const {
   absl::StatusOr<security::Principal> caller = authorizer_.Authorize(
-      context, absl::StrCat("/", v1::ChaosService::service_full_name(), "/",
-                            method));
+      context,
+      absl::StrCat("/", v1::ChaosService::service_full_name(), "/", method));
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   if (!enabled_) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,

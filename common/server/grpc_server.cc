@@ -16,6 +16,10 @@
 namespace sagaworks::server {
 namespace {
 
+// How long a server whose health was watched keeps taking calls after every
+// watcher was told it is going: well above a loopback or LAN round trip.
+constexpr absl::Duration kDrainSettle = absl::Milliseconds(200);
+
 // Linking the reflection library registers its plugin for every server at
 // static initialisation, so turning reflection off means taking the plugin
 // back out of the builder.
@@ -46,6 +50,9 @@ absl::Status ServerConfig::Validate() const {
   }
   if (shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("shutdown grace must not be negative");
+  }
+  if (drain < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("drain time must not be negative");
   }
   if (max_message_bytes < 1024) {
     return absl::InvalidArgumentError("max message size below 1 KiB");
@@ -103,7 +110,16 @@ absl::Status GrpcServer::Start() {
 
 void GrpcServer::Shutdown() {
   if (server_ == nullptr) return;
+  const absl::Time drained = absl::Now() + config_.drain;
+  const bool watched = health_.watches() > 0;
   health_.Shutdown();
+  health_.AwaitWatchesTold(config_.drain);
+  // A caller told NOT_SERVING may have sent calls just before; they are on
+  // their way, and a server that has begun to shut down drops calls no
+  // handler has taken yet (the caller sees CANCELLED).
+  if (watched) {
+    absl::SleepFor(std::min(kDrainSettle, drained - absl::Now()));
+  }
   server_->Shutdown(absl::ToChronoTime(absl::Now() + config_.shutdown_grace));
   server_->Wait();
   server_.reset();

@@ -1,5 +1,6 @@
 // GrpcServer: the gRPC server every sagaworks process runs, with server
-// reflection (unless turned off) and grpc.health.v1.Health built in, and a graceful shutdown.
+// reflection (unless turned off) and grpc.health.v1.Health built in, and a
+// graceful shutdown.
 #ifndef SAGAWORKS_COMMON_SERVER_GRPC_SERVER_H_
 #define SAGAWORKS_COMMON_SERVER_GRPC_SERVER_H_
 
@@ -22,6 +23,11 @@ struct ServerConfig {
   // How long in-flight calls may take to finish on shutdown before they are
   // cancelled.
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // How long shutdown waits, after reporting NOT_SERVING, for the clients
+  // that watch this server's health to be told, before it stops accepting
+  // calls: a caller balancing over replicas then sends its next call to
+  // another one instead of having it refused.
+  absl::Duration drain = absl::Seconds(2);
   // Largest request or response accepted.
   int max_message_bytes = 4 << 20;
   // Handler threads kept waiting between calls. gRPC's default keeps two, so
@@ -49,8 +55,10 @@ class GrpcServer {
   // port is the bound port, valid after Start().
   int port() const { return port_; }
 
-  // Shutdown stops accepting calls, reports NOT_SERVING, lets in-flight calls
-  // finish within the grace period, then cancels what is left.
+  // Shutdown reports NOT_SERVING, waits (up to `drain`) until the clients
+  // watching its health have been told, stops accepting calls, lets
+  // in-flight calls finish within the grace period, then cancels what is
+  // left.
   void Shutdown();
 
   HealthService& health() { return health_; }

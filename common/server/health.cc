@@ -1,5 +1,6 @@
 #include "common/server/health.h"
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/time/time.h"
 
 namespace sagaworks::server {
@@ -29,6 +30,18 @@ void HealthService::Shutdown() {
   ++generation_;
 }
 
+bool HealthService::AwaitWatchesTold(absl::Duration limit) {
+  absl::MutexLock lock(&mu_);
+  auto told = [this]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return watches_ == 0; };
+  return mu_.AwaitWithTimeout(absl::Condition(&told), limit);
+}
+
+int HealthService::watches() const {
+  absl::MutexLock lock(&mu_);
+  return watches_;
+}
+
 HealthService::ServingStatus HealthService::Lookup(
     const std::string& service) const {
   auto it = statuses_.find(service);
@@ -56,6 +69,14 @@ grpc::Status HealthService::Watch(
   uint64_t seen = 0;
   ServingStatus last = HealthCheckResponse::UNKNOWN;
   bool first = true;
+  {
+    absl::MutexLock lock(&mu_);
+    ++watches_;
+  }
+  absl::Cleanup ended = [this] {
+    absl::MutexLock lock(&mu_);
+    --watches_;
+  };
   while (true) {
     ServingStatus status;
     bool shutdown;

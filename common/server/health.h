@@ -9,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace sagaworks::server {
@@ -24,6 +25,12 @@ class HealthService final : public grpc::health::v1::Health::Service {
   // Shutdown marks everything NOT_SERVING for good and ends Watch streams, so
   // the server can drain.
   void Shutdown();
+  // AwaitWatchesTold waits, at most `limit`, until every Watch stream has
+  // sent its last status and ended: then every client balancing over this
+  // server's health has been told to stop sending it calls. True if so.
+  bool AwaitWatchesTold(absl::Duration limit);
+  // watches is how many Watch streams are open.
+  int watches() const;
 
   grpc::Status Check(grpc::ServerContext* context,
                      const grpc::health::v1::HealthCheckRequest* request,
@@ -41,6 +48,7 @@ class HealthService final : public grpc::health::v1::Health::Service {
   std::map<std::string, ServingStatus> statuses_ ABSL_GUARDED_BY(mu_);
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // bumped on every change
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  int watches_ ABSL_GUARDED_BY(mu_) = 0;  // Watch streams open
 };
 
 }  // namespace sagaworks::server

@@ -45,10 +45,10 @@ const MethodPolicy* FindPolicy(absl::string_view method);
 
 // Check says whether `caller` may call `method`: OK, or PERMISSION_DENIED
 // naming who may.
-absl::Status Check(absl::string_view method,
-                   const security::Principal& caller);
+absl::Status Check(absl::string_view method, const security::Principal& caller);
 
-// DescribeAllowed is who a row allows, in words ("the orchestrator; operators").
+// DescribeAllowed is who a row allows, in words ("the orchestrator;
+// operators").
 std::string DescribeAllowed(const MethodPolicy& policy);
 
 }  // namespace sagaworks::server

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/client/channel.h"
 #include "common/clock.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -67,6 +68,12 @@ Process::Process(platform::Service id)
   app_.add_option("--shutdown-grace-seconds", shutdown_grace_seconds_,
                   "time in-flight calls get to finish on SIGTERM")
       ->envname("SAGAWORKS_SHUTDOWN_GRACE_SECONDS")
+      ->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
+  app_.add_option("--drain-seconds", drain_seconds_,
+                  "on SIGTERM, how long to wait after reporting NOT_SERVING "
+                  "for the callers watching this process's health to be told")
+      ->envname("SAGAWORKS_DRAIN_SECONDS")
       ->check(CLI::Range(0.0, 600.0))
       ->capture_default_str();
   app_.add_option("--log-level", log_level_, "debug, info, warning or error")
@@ -161,10 +168,18 @@ Process::Process(platform::Service id)
     std::string& value = peers_[peer.name];
     value = platform::LocalAddress(peer);
     app_.add_option(absl::StrCat("--", peer.name, "-address"), value,
-                    absl::StrCat(peer.what, ", host:port"))
+                    absl::StrCat(peer.what,
+                                 "'s replicas: host:port, "
+                                 "ipv4:host:port,host:port,... or "
+                                 "dns:///name:port"))
         ->envname(absl::StrCat("SAGAWORKS_", absl::AsciiStrToUpper(peer.name),
                                "_ADDRESS"))
-        ->check(HostPortValidator())
+        ->check(CLI::Validator(
+            [](std::string& value) -> std::string {
+              absl::Status s = ValidateTarget(value);
+              return s.ok() ? "" : std::string(s.message());
+            },
+            "TARGET"))
         ->capture_default_str();
   }
 }
@@ -224,6 +239,7 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
   ParseLogLevel(log_level_, &level);  // validated by IsMember above
   SetLogLevel(level);
   server_config_.shutdown_grace = absl::Seconds(shutdown_grace_seconds_);
+  server_config_.drain = absl::Seconds(drain_seconds_);
   if (absl::Status s = server_config_.tls.Validate(); !s.ok()) {
     std::cerr << info_.binary << ": invalid configuration: " << s.message()
               << "\n";
@@ -415,6 +431,9 @@ void Process::StopDatabaseWatch() {
 int Process::Serve() {
   http_ = std::make_unique<metrics::HttpServer>(
       metrics::Registry::Default(), [this]() -> absl::Status {
+        if (draining_.load()) {
+          return absl::UnavailableError("draining: shutting down");
+        }
         return probe_pool_ == nullptr ? absl::OkStatus() : probe_pool_->Ping();
       });
   if (absl::Status s = http_->Start(http_listen_); !s.ok()) return Fail(s);
@@ -427,6 +446,7 @@ int Process::Serve() {
                                   "OTEL_EXPORTER_OTLP_ENDPOINT)"));
   const int sig = WaitForTerminationSignal();
   LogInfo(absl::StrCat("signal ", sig, ": draining in-flight calls"));
+  draining_ = true;
   for (auto& fn : before_drain_) fn();
   server_->Shutdown();
   StopDatabaseWatch();

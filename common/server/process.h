@@ -16,6 +16,7 @@
 #ifndef SAGAWORKS_COMMON_SERVER_PROCESS_H_
 #define SAGAWORKS_COMMON_SERVER_PROCESS_H_
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -130,6 +131,9 @@ class Process {
   ServerConfig server_config_;
   db::PoolConfig pool_config_;
   double shutdown_grace_seconds_ = 10;
+  double drain_seconds_ = 2;
+  // Set on SIGTERM: /health/ready answers 503 from then on.
+  std::atomic<bool> draining_{false};
   double db_connect_timeout_seconds_ = 30;
   double db_read_timeout_seconds_ = 5;
   std::string log_level_ = "info";

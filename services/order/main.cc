@@ -56,16 +56,16 @@ int main(int argc, char** argv) {
   // cancels them.
   resilience::Client<v1::SagaOrchestrator::StubInterface> sagas{
       v1::SagaOrchestrator::NewStub(
-          Dial(process.PeerAddress(Service::kOrchestrator))),
+          DialReplicas(process.PeerAddress(Service::kOrchestrator))),
       *std::move(to_orchestrator)};
   order::OrchestratorStarter starter(sagas);
   order::OutboxRelay relay(store, starter, RealClock::Default(), {});
   order::CatalogCheck catalog(
       {v1::InventoryService::NewStub(
-           Dial(process.PeerAddress(Service::kInventory))),
+           DialReplicas(process.PeerAddress(Service::kInventory))),
        *std::move(to_inventory)},
       {v1::PaymentService::NewStub(
-           Dial(process.PeerAddress(Service::kPayment))),
+           DialReplicas(process.PeerAddress(Service::kPayment))),
        *std::move(to_payment)},
       absl::Seconds(1), {absl::Seconds(catalog_cache_seconds), 100000});
   auto idempotency = process.MakeIdempotency();

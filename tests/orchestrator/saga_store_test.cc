@@ -520,6 +520,27 @@ TEST_P(SagaStoreTest, ExpiredLeasesPassToAnotherOrchestrator) {
   EXPECT_TRUE(store_->Claim(10, /*include_own=*/false)->empty());
 }
 
+// A saga whose orchestrator died mid-step is taken over a lease later; the
+// step's deadline moves by the time no one drove it, so the new holder
+// retries it rather than compensating at once for time the dead one lost.
+TEST_P(SagaStoreTest, ATakenOverStepGetsBackTheTimeNoOneDroveIt) {
+  bool created;
+  SagaRecord record = *Create(Request(), &created);
+  SagaState next = record.state;
+  next.attempt = 1;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  next.step_deadline = deadline;
+  const StepLogEntry started{
+      1, "reserve_stock", CallKind::kAction, 1, "started", "", "", "", 1};
+  SW_ASSERT_OK(store_->Commit(record, next, {started}, absl::Now()).status());
+  ExpireLeases();  // last renewed a lease and a second ago
+  SW_ASSERT_OK(other_->Claim(10, /*include_own=*/false).status());
+  SagaRecord taken = *other_->Load(record.saga_id);
+  ASSERT_TRUE(taken.state.step_deadline.has_value());
+  EXPECT_GE(*taken.state.step_deadline, deadline + kLease);
+  EXPECT_LE(*taken.state.step_deadline, deadline + kLease + absl::Minutes(1));
+}
+
 // Renewal goes a chunk at a time and still reaches every lease, each once.
 TEST_P(SagaStoreTest, RenewalInChunksReachesEveryLease) {
   SagaStore chunked(*pool_, Lease{"orch-a", kLease}, /*max_batch=*/64,

@@ -19,14 +19,14 @@
 namespace sagaworks::testing {
 
 absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Start(
-    ExtraArgs extra_args) {
+    ExtraArgs extra_args, int replicas) {
   absl::StatusOr<std::unique_ptr<TestPlatform>> p =
-      Create(std::move(extra_args));
+      Create(std::move(extra_args), replicas);
   if (!p.ok()) return p.status();
   sagactl::Platform& platform = (*p)->platform();
   if (absl::Status s = platform.StartDatabase(); !s.ok()) return s;
   std::vector<const platform::ServiceInfo*> all;
-  for (const auto& spec : platform::Services()) {
+  for (const auto& spec : platform.Instances()) {
     absl::StatusOr<pid_t> pid = platform.StartService(spec);
     if (!pid.ok()) return pid.status();
     all.push_back(&spec);
@@ -36,7 +36,7 @@ absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Start(
 }
 
 absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Create(
-    ExtraArgs extra_args) {
+    ExtraArgs extra_args, int replicas) {
   RemoveLeftovers("sagaworks-e2e-", ".sagaworks/pgdata");
   std::unique_ptr<TestPlatform> p(new TestPlatform());
   char tmpl[] = "/tmp/sagaworks-e2e-XXXXXX";
@@ -51,13 +51,18 @@ absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Create(
   if (!port.ok()) return port.status();
   options.pg_port = *port;
   for (const auto& spec : platform::Services()) {
-    port = local::FreePort();
-    if (!port.ok()) return port.status();
-    options.ports[spec.name] = *port;
-    port = local::FreePort();
-    if (!port.ok()) return port.status();
-    options.http_ports[spec.name] = *port;
+    for (int k = 1; k <= replicas; ++k) {
+      const std::string name =
+          k == 1 ? spec.name : absl::StrCat(spec.name, "#", k);
+      port = local::FreePort();
+      if (!port.ok()) return port.status();
+      options.ports[name] = *port;
+      port = local::FreePort();
+      if (!port.ok()) return port.status();
+      options.http_ports[name] = *port;
+    }
   }
+  options.replicas = replicas;
   options.durable_db = false;
   options.extra_args = std::move(extra_args);
   p->platform_ = std::make_unique<sagactl::Platform>(options);
@@ -68,7 +73,7 @@ absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Create(
 
 TestPlatform::~TestPlatform() {
   if (platform_ != nullptr) {
-    for (const auto& spec : platform::Services()) {
+    for (const auto& spec : platform_->Instances()) {
       (void)platform_->StopService(spec, /*hard=*/false);
     }
     (void)platform_->StopDatabase();

@@ -22,14 +22,14 @@ class TestPlatform {
   // Flags per service name (platform::ServiceInfo::name).
   using ExtraArgs = std::map<std::string, std::vector<std::string>>;
 
-  // Start brings everything up and waits until all five report SERVING.
-  // `extra_args` adds flags per service.
+  // Start brings everything up and waits until all report SERVING.
+  // `extra_args` adds flags per service; `replicas` processes of each.
   static absl::StatusOr<std::unique_ptr<TestPlatform>> Start(
-      ExtraArgs extra_args = {});
+      ExtraArgs extra_args = {}, int replicas = 1);
   // Create only sets it up (a temp home, free ports), for a test that
   // starts it itself (as `sagactl up` does).
   static absl::StatusOr<std::unique_ptr<TestPlatform>> Create(
-      ExtraArgs extra_args = {});
+      ExtraArgs extra_args = {}, int replicas = 1);
   // Stops whatever still runs and removes the temp directory.
   ~TestPlatform();
 

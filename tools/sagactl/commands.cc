@@ -46,7 +46,7 @@ const char* HealthName(Health h) {
 
 std::unique_ptr<v1::SagaOrchestrator::Stub> OrchestratorStub(
     const std::string& address) {
-  return v1::SagaOrchestrator::NewStub(Dial(address));
+  return v1::SagaOrchestrator::NewStub(DialReplicas(address));
 }
 
 std::string FormatTime(const google::protobuf::Timestamp& t) {
@@ -95,10 +95,13 @@ int Up(Platform& platform, bool detach) {
   if (absl::Status s = platform.StartDatabase(); !s.ok()) {
     return Error("database", s);
   }
+  if (absl::Status s = platform.RecordReplicas(); !s.ok()) {
+    return Error("up", s);
+  }
   std::vector<const platform::ServiceInfo*> started;
-  for (const platform::ServiceInfo& spec : platform::Services()) {
+  for (const platform::ServiceInfo& spec : platform.Instances()) {
     absl::StatusOr<pid_t> pid = platform.StartService(spec);
-    if (!pid.ok()) return Error(spec.binary, pid.status());
+    if (!pid.ok()) return Error(Platform::Label(spec), pid.status());
     started.push_back(&spec);
   }
   std::cout << "waiting for the services to report SERVING..." << std::endl;
@@ -128,10 +131,10 @@ int Up(Platform& platform, bool detach) {
 int Down(Platform& platform) {
   int code = 0;
   // Reverse start order: the entry point first, the database last.
-  for (auto it = platform::Services().rbegin();
-       it != platform::Services().rend(); ++it) {
+  for (auto it = platform.Instances().rbegin();
+       it != platform.Instances().rend(); ++it) {
     if (absl::Status s = platform.StopService(*it, /*hard=*/false); !s.ok()) {
-      code = Error(it->binary, s);
+      code = Error(Platform::Label(*it), s);
     }
   }
   if (absl::Status s = platform.StopDatabase(); !s.ok()) {
@@ -145,10 +148,10 @@ int PrintStatus(Platform& platform) {
   std::printf("%-20s %-12s %-8s %-6s %s\n", "PROCESS", "HEALTH", "PID", "PORT",
               "HTTP (/metrics, /health/ready)");
   int down = 0;
-  for (const platform::ServiceInfo& spec : platform::Services()) {
+  for (const platform::ServiceInfo& spec : platform.Instances()) {
     ServiceStatus st = platform.Status(spec);
     if (st.health != Health::kServing) ++down;
-    std::printf("%-20s %-12s %-8s %-6d %d\n", spec.binary.c_str(),
+    std::printf("%-20s %-12s %-8s %-6d %d\n", Platform::Label(spec).c_str(),
                 HealthName(st.health),
                 st.pid ? std::to_string(*st.pid).c_str() : "-",
                 platform.Port(spec), platform.HttpPort(spec));
@@ -161,30 +164,30 @@ int PrintStatus(Platform& platform) {
 }
 
 int KillService(Platform& platform, const std::string& name) {
-  const platform::ServiceInfo* spec = platform::Find(name);
+  const platform::ServiceInfo* spec = platform.FindInstance(name);
   if (spec == nullptr) {
-    std::cerr << "sagactl: unknown service '" << name
-              << "' (order, payment, inventory, shipping, orchestrator)\n";
+    std::cerr << "sagactl: unknown service '" << name << "' ("
+              << platform.InstanceNames() << ")\n";
     return 2;
   }
   ServiceStatus st = platform.Status(*spec);
   if (!st.pid.has_value()) {
-    std::cerr << "sagactl: " << spec->binary << " is not running\n";
+    std::cerr << "sagactl: " << Platform::Label(*spec) << " is not running\n";
     return 1;
   }
   if (absl::Status s = platform.StopService(*spec, /*hard=*/true); !s.ok()) {
-    return Error(spec->binary, s);
+    return Error(Platform::Label(*spec), s);
   }
-  std::cout << "killed " << spec->binary << " (pid " << *st.pid
+  std::cout << "killed " << Platform::Label(*spec) << " (pid " << *st.pid
             << ") with SIGKILL" << std::endl;
   return 0;
 }
 
 int StartService(Platform& platform, const std::string& name) {
-  const platform::ServiceInfo* spec = platform::Find(name);
+  const platform::ServiceInfo* spec = platform.FindInstance(name);
   if (spec == nullptr) {
-    std::cerr << "sagactl: unknown service '" << name
-              << "' (order, payment, inventory, shipping, orchestrator)\n";
+    std::cerr << "sagactl: unknown service '" << name << "' ("
+              << platform.InstanceNames() << ")\n";
     return 2;
   }
   if (!platform.DatabaseRunning()) {
@@ -192,20 +195,21 @@ int StartService(Platform& platform, const std::string& name) {
     return 1;
   }
   absl::StatusOr<pid_t> pid = platform.StartService(*spec);
-  if (!pid.ok()) return Error(spec->binary, pid.status());
+  if (!pid.ok()) return Error(Platform::Label(*spec), pid.status());
   if (absl::Status s = platform.WaitServing({spec}); !s.ok()) {
-    return Error(spec->binary, s);
+    return Error(Platform::Label(*spec), s);
   }
-  std::cout << spec->binary << " SERVING (pid " << *pid << ")" << std::endl;
+  std::cout << Platform::Label(*spec) << " SERVING (pid " << *pid << ")"
+            << std::endl;
   return 0;
 }
 
 int Chaos(Platform& platform, const std::string& name,
           const ChaosOptions& options) {
-  const platform::ServiceInfo* spec = platform::Find(name);
+  const platform::ServiceInfo* spec = platform.FindInstance(name);
   if (spec == nullptr) {
-    std::cerr << "sagactl: unknown service '" << name
-              << "' (order, payment, inventory, shipping, orchestrator)\n";
+    std::cerr << "sagactl: unknown service '" << name << "' ("
+              << platform.InstanceNames() << ")\n";
     return 2;
   }
   std::string method = options.method;
@@ -231,15 +235,15 @@ int Chaos(Platform& platform, const std::string& name,
     s = chaos->SetChaos(&context, request, &state);
   }
   if (!s.ok()) {
-    std::cerr << "sagactl: " << spec->binary << ": " << s.error_message()
-              << "\n";
+    std::cerr << "sagactl: " << Platform::Label(*spec) << ": "
+              << s.error_message() << "\n";
     return 1;
   }
   if (state.rules().empty()) {
-    std::cout << spec->binary << ": no fault injection" << std::endl;
+    std::cout << Platform::Label(*spec) << ": no fault injection" << std::endl;
   }
   for (const v1::ChaosRule& r : state.rules()) {
-    std::cout << spec->binary << ": "
+    std::cout << Platform::Label(*spec) << ": "
               << (r.method().empty() ? "every method" : r.method()) << ": "
               << r.failure_rate() * 100 << "% fail with " << r.code() << ", +"
               << r.latency_ms() << " ms" << std::endl;

@@ -69,7 +69,7 @@ DriveResult DriveOrders(const std::string& order_address, int callers,
   std::vector<std::thread> threads;
   for (int i = 0; i < callers; ++i) {
     threads.emplace_back([&, i] {
-      auto stub = v1::OrderService::NewStub(Dial(order_address, i));
+      auto stub = v1::OrderService::NewStub(DialReplicas(order_address, i));
       while (true) {
         if (interval > absl::ZeroDuration()) {
           // Each order has its own slot in time, however long earlier
@@ -192,7 +192,7 @@ int RunLoad(const std::string& order_address, const LoadOptions& options,
       << placed.first_error << (placed.failed > 0 ? ")" : "") << "\n";
 
   // Until every order ends, or the wait runs out.
-  auto stub = v1::OrderService::NewStub(Dial(order_address));
+  auto stub = v1::OrderService::NewStub(DialReplicas(order_address));
   std::map<std::string, v1::Order> ended;
   std::vector<std::string> pending = placed.order_ids;
   const absl::Time give_up = absl::Now() + options.wait;

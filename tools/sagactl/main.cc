@@ -3,12 +3,14 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_join.h"
+#include "common/client/channel.h"
 #include "common/local/subprocess.h"
 #include "common/log.h"
 #include "common/server/grpc_server.h"
 #include "common/server/process.h"
 #include "tools/sagactl/certs.h"
 #include "tools/sagactl/commands.h"
+#include "tools/sagactl/gameday.h"
 #include "tools/sagactl/load.h"
 
 int main(int argc, char** argv) {
@@ -29,16 +31,25 @@ int main(int argc, char** argv) {
   using sagaworks::platform::Info;
   using sagaworks::platform::LocalAddress;
   using sagaworks::platform::Service;
-  std::string order = LocalAddress(Info(Service::kOrder));
-  app.add_option("--order", order, "order service address (for load)")
+  const CLI::Validator target(
+      [](std::string& value) -> std::string {
+        absl::Status s = sagaworks::ValidateTarget(value);
+        return s.ok() ? "" : std::string(s.message());
+      },
+      "TARGET");
+  // Empty: every replica of the local platform (from 127.0.0.1:50051).
+  std::string order;
+  app.add_option("--order", order,
+                 "order service address (for load); default: the local "
+                 "platform's replicas")
       ->envname("SAGAWORKS_ORDER_ADDRESS")
-      ->check(sagaworks::server::HostPortValidator())
-      ->capture_default_str();
-  std::string orchestrator = LocalAddress(Info(Service::kOrchestrator));
-  app.add_option("--orchestrator", orchestrator, "saga orchestrator address")
+      ->check(target);
+  std::string orchestrator;
+  app.add_option("--orchestrator", orchestrator,
+                 "saga orchestrator address; default: the local platform's "
+                 "replicas")
       ->envname("SAGAWORKS_ORCHESTRATOR_ADDRESS")
-      ->check(sagaworks::server::HostPortValidator())
-      ->capture_default_str();
+      ->check(target);
 
   app.add_flag("--insecure", options.insecure,
                "plaintext gRPC, no certificates: `up` starts the services "
@@ -53,6 +64,10 @@ int main(int argc, char** argv) {
   CLI::App* up = app.add_subcommand(
       "up", "start PostgreSQL and the five services, wait until all SERVE");
   up->add_flag("--detach", detach, "return once everything is healthy");
+  up->add_option("--replicas", options.replicas,
+                 "processes of each service, balanced by their callers "
+                 "(replica k listens on the first one's ports + (k-1)*100)")
+      ->check(CLI::Range(1, sagaworks::sagactl::kMaxReplicas));
   CLI::App* down =
       app.add_subcommand("down", "stop the services and PostgreSQL");
   CLI::App* status =
@@ -178,6 +193,48 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
 
+  GameDayOptions gameday_options;
+  double first_fault_seconds = 5, fault_spacing_seconds = 4,
+         gameday_wait_seconds = 90;
+  CLI::App* gameday = app.add_subcommand(
+      "gameday",
+      "break the running platform on purpose under a steady load and "
+      "measure what it costs");
+  gameday->require_subcommand(1);
+  CLI::App* replica_loss = gameday->add_subcommand(
+      "replica-loss",
+      "kill -9 the second replica of each service in turn (needs up "
+      "--replicas 2), start them again after the load");
+  for (CLI::App* g : {replica_loss}) {
+    g->add_option("--rate", gameday_options.rate, "orders per second")
+        ->check(CLI::Range(1.0, 1000.0))
+        ->capture_default_str();
+    g->add_option("--seconds", gameday_options.seconds,
+                  "how long the load runs")
+        ->check(CLI::Range(1.0, 3600.0))
+        ->capture_default_str();
+    g->add_option("--callers", gameday_options.callers,
+                  "orders in flight at most")
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
+    g->add_option("--first-fault-seconds", first_fault_seconds,
+                  "when the first fault lands, from the load's start")
+        ->check(CLI::Range(0.0, 3600.0))
+        ->capture_default_str();
+    g->add_option("--fault-spacing-seconds", fault_spacing_seconds,
+                  "time between faults")
+        ->check(CLI::Range(0.0, 3600.0))
+        ->capture_default_str();
+    g->add_option("--attempts", gameday_options.attempts,
+                  "calls per order at most, under one idempotency key")
+        ->check(CLI::Range(1, 10))
+        ->capture_default_str();
+    g->add_option("--wait-seconds", gameday_wait_seconds,
+                  "how long to wait for the orders to end after the load")
+        ->check(CLI::Range(1.0, 3600.0))
+        ->capture_default_str();
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -205,7 +262,22 @@ int main(int argc, char** argv) {
     absl::ParseDuration(token_ttl, &ttl);  // checked above
     return PrintToken(platform, token_name, token_role == "operator", ttl);
   }
-  if (*up) return Up(platform, detach);
+  if (order.empty()) order = platform.Target(Info(Service::kOrder));
+  if (orchestrator.empty()) {
+    orchestrator = platform.Target(Info(Service::kOrchestrator));
+  }
+  if (*up) {
+    PlatformOptions recorded_options = options;
+    recorded_options.replicas = 0;
+    const Platform recorded(recorded_options);
+    if (options.replicas > 0 && recorded.replicas() != options.replicas &&
+        recorded.AnythingRunning()) {
+      std::cerr << "sagactl: up: the platform runs with " << recorded.replicas()
+                << " replicas of each service; sagactl down first\n";
+      return 1;
+    }
+    return Up(platform, detach);
+  }
   if (*down) return Down(platform);
   if (*status) return PrintStatus(platform);
   if (*kill) return KillService(platform, service);
@@ -215,6 +287,14 @@ int main(int argc, char** argv) {
   if (*show) return ShowSaga(orchestrator, saga_id);
   if (*retry) return RetrySaga(platform, orchestrator, action);
   if (*resolve) return ResolveSaga(platform, orchestrator, action);
+  if (*gameday) {
+    gameday_options.first_fault = absl::Seconds(first_fault_seconds);
+    gameday_options.fault_spacing = absl::Seconds(fault_spacing_seconds);
+    gameday_options.wait = absl::Seconds(gameday_wait_seconds);
+    if (*replica_loss) {
+      return ReplicaLossGameDay(platform, gameday_options, std::cout);
+    }
+  }
   if (*load) {
     load_options.wait = absl::Seconds(wait_seconds);
     return RunLoad(

@@ -63,7 +63,71 @@ Health CheckHealth(const std::string& address, absl::Duration timeout) {
 Platform::Platform(PlatformOptions options)
     : options_(std::move(options)),
       state_dir_(options_.home + "/.sagaworks"),
-      cluster_(ClusterOptionsFor(state_dir_, options_)) {}
+      cluster_(ClusterOptionsFor(state_dir_, options_)) {
+  replicas_ = options_.replicas;
+  if (replicas_ <= 0) {
+    std::ifstream in(state_dir_ + "/replicas");
+    if (!(in >> replicas_) || replicas_ < 1 || replicas_ > kMaxReplicas) {
+      replicas_ = 1;
+    }
+  }
+  for (const platform::ServiceInfo& spec : platform::Services()) {
+    for (int k = 1; k <= replicas_; ++k) {
+      platform::ServiceInfo instance = spec;
+      instance.port = Port(spec);
+      instance.http_port = HttpPort(spec);
+      if (k > 1) {
+        instance.name = absl::StrCat(spec.name, "#", k);
+        instance.port += (k - 1) * kReplicaPortStep;
+        instance.http_port += (k - 1) * kReplicaPortStep;
+      }
+      instances_.push_back(std::move(instance));
+    }
+  }
+}
+
+absl::Status Platform::RecordReplicas() const {
+  mkdir(state_dir_.c_str(), 0755);
+  std::ofstream out(state_dir_ + "/replicas");
+  out << replicas_ << "\n";
+  if (!out.flush()) {
+    return absl::InternalError(
+        absl::StrCat("cannot write ", state_dir_, "/replicas"));
+  }
+  return absl::OkStatus();
+}
+
+std::string Platform::Label(const platform::ServiceInfo& instance) {
+  const size_t hash = instance.name.find('#');
+  return hash == std::string::npos
+             ? instance.binary
+             : absl::StrCat(instance.binary, instance.name.substr(hash));
+}
+
+const platform::ServiceInfo* Platform::FindInstance(
+    const std::string& name) const {
+  for (const platform::ServiceInfo& instance : instances_) {
+    if (instance.name == name || Label(instance) == name) return &instance;
+  }
+  return nullptr;
+}
+
+std::string Platform::InstanceNames() const {
+  std::vector<std::string> names;
+  for (const platform::ServiceInfo& instance : instances_) {
+    names.push_back(instance.name);
+  }
+  return absl::StrJoin(names, ", ");
+}
+
+std::string Platform::Target(const platform::ServiceInfo& service) const {
+  std::vector<std::string> addresses;
+  for (const platform::ServiceInfo& instance : instances_) {
+    if (instance.id == service.id) addresses.push_back(Address(instance));
+  }
+  if (addresses.size() <= 1) return Address(service);
+  return absl::StrCat("ipv4:", absl::StrJoin(addresses, ","));
+}
 
 int Platform::Port(const platform::ServiceInfo& spec) const {
   auto it = options_.ports.find(spec.name);
@@ -221,7 +285,7 @@ absl::StatusOr<pid_t> Platform::StartService(
   for (platform::Service id : spec.peers) {
     const platform::ServiceInfo& peer = platform::Info(id);
     spawn.argv.push_back(
-        absl::StrCat("--", peer.name, "-address=", Address(peer)));
+        absl::StrCat("--", peer.name, "-address=", Target(peer)));
   }
   if (auto it = options_.extra_args.find(spec.name);
       it != options_.extra_args.end()) {
@@ -283,7 +347,7 @@ absl::Status Platform::StopService(const platform::ServiceInfo& spec,
 
 bool Platform::AnythingRunning() const {
   if (DatabaseRunning()) return true;
-  for (const platform::ServiceInfo& spec : platform::Services()) {
+  for (const platform::ServiceInfo& spec : instances_) {
     if (ReadPid(spec).has_value()) return true;
   }
   return false;

@@ -41,7 +41,15 @@ struct PlatformOptions {
   absl::Duration ready_timeout = absl::Seconds(60);
   // Plaintext between the processes (--insecure), no certificates.
   bool insecure = false;
+  // Processes of each service; 0: as many as `sagactl up` last started
+  // (recorded in <home>/.sagaworks/replicas), else 1.
+  int replicas = 0;
 };
+
+// Replica k (from 2) of a service is named "<name>#k" ("payment#2") and
+// listens on the first replica's ports plus (k - 1) * kReplicaPortStep.
+inline constexpr int kReplicaPortStep = 100;
+inline constexpr int kMaxReplicas = 9;
 
 // kSagactlIdentity is sagactl's workload name: its certificate says
 // spiffe://sagaworks.local/sagactl.
@@ -97,6 +105,27 @@ class Platform {
   absl::Status StopService(const platform::ServiceInfo& spec, bool hard);
 
   ServiceStatus Status(const platform::ServiceInfo& spec) const;
+
+  // replicas is how many processes of each service this platform runs.
+  int replicas() const { return replicas_; }
+  // RecordReplicas writes replicas() down for later sagactl commands.
+  absl::Status RecordReplicas() const;
+  // Instances lists every replica of every service in start order (all of a
+  // service's replicas before the next service); the first replica of each
+  // is its registry row itself.
+  const std::vector<platform::ServiceInfo>& Instances() const {
+    return instances_;
+  }
+  // FindInstance maps "payment", "payment#2", "payment-service" or
+  // "payment-service#2" to that replica; null when there is none.
+  const platform::ServiceInfo* FindInstance(const std::string& name) const;
+  // InstanceNames is what FindInstance accepts, for messages.
+  std::string InstanceNames() const;
+  // Label is what status lines call a replica: "payment-service#2".
+  static std::string Label(const platform::ServiceInfo& instance);
+  // Target is what a caller of `service` dials: the one replica's address,
+  // or "ipv4:" and every replica's address.
+  std::string Target(const platform::ServiceInfo& service) const;
   // MetricsPage is the service's /metrics page (read with
   // metrics::SampleValue); UNAVAILABLE when it does not answer.
   absl::StatusOr<std::string> MetricsPage(
@@ -117,6 +146,8 @@ class Platform {
 
   PlatformOptions options_;
   std::string state_dir_;
+  int replicas_ = 1;
+  std::vector<platform::ServiceInfo> instances_;
   local::PostgresCluster cluster_;
   absl::Mutex bearer_mu_;
   // Subject -> (authorization value, when its token expires).

@@ -1,0 +1,484 @@
+#include "tools/sagactl/gameday.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/client/channel.h"
+#include "common/enum_names.h"
+#include "common/status.h"
+#include "google/protobuf/util/time_util.h"
+#include "sagaworks/v1/inventory.grpc.pb.h"
+#include "sagaworks/v1/order.grpc.pb.h"
+#include "sagaworks/v1/payment.grpc.pb.h"
+
+namespace sagaworks::sagactl {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using platform::Service;
+
+constexpr absl::Duration kCallTimeout = absl::Seconds(10);
+
+// One order of the load, as its client saw it.
+struct Placed {
+  absl::Time at;  // its first call
+  int attempts = 0;
+  bool accepted = false;
+  std::string order_id;
+  std::string error;  // the last refusal
+};
+
+// A fault as it happened, `at` from the start of the load.
+struct Happened {
+  absl::Duration at;
+  std::string what;
+};
+
+bool Retryable(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAVAILABLE ||
+         code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+         code == grpc::StatusCode::ABORTED;
+}
+
+std::string Describe(const grpc::Status& s) {
+  return absl::StrCat(
+      StatusCodeName(static_cast<absl::StatusCode>(s.error_code())), ": ",
+      s.error_message());
+}
+
+class Calls {
+ public:
+  Calls(Platform& platform, std::string authorization)
+      : authorization_(std::move(authorization)),
+        orders_(v1::OrderService::NewStub(
+            DialReplicas(platform.Target(platform::Info(Service::kOrder))))),
+        payment_(v1::PaymentService::NewStub(
+            DialReplicas(platform.Target(platform::Info(Service::kPayment))))),
+        inventory_(v1::InventoryService::NewStub(DialReplicas(
+            platform.Target(platform::Info(Service::kInventory))))) {}
+
+  void Prepare(grpc::ClientContext& c) const {
+    c.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
+    if (!authorization_.empty()) c.AddMetadata("authorization", authorization_);
+  }
+
+  absl::StatusOr<int64_t> Balance(const std::string& customer) {
+    grpc::ClientContext c;
+    Prepare(c);
+    v1::GetBalanceRequest request;
+    request.set_customer_id(customer);
+    v1::Balance balance;
+    grpc::Status s = payment_->GetBalance(&c, request, &balance);
+    if (!s.ok()) return absl::UnavailableError(Describe(s));
+    return balance.balance_cents();
+  }
+
+  absl::StatusOr<int64_t> Available(const std::string& sku) {
+    grpc::ClientContext c;
+    Prepare(c);
+    v1::GetStockRequest request;
+    request.set_sku(sku);
+    v1::Stock stock;
+    grpc::Status s = inventory_->GetStock(&c, request, &stock);
+    if (!s.ok()) return absl::UnavailableError(Describe(s));
+    return stock.available();
+  }
+
+  std::optional<v1::Order> Order(const std::string& id) {
+    grpc::ClientContext c;
+    Prepare(c);
+    v1::GetOrderRequest request;
+    request.set_order_id(id);
+    v1::Order order;
+    if (!orders_->GetOrder(&c, request, &order).ok()) return std::nullopt;
+    return order;
+  }
+
+ private:
+  const std::string authorization_;
+  std::unique_ptr<v1::OrderService::Stub> orders_;
+  std::unique_ptr<v1::PaymentService::Stub> payment_;
+  std::unique_ptr<v1::InventoryService::Stub> inventory_;
+};
+
+// PlaceOrders places rate x seconds orders, each in its own slot in time
+// from `start` (open loop: a slow platform does not slow the load), each
+// retried under its idempotency key as GameDayOptions::attempts says.
+std::vector<Placed> PlaceOrders(const std::string& target,
+                                const GameDayOptions& options,
+                                const std::string& authorization,
+                                absl::Time start) {
+  const int total =
+      static_cast<int>(std::lround(options.rate * options.seconds));
+  std::vector<Placed> placed(static_cast<size_t>(total));
+  const std::string prefix =
+      absl::StrCat("sagactl-gameday-", absl::ToUnixMicros(start), "-");
+  std::atomic<int> next{0};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < options.callers; ++c) {
+    callers.emplace_back([&, c] {
+      auto stub = v1::OrderService::NewStub(DialReplicas(target, c));
+      for (int i = next++; i < total; i = next++) {
+        absl::SleepFor(start + absl::Seconds(i / options.rate) - absl::Now());
+        Placed& p = placed[static_cast<size_t>(i)];
+        p.at = absl::Now();
+        v1::CreateOrderRequest request;
+        request.set_customer_id(options.customer);
+        v1::OrderItem* item = request.add_items();
+        item->set_sku(options.sku);
+        item->set_quantity(1);
+        v1::Address* a = request.mutable_shipping_address();
+        a->set_name("GameDay");
+        a->set_line1("1 Failover Street");
+        a->set_city("Berlin");
+        a->set_postal_code("10115");
+        a->set_country("DE");
+        for (p.attempts = 1;; ++p.attempts) {
+          grpc::ClientContext context;
+          context.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
+          context.AddMetadata("idempotency-key", absl::StrCat(prefix, i));
+          if (!authorization.empty()) {
+            context.AddMetadata("authorization", authorization);
+          }
+          v1::Order order;
+          const grpc::Status s = stub->CreateOrder(&context, request, &order);
+          if (s.ok()) {
+            p.accepted = true;
+            p.order_id = order.order_id();
+            break;
+          }
+          p.error = Describe(s);
+          if (!Retryable(s.error_code()) || p.attempts >= options.attempts) {
+            break;
+          }
+          absl::SleepFor(absl::Milliseconds(200) * p.attempts);
+        }
+      }
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  return placed;
+}
+
+bool IsFinal(v1::OrderStatus status) {
+  return status != v1::ORDER_STATUS_PENDING &&
+         status != v1::ORDER_STATUS_UNSPECIFIED;
+}
+
+absl::Time TimeOf(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
+}
+
+}  // namespace
+
+absl::Status GameDayOptions::Validate() const {
+  if (!(rate > 0 && rate <= 1000)) {
+    return absl::InvalidArgumentError("--rate must be from 0 to 1000 orders/s");
+  }
+  if (!(seconds >= 1 && seconds <= 3600)) {
+    return absl::InvalidArgumentError("--seconds must be from 1 to 3600");
+  }
+  if (callers < 1 || callers > 256) {
+    return absl::InvalidArgumentError("--callers must be from 1 to 256");
+  }
+  if (attempts < 1 || attempts > 10) {
+    return absl::InvalidArgumentError("--attempts must be from 1 to 10");
+  }
+  if (first_fault < absl::ZeroDuration() ||
+      first_fault >= absl::Seconds(seconds)) {
+    return absl::InvalidArgumentError(
+        "--first-fault must fall within the load's --seconds");
+  }
+  if (fault_spacing < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--fault-spacing must not be negative");
+  }
+  return absl::OkStatus();
+}
+
+int RunGameDay(Platform& platform, const std::string& name,
+               const std::vector<Fault>& faults,
+               const std::function<absl::Status()>& repair,
+               const GameDayOptions& options, std::ostream& out) {
+  if (absl::Status s = options.Validate(); !s.ok()) {
+    out << "sagactl gameday: " << s.message() << "\n";
+    return 2;
+  }
+  absl::StatusOr<std::string> authorization = platform.Bearer(options.customer);
+  if (!authorization.ok()) {
+    out << "sagactl gameday: " << authorization.status().message() << "\n";
+    return 2;
+  }
+  Calls calls(platform, *authorization);
+  const absl::StatusOr<int64_t> balance_before =
+      calls.Balance(options.customer);
+  const absl::StatusOr<int64_t> stock_before = calls.Available(options.sku);
+  if (!balance_before.ok() || !stock_before.ok()) {
+    out << "sagactl gameday: cannot read " << options.customer
+        << "'s balance or " << options.sku << "'s stock (the demo data "
+        << "has them; is the platform up?): "
+        << (balance_before.ok() ? stock_before.status()
+                                : balance_before.status())
+               .message()
+        << "\n";
+    return 2;
+  }
+
+  out << absl::StrFormat(
+             "GameDay %s: %.0f orders/s for %.0f s as %s (1 x %s); faults "
+             "from %s, every %s",
+             name, options.rate, options.seconds, options.customer, options.sku,
+             absl::FormatDuration(options.first_fault),
+             absl::FormatDuration(options.fault_spacing))
+      << std::endl;
+  const absl::Time start = absl::Now() + absl::Milliseconds(200);
+  const absl::Time load_ends = start + absl::Seconds(options.seconds);
+  std::vector<Happened> happened;
+  std::thread faulter([&] {
+    for (size_t i = 0; i < faults.size(); ++i) {
+      const absl::Time due =
+          start + options.first_fault + options.fault_spacing * i;
+      if (due >= load_ends) break;
+      absl::SleepFor(due - absl::Now());
+      const absl::Duration at = absl::Now() - start;
+      absl::StatusOr<std::string> done = faults[i].inject();
+      happened.push_back(
+          {at, absl::StrCat(faults[i].what, " (",
+                            done.ok() ? *done : done.status().message(), ")")});
+      out << absl::StrFormat("  %6.1f s  %s", absl::ToDoubleSeconds(at),
+                             happened.back().what)
+          << std::endl;
+    }
+  });
+  const std::vector<Placed> placed =
+      PlaceOrders(platform.Target(platform::Info(Service::kOrder)), options,
+                  *authorization, start);
+  faulter.join();
+
+  const absl::Time repair_start = absl::Now();
+  if (absl::Status s = repair(); !s.ok()) {
+    out << "repair failed: " << s.message() << "\n";
+  } else {
+    out << absl::StrFormat("repaired %.1f s after the load ended\n",
+                           absl::ToDoubleSeconds(absl::Now() - repair_start));
+  }
+
+  // Every accepted order, until it ends or the wait runs out.
+  std::map<std::string, v1::Order> final;
+  std::vector<std::string> pending;
+  for (const Placed& p : placed) {
+    if (p.accepted) pending.push_back(p.order_id);
+  }
+  const absl::Time give_up = absl::Now() + options.wait;
+  while (!pending.empty()) {
+    std::vector<std::string> still;
+    for (const std::string& id : pending) {
+      std::optional<v1::Order> order = calls.Order(id);
+      if (order.has_value() && IsFinal(order->status())) {
+        final[id] = *order;
+      } else {
+        still.push_back(id);
+      }
+    }
+    pending.swap(still);
+    if (pending.empty() || absl::Now() > give_up) break;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+
+  int64_t accepted = 0, first_attempt = 0, refused = 0;
+  std::string first_refusal;
+  for (const Placed& p : placed) {
+    if (p.accepted) {
+      ++accepted;
+      if (p.attempts == 1) ++first_attempt;
+    } else {
+      if (refused++ == 0) {
+        first_refusal = absl::StrFormat("at %.1f s, %s",
+                                        absl::ToDoubleSeconds(p.at - start),
+                                        p.error);
+      }
+    }
+  }
+  std::map<std::string, int> by_status;
+  int64_t approved_cents = 0, approved_units = 0;
+  for (const auto& [id, order] : final) {
+    ++by_status[ShortEnumName(order.status(),
+                              v1::OrderStatus_Name<v1::OrderStatus>,
+                              "ORDER_STATUS_")];
+    if (order.status() != v1::ORDER_STATUS_APPROVED) continue;
+    approved_cents += order.total_cents();
+    for (const v1::OrderItem& item : order.items()) {
+      if (item.sku() == options.sku) approved_units += item.quantity();
+    }
+  }
+  const int64_t lost = static_cast<int64_t>(pending.size());
+  out << absl::StrFormat(
+      "orders placed: %d; accepted %d (%d at the first call, %d after a "
+      "retry under the same key); refused %d%s\n",
+      placed.size(), accepted, first_attempt, accepted - first_attempt, refused,
+      refused > 0 ? absl::StrCat(" (first: ", first_refusal, ")") : "");
+  out << "ended:";
+  for (const auto& [status, n] : by_status) out << " " << n << " " << status;
+  out << absl::StrFormat("; not ended after %s: %d\n",
+                         absl::FormatDuration(options.wait), lost);
+  out << "orders lost: " << lost << "\n";
+
+  // During the faults: orders placed from the first fault to the load's end.
+  if (!happened.empty()) {
+    const absl::Time from = start + happened.front().at;
+    int64_t in_window = 0, approved_in_window = 0;
+    for (const Placed& p : placed) {
+      if (p.at < from) continue;
+      ++in_window;
+      auto it = final.find(p.order_id);
+      if (p.accepted && it != final.end() &&
+          it->second.status() == v1::ORDER_STATUS_APPROVED) {
+        ++approved_in_window;
+      }
+    }
+    out << absl::StrFormat(
+        "success during the faults (%.1f s to %.1f s): %d of %d orders "
+        "approved (%.2f%%)\n",
+        absl::ToDoubleSeconds(happened.front().at), options.seconds,
+        approved_in_window, in_window,
+        in_window == 0 ? 100.0 : 100.0 * approved_in_window / in_window);
+  }
+  // Approvals per whole second of the load, by when each was approved.
+  std::map<int64_t, int64_t> approvals_by_second;
+  for (const auto& [id, order] : final) {
+    if (order.status() != v1::ORDER_STATUS_APPROVED) continue;
+    approvals_by_second[static_cast<int64_t>(std::floor(
+        absl::ToDoubleSeconds(TimeOf(order.update_time()) - start)))]++;
+  }
+  const int64_t full = static_cast<int64_t>(std::floor(options.rate * 0.9));
+  for (const Happened& h : happened) {
+    const absl::Time at = start + h.at;
+    std::optional<absl::Duration> first_approved;
+    for (const Placed& p : placed) {
+      if (p.at < at || !p.accepted) continue;
+      auto it = final.find(p.order_id);
+      if (it == final.end() ||
+          it->second.status() != v1::ORDER_STATUS_APPROVED) {
+        continue;
+      }
+      const absl::Duration after = TimeOf(it->second.update_time()) - at;
+      if (!first_approved.has_value() || after < *first_approved) {
+        first_approved = after;
+      }
+    }
+    std::optional<int64_t> full_second;
+    const int64_t fault_second =
+        static_cast<int64_t>(std::ceil(absl::ToDoubleSeconds(h.at)));
+    for (int64_t sec = fault_second; sec < options.seconds; ++sec) {
+      if (approvals_by_second[sec] >= full) {
+        full_second = sec;
+        break;
+      }
+    }
+    out << absl::StrFormat(
+        "after %s: first order approved %s later; full rate (>= %d "
+        "approved in a second) %s\n",
+        h.what,
+        first_approved.has_value()
+            ? absl::StrFormat("%.0f ms",
+                              absl::ToDoubleMilliseconds(*first_approved))
+            : "never",
+        full,
+        full_second.has_value()
+            ? absl::StrFormat("again by %.1f s later",
+                              static_cast<double>(*full_second + 1) -
+                                  absl::ToDoubleSeconds(h.at))
+            : "not again before the load ended");
+  }
+
+  // Money and stock, through the public read APIs.
+  const absl::StatusOr<int64_t> balance_after = calls.Balance(options.customer);
+  const absl::StatusOr<int64_t> stock_after = calls.Available(options.sku);
+  bool exact = balance_after.ok() && stock_after.ok();
+  if (balance_after.ok()) {
+    const int64_t fell = *balance_before - *balance_after;
+    exact = exact && fell == approved_cents;
+    out << absl::StrFormat(
+        "money: %s's balance fell %d cents; the approved orders total %d: "
+        "%s\n",
+        options.customer, fell, approved_cents,
+        fell == approved_cents
+            ? "exact"
+            : absl::StrCat("OFF BY ", fell - approved_cents));
+  } else {
+    out << "money: cannot read the balance: "
+        << balance_after.status().message() << "\n";
+  }
+  if (stock_after.ok()) {
+    const int64_t fell = *stock_before - *stock_after;
+    exact = exact && fell == approved_units;
+    out << absl::StrFormat(
+        "stock: %s fell %d units; the approved orders hold %d: %s\n",
+        options.sku, fell, approved_units,
+        fell == approved_units
+            ? "exact"
+            : absl::StrCat("OFF BY ", fell - approved_units));
+  } else {
+    out << "stock: cannot read it: " << stock_after.status().message() << "\n";
+  }
+  const bool passed = lost == 0 && refused == 0 && exact;
+  out << (passed ? "PASSED" : "FAILED")
+      << ": no order lost or refused, money and stock exact\n";
+  return passed ? 0 : 1;
+}
+
+int ReplicaLossGameDay(Platform& platform, const GameDayOptions& options,
+                       std::ostream& out) {
+  if (platform.replicas() < 2) {
+    out << "sagactl gameday replica-loss: the platform runs one replica of "
+           "each service; start it with `sagactl up --replicas 2`\n";
+    return 2;
+  }
+  for (const platform::ServiceInfo& instance : platform.Instances()) {
+    if (platform.Status(instance).health != Health::kServing) {
+      out << "sagactl gameday replica-loss: " << Platform::Label(instance)
+          << " is not SERVING; sagactl status tells more\n";
+      return 2;
+    }
+  }
+  // The entry point first, then the orchestrator, then the participants.
+  std::vector<const platform::ServiceInfo*> victims;
+  for (Service id :
+       {Service::kOrder, Service::kOrchestrator, Service::kInventory,
+        Service::kPayment, Service::kShipping}) {
+    const platform::ServiceInfo* victim =
+        platform.FindInstance(platform::Info(id).name + "#2");
+    if (victim != nullptr) victims.push_back(victim);
+  }
+  std::vector<Fault> faults;
+  for (const platform::ServiceInfo* victim : victims) {
+    faults.push_back(
+        {absl::StrCat("kill -9 ", Platform::Label(*victim)),
+         [&platform, victim]() -> absl::StatusOr<std::string> {
+           const std::optional<pid_t> pid = platform.Status(*victim).pid;
+           if (!pid.has_value()) {
+             return absl::FailedPreconditionError("was not running");
+           }
+           if (absl::Status s = platform.StopService(*victim, /*hard=*/true);
+               !s.ok()) {
+             return s;
+           }
+           return absl::StrCat("pid ", *pid);
+         }});
+  }
+  const auto repair = [&platform, &victims]() -> absl::Status {
+    for (const platform::ServiceInfo* victim : victims) {
+      absl::StatusOr<pid_t> pid = platform.StartService(*victim);
+      if (!pid.ok()) return pid.status();
+    }
+    return platform.WaitServing(victims);
+  };
+  return RunGameDay(platform, "replica-loss", faults, repair, options, out);
+}
+
+}  // namespace sagaworks::sagactl
