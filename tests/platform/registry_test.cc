@@ -209,7 +209,9 @@ TEST(RegistryTest, ComposeRunsEveryServiceAsTheRegistrySays) {
         << var("SAGAWORKS_DATABASE_URL");
     for (Service id : s.peers) {
       const ServiceInfo& peer = Info(id);
-      EXPECT_EQ(var(EnvName(peer)), absl::StrCat(peer.binary, ":", peer.port));
+      // A DNS name, so that callers balance over every replica it names.
+      EXPECT_EQ(var(EnvName(peer)),
+                absl::StrCat("dns:///", peer.binary, ":", peer.port));
     }
     std::set<std::string> ports;
     for (const auto& p : service["ports"]) ports.insert(p.as<std::string>());
