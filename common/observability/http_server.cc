@@ -6,9 +6,27 @@
 
 namespace sagaworks::metrics {
 
-HttpServer::HttpServer(Registry& registry, std::function<absl::Status()> ready)
+namespace {
+
+// Probe answers a probe from `check`: 200 "ok", or 503 with why not.
+void Probe(const std::function<absl::Status()>& check, const char* what,
+           httplib::Response& res) {
+  const absl::Status s = check();
+  if (s.ok()) {
+    res.set_content("ok\n", "text/plain");
+  } else {
+    res.status = 503;
+    res.set_content(absl::StrCat(what, ": ", s.message(), "\n"), "text/plain");
+  }
+}
+
+}  // namespace
+
+HttpServer::HttpServer(Registry& registry, std::function<absl::Status()> ready,
+                       std::function<absl::Status()> started)
     : registry_(registry),
       ready_(std::move(ready)),
+      started_(std::move(started)),
       server_(std::make_unique<httplib::Server>()) {
   server_->Get(
       "/metrics", [this](const httplib::Request&, httplib::Response& res) {
@@ -18,17 +36,14 @@ HttpServer::HttpServer(Registry& registry, std::function<absl::Status()> ready)
                [](const httplib::Request&, httplib::Response& res) {
                  res.set_content("ok\n", "text/plain");
                });
-  server_->Get(
-      "/health/ready", [this](const httplib::Request&, httplib::Response& res) {
-        const absl::Status s = ready_();
-        if (s.ok()) {
-          res.set_content("ok\n", "text/plain");
-        } else {
-          res.status = 503;
-          res.set_content(absl::StrCat("not ready: ", s.message(), "\n"),
-                          "text/plain");
-        }
-      });
+  server_->Get("/health/ready",
+               [this](const httplib::Request&, httplib::Response& res) {
+                 Probe(ready_, "not ready", res);
+               });
+  server_->Get("/health/startup",
+               [this](const httplib::Request&, httplib::Response& res) {
+                 Probe(started_, "not started", res);
+               });
 }
 
 HttpServer::~HttpServer() { Stop(); }

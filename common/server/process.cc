@@ -310,7 +310,32 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
               << "\n";
     return 2;
   }
+  // Up from here on, so that probes see start-up under way (a database
+  // that takes a while to answer) rather than a closed port.
+  http_ = std::make_unique<metrics::HttpServer>(
+      metrics::Registry::Default(),
+      [this]() -> absl::Status {
+        if (absl::Status s = Started(); !s.ok()) return s;
+        if (draining_.load()) {
+          return absl::UnavailableError("draining: shutting down");
+        }
+        return probe_pool_ == nullptr ? absl::OkStatus() : probe_pool_->Ping();
+      },
+      [this] { return Started(); });
+  if (absl::Status s = http_->Start(http_listen_); !s.ok()) return Fail(s);
   return std::nullopt;
+}
+
+void Process::Starting(std::string step) {
+  if (!step.empty()) Log(LogLevel::kDebug, absl::StrCat("start-up: ", step));
+  absl::MutexLock lock(&start_mu_);
+  starting_ = std::move(step);
+}
+
+absl::Status Process::Started() const {
+  absl::MutexLock lock(&start_mu_);
+  if (starting_.empty()) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("starting: ", starting_));
 }
 
 absl::Status Process::LoadAuthConfig() {
@@ -352,11 +377,14 @@ absl::Status Process::LoadAuthConfig() {
 absl::StatusOr<db::Pool*> Process::OpenDatabase(
     const std::vector<db::SqlFile>& files, bool generic_plans) {
   pool_config_.generic_plans = generic_plans;
+  Starting("waiting for the database");
   absl::StatusOr<std::unique_ptr<db::Pool>> pool =
       db::Pool::Create(pool_config_, TerminationSignalPending);
   if (!pool.ok()) return pool.status();
   pool_ = *std::move(pool);
+  Starting("applying migrations");
   if (absl::Status s = db::ApplyMigrations(*pool_, files); !s.ok()) return s;
+  Starting("opening the health probe's connection");
   // Health probes get a connection of their own: a pool busy with real work
   // is not a database that is down.
   db::PoolConfig probe = pool_config_;
@@ -366,6 +394,7 @@ absl::StatusOr<db::Pool*> Process::OpenDatabase(
       db::Pool::Create(probe, TerminationSignalPending);
   if (!probe_pool.ok()) return probe_pool.status();
   probe_pool_ = *std::move(probe_pool);
+  Starting("setting up the service");
   return pool_.get();
 }
 
@@ -429,15 +458,9 @@ void Process::StopDatabaseWatch() {
 }
 
 int Process::Serve() {
-  http_ = std::make_unique<metrics::HttpServer>(
-      metrics::Registry::Default(), [this]() -> absl::Status {
-        if (draining_.load()) {
-          return absl::UnavailableError("draining: shutting down");
-        }
-        return probe_pool_ == nullptr ? absl::OkStatus() : probe_pool_->Ping();
-      });
-  if (absl::Status s = http_->Start(http_listen_); !s.ok()) return Fail(s);
+  Starting("starting the gRPC server");
   if (absl::Status s = server_->Start(); !s.ok()) return Fail(s);
+  Starting("");
   StartDatabaseWatch();
   LogInfo(absl::StrCat(info_.binary, " serving on port ", server_->port(),
                        ", HTTP on port ", http_->port(),

@@ -134,6 +134,11 @@ class Process {
   double drain_seconds_ = 2;
   // Set on SIGTERM: /health/ready answers 503 from then on.
   std::atomic<bool> draining_{false};
+  // What start-up is doing, for /health/startup; empty once serving.
+  void Starting(std::string step);
+  absl::Status Started() const;
+  mutable absl::Mutex start_mu_;
+  std::string starting_ ABSL_GUARDED_BY(start_mu_) = "reading configuration";
   double db_connect_timeout_seconds_ = 30;
   double db_read_timeout_seconds_ = 5;
   std::string log_level_ = "info";

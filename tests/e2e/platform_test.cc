@@ -31,6 +31,7 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
+#include "httplib.h"
 #include "migrations/embedded.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
 #include "sagaworks/v1/inventory.grpc.pb.h"
@@ -1057,6 +1058,49 @@ TEST(WatchTest, AWatchEndsWhenItsOrderServiceMovesTheOrder) {
 // the superuser's) is switched over by the next `sagactl up`: passwords
 // asked for, each service's database and tables passed to its role, and
 // the platform serving.
+// A service started before its database answers /health/startup (and
+// /health/ready) with 503 naming what it waits for, and live with 200;
+// once the database comes it applies its migrations and serves, and both
+// turn 200.
+TEST(ProbeTest, StartupSaysWhatItWaitsForUntilTheDatabaseComes) {
+  auto created = testing::TestPlatform::Create();
+  ASSERT_TRUE(created.ok()) << created.status();
+  sagactl::Platform& p = (*created)->platform();
+  const platform::ServiceInfo& payment =
+      platform::Info(platform::Service::kPayment);
+  auto get = [&](const char* path) -> std::pair<int, std::string> {
+    httplib::Client client("127.0.0.1", p.HttpPort(payment));
+    client.set_connection_timeout(2);
+    client.set_read_timeout(5);
+    auto res = client.Get(path);
+    if (!res) return {0, ""};
+    return {res->status, res->body};
+  };
+  auto await = [&](const char* path, int status, const std::string& says) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(60);
+    std::pair<int, std::string> got;
+    while (absl::Now() < give_up) {
+      got = get(path);
+      if (got.first == status && got.second.find(says) != std::string::npos) {
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    ADD_FAILURE() << path << ": " << got.first << " " << got.second;
+    return false;
+  };
+  absl::StatusOr<pid_t> pid = p.StartService(payment);
+  ASSERT_TRUE(pid.ok()) << pid.status();
+  ASSERT_TRUE(await("/health/startup", 503,
+                    "not started: starting: waiting for the database"));
+  EXPECT_EQ(get("/health/live").first, 200);
+  EXPECT_EQ(get("/health/ready").first, 503);
+  ASSERT_TRUE(p.StartDatabase().ok());
+  ASSERT_TRUE(await("/health/startup", 200, "ok"));
+  ASSERT_TRUE(await("/health/ready", 200, "ok"));
+  EXPECT_TRUE(p.WaitServing({&payment}).ok());
+}
+
 TEST(SagactlUpTest, AClusterFromBeforePasswordsIsSwitchedOver) {
   auto created = testing::TestPlatform::Create();
   ASSERT_TRUE(created.ok()) << created.status();

@@ -261,6 +261,11 @@ std::optional<pid_t> Platform::ReadPid(
 absl::StatusOr<pid_t> Platform::StartService(
     const platform::ServiceInfo& spec) {
   if (std::optional<pid_t> pid = ReadPid(spec)) return *pid;
+  // A service may start before the database (it waits for it).
+  for (const std::string& dir :
+       {state_dir_, state_dir_ + "/logs", state_dir_ + "/run"}) {
+    mkdir(dir.c_str(), 0755);
+  }
   local::SpawnOptions spawn;
   // A second copy of a service (a test's second orchestrator, under a name
   // of its own) is the same workload, with the same certificate.
