@@ -1,5 +1,7 @@
 #include "common/expiring_set.h"
 
+#include <algorithm>
+
 namespace sagaworks {
 
 absl::Status ExpiringSetConfig::Validate() const {
@@ -16,10 +18,16 @@ ExpiringSet::ExpiringSet(ExpiringSetConfig config, Clock& clock)
     : config_(config), clock_(clock) {}
 
 bool ExpiringSet::Contains(const std::string& name) const {
+  return ContainsWithin(name, config_.ttl);
+}
+
+bool ExpiringSet::ContainsWithin(const std::string& name,
+                                 absl::Duration age) const {
   if (config_.ttl == absl::ZeroDuration()) return false;
   absl::MutexLock lock(&mu_);
   auto it = confirmed_.find(name);
-  return it != confirmed_.end() && clock_.Now() - it->second < config_.ttl;
+  return it != confirmed_.end() &&
+         clock_.Now() - it->second < std::min(age, config_.ttl);
 }
 
 void ExpiringSet::Insert(const std::string& name) {

@@ -37,6 +37,9 @@ class ExpiringSet {
 
   // Contains: `name` was inserted less than ttl ago.
   bool Contains(const std::string& name) const;
+  // ContainsWithin: `name` was inserted less than `age` ago (and less than
+  // ttl: nothing older is kept).
+  bool ContainsWithin(const std::string& name, absl::Duration age) const;
   // Insert confirms `name` from now on.
   void Insert(const std::string& name);
   size_t size() const;

@@ -9,7 +9,7 @@ int main(int argc, char** argv) {
   using namespace sagaworks;
   using platform::Service;
   server::Process process(Service::kOrder);
-  double catalog_cache_seconds = 30;
+  double catalog_cache_seconds = 30, catalog_stale_seconds = 3600;
   order::WatchConfig watch;
   double watch_max_seconds = absl::ToDoubleSeconds(watch.max_lifetime);
   int64_t watch_poll_ms = absl::ToInt64Milliseconds(watch.poll_interval);
@@ -41,6 +41,15 @@ int main(int argc, char** argv) {
       ->envname("SAGAWORKS_CATALOG_CACHE_SECONDS")
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
+  process.app()
+      .add_option("--catalog-stale-seconds", catalog_stale_seconds,
+                  "while payment or inventory cannot be reached, orders for "
+                  "customers and SKUs confirmed within this time are still "
+                  "accepted (the saga has the final word); others are "
+                  "refused with UNAVAILABLE")
+      ->envname("SAGAWORKS_CATALOG_STALE_SECONDS")
+      ->check(CLI::Range(0.0, 30.0 * 86400.0))
+      ->capture_default_str();
   if (auto code = process.ParseFlags(argc, argv)) return *code;
   auto pool = process.OpenDatabase(migrations::ForService(process.info().name));
   if (!pool.ok()) return process.Fail(pool.status());
@@ -60,14 +69,15 @@ int main(int argc, char** argv) {
       *std::move(to_orchestrator)};
   order::OrchestratorStarter starter(sagas);
   order::OutboxRelay relay(store, starter, RealClock::Default(), {});
-  order::CatalogCheck catalog(
-      {v1::InventoryService::NewStub(
-           DialReplicas(process.PeerAddress(Service::kInventory))),
-       *std::move(to_inventory)},
-      {v1::PaymentService::NewStub(
-           DialReplicas(process.PeerAddress(Service::kPayment))),
-       *std::move(to_payment)},
-      absl::Seconds(1), {absl::Seconds(catalog_cache_seconds), 100000});
+  order::CatalogCheck catalog({v1::InventoryService::NewStub(DialReplicas(
+                                   process.PeerAddress(Service::kInventory))),
+                               *std::move(to_inventory)},
+                              {v1::PaymentService::NewStub(DialReplicas(
+                                   process.PeerAddress(Service::kPayment))),
+                               *std::move(to_payment)},
+                              absl::Seconds(1),
+                              {absl::Seconds(catalog_cache_seconds),
+                               absl::Seconds(catalog_stale_seconds), 100000});
   auto idempotency = process.MakeIdempotency();
   if (!idempotency.ok()) return process.Fail(idempotency.status());
   watch.max_lifetime = absl::Seconds(watch_max_seconds);

@@ -1,5 +1,6 @@
 #include "services/order/order_service.h"
 
+#include <algorithm>
 #include <optional>
 
 #include "absl/cleanup/cleanup.h"
@@ -71,51 +72,105 @@ absl::Status ValidateCreateOrder(const v1::CreateOrderRequest& request) {
   return ValidateAddress(request.shipping_address());
 }
 
-namespace {
-
-// Judge reads the answer to one existence look-up: NOT_FOUND refuses the
-// order, no answer from the service ends the check (the saga decides), and a
-// confirmation is remembered. Nothing: go on checking.
-std::optional<absl::Status> Judge(const absl::Status& answer, const char* what,
-                                  const std::string& name, ExpiringSet& known) {
-  if (absl::IsNotFound(answer)) return answer;
-  if (IsInconclusive(answer)) {
-    LogWarning(absl::StrCat(what, " check skipped: ", DescribeStatus(answer)));
-    return absl::OkStatus();
+absl::Status CatalogConfig::Validate() const {
+  if (fresh < absl::ZeroDuration() || stale < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--catalog-cache-seconds and --catalog-stale-seconds must not be "
+        "negative");
   }
-  if (answer.ok()) known.Insert(name);
-  return std::nullopt;
+  if (max_entries < 1) {
+    return absl::InvalidArgumentError("the catalog cache needs a size");
+  }
+  return absl::OkStatus();
 }
 
-}  // namespace
+CatalogCheck::CatalogCheck(
+    resilience::Client<v1::InventoryService::StubInterface> inventory,
+    resilience::Client<v1::PaymentService::StubInterface> payment,
+    absl::Duration timeout, CatalogConfig config, Clock& clock)
+    : inventory_(std::move(inventory)),
+      payment_(std::move(payment)),
+      timeout_(timeout),
+      config_(config),
+      known_customers_(
+          {std::max(config.fresh, config.stale), config.max_entries}, clock),
+      known_skus_({std::max(config.fresh, config.stale), config.max_entries},
+                  clock) {}
+
+absl::Status CatalogCheck::Confirm(
+    const char* what, const std::string& name, const char* service,
+    ExpiringSet& known, resilience::CallOptions options,
+    const std::function<absl::Status(const resilience::CallOptions&)>& ask) {
+  if (known.ContainsWithin(name, config_.fresh)) return absl::OkStatus();
+  bool stale = false;
+  // The resilience library's fallback: the call's final failure, after its
+  // retries or from an open breaker, is answered from what was confirmed
+  // before.
+  options.fallback = [&](const absl::Status& failure) -> absl::Status {
+    if (!IsInconclusive(failure)) return failure;
+    if (!known.ContainsWithin(name, config_.stale)) {
+      return absl::UnavailableError(absl::StrCat(
+          service, " cannot confirm ", what, " '", name,
+          "' now, and did not within the last ",
+          absl::FormatDuration(config_.stale), ": ", failure.message()));
+    }
+    stale = true;
+    static metrics::Family& answers = metrics::Registry::Default().Counter(
+        "sagaworks_catalog_stale_answers_total",
+        "Orders let through on a customer or SKU confirmed within the stale "
+        "window, its service not answering.",
+        {"what"});
+    answers.With({what}).Add(1);
+    LogWarning(absl::StrCat(what, " '", name, "' taken as confirmed earlier: ",
+                            service, " does not answer: ", failure.message()));
+    if (trace::Tracer::Get().exporting() && trace::CurrentContext().sampled()) {
+      auto span = trace::Tracer::Get().StartSpan(
+          absl::StrCat("catalog.confirm_", what), trace::SpanKind::kInternal);
+      span->AddEvent(
+          "catalog.stale_answer",
+          {{"sagaworks.catalog.what", std::string(what)},
+           {"sagaworks.catalog.service", std::string(service)},
+           {"sagaworks.catalog.error", std::string(failure.message())}});
+    }
+    return absl::OkStatus();
+  };
+  absl::Status s = ask(options);
+  if (s.ok() && !stale) known.Insert(name);
+  return s;
+}
 
 absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request,
                                  absl::Time inbound_deadline) {
   resilience::CallOptions options;
   options.idempotent = true;  // reads
   options.deadline = std::min(absl::Now() + timeout_, inbound_deadline);
-  if (!known_customers_.Contains(request.customer_id())) {
-    v1::GetBalanceRequest customer;
-    customer.set_customer_id(request.customer_id());
-    v1::Balance balance;
-    absl::Status s = payment_.Call(
-        "GetBalance", options, &v1::PaymentService::StubInterface::GetBalance,
-        customer, &balance);
-    if (auto verdict =
-            Judge(s, "customer", request.customer_id(), known_customers_)) {
-      return *verdict;
-    }
+  if (absl::Status s = Confirm(
+          "customer", request.customer_id(), "payment", known_customers_,
+          options,
+          [&](const resilience::CallOptions& o) {
+            v1::GetBalanceRequest customer;
+            customer.set_customer_id(request.customer_id());
+            v1::Balance balance;
+            return payment_.Call("GetBalance", o,
+                                 &v1::PaymentService::StubInterface::GetBalance,
+                                 customer, &balance);
+          });
+      !s.ok()) {
+    return s;
   }
   for (const v1::OrderItem& item : request.items()) {
-    if (known_skus_.Contains(item.sku())) continue;
-    v1::GetStockRequest sku;
-    sku.set_sku(item.sku());
-    v1::Stock stock;
-    absl::Status s = inventory_.Call(
-        "GetStock", options, &v1::InventoryService::StubInterface::GetStock,
-        sku, &stock);
-    if (auto verdict = Judge(s, "sku", item.sku(), known_skus_)) {
-      return *verdict;
+    if (absl::Status s = Confirm(
+            "sku", item.sku(), "inventory", known_skus_, options,
+            [&](const resilience::CallOptions& o) {
+              v1::GetStockRequest sku;
+              sku.set_sku(item.sku());
+              v1::Stock stock;
+              return inventory_.Call(
+                  "GetStock", o, &v1::InventoryService::StubInterface::GetStock,
+                  sku, &stock);
+            });
+        !s.ok()) {
+      return s;
     }
   }
   return absl::OkStatus();

@@ -38,31 +38,47 @@ absl::Status ValidateCreateOrder(const v1::CreateOrderRequest& request);
 // customer that does not exist. It fails open: when inventory or payment does
 // not answer, the order is accepted and the saga decides, so CreateOrder stays
 // available while they are down.
+// CatalogConfig: how long a customer or SKU, once confirmed by its service,
+// counts as existing.
+struct CatalogConfig {
+  // Without asking again: neither is ever deleted, so only the first order
+  // of each within this time pays for the look-up.
+  absl::Duration fresh = absl::Seconds(30);
+  // When its service cannot be reached: an order for one confirmed within
+  // this time is accepted anyway (the saga has the final word), one for any
+  // other is refused with UNAVAILABLE.
+  absl::Duration stale = absl::Hours(1);
+  size_t max_entries = 100000;
+
+  absl::Status Validate() const;
+};
+
 class CatalogCheck {
  public:
-  // `known` says how long a customer or SKU, once confirmed, counts as
-  // existing without asking again: neither is ever deleted, so only the
-  // first order of each pays for the look-up.
   CatalogCheck(
       resilience::Client<v1::InventoryService::StubInterface> inventory,
       resilience::Client<v1::PaymentService::StubInterface> payment,
-      absl::Duration timeout, ExpiringSetConfig known = {},
-      Clock& clock = RealClock::Default())
-      : inventory_(std::move(inventory)),
-        payment_(std::move(payment)),
-        timeout_(timeout),
-        known_customers_(known, clock),
-        known_skus_(known, clock) {}
+      absl::Duration timeout, CatalogConfig config = {},
+      Clock& clock = RealClock::Default());
 
-  // Check answers NOT_FOUND for an unknown SKU or customer, else OK. It
-  // finishes before `inbound_deadline`.
+  // Check answers NOT_FOUND for an unknown SKU or customer, UNAVAILABLE for
+  // one its service cannot confirm now and did not within the stale window,
+  // else OK. It finishes before `inbound_deadline`.
   absl::Status Check(const v1::CreateOrderRequest& request,
                      absl::Time inbound_deadline);
 
  private:
+  // Confirm asks `service` through `ask` whether `name` exists, unless it
+  // was confirmed within the fresh window.
+  absl::Status Confirm(
+      const char* what, const std::string& name, const char* service,
+      ExpiringSet& known, resilience::CallOptions options,
+      const std::function<absl::Status(const resilience::CallOptions&)>& ask);
+
   resilience::Client<v1::InventoryService::StubInterface> inventory_;
   resilience::Client<v1::PaymentService::StubInterface> payment_;
   const absl::Duration timeout_;
+  const CatalogConfig config_;
   ExpiringSet known_customers_;
   ExpiringSet known_skus_;
 };

@@ -4,8 +4,10 @@
 #include <iostream>
 #include <set>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "common/client/channel.h"
+#include "common/observability/metrics.h"
 #include "gtest/gtest.h"
 #include "sagaworks/v1/admin.grpc.pb.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
@@ -253,6 +255,67 @@ TEST_F(BulkheadWaitTest, CallsWaitForASlotRatherThanFail) {
   const v1::DownstreamStatus inventory = OrchestratorView(Service::kInventory);
   EXPECT_EQ(inventory.bulkhead_rejections(), 0);
   EXPECT_EQ(inventory.retries(), 0);
+}
+
+// The order service asks payment about the customer on every order
+// (--catalog-cache-seconds=0); a saga's step waits up to 30 s for a
+// participant to come back.
+class StaleCatalogTest : public ResilienceTest {
+ protected:
+  static void SetUpTestSuite() {
+    StartPlatform(
+        {{Name(Service::kOrder), {"--catalog-cache-seconds=0"}},
+         {Name(Service::kOrchestrator), {"--step-timeout-seconds=30"}}});
+  }
+};
+
+// Payment killed: an order for a customer it confirmed earlier is still
+// accepted (the stale window's fallback) and approved once payment is
+// back; a customer it never confirmed is refused with UNAVAILABLE.
+TEST_F(StaleCatalogTest, AConfirmedCustomerStillOrdersWhilePaymentIsDown) {
+  const std::string before = Order("widget", 1);
+  ASSERT_EQ(AwaitFinal({before}, absl::Seconds(30))[0].status(),
+            v1::ORDER_STATUS_APPROVED);
+  sagactl::Platform& p = platform().platform();
+  const platform::ServiceInfo& payment = platform::Info(Service::kPayment);
+  ASSERT_TRUE(p.StopService(payment, /*hard=*/true).ok());
+  absl::Cleanup restart = [&] {
+    (void)p.StartService(payment);
+    (void)p.WaitServing({&payment});
+  };
+
+  const std::string during = Order("widget", 1);
+  ASSERT_FALSE(during.empty());
+
+  v1::CreateOrderRequest r;
+  r.set_customer_id("bob");
+  v1::OrderItem* item = r.add_items();
+  item->set_sku("widget");
+  item->set_quantity(1);
+  *r.mutable_shipping_address() = testing::DemoAddress();
+  grpc::ClientContext c;
+  Deadline(&c);
+  c.AddMetadata("idempotency-key", absl::StrCat("resilience-test-", ++keys_));
+  v1::Order refused;
+  grpc::Status s = Orders("bob")->CreateOrder(&c, r, &refused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(s.error_message().find("cannot confirm customer 'bob'"),
+            std::string::npos)
+      << s.error_message();
+
+  absl::StatusOr<std::string> page =
+      p.MetricsPage(platform::Info(Service::kOrder));
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_GE(
+      metrics::SampleValue(
+          *page, R"(sagaworks_catalog_stale_answers_total{what="customer"})")
+          .value_or(0),
+      1);
+
+  std::move(restart).Invoke();
+  const v1::Order after = AwaitFinal({during}, absl::Seconds(60))[0];
+  EXPECT_EQ(after.status(), v1::ORDER_STATUS_APPROVED)
+      << after.failure_reason();
 }
 
 }  // namespace
