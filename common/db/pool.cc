@@ -1,5 +1,6 @@
 #include "common/db/pool.h"
 
+#include <algorithm>
 #include <exception>
 #include <thread>
 
@@ -159,19 +160,40 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Acquire() {
     }
     ++open_;  // reserve a slot; connect outside the lock
   }
-  try {
-    auto conn = std::make_unique<pqxx::connection>(config_.url);
-    // No statement waits on a lock for ever: past this it fails with
-    // lock_not_available, which maps to ABORTED (try again).
-    pqxx::nontransaction(*conn).exec(absl::StrCat(
-        "SET lock_timeout = ", absl::ToInt64Milliseconds(config_.lock_timeout),
-        config_.generic_plans ? "; SET plan_cache_mode = force_generic_plan"
-                              : ""));
-    return conn;
-  } catch (...) {
-    absl::MutexLock lock(&mu_);
-    --open_;
-    return MapCurrentDbException("connect");
+  // A database that refuses connections for a moment (restarting, or
+  // failing over: no node read-write yet) is waited for, within the time a
+  // caller waits for a connection anyway, rather than failing every call
+  // made meanwhile.
+  const absl::Time give_up = absl::Now() + config_.acquire_timeout;
+  absl::Duration backoff = absl::Milliseconds(50);
+  while (true) {
+    absl::Status failed;
+    try {
+      auto conn = std::make_unique<pqxx::connection>(config_.url);
+      // No statement waits on a lock for ever: past this it fails with
+      // lock_not_available, which maps to ABORTED (try again).
+      pqxx::nontransaction(*conn).exec(absl::StrCat(
+          "SET lock_timeout = ",
+          absl::ToInt64Milliseconds(config_.lock_timeout),
+          config_.generic_plans ? "; SET plan_cache_mode = force_generic_plan"
+                                : ""));
+      return conn;
+    } catch (...) {
+      failed = MapCurrentDbException("connect");
+    }
+    bool closed;
+    {
+      absl::MutexLock lock(&mu_);
+      closed = closed_;
+    }
+    if (!absl::IsUnavailable(failed) || closed ||
+        absl::Now() + backoff > give_up) {
+      absl::MutexLock lock(&mu_);
+      --open_;
+      return failed;
+    }
+    absl::SleepFor(backoff);
+    backoff = std::min(2 * backoff, absl::Milliseconds(500));
   }
 }
 

@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/files.h"
 #include "common/local/subprocess.h"
 #include "openssl/rand.h"
@@ -37,7 +38,9 @@ std::string PercentEncoded(const std::string& text) {
   return out;
 }
 
-std::string DefaultBinDir() {
+}  // namespace
+
+std::string DefaultPostgresBinDir() {
   if (const char* env = std::getenv("SAGAWORKS_PG_BINDIR"); env && *env) {
     return env;
   }
@@ -55,7 +58,6 @@ std::string DefaultBinDir() {
   return best;
 }
 
-// Hands a path to the postgres user when running as root.
 absl::Status ChownToPostgres(const std::string& path) {
   if (!RunningAsRoot()) return absl::OkStatus();
   const passwd* pw = getpwnam("postgres");
@@ -69,6 +71,15 @@ absl::Status ChownToPostgres(const std::string& path) {
   }
   return absl::OkStatus();
 }
+
+std::vector<std::string> AsPostgresUser(std::vector<std::string> argv) {
+  if (!RunningAsRoot()) return argv;
+  std::vector<std::string> out = {"/usr/sbin/runuser", "-u", "postgres", "--"};
+  out.insert(out.end(), argv.begin(), argv.end());
+  return out;
+}
+
+namespace {
 
 // What pg_hba.conf says once passwords are asked for: every connection, by
 // socket or by loopback TCP.
@@ -92,7 +103,7 @@ absl::StatusOr<std::string> RandomPassword() {
 
 PostgresCluster::PostgresCluster(ClusterOptions options)
     : options_(std::move(options)) {
-  if (options_.bin_dir.empty()) options_.bin_dir = DefaultBinDir();
+  if (options_.bin_dir.empty()) options_.bin_dir = DefaultPostgresBinDir();
   if (options_.auth_dir.empty()) {
     const size_t slash = options_.data_dir.rfind('/');
     options_.auth_dir = absl::StrCat(slash == std::string::npos
@@ -111,10 +122,7 @@ std::string PostgresCluster::Bin(const std::string& tool) const {
 
 std::vector<std::string> PostgresCluster::AsPostgres(
     std::vector<std::string> argv) const {
-  if (!RunningAsRoot()) return argv;
-  std::vector<std::string> out = {"/usr/sbin/runuser", "-u", "postgres", "--"};
-  out.insert(out.end(), argv.begin(), argv.end());
-  return out;
+  return AsPostgresUser(std::move(argv));
 }
 
 bool PostgresCluster::Initialized() const {
@@ -315,6 +323,25 @@ absl::Status PostgresCluster::CreateServiceDatabase(
       tx.exec(db_exists ? absl::StrCat("ALTER DATABASE ", db, " OWNER TO ", who)
                         : absl::StrCat("CREATE DATABASE ", db, " OWNER ", who));
       tx.exec(absl::StrCat("REVOKE ALL ON DATABASE ", db, " FROM PUBLIC"));
+      if (!options_.ha_ports.empty()) {
+        // libpq tries the hosts in order and gives up at one that does not
+        // know the database: wait until every standby has replayed it.
+        const std::string written =
+            tx.exec1("SELECT pg_current_wal_insert_lsn()::text")[0]
+                .as<std::string>();
+        const absl::Time give_up = absl::Now() + absl::Seconds(60);
+        while (tx.exec_params1("SELECT count(*) FROM pg_stat_replication "
+                               "WHERE replay_lsn IS NULL OR replay_lsn < "
+                               "$1::pg_lsn",
+                               written)[0]
+                   .as<int>() > 0) {
+          if (absl::Now() > give_up) {
+            return absl::UnavailableError(absl::StrCat(
+                "create database ", name, ": a standby did not replay it"));
+          }
+          absl::SleepFor(absl::Milliseconds(20));
+        }
+      }
     }
     // Tables made before the role existed (by the superuser) become its
     // own, so its migrations may alter them.
@@ -359,6 +386,15 @@ std::string PostgresCluster::UrlAs(const std::string& database,
   // socket's directory.
   const std::string passfile =
       absl::StrCat("?passfile=", PercentEncoded(PasswordFile(user)));
+  if (!options_.ha_ports.empty()) {
+    std::vector<std::string> hosts;
+    for (int port : options_.ha_ports) {
+      hosts.push_back(absl::StrCat("127.0.0.1:", port));
+    }
+    return absl::StrCat("postgresql://", PercentEncoded(user), "@",
+                        absl::StrJoin(hosts, ","), "/", database, passfile,
+                        "&target_session_attrs=read-write");
+  }
   if (absl::StartsWith(options_.data_dir, "/")) {
     return absl::StrCat("postgresql://", PercentEncoded(user), "@",
                         PercentEncoded(options_.data_dir), ":", options_.port,

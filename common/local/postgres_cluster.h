@@ -40,7 +40,22 @@ struct ClusterOptions {
   std::vector<std::string> settings;
   // Where the password files live; empty means <data_dir's parent>/pgauth.
   std::string auth_dir;
+  // The ports of a cluster run for high availability (HaCluster) on this
+  // host: connection URIs name them all, with target_session_attrs=read-write
+  // so a connection reaches whichever is the primary. Init, Start and Stop
+  // are HaCluster's then.
+  std::vector<int> ha_ports;
 };
+
+// DefaultPostgresBinDir is $SAGAWORKS_PG_BINDIR, else the newest
+// /usr/lib/postgresql/*/bin.
+std::string DefaultPostgresBinDir();
+// ChownToPostgres hands a path to the postgres system user when running as
+// root (PostgreSQL and Patroni run as that user then).
+absl::Status ChownToPostgres(const std::string& path);
+// AsPostgresUser is argv run as the postgres system user when running as
+// root, else argv.
+std::vector<std::string> AsPostgresUser(std::vector<std::string> argv);
 
 class PostgresCluster {
  public:
@@ -77,12 +92,15 @@ class PostgresCluster {
 
   const ClusterOptions& options() const { return options_; }
 
+  // Password is `role`'s password from its file in the auth directory,
+  // made (at random) when missing.
+  absl::StatusOr<std::string> Password(const std::string& role) const;
+  // PasswordFile is where Password keeps it, a libpq password file.
+  std::string PasswordFile(const std::string& role) const;
+
  private:
   std::vector<std::string> AsPostgres(std::vector<std::string> argv) const;
   std::string UrlAs(const std::string& database, const std::string& user) const;
-  std::string PasswordFile(const std::string& role) const;
-  // Password is `role`'s password from its file, made when missing.
-  absl::StatusOr<std::string> Password(const std::string& role) const;
   // RequirePasswords switches a running cluster from trust to
   // scram-sha-256, unless it is there already.
   absl::Status RequirePasswords() const;

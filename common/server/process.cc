@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -69,6 +70,12 @@ Process::Process(platform::Service id)
                   "time in-flight calls get to finish on SIGTERM")
       ->envname("SAGAWORKS_SHUTDOWN_GRACE_SECONDS")
       ->check(CLI::Range(0.0, 600.0))
+      ->capture_default_str();
+  app_.add_option("--db-unhealthy-after-seconds", db_unhealthy_after_seconds_,
+                  "how long the database must be unreachable before gRPC "
+                  "health says NOT_SERVING (a failover takes less)")
+      ->envname("SAGAWORKS_DB_UNHEALTHY_AFTER_SECONDS")
+      ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   app_.add_option("--drain-seconds", drain_seconds_,
                   "on SIGTERM, how long to wait after reporting NOT_SERVING "
@@ -240,6 +247,7 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
   SetLogLevel(level);
   server_config_.shutdown_grace = absl::Seconds(shutdown_grace_seconds_);
   server_config_.drain = absl::Seconds(drain_seconds_);
+  db_unhealthy_after_ = absl::Seconds(db_unhealthy_after_seconds_);
   if (absl::Status s = server_config_.tls.Validate(); !s.ok()) {
     std::cerr << info_.binary << ": invalid configuration: " << s.message()
               << "\n";
@@ -420,6 +428,7 @@ void Process::StartDatabaseWatch() {
   if (probe_pool_ == nullptr) return;
   watch_ = std::thread([this] {
     bool healthy = true;
+    std::optional<absl::Time> unreachable_since;
     absl::MutexLock lock(&watch_mu_);
     while (true) {
       auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(watch_mu_) {
@@ -431,19 +440,30 @@ void Process::StartDatabaseWatch() {
       }
       watch_mu_.Unlock();
       const absl::Status s = probe_pool_->Ping();
+      if (s.ok()) {
+        unreachable_since.reset();
+      } else if (!unreachable_since.has_value()) {
+        unreachable_since = absl::Now();
+      }
       // Load balancers and sagactl read gRPC health: without its database
-      // this process can answer nothing useful.
-      if (!s.ok() && healthy) {
+      // this process can answer nothing useful. Not at the first failed
+      // ping, though: while the database fails over (seconds) every replica
+      // loses it at once, and callers balancing by health would have none
+      // left to wait on; calls made meanwhile wait for the new primary
+      // (db::Pool) instead.
+      if (!s.ok() && healthy &&
+          absl::Now() - *unreachable_since >= db_unhealthy_after_) {
         LogWarning(absl::StrCat("database unreachable, reporting NOT_SERVING: ",
                                 s.message()));
         server_->health().SetAll(
             grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+        healthy = false;
       } else if (s.ok() && !healthy) {
         LogInfo("database reachable again, reporting SERVING");
         server_->health().SetAll(
             grpc::health::v1::HealthCheckResponse::SERVING);
+        healthy = true;
       }
-      healthy = s.ok();
       watch_mu_.Lock();
     }
   });

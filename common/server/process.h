@@ -132,6 +132,8 @@ class Process {
   db::PoolConfig pool_config_;
   double shutdown_grace_seconds_ = 10;
   double drain_seconds_ = 2;
+  double db_unhealthy_after_seconds_ = 10;
+  absl::Duration db_unhealthy_after_ = absl::Seconds(10);
   // Set on SIGTERM: /health/ready answers 503 from then on.
   std::atomic<bool> draining_{false};
   // What start-up is doing, for /health/startup; empty once serving.

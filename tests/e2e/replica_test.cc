@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "gtest/gtest.h"
 #include "tests/testing/test_platform.h"
 #include "tools/sagactl/gameday.h"
@@ -96,6 +97,35 @@ TEST_F(ReplicaTest, AReplicaThatDrainsCostsNoCall) {
   std::cout << out.str();
   EXPECT_EQ(code, 0) << out.str();
   EXPECT_TRUE(absl::StrContains(out.str(), "refused 0")) << out.str();
+}
+
+// PostgreSQL as a primary and a synchronous standby under Patroni, and two
+// replicas of every service: the primary's postmaster is killed under load.
+class DbFailoverTest : public ::testing::Test {};
+
+TEST_F(DbFailoverTest, KillingThePrimaryLosesNoOrderAndFailsOverQuickly) {
+  auto p = testing::TestPlatform::Start({}, /*replicas=*/2, /*ha=*/true);
+  ASSERT_TRUE(p.ok()) << p.status();
+  sagactl::GameDayOptions o;
+  o.rate = 30;
+  o.seconds = 12;
+  o.first_fault = absl::Seconds(3);
+  std::ostringstream out;
+  const int code = sagactl::DbFailoverGameDay((*p)->platform(), o, out);
+  std::cout << out.str();
+  EXPECT_EQ(code, 0) << out.str();
+  EXPECT_TRUE(absl::StrContains(out.str(), "orders lost: 0\n")) << out.str();
+  EXPECT_FALSE(absl::StrContains(out.str(), "OFF BY")) << out.str();
+  // The fault line says how long the promotion took; under 30 s.
+  const size_t at = out.str().find(" primary ");
+  ASSERT_NE(at, std::string::npos) << out.str();
+  double seconds = 0;
+  ASSERT_TRUE(absl::SimpleAtod(
+      out.str().substr(at + 9, out.str().find(' ', at + 9) - at - 9), &seconds))
+      << out.str();
+  EXPECT_LT(seconds, 30);
+  // The old primary is back, as the synchronous standby.
+  EXPECT_TRUE((*p)->platform().ha()->AwaitSyncStandby(absl::Seconds(60)).ok());
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/local/ha_cluster.h"
 #include "common/local/postgres_cluster.h"
 #include "common/local/subprocess.h"
 
@@ -17,18 +18,16 @@ namespace {
 
 constexpr char kOwnerFile[] = "/owner";
 
-// StopServices kills the services a dead end-to-end run left running
-// (their pid files sit beside the data directory, in run/). A pid counts
-// only while its command line still names this cluster's port, so a pid
-// the system has since given to another process is never signalled.
-void StopServices(const std::string& data_dir) {
-  std::ifstream postmaster(data_dir + "/postmaster.pid");
-  std::string line, port;
-  for (int i = 0; i < 4 && std::getline(postmaster, line); ++i) port = line;
-  if (port.empty()) return;
-  const std::string run = data_dir + "/../run";
+// StopServices kills the services a dead end-to-end run under `home` left
+// running (their pid files are in <home>/.sagaworks/run). A pid counts only
+// while its command line still names that home (its certificates, its
+// database's password file), so a pid the system has since given to
+// another process is never signalled.
+void StopServices(const std::string& home) {
+  const std::string state = home + "/.sagaworks/";
   std::error_code error;
-  for (const auto& file : std::filesystem::directory_iterator(run, error)) {
+  for (const auto& file :
+       std::filesystem::directory_iterator(state + "run", error)) {
     std::ifstream in(file.path());
     std::string text;
     int pid = 0;
@@ -39,7 +38,7 @@ void StopServices(const std::string& data_dir) {
     std::string args((std::istreambuf_iterator<char>(cmdline)),
                      std::istreambuf_iterator<char>());
     if (absl::StrContains(args, "--database-url=") &&
-        absl::StrContains(args, absl::StrCat(":", port, "/"))) {
+        absl::StrContains(args, state)) {
       (void)local::Kill(pid);
     }
   }
@@ -65,7 +64,14 @@ void RemoveLeftovers(const std::string& prefix, const std::string& data_dir) {
     }
     local::ClusterOptions options;
     options.data_dir = dir + "/" + data_dir;
-    StopServices(dir + "/" + data_dir);
+    StopServices(dir);
+    // A cluster run for high availability: its Patroni nodes and etcd.
+    const std::string ha_dir = dir + "/.sagaworks/ha";
+    if (std::filesystem::exists(ha_dir, error)) {
+      local::HaOptions ha;
+      ha.dir = ha_dir;
+      (void)local::HaCluster(ha).Stop();
+    }
     local::PostgresCluster cluster(options);
     // pg_ctl finds the server by its data directory, not by a pid we hold.
     if (cluster.Running()) (void)cluster.Stop(/*immediate=*/true);

@@ -19,9 +19,9 @@
 namespace sagaworks::testing {
 
 absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Start(
-    ExtraArgs extra_args, int replicas) {
+    ExtraArgs extra_args, int replicas, bool ha) {
   absl::StatusOr<std::unique_ptr<TestPlatform>> p =
-      Create(std::move(extra_args), replicas);
+      Create(std::move(extra_args), replicas, ha);
   if (!p.ok()) return p.status();
   sagactl::Platform& platform = (*p)->platform();
   if (absl::Status s = platform.StartDatabase(); !s.ok()) return s;
@@ -36,7 +36,7 @@ absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Start(
 }
 
 absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Create(
-    ExtraArgs extra_args, int replicas) {
+    ExtraArgs extra_args, int replicas, bool ha) {
   RemoveLeftovers("sagaworks-e2e-", ".sagaworks/pgdata");
   std::unique_ptr<TestPlatform> p(new TestPlatform());
   char tmpl[] = "/tmp/sagaworks-e2e-XXXXXX";
@@ -63,6 +63,21 @@ absl::StatusOr<std::unique_ptr<TestPlatform>> TestPlatform::Create(
     }
   }
   options.replicas = replicas;
+  options.ha = ha;
+  if (ha) {
+    for (auto* ports : {&options.ha_pg_ports, &options.ha_rest_ports}) {
+      for (int node = 0; node < 2; ++node) {
+        port = local::FreePort();
+        if (!port.ok()) return port.status();
+        ports->push_back(*port);
+      }
+    }
+    for (int* etcd : {&options.etcd_port, &options.etcd_peer_port}) {
+      port = local::FreePort();
+      if (!port.ok()) return port.status();
+      *etcd = *port;
+    }
+  }
   options.durable_db = false;
   options.extra_args = std::move(extra_args);
   p->platform_ = std::make_unique<sagactl::Platform>(options);

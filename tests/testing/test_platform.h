@@ -23,13 +23,14 @@ class TestPlatform {
   using ExtraArgs = std::map<std::string, std::vector<std::string>>;
 
   // Start brings everything up and waits until all report SERVING.
-  // `extra_args` adds flags per service; `replicas` processes of each.
+  // `extra_args` adds flags per service; `replicas` processes of each;
+  // `ha`: PostgreSQL as a primary and a synchronous standby under Patroni.
   static absl::StatusOr<std::unique_ptr<TestPlatform>> Start(
-      ExtraArgs extra_args = {}, int replicas = 1);
+      ExtraArgs extra_args = {}, int replicas = 1, bool ha = false);
   // Create only sets it up (a temp home, free ports), for a test that
   // starts it itself (as `sagactl up` does).
   static absl::StatusOr<std::unique_ptr<TestPlatform>> Create(
-      ExtraArgs extra_args = {}, int replicas = 1);
+      ExtraArgs extra_args = {}, int replicas = 1, bool ha = false);
   // Stops whatever still runs and removes the temp directory.
   ~TestPlatform();
 

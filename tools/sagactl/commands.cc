@@ -89,9 +89,8 @@ std::string DefaultHome() {
 }
 
 int Up(Platform& platform, bool detach) {
-  std::cout << "postgresql: starting on 127.0.0.1:"
-            << platform.cluster().options().port << " (data in "
-            << platform.cluster().options().data_dir << ")" << std::endl;
+  std::cout << "postgresql: starting on " << platform.DatabaseWhere()
+            << std::endl;
   if (absl::Status s = platform.StartDatabase(); !s.ok()) {
     return Error("database", s);
   }
@@ -140,7 +139,11 @@ int Down(Platform& platform) {
   if (absl::Status s = platform.StopDatabase(); !s.ok()) {
     code = Error("postgresql", s);
   }
-  if (code == 0) std::cout << "stopped" << std::endl;
+  if (code == 0) {
+    // The next `up` starts what its own flags say.
+    platform.ForgetTopology();
+    std::cout << "stopped" << std::endl;
+  }
   return code;
 }
 
@@ -156,9 +159,18 @@ int PrintStatus(Platform& platform) {
                 st.pid ? std::to_string(*st.pid).c_str() : "-",
                 platform.Port(spec), platform.HttpPort(spec));
   }
-  std::printf("%-20s %-12s %-8s %d\n", "postgresql",
-              platform.DatabaseRunning() ? "UP" : "DOWN", "-",
-              platform.cluster().options().port);
+  if (local::HaCluster* ha = platform.ha()) {
+    for (int node = 0; node < 2; ++node) {
+      std::printf("%-20s %-12s %-8s %d\n",
+                  absl::StrCat("postgresql#", node + 1).c_str(),
+                  ha->NodeState(node).c_str(), "-",
+                  ha->options().pg_ports[node]);
+    }
+  } else {
+    std::printf("%-20s %-12s %-8s %d\n", "postgresql",
+                platform.DatabaseRunning() ? "UP" : "DOWN", "-",
+                platform.cluster().options().port);
+  }
   PrintDownstreams(platform);
   return down == 0 ? 0 : 3;
 }

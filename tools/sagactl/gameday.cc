@@ -3,12 +3,18 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/client/channel.h"
 #include "common/enum_names.h"
 #include "common/status.h"
@@ -166,6 +172,51 @@ std::vector<Placed> PlaceOrders(const std::string& target,
   return placed;
 }
 
+// The counters a GameDay reports, each summed over every sample of its
+// family whose labels contain `labels` ("" for all).
+struct Watched {
+  const char* what;
+  const char* family;
+  const char* labels;
+};
+constexpr Watched kWatched[] = {
+    {"client retries", "sagaworks_rpc_client_retries_total", ""},
+    {"breaker transitions", "sagaworks_circuit_breaker_transitions_total", ""},
+    {"calls refused by open breakers",
+     "sagaworks_circuit_breaker_rejections_total", ""},
+    {"calls answered UNAVAILABLE", "sagaworks_rpc_server_requests_total",
+     "code=\"UNAVAILABLE\""},
+    {"orders let through on stale catalog data",
+     "sagaworks_catalog_stale_answers_total", ""},
+};
+
+double SumFamily(absl::string_view page, const Watched& w) {
+  double sum = 0;
+  for (absl::string_view line : absl::StrSplit(page, '\n')) {
+    if (!absl::StartsWith(line, w.family)) continue;
+    const absl::string_view rest = line.substr(strlen(w.family));
+    if (rest.empty() || (rest[0] != '{' && rest[0] != ' ')) continue;
+    if (!absl::StrContains(rest, w.labels)) continue;
+    double v = 0;
+    if (absl::SimpleAtod(rest.substr(rest.rfind(' ') + 1), &v)) sum += v;
+  }
+  return sum;
+}
+
+// Counters per process and watched family, read from every process's
+// /metrics (a process that does not answer reads as none).
+std::map<std::string, std::vector<double>> ReadCounters(Platform& platform) {
+  std::map<std::string, std::vector<double>> out;
+  for (const platform::ServiceInfo& instance : platform.Instances()) {
+    absl::StatusOr<std::string> page = platform.MetricsPage(instance);
+    std::vector<double>& v = out[instance.name];
+    for (const Watched& w : kWatched) {
+      v.push_back(page.ok() ? SumFamily(*page, w) : 0);
+    }
+  }
+  return out;
+}
+
 bool IsFinal(v1::OrderStatus status) {
   return status != v1::ORDER_STATUS_PENDING &&
          status != v1::ORDER_STATUS_UNSPECIFIED;
@@ -236,6 +287,8 @@ int RunGameDay(Platform& platform, const std::string& name,
              absl::FormatDuration(options.first_fault),
              absl::FormatDuration(options.fault_spacing))
       << std::endl;
+  const std::map<std::string, std::vector<double>> counters_before =
+      ReadCounters(platform);
   const absl::Time start = absl::Now() + absl::Milliseconds(200);
   const absl::Time load_ends = start + absl::Seconds(options.seconds);
   std::vector<Happened> happened;
@@ -298,9 +351,8 @@ int RunGameDay(Platform& platform, const std::string& name,
       if (p.attempts == 1) ++first_attempt;
     } else {
       if (refused++ == 0) {
-        first_refusal = absl::StrFormat("at %.1f s, %s",
-                                        absl::ToDoubleSeconds(p.at - start),
-                                        p.error);
+        first_refusal = absl::StrFormat(
+            "at %.1f s, %s", absl::ToDoubleSeconds(p.at - start), p.error);
       }
     }
   }
@@ -426,6 +478,21 @@ int RunGameDay(Platform& platform, const std::string& name,
   } else {
     out << "stock: cannot read it: " << stock_after.status().message() << "\n";
   }
+  // What the processes counted meanwhile (a restarted one from its start).
+  const std::map<std::string, std::vector<double>> counters_after =
+      ReadCounters(platform);
+  std::vector<std::string> counted;
+  for (size_t i = 0; i < std::size(kWatched); ++i) {
+    double total = 0;
+    for (const auto& [name, after] : counters_after) {
+      auto before = counters_before.find(name);
+      const double was =
+          before == counters_before.end() ? 0 : before->second[i];
+      total += after[i] >= was ? after[i] - was : after[i];
+    }
+    counted.push_back(absl::StrFormat("%s %.0f", kWatched[i].what, total));
+  }
+  out << "the processes counted: " << absl::StrJoin(counted, ", ") << "\n";
   const bool passed = lost == 0 && refused == 0 && exact;
   out << (passed ? "PASSED" : "FAILED")
       << ": no order lost or refused, money and stock exact\n";
@@ -479,6 +546,55 @@ int ReplicaLossGameDay(Platform& platform, const GameDayOptions& options,
     return platform.WaitServing(victims);
   };
   return RunGameDay(platform, "replica-loss", faults, repair, options, out);
+}
+
+int DbFailoverGameDay(Platform& platform, const GameDayOptions& options,
+                      std::ostream& out) {
+  local::HaCluster* ha = platform.ha();
+  if (ha == nullptr) {
+    out << "sagactl gameday db-failover: PostgreSQL runs as one server; "
+           "start the platform with `sagactl up --ha`\n";
+    return 2;
+  }
+  for (const platform::ServiceInfo& instance : platform.Instances()) {
+    if (platform.Status(instance).health != Health::kServing) {
+      out << "sagactl gameday db-failover: " << Platform::Label(instance)
+          << " is not SERVING; sagactl status tells more\n";
+      return 2;
+    }
+  }
+  if (absl::Status s = ha->AwaitSyncStandby(absl::Seconds(5)); !s.ok()) {
+    out << "sagactl gameday db-failover: " << s.message() << "\n";
+    return 2;
+  }
+  const Fault kill_primary{
+      "kill -9 the PostgreSQL primary's postmaster",
+      [ha]() -> absl::StatusOr<std::string> {
+        const std::optional<int> old = ha->Primary();
+        const absl::Time at = absl::Now();
+        absl::StatusOr<pid_t> pid = ha->KillPrimaryPostmaster();
+        if (!pid.ok()) return pid.status();
+        // Patroni promotes the synchronous standby; the time until a node
+        // other than the old one says it is primary.
+        std::optional<int> now;
+        while (absl::Now() - at < absl::Seconds(60)) {
+          now = ha->Primary();
+          if (now.has_value() && now != old) break;
+          absl::SleepFor(absl::Milliseconds(50));
+        }
+        if (!now.has_value() || now == old) {
+          return absl::StrCat("pid ", *pid, "; no new primary within 60 s");
+        }
+        return absl::StrFormat("pid %d; node%d primary %.1f s later", *pid,
+                               *now + 1,
+                               absl::ToDoubleSeconds(absl::Now() - at));
+      }};
+  // Patroni brings the old primary back as the standby by itself.
+  const auto repair = [ha]() {
+    return ha->AwaitSyncStandby(absl::Seconds(120));
+  };
+  return RunGameDay(platform, "db-failover", {kill_primary}, repair, options,
+                    out);
 }
 
 }  // namespace sagaworks::sagactl

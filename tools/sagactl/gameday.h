@@ -66,6 +66,13 @@ int RunGameDay(Platform& platform, const std::string& name,
 int ReplicaLossGameDay(Platform& platform, const GameDayOptions& options,
                        std::ostream& out);
 
+// DbFailoverGameDay kills (SIGKILL) the PostgreSQL primary's postmaster
+// once, at the first fault time, and reports how long Patroni took to
+// promote the standby besides the usual figures; the old primary rejoins
+// as the standby. Needs `sagactl up --ha`.
+int DbFailoverGameDay(Platform& platform, const GameDayOptions& options,
+                      std::ostream& out);
+
 }  // namespace sagaworks::sagactl
 
 #endif  // SAGAWORKS_TOOLS_SAGACTL_GAMEDAY_H_

@@ -68,6 +68,9 @@ int main(int argc, char** argv) {
                  "processes of each service, balanced by their callers "
                  "(replica k listens on the first one's ports + (k-1)*100)")
       ->check(CLI::Range(1, sagaworks::sagactl::kMaxReplicas));
+  up->add_flag("--ha", options.ha,
+               "PostgreSQL as a primary and a synchronous standby under "
+               "Patroni (with etcd), for failover");
   CLI::App* down =
       app.add_subcommand("down", "stop the services and PostgreSQL");
   CLI::App* status =
@@ -205,7 +208,11 @@ int main(int argc, char** argv) {
       "replica-loss",
       "kill -9 the second replica of each service in turn (needs up "
       "--replicas 2), start them again after the load");
-  for (CLI::App* g : {replica_loss}) {
+  CLI::App* db_failover = gameday->add_subcommand(
+      "db-failover",
+      "kill -9 the PostgreSQL primary's postmaster (needs up --ha) and "
+      "measure the failover Patroni makes");
+  for (CLI::App* g : {replica_loss, db_failover}) {
     g->add_option("--rate", gameday_options.rate, "orders per second")
         ->check(CLI::Range(1.0, 1000.0))
         ->capture_default_str();
@@ -269,7 +276,7 @@ int main(int argc, char** argv) {
   if (*up) {
     PlatformOptions recorded_options = options;
     recorded_options.replicas = 0;
-    const Platform recorded(recorded_options);
+    Platform recorded(recorded_options);
     if (options.replicas > 0 && recorded.replicas() != options.replicas &&
         recorded.AnythingRunning()) {
       std::cerr << "sagactl: up: the platform runs with " << recorded.replicas()
@@ -293,6 +300,9 @@ int main(int argc, char** argv) {
     gameday_options.wait = absl::Seconds(gameday_wait_seconds);
     if (*replica_loss) {
       return ReplicaLossGameDay(platform, gameday_options, std::cout);
+    }
+    if (*db_failover) {
+      return DbFailoverGameDay(platform, gameday_options, std::cout);
     }
   }
   if (*load) {

@@ -34,14 +34,34 @@ std::string Tail(const std::string& path, int lines) {
   return absl::StrJoin(all.begin() + static_cast<long>(from), all.end(), "\n");
 }
 
+// HaRecorded: `sagactl up --ha` started this home's platform.
+bool HaRecorded(const std::string& state_dir) {
+  return access((state_dir + "/ha").c_str(), F_OK) == 0;
+}
+
+local::HaOptions HaOptionsFor(const std::string& state_dir,
+                              const PlatformOptions& options) {
+  local::HaOptions ha;
+  ha.dir = state_dir + "/ha";
+  ha.auth_dir = state_dir + "/pgauth";
+  ha.durable = options.durable_db;
+  if (!options.ha_pg_ports.empty()) ha.pg_ports = options.ha_pg_ports;
+  if (!options.ha_rest_ports.empty()) ha.rest_ports = options.ha_rest_ports;
+  if (options.etcd_port > 0) ha.etcd_port = options.etcd_port;
+  if (options.etcd_peer_port > 0) ha.etcd_peer_port = options.etcd_peer_port;
+  return ha;
+}
+
 local::ClusterOptions ClusterOptionsFor(const std::string& state_dir,
-                                        const PlatformOptions& options) {
+                                        const PlatformOptions& options,
+                                        bool ha) {
   local::ClusterOptions cluster;
   cluster.data_dir = state_dir + "/pgdata";
   cluster.port = options.pg_port;
   cluster.log_file = state_dir + "/logs/postgres.log";
   cluster.durable = options.durable_db;
   cluster.settings = options.db_settings;
+  if (ha) cluster.ha_ports = HaOptionsFor(state_dir, options).pg_ports;
   return cluster;
 }
 
@@ -63,7 +83,13 @@ Health CheckHealth(const std::string& address, absl::Duration timeout) {
 Platform::Platform(PlatformOptions options)
     : options_(std::move(options)),
       state_dir_(options_.home + "/.sagaworks"),
-      cluster_(ClusterOptionsFor(state_dir_, options_)) {
+      cluster_(ClusterOptionsFor(state_dir_, options_,
+                                 options_.ha || HaRecorded(state_dir_))) {
+  if (options_.ha || HaRecorded(state_dir_)) {
+    options_.ha = true;
+    ha_ =
+        std::make_unique<local::HaCluster>(HaOptionsFor(state_dir_, options_));
+  }
   replicas_ = options_.replicas;
   if (replicas_ <= 0) {
     std::ifstream in(state_dir_ + "/replicas");
@@ -86,8 +112,28 @@ Platform::Platform(PlatformOptions options)
   }
 }
 
+bool Platform::DatabaseRunning() const {
+  return ha_ != nullptr ? ha_->Running() : cluster_.Running();
+}
+
+std::string Platform::DatabaseWhere() const {
+  if (ha_ == nullptr) {
+    return absl::StrCat("127.0.0.1:", cluster_.options().port, " (data in ",
+                        cluster_.options().data_dir, ")");
+  }
+  return absl::StrCat(
+      "127.0.0.1:", absl::StrJoin(ha_->options().pg_ports, ",127.0.0.1:"),
+      ", a primary and a synchronous standby under Patroni (data in ",
+      ha_->options().dir, ")");
+}
+
 absl::Status Platform::RecordReplicas() const {
   mkdir(state_dir_.c_str(), 0755);
+  if (options_.ha) {
+    std::ofstream(state_dir_ + "/ha") << "patroni\n";
+  } else {
+    unlink((state_dir_ + "/ha").c_str());
+  }
   std::ofstream out(state_dir_ + "/replicas");
   out << replicas_ << "\n";
   if (!out.flush()) {
@@ -95,6 +141,11 @@ absl::Status Platform::RecordReplicas() const {
         absl::StrCat("cannot write ", state_dir_, "/replicas"));
   }
   return absl::OkStatus();
+}
+
+void Platform::ForgetTopology() const {
+  unlink((state_dir_ + "/replicas").c_str());
+  unlink((state_dir_ + "/ha").c_str());
 }
 
 std::string Platform::Label(const platform::ServiceInfo& instance) {
@@ -156,11 +207,15 @@ absl::Status Platform::StartDatabase() {
        {state_dir_, state_dir_ + "/logs", state_dir_ + "/run"}) {
     mkdir(dir.c_str(), 0755);
   }
-  if (!cluster_.Initialized()) {
-    if (absl::Status s = cluster_.Init(); !s.ok()) return s;
-  }
-  if (!cluster_.Running()) {
-    if (absl::Status s = cluster_.Start(); !s.ok()) return s;
+  if (ha_ != nullptr) {
+    if (absl::Status s = ha_->Start(); !s.ok()) return s;
+  } else {
+    if (!cluster_.Initialized()) {
+      if (absl::Status s = cluster_.Init(); !s.ok()) return s;
+    }
+    if (!cluster_.Running()) {
+      if (absl::Status s = cluster_.Start(); !s.ok()) return s;
+    }
   }
   for (const platform::ServiceInfo& spec : platform::Services()) {
     if (absl::Status s = cluster_.CreateServiceDatabase(
@@ -242,6 +297,7 @@ absl::Status Platform::SetUpTls() {
 }
 
 absl::Status Platform::StopDatabase() {
+  if (ha_ != nullptr) return ha_->Stop();
   if (!cluster_.Running()) return absl::OkStatus();
   return cluster_.Stop();
 }

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/local/ha_cluster.h"
 #include "common/local/postgres_cluster.h"
 #include "common/platform/services.h"
 #include "common/security/tls.h"
@@ -44,6 +46,15 @@ struct PlatformOptions {
   // Processes of each service; 0: as many as `sagactl up` last started
   // (recorded in <home>/.sagaworks/replicas), else 1.
   int replicas = 0;
+  // PostgreSQL for high availability (local::HaCluster: two nodes under
+  // Patroni, etcd) instead of one server; also on when `sagactl up --ha`
+  // started the platform (recorded as <home>/.sagaworks/ha).
+  bool ha = false;
+  // Its ports, where not the defaults (tests pick free ones).
+  std::vector<int> ha_pg_ports;
+  std::vector<int> ha_rest_ports;
+  int etcd_port = 0;
+  int etcd_peer_port = 0;
 };
 
 // Replica k (from 2) of a service is named "<name>#k" ("payment#2") and
@@ -71,7 +82,11 @@ class Platform {
   // creates the databases, applies every migration and loads the demo data.
   absl::Status StartDatabase();
   absl::Status StopDatabase();
-  bool DatabaseRunning() const { return cluster_.Running(); }
+  bool DatabaseRunning() const;
+  // ha is the HA cluster when the platform runs one, else null.
+  local::HaCluster* ha() { return ha_.get(); }
+  // DatabaseWhere says where PostgreSQL listens, for people.
+  std::string DatabaseWhere() const;
   // AnythingRunning: the database or any service of this home still runs.
   bool AnythingRunning() const;
 
@@ -108,8 +123,11 @@ class Platform {
 
   // replicas is how many processes of each service this platform runs.
   int replicas() const { return replicas_; }
-  // RecordReplicas writes replicas() down for later sagactl commands.
+  // RecordReplicas writes replicas() and whether PostgreSQL runs for high
+  // availability down for later sagactl commands.
   absl::Status RecordReplicas() const;
+  // ForgetTopology removes what RecordReplicas wrote.
+  void ForgetTopology() const;
   // Instances lists every replica of every service in start order (all of a
   // service's replicas before the next service); the first replica of each
   // is its registry row itself.
@@ -149,6 +167,7 @@ class Platform {
   int replicas_ = 1;
   std::vector<platform::ServiceInfo> instances_;
   local::PostgresCluster cluster_;
+  std::unique_ptr<local::HaCluster> ha_;
   absl::Mutex bearer_mu_;
   // Subject -> (authorization value, when its token expires).
   std::map<std::string, std::pair<std::string, absl::Time>> bearers_
