@@ -19,6 +19,7 @@ namespace sagaworks::local {
 namespace {
 
 constexpr char kEtcd[] = "/usr/bin/etcd";
+constexpr char kEtcdctl[] = "/usr/bin/etcdctl";
 constexpr char kPatroni[] = "/usr/bin/patroni";
 constexpr char kScope[] = "sagaworks";
 
@@ -64,6 +65,10 @@ std::string HaCluster::NodeDir(int node) const {
 
 std::string HaCluster::PidFile(const std::string& name) const {
   return absl::StrCat(options_.dir, "/", name, ".pid");
+}
+
+std::string HaCluster::TlsCopy(const std::string& file) const {
+  return absl::StrCat(options_.dir, "/tls/", file);
 }
 
 std::string HaCluster::Bin(const std::string& tool) const {
@@ -132,6 +137,11 @@ absl::Status HaCluster::WriteConfig(int node,
       "\n  connect_address: 127.0.0.1:", options_.rest_ports[node],
       "\n  authentication:\n    username: patroni\n    password: ", *rest, "\n",
       "etcd3:\n  hosts: 127.0.0.1:", options_.etcd_port, "\n",
+      options_.tls_dir.empty()
+          ? std::string()
+          : absl::StrCat("  protocol: https\n  cacert: ", TlsCopy("ca.crt"),
+                         "\n  cert: ", TlsCopy("patroni.crt"),
+                         "\n  key: ", TlsCopy("patroni.key"), "\n"),
       "bootstrap:\n  dcs:\n", "    ttl: ", options_.ttl_seconds, "\n",
       "    loop_wait: ", options_.loop_wait_seconds, "\n",
       "    retry_timeout: ", options_.retry_timeout_seconds, "\n",
@@ -169,12 +179,12 @@ absl::Status HaCluster::WriteConfig(int node,
 
 absl::Status HaCluster::Start() {
   if (absl::Status s = options_.Validate(); !s.ok()) return s;
-  for (const char* tool : {kEtcd, kPatroni}) {
+  for (const char* tool : {kEtcd, kEtcdctl, kPatroni}) {
     if (access(tool, X_OK) != 0) {
       return absl::FailedPreconditionError(
           absl::StrCat(tool,
-                       " is missing (Debian packages etcd-server and "
-                       "patroni; scripts/setup installs them)"));
+                       " is missing (Debian packages etcd-server, etcd-client "
+                       "and patroni; scripts/setup installs them)"));
     }
   }
   mkdir(options_.dir.c_str(), 0700);
@@ -189,29 +199,71 @@ absl::Status HaCluster::Start() {
   absl::StatusOr<std::string> password = files.Password(options_.superuser);
   if (!password.ok()) return password.status();
 
+  const bool tls = !options_.tls_dir.empty();
+  if (tls) {
+    // Copies the postgres user may read (the originals' directory is not
+    // its to enter).
+    mkdir((options_.dir + "/tls").c_str(), 0700);
+    if (absl::Status s = ChownToPostgres(options_.dir + "/tls"); !s.ok()) {
+      return s;
+    }
+    for (const char* file :
+         {"ca.crt", "etcd.crt", "etcd.key", "patroni.crt", "patroni.key"}) {
+      std::optional<std::string> pem =
+          ReadFile(absl::StrCat(options_.tls_dir, "/", file));
+      if (!pem.has_value()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("no ", options_.tls_dir, "/", file));
+      }
+      if (absl::Status s = WriteFileAtomically(TlsCopy(file), *pem, 0600);
+          !s.ok()) {
+        return s;
+      }
+      if (absl::Status s = ChownToPostgres(TlsCopy(file)); !s.ok()) return s;
+    }
+  }
   const std::string client =
-      absl::StrCat("http://127.0.0.1:", options_.etcd_port);
+      absl::StrCat(tls ? "https" : "http", "://127.0.0.1:", options_.etcd_port);
   const std::string peer =
       absl::StrCat("http://127.0.0.1:", options_.etcd_peer_port);
-  if (absl::Status s = StartProcess(
-          "etcd",
-          {kEtcd, "--name", "sagaworks", "--data-dir", options_.dir + "/etcd",
-           "--listen-client-urls", client, "--advertise-client-urls", client,
-           "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-           "--initial-cluster", absl::StrCat("sagaworks=", peer), "--log-level",
-           "warn"});
-      !s.ok()) {
-    return s;
+  std::vector<std::string> etcd = {kEtcd,
+                                   "--name",
+                                   "sagaworks",
+                                   "--data-dir",
+                                   options_.dir + "/etcd",
+                                   "--listen-client-urls",
+                                   client,
+                                   "--advertise-client-urls",
+                                   client,
+                                   "--listen-peer-urls",
+                                   peer,
+                                   "--initial-advertise-peer-urls",
+                                   peer,
+                                   "--initial-cluster",
+                                   absl::StrCat("sagaworks=", peer),
+                                   "--log-level",
+                                   "warn"};
+  std::vector<std::string> health = {
+      kEtcdctl, "--endpoints", client,  "--dial-timeout",
+      "1s",     "endpoint",    "health"};
+  if (tls) {
+    etcd.insert(etcd.end(),
+                {"--client-cert-auth", "--trusted-ca-file", TlsCopy("ca.crt"),
+                 "--cert-file", TlsCopy("etcd.crt"), "--key-file",
+                 TlsCopy("etcd.key")});
+    health.insert(health.end(),
+                  {"--cacert", TlsCopy("ca.crt"), "--cert",
+                   TlsCopy("patroni.crt"), "--key", TlsCopy("patroni.key")});
   }
+  if (absl::Status s = StartProcess("etcd", etcd); !s.ok()) return s;
+  std::string out;
   const bool etcd_up = PollUntil(absl::Seconds(30), [&] {
-    httplib::Client c("127.0.0.1", options_.etcd_port);
-    c.set_connection_timeout(1);
-    auto res = c.Get("/health");
-    return res && res->status == 200;
+    return Run(AsPostgresUser(health), &out).ok();
   });
   if (!etcd_up) {
-    return absl::UnavailableError(absl::StrCat(
-        "etcd did not become healthy; see ", options_.dir, "/etcd.log"));
+    return absl::UnavailableError(absl::StrCat("etcd did not become healthy (",
+                                               out, "); see ", options_.dir,
+                                               "/etcd.log"));
   }
   for (int node = 0; node < 2; ++node) {
     if (absl::Status s = WriteConfig(node, *password); !s.ok()) return s;

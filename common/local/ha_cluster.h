@@ -38,6 +38,10 @@ struct HaOptions {
   // when missing; Patroni bootstraps the cluster with that password.
   std::string auth_dir;
   std::string superuser = "sagaworks";
+  // Holds ca.crt, etcd.crt/.key and patroni.crt/.key: etcd then serves
+  // HTTPS and asks Patroni for a client certificate from that CA. Empty:
+  // plaintext (loopback only).
+  std::string tls_dir;
   // PostgreSQL's bin directory; empty means the newest
   // /usr/lib/postgresql/*/bin.
   std::string bin_dir;
@@ -102,6 +106,8 @@ class HaCluster {
   // when nothing answers).
   int RestStatus(int node, const char* path) const;
   std::string Bin(const std::string& tool) const;
+  // TlsCopy is where Start copies a file of tls_dir for the postgres user.
+  std::string TlsCopy(const std::string& file) const;
 
   HaOptions options_;
 };

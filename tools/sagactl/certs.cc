@@ -26,6 +26,9 @@ std::vector<Workload> CertificateNames() {
     out.push_back({s.name, {"localhost", s.binary}});
   }
   out.push_back({kSagactlIdentity, {"localhost"}});
+  // `sagactl up --ha`: etcd serves Patroni over mutual TLS.
+  out.push_back({"etcd", {"localhost"}});
+  out.push_back({"patroni", {"localhost"}});
   return out;
 }
 

@@ -20,7 +20,8 @@ struct Workload {
 };
 
 // CertificateNames is every service of the registry (reached as localhost
-// or by its binary name, as in docker-compose.yml) and sagactl.
+// or by its binary name, as in docker-compose.yml), sagactl, and etcd and
+// Patroni (`sagactl up --ha`).
 std::vector<Workload> CertificateNames();
 
 // How long the certificates written are valid.

@@ -45,6 +45,7 @@ local::HaOptions HaOptionsFor(const std::string& state_dir,
   ha.dir = state_dir + "/ha";
   ha.auth_dir = state_dir + "/pgauth";
   ha.durable = options.durable_db;
+  if (!options.insecure) ha.tls_dir = state_dir + "/tls";
   if (!options.ha_pg_ports.empty()) ha.pg_ports = options.ha_pg_ports;
   if (!options.ha_rest_ports.empty()) ha.rest_ports = options.ha_rest_ports;
   if (options.etcd_port > 0) ha.etcd_port = options.etcd_port;
