@@ -499,6 +499,23 @@ int RunGameDay(Platform& platform, const std::string& name,
   return passed ? 0 : 1;
 }
 
+namespace {
+
+// AllServing: every process of the platform reports SERVING; else it names
+// the first that does not.
+bool AllServing(Platform& platform, const char* gameday, std::ostream& out) {
+  for (const platform::ServiceInfo& instance : platform.Instances()) {
+    if (platform.Status(instance).health != Health::kServing) {
+      out << "sagactl gameday " << gameday << ": " << Platform::Label(instance)
+          << " is not SERVING; sagactl status tells more\n";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 int ReplicaLossGameDay(Platform& platform, const GameDayOptions& options,
                        std::ostream& out) {
   if (platform.replicas() < 2) {
@@ -506,13 +523,7 @@ int ReplicaLossGameDay(Platform& platform, const GameDayOptions& options,
            "each service; start it with `sagactl up --replicas 2`\n";
     return 2;
   }
-  for (const platform::ServiceInfo& instance : platform.Instances()) {
-    if (platform.Status(instance).health != Health::kServing) {
-      out << "sagactl gameday replica-loss: " << Platform::Label(instance)
-          << " is not SERVING; sagactl status tells more\n";
-      return 2;
-    }
-  }
+  if (!AllServing(platform, "replica-loss", out)) return 2;
   // The entry point first, then the orchestrator, then the participants.
   std::vector<const platform::ServiceInfo*> victims;
   for (Service id :
@@ -556,13 +567,7 @@ int DbFailoverGameDay(Platform& platform, const GameDayOptions& options,
            "start the platform with `sagactl up --ha`\n";
     return 2;
   }
-  for (const platform::ServiceInfo& instance : platform.Instances()) {
-    if (platform.Status(instance).health != Health::kServing) {
-      out << "sagactl gameday db-failover: " << Platform::Label(instance)
-          << " is not SERVING; sagactl status tells more\n";
-      return 2;
-    }
-  }
+  if (!AllServing(platform, "db-failover", out)) return 2;
   if (absl::Status s = ha->AwaitSyncStandby(absl::Seconds(5)); !s.ok()) {
     out << "sagactl gameday db-failover: " << s.message() << "\n";
     return 2;
