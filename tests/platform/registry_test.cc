@@ -232,6 +232,95 @@ TEST(RegistryTest, ComposeRunsEveryServiceAsTheRegistrySays) {
       << "services of the sagaworks image in docker-compose.yml";
 }
 
+// deploy/k8s/<name>.yaml: each service's Deployment, headless Service and
+// PodDisruptionBudget say what the registry says (the schemas are checked
+// by deploy/k8s/check, the k8s_manifests test).
+TEST(RegistryTest, KubernetesManifestsMatchTheRegistry) {
+  for (const ServiceInfo& s : Services()) {
+    SCOPED_TRACE(s.name);
+    const std::string file = absl::StrCat("deploy/k8s/", s.name, ".yaml");
+    const std::vector<YAML::Node> docs = YAML::LoadAll(ReadSource(file));
+    std::map<std::string, YAML::Node> by_kind;
+    for (const YAML::Node& doc : docs) {
+      EXPECT_EQ(doc["metadata"]["name"].as<std::string>(), s.binary)
+          << file << ": " << doc["kind"].as<std::string>();
+      by_kind[doc["kind"].as<std::string>()] = doc;
+    }
+    ASSERT_EQ(by_kind.count("Deployment"), 1u) << file;
+    ASSERT_EQ(by_kind.count("Service"), 1u) << file;
+    ASSERT_EQ(by_kind.count("PodDisruptionBudget"), 1u) << file;
+    const YAML::Node container =
+        by_kind["Deployment"]["spec"]["template"]["spec"]["containers"][0];
+    EXPECT_EQ(container["command"][0].as<std::string>(), s.binary);
+    std::map<std::string, int> ports;
+    for (const auto& p : container["ports"]) {
+      ports[p["name"].as<std::string>()] = p["containerPort"].as<int>();
+    }
+    EXPECT_EQ(ports["grpc"], s.port);
+    EXPECT_EQ(ports["http"], s.http_port);
+    std::map<std::string, int> service_ports;
+    for (const auto& p : by_kind["Service"]["spec"]["ports"]) {
+      service_ports[p["name"].as<std::string>()] = p["port"].as<int>();
+    }
+    EXPECT_EQ(service_ports["grpc"], s.port);
+    EXPECT_EQ(service_ports["http"], s.http_port);
+    std::map<std::string, std::string> env;
+    for (const auto& e : container["env"]) {
+      if (e["value"]) {
+        env[e["name"].as<std::string>()] = e["value"].as<std::string>();
+      }
+    }
+    auto var = [&](const std::string& name) {
+      auto it = env.find(name);
+      return it == env.end() ? std::string("<unset>") : it->second;
+    };
+    EXPECT_EQ(var("SAGAWORKS_LISTEN"), absl::StrCat("0.0.0.0:", s.port));
+    EXPECT_EQ(var("SAGAWORKS_HTTP_LISTEN"),
+              absl::StrCat("0.0.0.0:", s.http_port));
+    EXPECT_EQ(var("OTEL_SERVICE_NAME"), s.binary);
+    EXPECT_EQ(var("SAGAWORKS_TLS_CERT"), absl::StrCat("/tls/", s.name, ".crt"));
+    EXPECT_EQ(var("SAGAWORKS_TLS_KEY"), absl::StrCat("/tls/", s.name, ".key"));
+    EXPECT_EQ(var("SAGAWORKS_TLS_CA"), "/tls/ca.crt");
+    EXPECT_EQ(var("SAGAWORKS_INSECURE"), "<unset>");
+    // Its own role and database, through the operator's read-write Service.
+    EXPECT_TRUE(absl::StartsWith(
+        var("SAGAWORKS_DATABASE_URL"),
+        absl::StrCat("postgresql://", DatabaseRole(s), ":$(DB_PASSWORD)@")))
+        << var("SAGAWORKS_DATABASE_URL");
+    EXPECT_TRUE(absl::StrContains(
+        var("SAGAWORKS_DATABASE_URL"),
+        absl::StrCat("@sagaworks-db-rw:5432/", s.database, "?")))
+        << var("SAGAWORKS_DATABASE_URL");
+    std::set<std::string> peers_named;
+    for (const auto& [name, value] : env) {
+      if (absl::EndsWith(name, "_ADDRESS")) peers_named.insert(name);
+    }
+    std::set<std::string> peers_wanted;
+    for (Service id : s.peers) {
+      const ServiceInfo& peer = Info(id);
+      peers_wanted.insert(EnvName(peer));
+      EXPECT_EQ(var(EnvName(peer)),
+                absl::StrCat("dns:///", peer.binary, ":", peer.port));
+    }
+    EXPECT_EQ(peers_named, peers_wanted);
+    const YAML::Node volumes =
+        by_kind["Deployment"]["spec"]["template"]["spec"]["volumes"];
+    EXPECT_EQ(volumes[0]["secret"]["secretName"].as<std::string>(),
+              absl::StrCat("sagaworks-tls-", s.name));
+  }
+  // Every database, owned by its service's role.
+  const std::string postgres = ReadSource("deploy/k8s/postgres.yaml");
+  for (const ServiceInfo& s : Services()) {
+    const std::string owned = absl::StrCat("CREATE DATABASE ", s.database,
+                                           " OWNER ", DatabaseRole(s));
+    const std::string bootstrap = absl::StrCat(
+        "database: ", s.database, "\n      owner: ", DatabaseRole(s));
+    EXPECT_TRUE(absl::StrContains(postgres, owned) ||
+                absl::StrContains(postgres, bootstrap))
+        << s.database << " for " << DatabaseRole(s);
+  }
+}
+
 TEST(RegistryTest, ComposeCreatesEveryDatabaseWithItsOwnRole) {
   const YAML::Node compose = ResolvedCompose();
   ASSERT_TRUE(compose.IsMap());
