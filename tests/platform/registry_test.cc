@@ -3,6 +3,7 @@
 // compose stack, the Prometheus targets and the README's table. A new service
 // that is in one and not the others fails here, naming what is missing.
 #include <fstream>
+#include <functional>
 #include <map>
 #include <regex>
 #include <set>
@@ -42,6 +43,23 @@ std::string ReadSource(const std::string& relative) {
 std::string EnvName(const ServiceInfo& peer) {
   return absl::StrCat("SAGAWORKS_", absl::AsciiStrToUpper(peer.name),
                       "_ADDRESS");
+}
+
+// ExpectListensAndTls: a service's environment (`var` reads one variable,
+// "<unset>" when missing) listens on all interfaces at its registry ports,
+// names it in traces, and talks mutual TLS with its own certificate; never
+// plaintext.
+void ExpectListensAndTls(
+    const ServiceInfo& s,
+    const std::function<std::string(const std::string&)>& var) {
+  EXPECT_EQ(var("SAGAWORKS_LISTEN"), absl::StrCat("0.0.0.0:", s.port));
+  EXPECT_EQ(var("SAGAWORKS_HTTP_LISTEN"),
+            absl::StrCat("0.0.0.0:", s.http_port));
+  EXPECT_EQ(var("OTEL_SERVICE_NAME"), s.binary);
+  EXPECT_EQ(var("SAGAWORKS_TLS_CERT"), absl::StrCat("/tls/", s.name, ".crt"));
+  EXPECT_EQ(var("SAGAWORKS_TLS_KEY"), absl::StrCat("/tls/", s.name, ".key"));
+  EXPECT_EQ(var("SAGAWORKS_TLS_CA"), "/tls/ca.crt");
+  EXPECT_EQ(var("SAGAWORKS_INSECURE"), "<unset>");
 }
 
 TEST(RegistryTest, EveryServiceHasOneRowWithUniqueNamesAndPorts) {
@@ -190,15 +208,7 @@ TEST(RegistryTest, ComposeRunsEveryServiceAsTheRegistrySays) {
     auto var = [&](const std::string& name) {
       return env[name] ? env[name].as<std::string>() : "<unset>";
     };
-    EXPECT_EQ(var("SAGAWORKS_LISTEN"), absl::StrCat("0.0.0.0:", s.port));
-    EXPECT_EQ(var("SAGAWORKS_HTTP_LISTEN"),
-              absl::StrCat("0.0.0.0:", s.http_port));
-    EXPECT_EQ(var("OTEL_SERVICE_NAME"), s.binary);
-    // Mutual TLS with the certificates tls-init makes; never plaintext.
-    EXPECT_EQ(var("SAGAWORKS_TLS_CERT"), absl::StrCat("/tls/", s.name, ".crt"));
-    EXPECT_EQ(var("SAGAWORKS_TLS_KEY"), absl::StrCat("/tls/", s.name, ".key"));
-    EXPECT_EQ(var("SAGAWORKS_TLS_CA"), "/tls/ca.crt");
-    EXPECT_EQ(var("SAGAWORKS_INSECURE"), "<unset>");
+    ExpectListensAndTls(s, var);
     // As the service's own role, never the superuser.
     const std::string role = DatabaseRole(s);
     EXPECT_TRUE(absl::StartsWith(var("SAGAWORKS_DATABASE_URL"),
@@ -274,14 +284,7 @@ TEST(RegistryTest, KubernetesManifestsMatchTheRegistry) {
       auto it = env.find(name);
       return it == env.end() ? std::string("<unset>") : it->second;
     };
-    EXPECT_EQ(var("SAGAWORKS_LISTEN"), absl::StrCat("0.0.0.0:", s.port));
-    EXPECT_EQ(var("SAGAWORKS_HTTP_LISTEN"),
-              absl::StrCat("0.0.0.0:", s.http_port));
-    EXPECT_EQ(var("OTEL_SERVICE_NAME"), s.binary);
-    EXPECT_EQ(var("SAGAWORKS_TLS_CERT"), absl::StrCat("/tls/", s.name, ".crt"));
-    EXPECT_EQ(var("SAGAWORKS_TLS_KEY"), absl::StrCat("/tls/", s.name, ".key"));
-    EXPECT_EQ(var("SAGAWORKS_TLS_CA"), "/tls/ca.crt");
-    EXPECT_EQ(var("SAGAWORKS_INSECURE"), "<unset>");
+    ExpectListensAndTls(s, var);
     // Its own role and database, through the operator's read-write Service.
     EXPECT_TRUE(absl::StartsWith(
         var("SAGAWORKS_DATABASE_URL"),
