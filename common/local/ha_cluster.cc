@@ -36,6 +36,18 @@ bool PollUntil(absl::Duration limit, F done) {
 
 std::string NodeName(int node) { return absl::StrCat("node", node + 1); }
 
+// Tail is the last `lines` lines of a file ("" when unreadable).
+std::string Tail(const std::string& path, size_t lines) {
+  std::optional<std::string> text = ReadFile(path);
+  if (!text.has_value()) return "";
+  size_t at = text->size();
+  for (size_t n = 0; n <= lines && at > 0; ++n) {
+    at = text->rfind('\n', at - 1);
+    if (at == std::string::npos) return *text;
+  }
+  return text->substr(at + 1);
+}
+
 }  // namespace
 
 absl::Status HaOptions::Validate() const {
@@ -102,6 +114,9 @@ absl::Status HaCluster::StartProcess(const std::string& name,
   SpawnOptions spawn;
   spawn.argv = AsPostgresUser(std::move(argv));
   spawn.log_file = absl::StrCat(options_.dir, "/", name, ".log");
+  // Patroni's worker processes enter the working directory again, as the
+  // postgres user: the caller's may be closed to it (a private temp dir).
+  spawn.working_dir = options_.dir;
   absl::StatusOr<pid_t> pid = Spawn(spawn);
   if (!pid.ok()) return pid.status();
   std::ofstream(PidFile(name)) << *pid << "\n";
@@ -298,6 +313,15 @@ std::string HaCluster::NodeState(int node) const {
   return "STARTING";
 }
 
+std::string HaCluster::LogTails() const {
+  std::string out;
+  for (const std::string name : {"node1", "node2", "etcd"}) {
+    const std::string path = absl::StrCat(options_.dir, "/", name, ".log");
+    absl::StrAppend(&out, "End of ", path, ":\n", Tail(path, 12), "\n");
+  }
+  return out;
+}
+
 std::optional<int> HaCluster::Primary() const {
   for (int node = 0; node < 2; ++node) {
     if (RestStatus(node, "/primary") == 200) return node;
@@ -308,9 +332,9 @@ std::optional<int> HaCluster::Primary() const {
 absl::StatusOr<int> HaCluster::AwaitPrimary(absl::Duration limit) const {
   std::optional<int> primary;
   if (!PollUntil(limit, [&] { return (primary = Primary()).has_value(); })) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "no PostgreSQL primary after ", absl::FormatDuration(limit), "; see ",
-        options_.dir, "/node*.log"));
+    return absl::DeadlineExceededError(
+        absl::StrCat("no PostgreSQL primary after ",
+                     absl::FormatDuration(limit), ". ", LogTails()));
   }
   return *primary;
 }
@@ -321,9 +345,9 @@ absl::Status HaCluster::AwaitSyncStandby(absl::Duration limit) const {
            RestStatus(1, "/synchronous") == 200;
   });
   if (!found) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "no synchronous standby after ", absl::FormatDuration(limit), "; see ",
-        options_.dir, "/node*.log"));
+    return absl::DeadlineExceededError(
+        absl::StrCat("no synchronous standby after ",
+                     absl::FormatDuration(limit), ". ", LogTails()));
   }
   return absl::OkStatus();
 }

@@ -106,6 +106,9 @@ class HaCluster {
   // when nothing answers).
   int RestStatus(int node, const char* path) const;
   std::string Bin(const std::string& tool) const;
+  // LogTails is the end of each node's and etcd's log, for an error that
+  // outlives the directory (a test's).
+  std::string LogTails() const;
   // TlsCopy is where Start copies a file of tls_dir for the postgres user.
   std::string TlsCopy(const std::string& file) const;
 

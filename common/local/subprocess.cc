@@ -33,8 +33,13 @@ std::vector<char*> CArgv(const std::vector<std::string>& argv) {
 
 // Child side of fork: only async-signal-safe calls until exec.
 [[noreturn]] void ExecChild(const std::vector<char*>& argv, int out_fd,
-                            bool new_session) {
+                            bool new_session, const char* working_dir) {
   if (new_session) setsid();
+  if (working_dir != nullptr && chdir(working_dir) != 0) {
+    const char msg[] = "cannot enter the working directory\n";
+    (void)!write(out_fd >= 0 ? out_fd : STDERR_FILENO, msg, sizeof msg - 1);
+    _exit(127);
+  }
   // Children must not inherit sagactl's blocked SIGTERM/SIGINT.
   sigset_t none;
   sigemptyset(&none);
@@ -70,7 +75,11 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
   }
   std::vector<char*> argv = CArgv(options.argv);
   const pid_t pid = fork();
-  if (pid == 0) ExecChild(argv, fd, options.new_session);
+  if (pid == 0) {
+    ExecChild(
+        argv, fd, options.new_session,
+        options.working_dir.empty() ? nullptr : options.working_dir.c_str());
+  }
   if (fd >= 0) close(fd);
   if (pid < 0) {
     return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
@@ -87,7 +96,8 @@ absl::Status Run(const std::vector<std::string>& argv, std::string* output) {
   const pid_t pid = fork();
   if (pid == 0) {
     close(pipefd[0]);
-    ExecChild(cargv, pipefd[1], /*new_session=*/false);
+    ExecChild(cargv, pipefd[1], /*new_session=*/false,
+              /*working_dir=*/nullptr);
   }
   close(pipefd[1]);
   if (pid < 0) {

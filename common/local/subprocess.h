@@ -21,6 +21,10 @@ struct SpawnOptions {
   // Detaches the child into its own session, so it outlives the terminal
   // (and a Ctrl-C meant for sagactl).
   bool new_session = true;
+  // Where the child starts; empty: the caller's. A child that runs as
+  // another user (PostgreSQL's tools, Patroni) needs one that user may
+  // enter.
+  std::string working_dir;
 };
 
 // Spawn starts argv[0] (a path) with the caller's environment.
