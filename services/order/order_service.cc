@@ -6,13 +6,16 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/enum_names.h"
 #include "common/grpc_reply.h"
 #include "common/log.h"
+#include "common/observability/metrics.h"
 #include "common/observability/trace.h"
 #include "common/page_token.h"
 #include "common/platform/services.h"
 #include "common/status.h"
 #include "common/validation.h"
+#include "google/protobuf/util/time_util.h"
 
 namespace sagaworks::order {
 
@@ -175,6 +178,34 @@ absl::Status CatalogCheck::Check(const v1::CreateOrderRequest& request,
   }
   return absl::OkStatus();
 }
+
+namespace {
+
+// ObserveFinal records how long `order` took from CreateOrder to its final
+// status, by that status: the customers' view of a saga (and an SLI).
+void ObserveFinal(const v1::Order& order) {
+  static metrics::Family& final_seconds =
+      metrics::Registry::Default().Histogram(
+          "sagaworks_order_final_seconds",
+          "Time from an order's creation to its final status, by that "
+          "status (approved, rejected, cancelled).",
+          {"status"},
+          {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300});
+  const absl::Duration took =
+      absl::FromUnixNanos(
+          google::protobuf::util::TimeUtil::TimestampToNanoseconds(
+              order.update_time())) -
+      absl::FromUnixNanos(
+          google::protobuf::util::TimeUtil::TimestampToNanoseconds(
+              order.create_time()));
+  final_seconds
+      .Histogram(
+          {ShortEnumName(order.status(), v1::OrderStatus_Name<v1::OrderStatus>,
+                         "ORDER_STATUS_")})
+      .Observe(absl::ToDoubleSeconds(std::max(took, absl::ZeroDuration())));
+}
+
+}  // namespace
 
 std::string FailureCategory(const std::string& reason) {
   if (reason.empty()) return "";
@@ -443,12 +474,15 @@ grpc::Status OrderServiceImpl::ApproveOrder(
     absl::StatusOr<std::optional<v1::Order>> plan =
         store_.PlanApproval(request->order_id(), request->total_cents(),
                             request->saga_id(), clock_.Now());
+    // Set when this call, not a replay of an earlier one, moved the order.
+    bool moved = false;
     std::optional<idempotency::OneStatement> once;
     if (plan.ok() && plan->has_value()) {
       const v1::Order& planned = **plan;
       once.emplace(idempotency::OneStatement{
           planned,
           [&](pqxx::transaction_base& tx, const idempotency::StoredKey& k) {
+            moved = true;
             return store_.ApproveOnce(tx, k, planned);
           }});
     }
@@ -460,10 +494,14 @@ grpc::Status OrderServiceImpl::ApproveOrder(
     grpc::Status status = idempotency_.Run<v1::Order>(
         context, "ApproveOrder", {asked, *request}, response,
         once.has_value() ? &*once : nullptr, [&](pqxx::work& tx) {
+          moved = true;
           return store_.ApproveIn(tx, request->order_id(),
                                   request->total_cents(), request->saga_id());
         });
-    if (status.ok()) Changed(request->order_id());
+    if (status.ok()) {
+      Changed(request->order_id());
+      if (moved) ObserveFinal(*response);
+    }
     return status;
   });
 }
@@ -482,14 +520,19 @@ grpc::Status OrderServiceImpl::RejectOrder(
     if (reason.empty()) reason = "rejected";
     v1::RejectOrderRequest asked = *request;  // as for ApproveOrder
     asked.clear_saga_id();
+    bool moved = false;  // as in ApproveOrder
     grpc::Status status = idempotency_.Run<v1::Order>(
         context, "RejectOrder", {asked, *request}, response,
         [&](pqxx::work& tx) {
+          moved = true;
           return store_.RejectIn(tx, request->order_id(), reason,
                                  request->total_cents(), request->cancelled(),
                                  request->saga_id());
         });
-    if (status.ok()) Changed(request->order_id());
+    if (status.ok()) {
+      Changed(request->order_id());
+      if (moved) ObserveFinal(*response);
+    }
     return status;
   });
 }

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/client/channel.h"
 #include "common/local/subprocess.h"
+#include "common/observability/metrics.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -393,6 +394,23 @@ TEST_F(ObservabilityTest, EveryMetricsPagePassesPromtool) {
                    Name(Service::kPayment), "\"")));
   EXPECT_TRUE(absl::StrContains(orchestrator,
                                 "sagaworks_saga_step_duration_seconds_bucket"));
+}
+
+// Each order that ends is timed once from its creation, by how it ended,
+// however often the orchestrator's approval is delivered.
+TEST_F(ObservabilityTest, AnEndedOrderIsTimedOnceByItsStatus) {
+  const auto approved = [&]() {
+    const auto [code, page] = HttpGet(Service::kOrder, "/metrics");
+    EXPECT_EQ(code, 200);
+    return metrics::SampleValue(
+               page,
+               R"(sagaworks_order_final_seconds_count{status="approved"})")
+        .value_or(0);
+  };
+  const double before = approved();
+  const v1::Order order = AwaitFinal(PlaceOrder("alice"));
+  ASSERT_EQ(order.status(), v1::ORDER_STATUS_APPROVED);
+  EXPECT_EQ(approved(), before + 1);
 }
 
 TEST_F(ObservabilityTest, HealthEndpointsAnswer) {
