@@ -139,9 +139,10 @@ absl::Status HaCluster::WriteConfig(int node,
   absl::StatusOr<std::string> rest = files.Password("patroni-rest");
   if (!rest.ok()) return rest.status();
   const std::string durability =
-      options_.durable
-          ? ""
-          : "        fsync: \"off\"\n        full_page_writes: \"off\"\n";
+      options_.durable ? ""
+                       // full_page_writes stays on: pg_rewind needs it to bring
+                       // an old primary back as the standby.
+                       : "        fsync: \"off\"\n";
   const std::string name = NodeName(node);
   // YAML by hand: every value here is ours (ports, paths under our
   // directory, hex passwords), none needs quoting beyond what is written.
@@ -176,9 +177,14 @@ absl::Status HaCluster::WriteConfig(int node,
       "    - host all all 127.0.0.1/32 scram-sha-256\n", "postgresql:\n",
       "  listen: 127.0.0.1:", options_.pg_ports[node], "\n",
       "  connect_address: 127.0.0.1:", options_.pg_ports[node], "\n",
-      "  data_dir: ", NodeDir(node), "\n", "  bin_dir: ", options_.bin_dir,
-      "\n", "  pgpass: ", options_.dir, "/", name, ".pgpass\n",
-      "  authentication:\n",
+      "  data_dir: ", NodeDir(node), "\n",
+      // An old primary that pg_rewind cannot bring back (its WAL went past
+      // the point the standby was promoted at, commits never acknowledged
+      // in synchronous mode) is cloned afresh from the new primary.
+      "  remove_data_directory_on_rewind_failure: true\n",
+      "  remove_data_directory_on_diverged_timelines: true\n",
+      "  bin_dir: ", options_.bin_dir, "\n", "  pgpass: ", options_.dir, "/",
+      name, ".pgpass\n", "  authentication:\n",
       "    superuser:\n      username: ", options_.superuser,
       "\n      password: ", password, "\n",
       "    replication:\n      username: replicator\n      password: ",
