@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 
 #include <fstream>
-#include <iterator>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -79,6 +78,15 @@ std::string HaCluster::PidFile(const std::string& name) const {
   return absl::StrCat(options_.dir, "/", name, ".pid");
 }
 
+absl::StatusOr<std::string> HaCluster::Password(const std::string& role) const {
+  // The password files are PostgresCluster's, where the services' URLs
+  // name them.
+  ClusterOptions files;
+  files.data_dir = NodeDir(0);
+  files.auth_dir = options_.auth_dir;
+  return PostgresCluster(files).Password(role);
+}
+
 std::string HaCluster::TlsCopy(const std::string& file) const {
   return absl::StrCat(options_.dir, "/tls/", file);
 }
@@ -93,10 +101,9 @@ std::optional<pid_t> HaCluster::ReadPid(const std::string& name) const {
   if (!(in >> pid) || pid <= 0 || !IsAlive(pid)) return std::nullopt;
   // Only while its command line names this directory: a pid the system has
   // given to another process since is not ours to signal.
-  std::ifstream cmdline(absl::StrCat("/proc/", pid, "/cmdline"));
-  const std::string args((std::istreambuf_iterator<char>(cmdline)),
-                         std::istreambuf_iterator<char>());
-  if (args.find(options_.dir) == std::string::npos) return std::nullopt;
+  if (CommandLine(pid).find(options_.dir) == std::string::npos) {
+    return std::nullopt;
+  }
   return pid;
 }
 
@@ -126,17 +133,11 @@ absl::Status HaCluster::StartProcess(const std::string& name,
 absl::Status HaCluster::WriteConfig(int node,
                                     const std::string& password) const {
   // Passwords of Patroni's own roles, kept beside the superuser's.
-  PostgresCluster files([&] {
-    ClusterOptions o;
-    o.data_dir = NodeDir(node);
-    o.auth_dir = options_.auth_dir;
-    return o;
-  }());
-  absl::StatusOr<std::string> replication = files.Password("replicator");
+  absl::StatusOr<std::string> replication = Password("replicator");
   if (!replication.ok()) return replication.status();
-  absl::StatusOr<std::string> rewind = files.Password("rewinder");
+  absl::StatusOr<std::string> rewind = Password("rewinder");
   if (!rewind.ok()) return rewind.status();
-  absl::StatusOr<std::string> rest = files.Password("patroni-rest");
+  absl::StatusOr<std::string> rest = Password("patroni-rest");
   if (!rest.ok()) return rest.status();
   const std::string durability =
       options_.durable ? ""
@@ -210,14 +211,7 @@ absl::Status HaCluster::Start() {
   }
   mkdir(options_.dir.c_str(), 0700);
   if (absl::Status s = ChownToPostgres(options_.dir); !s.ok()) return s;
-  PostgresCluster files([&] {
-    ClusterOptions o;
-    o.data_dir = NodeDir(0);
-    o.auth_dir = options_.auth_dir;
-    o.superuser = options_.superuser;
-    return o;
-  }());
-  absl::StatusOr<std::string> password = files.Password(options_.superuser);
+  absl::StatusOr<std::string> password = Password(options_.superuser);
   if (!password.ok()) return password.status();
 
   const bool tls = !options_.tls_dir.empty();

@@ -109,6 +109,9 @@ class HaCluster {
   // LogTails is the end of each node's and etcd's log, for an error that
   // outlives the directory (a test's).
   std::string LogTails() const;
+  // Password is `role`'s password from its file in auth_dir, made when
+  // missing.
+  absl::StatusOr<std::string> Password(const std::string& role) const;
   // TlsCopy is where Start copies a file of tls_dir for the postgres user.
   std::string TlsCopy(const std::string& file) const;
 

@@ -13,6 +13,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <thread>
 
@@ -85,6 +86,12 @@ absl::StatusOr<pid_t> Spawn(const SpawnOptions& options) {
     return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
   }
   return pid;
+}
+
+std::string CommandLine(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/cmdline"));
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
 }
 
 absl::Status Run(const std::vector<std::string>& argv, std::string* output) {

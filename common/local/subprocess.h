@@ -41,6 +41,11 @@ bool IsAlive(pid_t pid);
 // sends SIGKILL. OK when the process is gone.
 absl::Status Terminate(pid_t pid, absl::Duration grace);
 
+// CommandLine is pid's argv, NUL-separated, as /proc has it ("" when
+// unreadable): to tell whether a pid from a pid file is still the process
+// that wrote it, before signalling it.
+std::string CommandLine(pid_t pid);
+
 // Kill sends SIGKILL and waits (briefly) until the process is gone.
 absl::Status Kill(pid_t pid);
 

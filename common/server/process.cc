@@ -30,6 +30,15 @@ CLI::Validator HostPortValidator() {
       "HOST:PORT");
 }
 
+CLI::Validator TargetValidator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        absl::Status s = ValidateTarget(value);
+        return s.ok() ? "" : std::string(s.message());
+      },
+      "TARGET");
+}
+
 std::string DescribeFlagError(const CLI::App& app, const std::string& error) {
   std::string out = error;
   for (const CLI::Option* opt : app.get_options()) {
@@ -181,12 +190,7 @@ Process::Process(platform::Service id)
                                  "dns:///name:port"))
         ->envname(absl::StrCat("SAGAWORKS_", absl::AsciiStrToUpper(peer.name),
                                "_ADDRESS"))
-        ->check(CLI::Validator(
-            [](std::string& value) -> std::string {
-              absl::Status s = ValidateTarget(value);
-              return s.ok() ? "" : std::string(s.message());
-            },
-            "TARGET"))
+        ->check(TargetValidator())
         ->capture_default_str();
   }
 }

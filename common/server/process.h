@@ -44,6 +44,8 @@ namespace sagaworks::server {
 
 // HostPortValidator checks a "host:port" flag value.
 CLI::Validator HostPortValidator();
+// TargetValidator checks a flag naming a service's replicas (ValidateTarget).
+CLI::Validator TargetValidator();
 
 // DescribeFlagError appends which flag and environment variable set the option
 // a CLI11 error message names, so the user can find where the bad value came

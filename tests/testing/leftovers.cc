@@ -4,7 +4,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -34,9 +33,7 @@ void StopServices(const std::string& home) {
     if (!std::getline(in, text) || !absl::SimpleAtoi(text, &pid) || pid <= 0) {
       continue;
     }
-    std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
-    std::string args((std::istreambuf_iterator<char>(cmdline)),
-                     std::istreambuf_iterator<char>());
+    const std::string args = local::CommandLine(pid);
     if (absl::StrContains(args, "--database-url=") &&
         absl::StrContains(args, state)) {
       (void)local::Kill(pid);

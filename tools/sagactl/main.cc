@@ -3,7 +3,6 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_join.h"
-#include "common/client/channel.h"
 #include "common/local/subprocess.h"
 #include "common/log.h"
 #include "common/server/grpc_server.h"
@@ -31,12 +30,7 @@ int main(int argc, char** argv) {
   using sagaworks::platform::Info;
   using sagaworks::platform::LocalAddress;
   using sagaworks::platform::Service;
-  const CLI::Validator target(
-      [](std::string& value) -> std::string {
-        absl::Status s = sagaworks::ValidateTarget(value);
-        return s.ok() ? "" : std::string(s.message());
-      },
-      "TARGET");
+  const CLI::Validator target = sagaworks::server::TargetValidator();
   // Empty: every replica of the local platform (from 127.0.0.1:50051).
   std::string order;
   app.add_option("--order", order,
