@@ -3,6 +3,7 @@
 #include "common/client/channel.h"
 #include "common/server/process.h"
 #include "migrations/embedded.h"
+#include "orchestrator/console.h"
 #include "orchestrator/orchestrator_service.h"
 #include "orchestrator/order_saga.h"
 #include "orchestrator/participants.h"
@@ -16,6 +17,8 @@ int main(int argc, char** argv) {
   double call_timeout_s = 2, step_timeout_s = 10, lease_s = 10,
          claim_interval_s = 1, stuck_after_s = 300;
   std::string instance_id;
+  orchestrator::ConsoleConfig console_config;
+  console_config.jaeger_url = "http://localhost:16686";
   CLI::App& app = process.app();
   app.add_option("--workers", config.workers,
                  "threads that start sagas that are due (and load them)")
@@ -76,6 +79,12 @@ int main(int argc, char** argv) {
                  "(sagaworks_sagas_stuck, sagactl sagas list --stuck)")
       ->envname("SAGAWORKS_STUCK_AFTER_SECONDS")
       ->check(CLI::Range(1.0, 30.0 * 86400))
+      ->capture_default_str();
+  app.add_option("--jaeger-url", console_config.jaeger_url,
+                 "base URL of the trace viewer the operator console links "
+                 "each saga's trace to (<url>/trace/<trace id>); empty: no "
+                 "links")
+      ->envname("SAGAWORKS_JAEGER_URL")
       ->capture_default_str();
   if (auto code = process.ParseFlags(argc, argv)) return *code;
   config.stuck_after = absl::Seconds(stuck_after_s);
@@ -145,6 +154,23 @@ int main(int argc, char** argv) {
   orchestrator::OrchestratorServiceImpl service(store, runner, process.guard(),
                                                 **idempotency);
   process.server().Register(&service, process.info().grpc_service);
+
+  // The operator console on the HTTP port: its API calls this process's
+  // services and its peers' as the operator who is logged in.
+  console_config.insecure = process.insecure();
+  console_config.services["orchestrator"] =
+      orchestrator::LoopbackAddress(process.listen_address());
+  for (Service peer : process.info().peers) {
+    console_config.services[platform::Info(peer).name] =
+        process.PeerAddress(peer);
+  }
+  if (absl::Status s = console_config.Validate(); !s.ok()) {
+    return process.Fail(s);
+  }
+  orchestrator::Console console(console_config);
+  process.http().Mount("/console", [&console](const auto& request) {
+    return console.Handle(request);
+  });
   process.OnShutdown([&runner] { runner.Stop(); });
   if (absl::Status s = runner.Start(); !s.ok()) return process.Fail(s);
   return process.Serve();

@@ -40,7 +40,8 @@ constexpr char kSummaryColumns[] =
     "saga_id, saga_type, order_id, status, current_step, failure_reason, "
     "total_cents, (extract(epoch FROM created_at) * 1000000)::bigint, "
     "(extract(epoch FROM updated_at) * 1000000)::bigint, cancel_requested, "
-    "attempt, (extract(epoch FROM call_since) * 1000000)::bigint";
+    "attempt, (extract(epoch FROM call_since) * 1000000)::bigint, "
+    "traceparent";
 
 // StuckWhere is the SQL for "stuck" (v1::Saga.stuck), the threshold in
 // milliseconds being parameter $`param`. An in-flight call is bounded by its
@@ -110,6 +111,13 @@ absl::StatusOr<SagaRecord> RecordFromRow(
   return r;
 }
 
+// TraceIdOf is a stored traceparent's trace id, "" when there is none.
+std::string TraceIdOf(absl::string_view traceparent) {
+  const std::optional<trace::SpanContext> context =
+      trace::ParseTraceparent(traceparent);
+  return context.has_value() ? context->TraceIdHex() : "";
+}
+
 // SummaryFromRow reads a row of SelectSummary.
 v1::Saga SummaryFromRow(const pqxx::row& row) {
   v1::Saga s;
@@ -129,7 +137,8 @@ v1::Saga SummaryFromRow(const pqxx::row& row) {
   s.set_attempt(row[10].as<int>());
   *s.mutable_call_since() =
       TimeUtil::MicrosecondsToTimestamp(row[11].as<int64_t>());
-  s.set_stuck(row[12].as<bool>());
+  s.set_trace_id(TraceIdOf(row[12].as<std::string>()));
+  s.set_stuck(row[13].as<bool>());
   return s;
 }
 
@@ -184,6 +193,7 @@ v1::Saga Summarize(const SagaRecord& record, const SagaState& state) {
   saga.set_failure_reason(state.failure_reason);
   saga.set_total_cents(OrderTotalCents(state));
   saga.set_cancel_requested(state.cancel_requested);
+  saga.set_trace_id(TraceIdOf(record.traceparent));
   return saga;
 }
 

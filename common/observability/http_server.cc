@@ -1,5 +1,7 @@
 #include "common/observability/http_server.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "httplib.h"
@@ -44,6 +46,46 @@ HttpServer::HttpServer(Registry& registry, std::function<absl::Status()> ready,
                [this](const httplib::Request&, httplib::Response& res) {
                  Probe(started_, "not started", res);
                });
+  // Registered last, so the routes above come first: everything else goes
+  // to the handler mounted over its path, if any.
+  const auto mounted = [this](const httplib::Request& req,
+                              httplib::Response& res) {
+    HttpHandler handler;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [prefix, h] : mounts_) {
+        if (req.path == prefix || absl::StartsWith(req.path, prefix + "/")) {
+          handler = h;
+          break;
+        }
+      }
+    }
+    if (!handler) {
+      res.status = 404;
+      res.set_content("not found\n", "text/plain");
+      return;
+    }
+    HttpRequest request;
+    request.method = req.method;
+    request.path = req.path;
+    for (const auto& [k, v] : req.params) request.query.emplace(k, v);
+    for (const auto& [k, v] : req.headers) {
+      request.headers.emplace(absl::AsciiStrToLower(k), v);
+    }
+    request.body = req.body;
+    const HttpResponse response = handler(request);
+    res.status = response.status;
+    for (const auto& [k, v] : response.headers) res.set_header(k, v);
+    res.set_content(response.body, response.content_type);
+  };
+  server_->Get("/.*", mounted);
+  server_->Post("/.*", mounted);
+  server_->Delete("/.*", mounted);
+}
+
+void HttpServer::Mount(const std::string& prefix, HttpHandler handler) {
+  absl::MutexLock lock(&mu_);
+  mounts_[prefix] = std::move(handler);
 }
 
 HttpServer::~HttpServer() { Stop(); }

@@ -80,6 +80,11 @@ class Process {
                                          bool generic_plans = false);
 
   GrpcServer& server() { return *server_; }
+  // http is the process's HTTP port (after ParseFlags()), where a service
+  // mounts pages of its own.
+  metrics::HttpServer& http() { return *http_; }
+  // insecure: the trust boundary is off (--insecure).
+  bool insecure() const { return server_config_.tls.insecure; }
   // listen_address is the --listen value (after ParseFlags()).
   const std::string& listen_address() const { return server_config_.listen; }
   // guard is what each service's handlers pass through (valid after

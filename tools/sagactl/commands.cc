@@ -111,6 +111,14 @@ int Up(Platform& platform, bool detach) {
   std::cout << "logs: " << platform.state_dir() << "/logs/" << std::endl;
   std::cout << "TLS: grpcurl -cacert " << platform.TlsDir() << "/ca.crt ..."
             << std::endl;
+  std::cout << "console: http://127.0.0.1:"
+            << platform.HttpPort(
+                   platform::Info(platform::Service::kOrchestrator))
+            << "/console"
+            << (platform.insecure()
+                    ? ""
+                    : " (log in with `sagactl token NAME --role operator`)")
+            << std::endl;
   if (detach) return 0;
   std::cout << "running; press Ctrl-C to stop everything" << std::endl;
   // `sagactl down` from another shell stops everything too; then there is

@@ -22,6 +22,7 @@
 #include "sagaworks/v1/inventory.grpc.pb.h"
 #include "sagaworks/v1/order.grpc.pb.h"
 #include "sagaworks/v1/payment.grpc.pb.h"
+#include "tools/sagactl/open_loop.h"
 
 namespace sagaworks::sagactl {
 namespace {
@@ -29,148 +30,11 @@ namespace {
 using google::protobuf::util::TimeUtil;
 using platform::Service;
 
-constexpr absl::Duration kCallTimeout = absl::Seconds(10);
-
-// One order of the load, as its client saw it.
-struct Placed {
-  absl::Time at;  // its first call
-  int attempts = 0;
-  bool accepted = false;
-  std::string order_id;
-  std::string error;  // the last refusal
-};
-
 // A fault as it happened, `at` from the start of the load.
 struct Happened {
   absl::Duration at;
   std::string what;
 };
-
-bool Retryable(grpc::StatusCode code) {
-  return code == grpc::StatusCode::UNAVAILABLE ||
-         code == grpc::StatusCode::DEADLINE_EXCEEDED ||
-         code == grpc::StatusCode::ABORTED;
-}
-
-std::string Describe(const grpc::Status& s) {
-  return absl::StrCat(
-      StatusCodeName(static_cast<absl::StatusCode>(s.error_code())), ": ",
-      s.error_message());
-}
-
-class Calls {
- public:
-  Calls(Platform& platform, std::string authorization)
-      : authorization_(std::move(authorization)),
-        orders_(v1::OrderService::NewStub(
-            DialReplicas(platform.Target(platform::Info(Service::kOrder))))),
-        payment_(v1::PaymentService::NewStub(
-            DialReplicas(platform.Target(platform::Info(Service::kPayment))))),
-        inventory_(v1::InventoryService::NewStub(DialReplicas(
-            platform.Target(platform::Info(Service::kInventory))))) {}
-
-  void Prepare(grpc::ClientContext& c) const {
-    c.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
-    if (!authorization_.empty()) c.AddMetadata("authorization", authorization_);
-  }
-
-  absl::StatusOr<int64_t> Balance(const std::string& customer) {
-    grpc::ClientContext c;
-    Prepare(c);
-    v1::GetBalanceRequest request;
-    request.set_customer_id(customer);
-    v1::Balance balance;
-    grpc::Status s = payment_->GetBalance(&c, request, &balance);
-    if (!s.ok()) return absl::UnavailableError(Describe(s));
-    return balance.balance_cents();
-  }
-
-  absl::StatusOr<int64_t> Available(const std::string& sku) {
-    grpc::ClientContext c;
-    Prepare(c);
-    v1::GetStockRequest request;
-    request.set_sku(sku);
-    v1::Stock stock;
-    grpc::Status s = inventory_->GetStock(&c, request, &stock);
-    if (!s.ok()) return absl::UnavailableError(Describe(s));
-    return stock.available();
-  }
-
-  std::optional<v1::Order> Order(const std::string& id) {
-    grpc::ClientContext c;
-    Prepare(c);
-    v1::GetOrderRequest request;
-    request.set_order_id(id);
-    v1::Order order;
-    if (!orders_->GetOrder(&c, request, &order).ok()) return std::nullopt;
-    return order;
-  }
-
- private:
-  const std::string authorization_;
-  std::unique_ptr<v1::OrderService::Stub> orders_;
-  std::unique_ptr<v1::PaymentService::Stub> payment_;
-  std::unique_ptr<v1::InventoryService::Stub> inventory_;
-};
-
-// PlaceOrders places rate x seconds orders, each in its own slot in time
-// from `start` (open loop: a slow platform does not slow the load), each
-// retried under its idempotency key as GameDayOptions::attempts says.
-std::vector<Placed> PlaceOrders(const std::string& target,
-                                const GameDayOptions& options,
-                                const std::string& authorization,
-                                absl::Time start) {
-  const int total =
-      static_cast<int>(std::lround(options.rate * options.seconds));
-  std::vector<Placed> placed(static_cast<size_t>(total));
-  const std::string prefix =
-      absl::StrCat("sagactl-gameday-", absl::ToUnixMicros(start), "-");
-  std::atomic<int> next{0};
-  std::vector<std::thread> callers;
-  for (int c = 0; c < options.callers; ++c) {
-    callers.emplace_back([&, c] {
-      auto stub = v1::OrderService::NewStub(DialReplicas(target, c));
-      for (int i = next++; i < total; i = next++) {
-        absl::SleepFor(start + absl::Seconds(i / options.rate) - absl::Now());
-        Placed& p = placed[static_cast<size_t>(i)];
-        p.at = absl::Now();
-        v1::CreateOrderRequest request;
-        request.set_customer_id(options.customer);
-        v1::OrderItem* item = request.add_items();
-        item->set_sku(options.sku);
-        item->set_quantity(1);
-        v1::Address* a = request.mutable_shipping_address();
-        a->set_name("GameDay");
-        a->set_line1("1 Failover Street");
-        a->set_city("Berlin");
-        a->set_postal_code("10115");
-        a->set_country("DE");
-        for (p.attempts = 1;; ++p.attempts) {
-          grpc::ClientContext context;
-          context.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
-          context.AddMetadata("idempotency-key", absl::StrCat(prefix, i));
-          if (!authorization.empty()) {
-            context.AddMetadata("authorization", authorization);
-          }
-          v1::Order order;
-          const grpc::Status s = stub->CreateOrder(&context, request, &order);
-          if (s.ok()) {
-            p.accepted = true;
-            p.order_id = order.order_id();
-            break;
-          }
-          p.error = Describe(s);
-          if (!Retryable(s.error_code()) || p.attempts >= options.attempts) {
-            break;
-          }
-          absl::SleepFor(absl::Milliseconds(200) * p.attempts);
-        }
-      }
-    });
-  }
-  for (std::thread& t : callers) t.join();
-  return placed;
-}
 
 // The counters a GameDay reports, each summed over every sample of its
 // family whose labels contain `labels` ("" for all).
@@ -217,15 +81,6 @@ std::map<std::string, std::vector<double>> ReadCounters(Platform& platform) {
   return out;
 }
 
-bool IsFinal(v1::OrderStatus status) {
-  return status != v1::ORDER_STATUS_PENDING &&
-         status != v1::ORDER_STATUS_UNSPECIFIED;
-}
-
-absl::Time TimeOf(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixNanos(TimeUtil::TimestampToNanoseconds(t));
-}
-
 }  // namespace
 
 absl::Status GameDayOptions::Validate() const {
@@ -266,6 +121,14 @@ int RunGameDay(Platform& platform, const std::string& name,
     return 2;
   }
   Calls calls(platform, *authorization);
+  OpenLoop load;
+  load.rate = options.rate;
+  load.seconds = options.seconds;
+  load.callers = options.callers;
+  load.customer = options.customer;
+  load.sku = options.sku;
+  load.attempts = options.attempts;
+  load.key_prefix = "sagactl-gameday-";
   const absl::StatusOr<int64_t> balance_before =
       calls.Balance(options.customer);
   const absl::StatusOr<int64_t> stock_before = calls.Available(options.sku);
@@ -309,7 +172,7 @@ int RunGameDay(Platform& platform, const std::string& name,
     }
   });
   const std::vector<Placed> placed =
-      PlaceOrders(platform.Target(platform::Info(Service::kOrder)), options,
+      PlaceOrders(platform.Target(platform::Info(Service::kOrder)), load,
                   *authorization, start);
   faulter.join();
 
@@ -322,26 +185,9 @@ int RunGameDay(Platform& platform, const std::string& name,
   }
 
   // Every accepted order, until it ends or the wait runs out.
-  std::map<std::string, v1::Order> final;
-  std::vector<std::string> pending;
-  for (const Placed& p : placed) {
-    if (p.accepted) pending.push_back(p.order_id);
-  }
-  const absl::Time give_up = absl::Now() + options.wait;
-  while (!pending.empty()) {
-    std::vector<std::string> still;
-    for (const std::string& id : pending) {
-      std::optional<v1::Order> order = calls.Order(id);
-      if (order.has_value() && IsFinal(order->status())) {
-        final[id] = *order;
-      } else {
-        still.push_back(id);
-      }
-    }
-    pending.swap(still);
-    if (pending.empty() || absl::Now() > give_up) break;
-    absl::SleepFor(absl::Milliseconds(500));
-  }
+  Ended ended = AwaitEnded(calls, placed, options.wait);
+  const std::map<std::string, v1::Order>& final = ended.final;
+  const std::vector<std::string>& pending = ended.pending;
 
   int64_t accepted = 0, first_attempt = 0, refused = 0;
   std::string first_refusal;

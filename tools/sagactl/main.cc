@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/local/subprocess.h"
 #include "common/log.h"
@@ -11,6 +12,7 @@
 #include "tools/sagactl/commands.h"
 #include "tools/sagactl/gameday.h"
 #include "tools/sagactl/load.h"
+#include "tools/sagactl/scenario.h"
 
 int main(int argc, char** argv) {
   using namespace sagaworks::sagactl;
@@ -189,6 +191,51 @@ int main(int argc, char** argv) {
                    "how long to wait for the orders to end")
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
+  std::vector<std::string> scenarios;
+  ScenarioOptions scenario_options;
+  std::string slo_path;
+  load->add_option(
+          "--scenario", scenarios,
+          absl::StrCat("run named scenarios, faults and all, instead of one "
+                       "steady load (repeatable): all, ",
+                       absl::StrJoin(ScenarioNames(), ", "),
+                       "; they order as the demo customer gameday, 1 x bolt, "
+                       "at 20/s for 20 s unless --rate, --seconds, "
+                       "--customer or --sku say otherwise"))
+      ->type_name("NAME");
+  load->add_option("--target", scenario_options.target,
+                   "scenarios: the service that gets the faults")
+      ->check(CLI::IsMember({"payment", "inventory", "shipping"}))
+      ->capture_default_str();
+  load->add_option("--burst-rate", scenario_options.burst_rate,
+                   "scenarios: orders per second of the burst")
+      ->check(CLI::Range(1.0, 2000.0))
+      ->capture_default_str();
+  load->add_option("--burst-seconds", scenario_options.burst_seconds,
+                   "scenarios: how long the burst lasts")
+      ->check(CLI::Range(1.0, 3600.0))
+      ->capture_default_str();
+  load->add_option("--low-failure-rate", scenario_options.low_failure_rate,
+                   "scenarios: share of the target's calls that fail in "
+                   "failures-10 and latency-failures")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  load->add_option("--high-failure-rate", scenario_options.high_failure_rate,
+                   "scenarios: share of the target's calls that fail in "
+                   "failures-50")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  load->add_option("--latency-ms", scenario_options.latency_ms,
+                   "scenarios: latency added to the target's calls")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  load->add_option("--slo", slo_path,
+                   "scenarios: the SLO file (default <home>/deploy/slo.yaml)");
+  load->add_flag("--json", scenario_options.json,
+                 "scenarios: print one JSON document instead of text");
+  load->add_option("--report", scenario_options.report_path,
+                   "scenarios: also write an HTML report (one page, charts "
+                   "included) to this file");
 
   GameDayOptions gameday_options;
   double first_fault_seconds = 5, fault_spacing_seconds = 4,
@@ -298,6 +345,26 @@ int main(int argc, char** argv) {
     if (*db_failover) {
       return DbFailoverGameDay(platform, gameday_options, std::cout);
     }
+  }
+  if (*load && !scenarios.empty()) {
+    // The shared flags apply when given; else the scenarios' own defaults.
+    if (load->count("--rate") > 0) scenario_options.rate = load_options.rate;
+    if (load->count("--seconds") > 0) {
+      scenario_options.seconds = load_options.seconds;
+    }
+    if (load->count("--callers") > 0) {
+      scenario_options.callers = load_options.callers;
+    }
+    if (load->count("--customer") > 0) {
+      scenario_options.customer = load_options.customer;
+    }
+    if (load->count("--sku") > 0) scenario_options.sku = load_options.sku;
+    if (load->count("--wait-seconds") > 0) {
+      scenario_options.wait = absl::Seconds(wait_seconds);
+    }
+    scenario_options.slo_path =
+        slo_path.empty() ? options.home + "/deploy/slo.yaml" : slo_path;
+    return RunScenarios(platform, scenarios, scenario_options, std::cout);
   }
   if (*load) {
     load_options.wait = absl::Seconds(wait_seconds);
