@@ -362,6 +362,11 @@ HttpResponse Console::Api(const HttpRequest& request,
   if (authorization.empty() && !config_.insecure) {
     return Error(401, "log in with an operator's token");
   }
+  // Only what gRPC metadata may carry goes on; the servers check the rest.
+  if (!std::all_of(authorization.begin(), authorization.end(),
+                   [](char c) { return c >= 0x20 && c <= 0x7e; })) {
+    return Error(401, "the Authorization header must be 'Bearer <token>'");
+  }
   Calls calls(config_, authorization);
   const std::string& method = request.method;
   if (route == "overview" && method == "GET") return Overview(calls, config_);

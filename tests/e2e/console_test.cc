@@ -124,8 +124,11 @@ TEST_F(ConsoleTest, TheApiAnswersOperatorsOnly) {
   auto [status, body] = Call("GET", "/console/api/overview", "");
   EXPECT_EQ(status, 401);
   EXPECT_TRUE(absl::StrContains(body.value("error", ""), "operator"));
-  std::tie(status, body) = Call("GET", "/console/api/overview", "Bearer nope");
-  EXPECT_EQ(status, 401) << body.dump();
+  for (const char* wrong :
+       {"Bearer nope", "Basic b3BzOm9wcw==", "Bearer \xc3\xa9t\xc3\xa9"}) {
+    std::tie(status, body) = Call("GET", "/console/api/overview", wrong);
+    EXPECT_EQ(status, 401) << wrong << ": " << body.dump();
+  }
   std::tie(status, body) =
       Call("GET", "/console/api/sagas",
            absl::StrCat("Bearer ", platform().Token("alice")));
