@@ -1,5 +1,6 @@
 #include "common/validation.h"
 
+#include <cstdint>
 #include <set>
 #include <string>
 
@@ -13,34 +14,83 @@ bool IsHex(char c) {
   return absl::ascii_isxdigit(static_cast<unsigned char>(c));
 }
 
-// Accepts UTF-8 up to 4-byte sequences; rejects C0 controls and DEL.
+// Utf8Length is the length of the well-formed UTF-8 character at s[i] (1-4
+// bytes), or 0 when the bytes there are not one: a stray continuation byte,
+// an overlong form, a surrogate (U+D800-DFFF, which PostgreSQL refuses), a
+// code point past U+10FFFF, or a sequence cut short.
+size_t Utf8Length(absl::string_view s, size_t i) {
+  const auto at = [&s](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = at(i);
+  if (c < 0x80) return 1;
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xbf;  // the second byte's range
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) lo = 0xa0;  // overlong
+    if (c == 0xed) hi = 0x9f;  // surrogates
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) lo = 0x90;  // overlong
+    if (c == 0xf4) hi = 0x8f;  // past U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + n > s.size() || at(i + 1) < lo || at(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if ((at(i + k) & 0xc0) != 0x80) return 0;
+  }
+  return n;
+}
+
+bool IsControl(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+// Accepts well-formed UTF-8; rejects C0 controls and DEL.
 bool IsCleanUtf8(absl::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    int extra;
-    if (c < 0x80) {
-      if (c < 0x20 || c == 0x7f) return false;
-      extra = 0;
-    } else if ((c & 0xe0) == 0xc0 && c >= 0xc2) {
-      extra = 1;
-    } else if ((c & 0xf0) == 0xe0) {
-      extra = 2;
-    } else if ((c & 0xf8) == 0xf0 && c <= 0xf4) {
-      extra = 3;
-    } else {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8Length(s, i);
+    if (n == 0 || (n == 1 && IsControl(static_cast<unsigned char>(s[i])))) {
       return false;
     }
-    if (extra > 0 && i + extra >= s.size()) return false;
-    for (int k = 1; k <= extra; ++k) {
-      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
-    }
-    i += extra + 1;
+    i += n;
   }
   return true;
 }
 
 }  // namespace
+
+std::string CleanText(absl::string_view text, size_t max_bytes) {
+  constexpr absl::string_view kReplacement = "\xef\xbf\xbd";  // U+FFFD
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    size_t n = Utf8Length(text, i);
+    absl::string_view piece = text.substr(i, n);
+    if (n == 0) {
+      piece = kReplacement;
+      n = 1;
+    } else if (n == 1 && IsControl(static_cast<unsigned char>(text[i]))) {
+      piece = text[i] == '\n' || text[i] == '\t' ? " " : kReplacement;
+    }
+    if (out.size() + piece.size() > max_bytes) break;
+    out.append(piece.data(), piece.size());
+    i += n;
+  }
+  return out;
+}
+
+absl::Status AddLineTotal(int64_t unit_price_cents, int64_t quantity,
+                          int64_t* total_cents) {
+  int64_t line = 0;
+  if (unit_price_cents < 0 || quantity < 0 ||
+      __builtin_mul_overflow(unit_price_cents, quantity, &line) ||
+      __builtin_add_overflow(*total_cents, line, total_cents)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the order's total would exceed ", INT64_MAX, " cents (a price of ",
+        unit_price_cents, " cents times ", quantity, ")"));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidateUuid(absl::string_view field, absl::string_view value) {
   if (value.empty()) {

@@ -3,6 +3,9 @@
 #ifndef SAGAWORKS_COMMON_VALIDATION_H_
 #define SAGAWORKS_COMMON_VALIDATION_H_
 
+#include <cstdint>
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/repeated_ptr_field.h"
@@ -37,6 +40,19 @@ absl::Status ValidateItems(
 // ValidateAddress checks a delivery address: name, line1, city and postal
 // code present, country a two-letter upper-case code.
 absl::Status ValidateAddress(const v1::Address& address);
+
+// CleanText makes text from elsewhere (another service's error message)
+// safe to store and show: each ill-formed UTF-8 byte and each control
+// character becomes U+FFFD (a newline or tab a space), and the result is cut
+// to at most `max_bytes` on a character boundary.
+std::string CleanText(absl::string_view text, size_t max_bytes);
+
+// AddLineTotal adds price x quantity to *total_cents; FAILED_PRECONDITION,
+// with *total_cents unspecified, when a factor is negative or the sum leaves
+// int64 (signed overflow is undefined, and a wrapped total could charge a
+// small or negative amount).
+absl::Status AddLineTotal(int64_t unit_price_cents, int64_t quantity,
+                          int64_t* total_cents);
 
 // ValidateCancel checks a cancellation: the order's id and an optional
 // reason.

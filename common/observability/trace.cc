@@ -110,6 +110,18 @@ std::optional<SpanContext> ParseTraceparent(absl::string_view value) {
   return c;
 }
 
+std::string CleanTracestate(absl::string_view value) {
+  value = absl::StripAsciiWhitespace(value);
+  if (value.size() > kMaxTracestateBytes) return "";
+  int members = 1;
+  for (char c : value) {
+    if (c < 0x20 || c > 0x7e) return "";
+    if (c == ',') ++members;
+  }
+  if (members > 32) return "";
+  return std::string(value);
+}
+
 std::string FormatTraceparent(const SpanContext& c) {
   return absl::StrCat("00-", c.TraceIdHex(), "-", c.SpanIdHex(), "-",
                       c.sampled() ? "01" : "00");
@@ -232,7 +244,9 @@ absl::StatusOr<Sampler> Sampler::Parse(absl::string_view name,
 
 bool Sampler::Sample(const SpanContext* parent,
                      const std::array<uint8_t, 16>& trace_id) const {
-  if (parent_based && parent != nullptr) return parent->sampled();
+  if (parent_based && parent != nullptr && !parent->untrusted) {
+    return parent->sampled();
+  }
   switch (root) {
     case Kind::kAlwaysOn:
       return true;

@@ -37,6 +37,10 @@ struct SpanContext {
   std::array<uint8_t, 8> span_id{};
   uint8_t flags = 0;  // bit 0: sampled
   std::string trace_state;
+  // Sent by a caller outside the platform (a customer): its trace is
+  // joined, but its sampled flag does not decide, or anyone could have
+  // every call of theirs recorded and exported.
+  bool untrusted = false;
 
   // valid: neither id is all zeroes.
   bool valid() const;
@@ -51,6 +55,17 @@ struct SpanContext {
 // first four fields, as the specification asks.
 std::optional<SpanContext> ParseTraceparent(absl::string_view value);
 std::string FormatTraceparent(const SpanContext& context);
+
+// kMaxTracestateBytes: the `tracestate` a process keeps and passes on. W3C
+// asks vendors to propagate at least 512 characters; more is dropped here,
+// so one caller cannot make every span and every call it leads to larger.
+inline constexpr size_t kMaxTracestateBytes = 512;
+
+// CleanTracestate is a received `tracestate` as this process keeps it: the
+// same text when it has at most 32 list members, kMaxTracestateBytes bytes
+// and only printable ASCII; else empty (W3C: discard what cannot be
+// parsed).
+std::string CleanTracestate(absl::string_view value);
 
 // The current span context of this thread (invalid when there is none).
 const SpanContext& CurrentContext();
@@ -149,7 +164,9 @@ struct Sampler {
   enum class Kind { kAlwaysOn, kAlwaysOff, kRatio };
   Kind root = Kind::kAlwaysOn;
   double ratio = 1.0;
-  // parentbased_*: a span with a parent follows the parent's decision.
+  // parentbased_*: a span with a parent follows the parent's decision,
+  // unless the parent came from an untrusted caller (SpanContext::untrusted):
+  // then the root sampler decides.
   bool parent_based = true;
 
   // Parse reads OTEL_TRACES_SAMPLER's value and OTEL_TRACES_SAMPLER_ARG's.

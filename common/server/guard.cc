@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/observability/metrics.h"
 #include "common/resilience/downstream.h"
+#include "common/security/tls.h"
 #include "common/status.h"
 
 namespace sagaworks::server {
@@ -149,8 +150,12 @@ ServerCall::ServerCall(grpc::ServerContext* context, const std::string& service,
         absl::string_view(it->second.data(), it->second.size()));
     if (parent.has_value()) {
       if (auto st = metadata.find("tracestate"); st != metadata.end()) {
-        parent->trace_state = std::string(st->second.data(), st->second.size());
+        parent->trace_state = trace::CleanTracestate(
+            absl::string_view(st->second.data(), st->second.size()));
       }
+      // Only a platform process (its certificate) decides the sampling of
+      // the spans it leads to.
+      parent->untrusted = !security::PeerSpiffeId(*context).has_value();
     }
   }
   // The caller's context, not whatever this thread last had: each call is

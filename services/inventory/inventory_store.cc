@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/db/exec.h"
 #include "common/uuid.h"
+#include "common/validation.h"
 
 namespace sagaworks::inventory {
 namespace {
@@ -110,7 +111,10 @@ absl::StatusOr<v1::Reservation> InventoryStore::ReserveIn(
     const int64_t price = updated[0][0].as<int64_t>();
     // The price as it is now, for the next plans (see PlanReservation).
     Remember(item->sku(), price);
-    total += price * item->quantity();
+    if (absl::Status s = AddLineTotal(price, item->quantity(), &total);
+        !s.ok()) {
+      return s;
+    }
     v1::ReservedItem* reserved = reservation.add_items();
     reserved->set_sku(item->sku());
     reserved->set_quantity(item->quantity());

@@ -4,6 +4,7 @@
 // reservation test through both.
 #include "common/idempotency/idempotency.h"
 #include "common/uuid.h"
+#include "common/validation.h"
 #include "services/inventory/inventory_store.h"
 
 namespace sagaworks::inventory {
@@ -67,7 +68,10 @@ absl::StatusOr<std::optional<v1::Reservation>> InventoryStore::PlanReservation(
     item->set_sku(sku);
     item->set_quantity(quantity);
     item->set_unit_price_cents(price->second);
-    total += price->second * quantity;
+    // An overflowing total: the transaction's path reports it.
+    if (!AddLineTotal(price->second, quantity, &total).ok()) {
+      return std::nullopt;
+    }
   }
   plan.set_total_cents(total);
   return plan;

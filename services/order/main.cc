@@ -88,6 +88,6 @@ int main(int argc, char** argv) {
   process.server().Register(&service, process.info().grpc_service);
   process.BeforeDrain([&service] { service.StopWatches(); });
   process.OnShutdown([&relay] { relay.Stop(); });
-  relay.Start();
+  if (absl::Status s = relay.Start(); !s.ok()) return process.Fail(s);
   return process.Serve();
 }

@@ -34,6 +34,9 @@ absl::Status WatchConfig::Validate() const {
 }
 namespace {
 
+// A rejected or held order's reason, as stored and shown.
+constexpr size_t kMaxReasonBytes = 1000;
+
 bool IsFinal(v1::OrderStatus status) {
   return status == v1::ORDER_STATUS_APPROVED ||
          status == v1::ORDER_STATUS_REJECTED ||
@@ -515,8 +518,9 @@ grpc::Status OrderServiceImpl::RejectOrder(
         !s.ok()) {
       return ToGrpcStatus(s);
     }
-    // Reasons come from downstream errors; keep them bounded, not refused.
-    std::string reason = request->reason().substr(0, 1000);
+    // Reasons come from downstream errors: made storable and bounded (on a
+    // character boundary), not refused, or the saga could not end.
+    std::string reason = CleanText(request->reason(), kMaxReasonBytes);
     if (reason.empty()) reason = "rejected";
     v1::RejectOrderRequest asked = *request;  // as for ApproveOrder
     asked.clear_saga_id();
@@ -546,7 +550,7 @@ grpc::Status OrderServiceImpl::HoldOrder(grpc::ServerContext* context,
         !s.ok()) {
       return ToGrpcStatus(s);
     }
-    std::string reason = request->reason().substr(0, 1000);
+    std::string reason = CleanText(request->reason(), kMaxReasonBytes);
     if (reason.empty()) reason = "needs attention";
     v1::HoldOrderRequest asked = *request;  // as for ApproveOrder
     asked.clear_saga_id();

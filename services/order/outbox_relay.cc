@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <system_error>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -40,8 +41,14 @@ OutboxRelay::OutboxRelay(OutboxTable& table, SagaStarter& starter, Clock& clock,
 
 OutboxRelay::~OutboxRelay() { Stop(); }
 
-void OutboxRelay::Start() {
-  thread_ = std::thread([this] { Run(); });
+absl::Status OutboxRelay::Start() {
+  try {
+    thread_ = std::thread([this] { Run(); });
+  } catch (const std::system_error& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot start the outbox relay's thread: ", e.what()));
+  }
+  return absl::OkStatus();
 }
 
 void OutboxRelay::Stop() {
@@ -231,7 +238,15 @@ void OutboxRelay::DeliverAll(const std::vector<OutboxEntry>& entries) {
   std::vector<std::thread> helpers;
   const size_t threads =
       std::min(n, static_cast<size_t>(std::max(config_.concurrency, 1)));
-  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  for (size_t t = 1; t < threads; ++t) {
+    // Short of threads (a process or system limit), fewer helpers deliver
+    // the batch; this thread always takes part.
+    try {
+      helpers.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;
+    }
+  }
   work();
   for (std::thread& t : helpers) t.join();
 

@@ -68,8 +68,9 @@ class OutboxRelay {
               OutboxRelayConfig config);
   ~OutboxRelay();
 
-  // Start starts the relay's thread.
-  void Start();
+  // Start starts the relay's thread; UNAVAILABLE when the system refuses
+  // one (the process cannot deliver orders, and says so at start).
+  absl::Status Start();
   // Stop finishes the delivery in progress, records what was delivered and
   // joins the thread.
   void Stop();

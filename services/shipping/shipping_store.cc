@@ -14,6 +14,15 @@
 namespace sagaworks::shipping {
 namespace {
 
+// Vanished: the row a conflict or an upsert promised is not there. It
+// cannot happen while rows are never deleted; if it does, the caller retries
+// (ABORTED) rather than the process reading an empty optional.
+absl::Status Vanished(const std::string& order_id) {
+  return absl::AbortedError(
+      absl::StrCat("the shipment row of order ", order_id,
+                   " was not there after writing it; retry"));
+}
+
 // Returns nullopt when the order has no shipment row.
 std::optional<v1::Shipment> LoadShipment(pqxx::work& tx,
                                          const std::string& order_id) {
@@ -121,7 +130,9 @@ absl::StatusOr<v1::Shipment> ShippingStore::CreateIn(
       a.postal_code(), a.country(), planned.tracking_number(), skus, quantities,
       planned.customer_id());
   if (claimed.empty()) {
-    v1::Shipment existing = *LoadShipment(tx, request.order_id());
+    std::optional<v1::Shipment> found = LoadShipment(tx, request.order_id());
+    if (!found.has_value()) return Vanished(request.order_id());
+    const v1::Shipment& existing = *found;
     if (existing.status() == v1::SHIPMENT_STATUS_CANCELLED) {
       return absl::FailedPreconditionError(
           absl::StrCat("shipment for order ", request.order_id(),
@@ -144,7 +155,9 @@ absl::StatusOr<v1::Shipment> ShippingStore::CancelIn(
            "ON CONFLICT (order_id) DO UPDATE SET status = 'cancelled', "
            "updated_at = now() WHERE shipments.status <> 'cancelled'",
            order_id);
-  return *LoadShipment(tx, order_id);
+  std::optional<v1::Shipment> cancelled = LoadShipment(tx, order_id);
+  if (!cancelled.has_value()) return Vanished(order_id);
+  return *cancelled;
 }
 
 absl::StatusOr<v1::Shipment> ShippingStore::Get(const std::string& order_id) {

@@ -127,6 +127,38 @@ TEST(SamplerTest, ReadsTheStandardVariables) {
   EXPECT_FALSE(Sampler::Parse("traceidratio", "x").ok());
 }
 
+// A caller outside the platform joins its trace, but its sampled flag does
+// not decide: with a sampler that samples nothing of its own, a customer's
+// "sampled" header records nothing, while a platform process's does.
+TEST(SamplerTest, AnUntrustedCallerCannotForceSampling) {
+  const Sampler sampler = *Sampler::Parse("parentbased_traceidratio", "0");
+  SpanContext parent = *ParseTraceparent(kValid);
+  parent.flags = 1;
+  EXPECT_TRUE(sampler.Sample(&parent, parent.trace_id));
+  parent.untrusted = true;
+  EXPECT_FALSE(sampler.Sample(&parent, parent.trace_id));
+
+  std::vector<otlp::Span> spans;
+  Tracer tracer;
+  tracer.Configure("test", sampler, std::make_unique<Collect>(&spans));
+  auto span = tracer.StartSpanUnder("server", SpanKind::kServer, &parent);
+  EXPECT_EQ(span->context().trace_id, parent.trace_id);
+  EXPECT_FALSE(span->recording());
+}
+
+TEST(TracestateTest, OnlyASmallPrintableListIsKept) {
+  EXPECT_EQ(CleanTracestate(" vendor=abc,other=1 "), "vendor=abc,other=1");
+  EXPECT_EQ(CleanTracestate(std::string(kMaxTracestateBytes, 'a')).size(),
+            kMaxTracestateBytes);
+  EXPECT_EQ(CleanTracestate(std::string(kMaxTracestateBytes + 1, 'a')), "");
+  std::string many;
+  for (int i = 0; i < 33; ++i) many += "k" + std::to_string(i) + "=v,";
+  many.pop_back();
+  EXPECT_EQ(CleanTracestate(many), "");
+  EXPECT_EQ(CleanTracestate("a=\x01"), "");
+  EXPECT_EQ(CleanTracestate("a=\xc3\xa9"), "");
+}
+
 TEST(OtlpExporterTest, EndpointsAreNormalizedAndBadOnesRefused) {
   EXPECT_EQ(*NormalizeEndpoint("http://localhost:4317"), "localhost:4317");
   EXPECT_EQ(*NormalizeEndpoint("jaeger:4317/"), "jaeger:4317");

@@ -1,6 +1,10 @@
 // Input validation shared by every service.
 #include "common/validation.h"
 
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 
 namespace sagaworks {
@@ -82,6 +86,59 @@ TEST(ValidationTest, AddressNeedsEveryLineAndAnIsoCountry) {
   EXPECT_TRUE(ValidateAddress(a).ok());
   a.set_name("M\xc3");  // truncated UTF-8 is not
   EXPECT_FALSE(ValidateAddress(a).ok());
+}
+
+// PostgreSQL refuses text that is not well-formed UTF-8: what validation
+// lets through must be storable.
+TEST(ValidationTest, TextMustBeWellFormedUtf8) {
+  EXPECT_TRUE(
+      ValidateText("name", "J\xc3\xbcrgen \xe2\x82\xac \xf0\x9f\x98\x80", true)
+          .ok());
+  for (const char* bad : {
+           "\xed\xa0\x80",      // a surrogate
+           "\xc0\xaf",          // an overlong '/'
+           "\xe0\x80\xaf",      // another
+           "\xf0\x80\x80\xaf",  // and another
+           "\xf4\x90\x80\x80",  // past U+10FFFF
+           "\xc3",              // cut short
+           "\x80",              // a stray continuation byte
+           "a\x01b",            // a control character
+       }) {
+    EXPECT_FALSE(ValidateText("name", bad, true).ok()) << absl::CEscape(bad);
+  }
+}
+
+TEST(ValidationTest, CleanTextKeepsWholeCharactersWithinTheLimit) {
+  // 'é' is two bytes: a cut at an odd byte drops the whole character.
+  std::string text;
+  for (int i = 0; i < 600; ++i) text += "\xc3\xa9";
+  const std::string cut = CleanText(text, 1001);
+  EXPECT_EQ(cut.size(), 1000u);
+  EXPECT_TRUE(ValidateText("t", cut.substr(0, 200), false).ok());
+  constexpr char kNoisy[] = "payment: \xff\xfe down\n\x00!";
+  EXPECT_EQ(CleanText(absl::string_view(kNoisy, sizeof(kNoisy) - 1), 100),
+            "payment: \xef\xbf\xbd\xef\xbf\xbd down \xef\xbf\xbd!");
+  EXPECT_EQ(CleanText("\xed\xa0\x80", 10),
+            "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(CleanText("abc", 0), "");
+  // A replacement that does not fit is dropped, not cut.
+  EXPECT_EQ(CleanText("ab\xff", 4), "ab");
+}
+
+TEST(ValidationTest, LineTotalsNeverOverflow) {
+  int64_t total = 0;
+  EXPECT_TRUE(AddLineTotal(1999, 2, &total).ok());
+  EXPECT_EQ(total, 3998);
+  total = 0;
+  EXPECT_TRUE(AddLineTotal(INT64_MAX / 10000, 10000, &total).ok());
+  total = 0;
+  absl::Status s = AddLineTotal(INT64_MAX / 2, 3, &total);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("would exceed"), std::string::npos) << s;
+  total = INT64_MAX - 1;
+  EXPECT_FALSE(AddLineTotal(1, 2, &total).ok());
+  total = 0;
+  EXPECT_FALSE(AddLineTotal(-5, 1, &total).ok());
 }
 
 }  // namespace

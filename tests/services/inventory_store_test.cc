@@ -100,6 +100,25 @@ TEST_P(InventoryStoreTest, ShortStockReservesNothingAtAll) {
   EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM reservations"), 0);
 }
 
+// A price set absurdly high cannot wrap the order's total into a small or
+// negative charge (signed overflow): the reservation is refused whole.
+TEST_P(InventoryStoreTest, ATotalPastInt64IsRefusedNotWrapped) {
+  SW_ASSERT_OK(pool_->Transact("price", [](pqxx::work& tx) {
+    tx.exec(
+        "UPDATE stock SET price_cents = 4611686018427387904 "
+        "WHERE sku = 'widget'");
+    return absl::OkStatus();
+  }));
+  absl::StatusOr<v1::Reservation> r =
+      Reserve(kOrder1, Items({{"gadget", 1}, {"widget", 3}}));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("would exceed"), absl::string_view::npos)
+      << r.status();
+  EXPECT_EQ(Stock("widget").reserved(), 0);
+  EXPECT_EQ(Stock("gadget").reserved(), 0);
+  EXPECT_EQ(testing::QueryInt(*pool_, "SELECT count(*) FROM reservations"), 0);
+}
+
 TEST_P(InventoryStoreTest, UnknownSkuIsNotFound) {
   absl::StatusOr<v1::Reservation> r =
       Reserve(kOrder1, Items({{"doohickey", 1}}));
