@@ -39,8 +39,9 @@ absl::Status ApplyMigrations(Pool& pool, const std::vector<SqlFile>& files) {
       });
   if (!status.ok()) return status;
 
-  for (const auto& [std_name, sql] : files) {
-    const absl::string_view name(std_name.data(), std_name.size());
+  for (const auto& file : files) {
+    const absl::string_view name(file.first.data(), file.first.size());
+    const auto& sql = file.second;
     const std::string sum = Checksum(sql);
     bool applied_now = false;
     status = pool.Transact("migrate", [&](pqxx::work& tx) -> absl::Status {

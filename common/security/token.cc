@@ -5,6 +5,7 @@
 #include <memory>
 #include <system_error>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/security/openssl.h"
 #include "jwt/jwt.hpp"
@@ -38,6 +39,30 @@ absl::Status TokenVerifierConfig::Validate() const {
 TokenVerifier::TokenVerifier(TokenVerifierConfig config, const Clock& clock)
     : config_(std::move(config)), clock_(clock) {}
 
+namespace {
+
+// CheckCompactForm accepts three base64url segments joined by dots, of at
+// most kMaxTokenBytes: the JWT library's decoder shifts negative values
+// (undefined behaviour) on a character outside the alphabet, so nothing
+// else reaches it.
+absl::Status CheckCompactForm(absl::string_view token) {
+  constexpr size_t kMaxTokenBytes = 8192;
+  const absl::Status bad = absl::UnauthenticatedError(
+      "token refused: not a JWT (three base64url parts joined by dots)");
+  if (token.empty() || token.size() > kMaxTokenBytes) return bad;
+  int dots = 0;
+  for (char c : token) {
+    if (c == '.') {
+      ++dots;
+    } else if (!absl::ascii_isalnum(c) && c != '-' && c != '_') {
+      return bad;
+    }
+  }
+  return dots == 2 ? absl::OkStatus() : bad;
+}
+
+}  // namespace
+
 absl::StatusOr<Claims> TokenVerifier::Verify(absl::string_view token) {
   const absl::Time now = clock_.Now();
   {
@@ -49,12 +74,19 @@ absl::StatusOr<Claims> TokenVerifier::Verify(absl::string_view token) {
       return absl::UnauthenticatedError("token expired");
     }
   }
+  if (absl::Status s = CheckCompactForm(token); !s.ok()) return s;
   using namespace jwt::params;
   std::error_code error;
-  jwt::jwt_object decoded =
-      jwt::decode(jwt::string_view(token.data(), token.size()),
-                  algorithms({"ES256"}), error, secret(config_.public_key_pem),
-                  issuer(config_.issuer), aud(config_.audience), verify(true));
+  jwt::jwt_object decoded;
+  try {
+    decoded = jwt::decode(
+        jwt::string_view(token.data(), token.size()), algorithms({"ES256"}),
+        error, secret(config_.public_key_pem), issuer(config_.issuer),
+        aud(config_.audience), verify(true));
+  } catch (const std::exception& e) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("token refused: ", e.what()));
+  }
   if (error) {
     return absl::UnauthenticatedError(
         absl::StrCat("token refused: ", error.message()));

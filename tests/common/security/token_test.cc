@@ -80,6 +80,21 @@ TEST_F(TokenTest, WrongTokensAreRefusedWithAReason) {
   ExpectRefused(verifier.Verify(token), "token refused");
 }
 
+// Found by token_fuzzer: the JWT library's base64 decoder shifted a negative
+// value on a character outside the alphabet. Such tokens never reach it.
+TEST_F(TokenTest, ATokenOutsideTheJwtAlphabetIsRefusedBeforeDecoding) {
+  TokenVerifier verifier = Verifier();
+  const std::string valid = Mint("alice");
+  for (const std::string& bad :
+       {std::string("\x00\x05\x10", 3), std::string("a.b"),
+        std::string("a.b.c.d"), valid + "=",
+        valid.substr(0, 10) + "*" + valid.substr(11), std::string(9000, 'a'),
+        std::string("")}) {
+    ExpectRefused(verifier.Verify(bad), "not a JWT");
+  }
+  EXPECT_TRUE(verifier.Verify(valid).ok());
+}
+
 TEST_F(TokenTest, ACachedTokenStillExpires) {
   TokenVerifier verifier = Verifier();
   const std::string token = Mint("alice", {}, absl::Minutes(10));
