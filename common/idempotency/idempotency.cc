@@ -275,6 +275,17 @@ grpc::Status Idempotency::RunImpl(
           return *std::move(stored);
         });
   }
+  if (!outcome.ok() && absl::IsAlreadyExists(outcome.status())) {
+    // The work collided with a row already there: the one statement above
+    // may have committed it (its connection lost before the answer, as in a
+    // database failover), or a concurrent call with this key did. Its key
+    // says what was answered; the caller never sees the collision.
+    absl::StatusOr<std::optional<Outcome>> found = lookup();
+    if (found.ok() && found->has_value()) return replay(**found);
+    return grpc::Status(
+        grpc::StatusCode::ABORTED,
+        "a request with this idempotency key collided with another; retry");
+  }
   if (!outcome.ok()) {
     if (absl::IsAborted(outcome.status())) {
       return grpc::Status(
