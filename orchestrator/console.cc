@@ -116,11 +116,13 @@ HttpResponse Asset(absl::string_view name) {
   return r;
 }
 
-// Calls is one API request's gRPC calls, made with the caller's token.
+// Calls is one API request's gRPC calls, made with the caller's token over
+// the console's channels.
 class Calls {
  public:
-  Calls(const ConsoleConfig& config, std::string authorization)
-      : config_(config), authorization_(std::move(authorization)) {}
+  Calls(const std::map<std::string, std::shared_ptr<grpc::Channel>>& channels,
+        std::string authorization)
+      : channels_(channels), authorization_(std::move(authorization)) {}
 
   void Prepare(grpc::ClientContext& c) const {
     c.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
@@ -129,13 +131,12 @@ class Calls {
 
   // Channel to `service`, or null when the console does not know it.
   std::shared_ptr<grpc::Channel> Channel(const std::string& service) const {
-    auto it = config_.services.find(service);
-    if (it == config_.services.end()) return nullptr;
-    return DialReplicas(it->second);
+    auto it = channels_.find(service);
+    return it == channels_.end() ? nullptr : it->second;
   }
 
  private:
-  const ConsoleConfig& config_;
+  const std::map<std::string, std::shared_ptr<grpc::Channel>>& channels_;
   const std::string authorization_;
 };
 
@@ -333,7 +334,13 @@ std::string LoopbackAddress(const std::string& listen) {
   return listen;
 }
 
-Console::Console(ConsoleConfig config) : config_(std::move(config)) {}
+Console::Console(ConsoleConfig config) : config_(std::move(config)) {
+  // One channel per service for the console's life: each opens connections
+  // and health watches, which a request must not pay for.
+  for (const auto& [name, target] : config_.services) {
+    channels_[name] = DialReplicas(target);
+  }
+}
 
 HttpResponse Console::Handle(const HttpRequest& request) {
   absl::string_view route = request.path;
@@ -367,7 +374,7 @@ HttpResponse Console::Api(const HttpRequest& request,
                    [](char c) { return c >= 0x20 && c <= 0x7e; })) {
     return Error(401, "the Authorization header must be 'Bearer <token>'");
   }
-  Calls calls(config_, authorization);
+  Calls calls(channels_, authorization);
   const std::string& method = request.method;
   if (route == "overview" && method == "GET") return Overview(calls, config_);
   if (route == "sagas" && method == "GET") return ListSagas(calls, request);

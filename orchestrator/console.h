@@ -19,10 +19,12 @@
 #define SAGAWORKS_ORCHESTRATOR_CONSOLE_H_
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "common/observability/http_server.h"
+#include "grpcpp/channel.h"
 
 namespace sagaworks::orchestrator {
 
@@ -55,6 +57,7 @@ class Console {
                             const std::string& route);
 
   const ConsoleConfig config_;
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
 };
 
 }  // namespace sagaworks::orchestrator

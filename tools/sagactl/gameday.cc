@@ -107,6 +107,18 @@ absl::Status GameDayOptions::Validate() const {
   return absl::OkStatus();
 }
 
+OpenLoop GameDayOptions::Load() const {
+  OpenLoop load;
+  load.rate = rate;
+  load.seconds = seconds;
+  load.callers = callers;
+  load.customer = customer;
+  load.sku = sku;
+  load.attempts = attempts;
+  load.key_prefix = "sagactl-gameday-";
+  return load;
+}
+
 int RunGameDay(Platform& platform, const std::string& name,
                const std::vector<Fault>& faults,
                const std::function<absl::Status()>& repair,
@@ -121,14 +133,7 @@ int RunGameDay(Platform& platform, const std::string& name,
     return 2;
   }
   Calls calls(platform, *authorization);
-  OpenLoop load;
-  load.rate = options.rate;
-  load.seconds = options.seconds;
-  load.callers = options.callers;
-  load.customer = options.customer;
-  load.sku = options.sku;
-  load.attempts = options.attempts;
-  load.key_prefix = "sagactl-gameday-";
+  const OpenLoop load = options.Load();
   const absl::StatusOr<int64_t> balance_before =
       calls.Balance(options.customer);
   const absl::StatusOr<int64_t> stock_before = calls.Available(options.sku);

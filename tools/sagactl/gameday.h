@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "tools/sagactl/open_loop.h"
 #include "tools/sagactl/platform.h"
 
 namespace sagaworks::sagactl {
@@ -41,6 +42,8 @@ struct GameDayOptions {
   absl::Duration wait = absl::Seconds(90);
 
   absl::Status Validate() const;
+  // Load is the open-loop load these options describe.
+  OpenLoop Load() const;
 };
 
 // Fault is one thing a GameDay breaks; `inject` says what it did ("pid

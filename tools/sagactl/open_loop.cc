@@ -83,6 +83,7 @@ std::vector<Placed> PlaceOrders(const std::string& target, const OpenLoop& load,
             break;
           }
           p.error = Describe(s);
+          p.code = s.error_code();
           if (!Retryable(s.error_code()) || p.attempts >= load.attempts) {
             break;
           }

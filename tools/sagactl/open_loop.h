@@ -47,7 +47,8 @@ struct Placed {
   int attempts = 0;
   bool accepted = false;
   std::string order_id;
-  std::string error;         // the last refusal
+  std::string error;                             // the last refusal
+  grpc::StatusCode code = grpc::StatusCode::OK;  // and its code
   absl::Duration call_time;  // from the first call to the last answer
 };
 

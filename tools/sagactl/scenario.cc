@@ -17,7 +17,6 @@
 #include "common/client/channel.h"
 #include "common/enum_names.h"
 #include "common/observability/metrics.h"
-#include "common/status.h"
 #include "nlohmann/json.hpp"
 #include "sagaworks/v1/admin.grpc.pb.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
@@ -283,13 +282,9 @@ json Run(Platform& platform, const Scenario& scenario,
     // Every attempt but an accepted order's last failed; the last error
     // stands for them (retries only follow server failures).
     const int failed_calls = p.accepted ? p.attempts - 1 : p.attempts;
-    const bool server_failure = std::any_of(
-        std::begin(kServerFailures), std::end(kServerFailures),
-        [&p](grpc::StatusCode code) {
-          return p.error.rfind(
-                     StatusCodeName(static_cast<absl::StatusCode>(code)), 0) ==
-                 0;
-        });
+    const bool server_failure =
+        std::find(std::begin(kServerFailures), std::end(kServerFailures),
+                  p.code) != std::end(kServerFailures);
     if (server_failure) calls_failed += failed_calls;
     call_ms.push_back(absl::ToDoubleMilliseconds(p.call_time));
     if (!p.accepted) {
