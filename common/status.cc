@@ -2,15 +2,19 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/validation.h"
 
 namespace sagaworks {
 
 // absl and gRPC share the canonical code numbering (google.rpc.Code), so the
-// conversion is a cast in both directions.
+// conversion is a cast in both directions. A message may quote what the
+// caller sent: it is cleaned and cut, so that a huge value cannot make the
+// trailer larger than a client accepts (it would see RESOURCE_EXHAUSTED
+// instead of the answer) and control characters cannot reach a terminal.
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+                      CleanText(status.message(), kMaxStatusMessageBytes));
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

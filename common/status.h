@@ -3,6 +3,7 @@
 #ifndef SAGAWORKS_COMMON_STATUS_H_
 #define SAGAWORKS_COMMON_STATUS_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
@@ -10,7 +11,11 @@
 
 namespace sagaworks {
 
-// ToGrpcStatus converts at a service adapter's return.
+// The most of a status message a caller is sent, in bytes.
+inline constexpr size_t kMaxStatusMessageBytes = 1024;
+
+// ToGrpcStatus converts at a service adapter's return; the message is made
+// printable and cut to kMaxStatusMessageBytes.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // FromGrpcStatus converts a downstream call's result into a Status.

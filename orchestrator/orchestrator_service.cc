@@ -86,6 +86,10 @@ grpc::Status OrchestratorServiceImpl::GetSaga(grpc::ServerContext* context,
                                               const v1::GetSagaRequest* request,
                                               v1::Saga* response) {
   return guard_.Run(context, "GetSaga", [&]() -> grpc::Status {
+    if (!request->saga_id().empty() && !request->order_id().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "give saga_id or order_id, not both");
+    }
     absl::Status s = request->saga_id().empty()
                          ? ValidateUuid("order_id", request->order_id())
                          : ValidateUuid("saga_id", request->saga_id());

@@ -4,6 +4,7 @@
 #include <exception>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
@@ -64,28 +65,56 @@ bool ConnectionLostBeforeCommit() {
   }
 }
 
+// CurrentExceptionText is the text of the exception being handled.
+std::string CurrentExceptionText() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
 }  // namespace
 
+// The database's own text (SQL, constraint and table names) goes to the log;
+// the status, which a caller may be shown, says only what failed and why in
+// the platform's words.
 absl::Status MapCurrentDbException(absl::string_view what_failed) {
+  auto logged = [&](const std::exception& e, absl::string_view sqlstate,
+                    absl::Status status) {
+    LogWarning("database error", {{"what", std::string(what_failed)},
+                                  {"sqlstate", std::string(sqlstate)},
+                                  {"detail", e.what()}});
+    return status;
+  };
   try {
     throw;
   } catch (const pqxx::in_doubt_error& e) {
     // The connection died during COMMIT: the outcome is unknown, so the
     // caller must retry with the same idempotency key, never blindly.
-    return absl::UnavailableError(absl::StrCat(
-        what_failed, ": connection lost during commit, outcome unknown"));
+    return logged(e, "",
+                  absl::UnavailableError(
+                      absl::StrCat(what_failed,
+                                   ": connection lost during commit, outcome "
+                                   "unknown")));
   } catch (const pqxx::broken_connection& e) {
-    return absl::UnavailableError(
-        absl::StrCat(what_failed, ": database unavailable: ", e.what()));
+    return logged(e, "",
+                  absl::UnavailableError(
+                      absl::StrCat(what_failed, ": database unavailable")));
   } catch (const pqxx::transaction_rollback& e) {
-    return absl::AbortedError(
-        absl::StrCat(what_failed, ": transaction conflict: ", e.what()));
+    return logged(e, "",
+                  absl::AbortedError(
+                      absl::StrCat(what_failed, ": transaction conflict")));
   } catch (const pqxx::unique_violation& e) {
-    return absl::AlreadyExistsError(
-        absl::StrCat(what_failed, ": already exists: ", e.what()));
+    return logged(e, e.sqlstate(),
+                  absl::AlreadyExistsError(
+                      absl::StrCat(what_failed, ": already exists")));
   } catch (const pqxx::integrity_constraint_violation& e) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(what_failed, ": constraint violated: ", e.what()));
+    return logged(e, e.sqlstate(),
+                  absl::FailedPreconditionError(
+                      absl::StrCat(what_failed, ": constraint violated")));
   } catch (const pqxx::sql_error& e) {
     // lock_not_available: a lock_timeout ran out, typically waiting for a
     // concurrent duplicate of this request to finish.
@@ -99,12 +128,18 @@ absl::Status MapCurrentDbException(absl::string_view what_failed) {
           absl::StrCat(what_failed, ": cancelled after its statement timeout"));
     }
     if (std::string(e.sqlstate()).rfind("22", 0) == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what_failed, ": invalid data: ", e.what()));
+      return logged(e, e.sqlstate(),
+                    absl::InvalidArgumentError(absl::StrCat(
+                        what_failed, ": the database refused a value")));
     }
-    return absl::InternalError(absl::StrCat(what_failed, ": ", e.what()));
+    return logged(
+        e, e.sqlstate(),
+        absl::InternalError(absl::StrCat(what_failed, ": database error ",
+                                         e.sqlstate(), " (see the log)")));
   } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(what_failed, ": ", e.what()));
+    return logged(e, "",
+                  absl::InternalError(absl::StrCat(
+                      what_failed, ": internal error (see the log)")));
   } catch (...) {
     return absl::InternalError(
         absl::StrCat(what_failed, ": unknown exception"));
@@ -121,9 +156,19 @@ absl::StatusOr<std::unique_ptr<Pool>> Pool::Create(
     absl::Status s = pool->Ping();
     if (s.ok()) return pool;
     if (absl::Now() + backoff > deadline) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot connect to ", RedactUrl(pool->config_.url),
-                       " after ", attempt, " attempts: ", s.message()));
+      // Whoever starts the process needs the database's own reason
+      // (refused, no password, no such database); callers never see this.
+      std::string reason;
+      {
+        absl::MutexLock lock(&pool->mu_);
+        reason = pool->last_connect_error_;
+      }
+      return absl::UnavailableError(absl::StrCat(
+          "cannot connect to ", RedactUrl(pool->config_.url), " after ",
+          attempt, " attempts: ",
+          reason.empty()
+              ? std::string(s.message())
+              : std::string(absl::StripTrailingAsciiWhitespace(reason))));
     }
     if (cancelled && cancelled()) {
       return absl::CancelledError("stopped while waiting for the database");
@@ -180,6 +225,8 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Acquire() {
       return conn;
     } catch (...) {
       failed = MapCurrentDbException("connect");
+      absl::MutexLock lock(&mu_);
+      last_connect_error_ = CurrentExceptionText();
     }
     bool closed;
     {

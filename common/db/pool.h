@@ -164,6 +164,8 @@ class Pool {
   std::vector<std::unique_ptr<pqxx::connection>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;  // idle + in use
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // Why the last connection attempt failed, in the database's words.
+  std::string last_connect_error_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sagaworks::db

@@ -2,8 +2,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/validation.h"
+#include "google/protobuf/descriptor.h"
 
 namespace sagaworks::server {
 
@@ -34,11 +37,35 @@ grpc::Status ChaosServiceImpl::Allowed(const grpc::ServerContext& context,
   return grpc::Status::OK;
 }
 
+absl::Status ChaosServiceImpl::Served(const std::string& method) const {
+  if (method.empty()) return absl::OkStatus();
+  const google::protobuf::ServiceDescriptor* service =
+      google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+          service_);
+  std::vector<std::string> served;
+  for (int i = 0; service != nullptr && i < service->method_count(); ++i) {
+    served.push_back(
+        absl::StrCat("/", service_, "/", service->method(i)->name()));
+    if (served.back() == method) return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("method '", CleanText(method, 200),
+                   "' is not served here; this process serves ",
+                   absl::StrJoin(served, ", ")));
+}
+
 grpc::Status ChaosServiceImpl::SetChaos(grpc::ServerContext* context,
                                         const v1::SetChaosRequest* request,
                                         v1::ChaosState* response) {
   if (grpc::Status s = Allowed(*context, "SetChaos"); !s.ok()) return s;
-  if (absl::Status s = injector_.Set(request->rule()); !s.ok()) {
+  if (!request->has_rule()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "rule is required");
+  }
+  absl::StatusCode code;
+  absl::Status s = resilience::ValidateChaosRule(request->rule(), &code);
+  if (s.ok()) s = Served(request->rule().method());
+  if (s.ok()) s = injector_.Set(request->rule());
+  if (!s.ok()) {
     return ToGrpcStatus(s);
   }
   LogWarning("fault injection rule set: " + request->rule().ShortDebugString());
@@ -50,6 +77,9 @@ grpc::Status ChaosServiceImpl::ClearChaos(grpc::ServerContext* context,
                                           const v1::ClearChaosRequest* request,
                                           v1::ChaosState* response) {
   if (grpc::Status s = Allowed(*context, "ClearChaos"); !s.ok()) return s;
+  if (absl::Status s = Served(request->method()); !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   injector_.Clear(request->method());
   LogInfo("fault injection cleared" + (request->method().empty()
                                            ? std::string()

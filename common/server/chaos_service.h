@@ -5,6 +5,10 @@
 #ifndef SAGAWORKS_COMMON_SERVER_CHAOS_SERVICE_H_
 #define SAGAWORKS_COMMON_SERVER_CHAOS_SERVICE_H_
 
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
 #include "common/resilience/chaos.h"
 #include "common/server/authorizer.h"
 #include "sagaworks/v1/chaos.grpc.pb.h"
@@ -17,9 +21,14 @@ bool IsLocalPeer(const std::string& peer);
 
 class ChaosServiceImpl final : public v1::ChaosService::Service {
  public:
+  // `service` is the process's own gRPC service ("sagaworks.v1.
+  // PaymentService"), the one whose methods a rule may name.
   ChaosServiceImpl(resilience::FaultInjector& injector, bool enabled,
-                   Authorizer& authorizer)
-      : injector_(injector), enabled_(enabled), authorizer_(authorizer) {}
+                   Authorizer& authorizer, std::string service)
+      : injector_(injector),
+        enabled_(enabled),
+        authorizer_(authorizer),
+        service_(std::move(service)) {}
 
   grpc::Status SetChaos(grpc::ServerContext* context,
                         const v1::SetChaosRequest* request,
@@ -34,10 +43,14 @@ class ChaosServiceImpl final : public v1::ChaosService::Service {
  private:
   grpc::Status Allowed(const grpc::ServerContext& context,
                        const char* method) const;
+  // Served refuses a rule's method unless it is empty (all) or one of
+  // service_'s.
+  absl::Status Served(const std::string& method) const;
 
   resilience::FaultInjector& injector_;
   const bool enabled_;
   Authorizer& authorizer_;
+  const std::string service_;
 };
 
 }  // namespace sagaworks::server

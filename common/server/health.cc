@@ -2,6 +2,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/time/time.h"
+#include "common/validation.h"
 
 namespace sagaworks::server {
 
@@ -55,8 +56,9 @@ grpc::Status HealthService::Check(
   absl::MutexLock lock(&mu_);
   ServingStatus status = Lookup(request->service());
   if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        "unknown service: " + request->service());
+    return grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        "unknown service: " + CleanText(request->service(), 200));
   }
   response->set_status(status);
   return grpc::Status::OK;

@@ -310,7 +310,8 @@ std::optional<int> Process::ParseFlags(int argc, char** argv) {
                                          &chaos_, *authorizer_);
   server_ = std::make_unique<GrpcServer>(server_config_);
   chaos_service_ =
-      std::make_unique<ChaosServiceImpl>(chaos_, enable_chaos_, *authorizer_);
+      std::make_unique<ChaosServiceImpl>(chaos_, enable_chaos_, *authorizer_,
+                                         info_.grpc_service);
   server_->Register(chaos_service_.get(),
                     v1::ChaosService::service_full_name());
   admin_service_ = std::make_unique<AdminServiceImpl>(*guard_, *authorizer_);

@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "common/db/exec.h"
 #include "common/db/migrate.h"
 #include "common/db/pool.h"
@@ -70,6 +71,9 @@ TEST(MigrateTest, ABrokenFileLeavesNothingHalfApplied) {
             0);
 }
 
+// The codes follow the database's error; the messages, which callers may be
+// shown, name what failed and never the database's own text (SQL, table and
+// constraint names), which goes to the log.
 TEST(PoolTest, MapsDatabaseErrorsToStatusCodes) {
   std::unique_ptr<Pool> pool = NewPool(2);
   testing::Exec(*pool, "CREATE TABLE k (id int PRIMARY KEY)");
@@ -84,6 +88,21 @@ TEST(PoolTest, MapsDatabaseErrorsToStatusCodes) {
     return absl::OkStatus();
   });
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  absl::Status broken = pool->Transact("broken", [](pqxx::work& tx) {
+    tx.exec("SELECT no_such_column FROM k");
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(broken.code(), absl::StatusCode::kInternal);
+  for (const absl::Status& s : {dup, bad, broken}) {
+    EXPECT_TRUE(absl::StartsWith(s.message(), "dup") ||
+                absl::StartsWith(s.message(), "bad") ||
+                absl::StartsWith(s.message(), "broken"))
+        << s.message();
+    for (const char* inside :
+         {"k_pkey", "INSERT", "SELECT", "uuid", "no_such_column", "ERROR"}) {
+      EXPECT_FALSE(absl::StrContains(s.message(), inside)) << s.message();
+    }
+  }
 }
 
 TEST(ExecTest, ArraysGoInAndComeBackUnchanged) {

@@ -132,12 +132,14 @@ std::shared_ptr<grpc::Channel> TestPlatform::ChannelAs(
 }
 
 std::shared_ptr<grpc::Channel> TestPlatform::ChannelWithToken(
-    platform::Service service, const std::string& token) {
+    platform::Service service, const std::string& token, int connection) {
   grpc::SslCredentialsOptions tls;
   tls.pem_root_certs = ReadFile(platform_->TlsDir() + "/ca.crt").value_or("");
-  return Dial(Address(service), grpc::CompositeChannelCredentials(
-                                    grpc::SslCredentials(tls),
-                                    grpc::AccessTokenCredentials(token)));
+  return Dial(
+      Address(service),
+      grpc::CompositeChannelCredentials(grpc::SslCredentials(tls),
+                                        grpc::AccessTokenCredentials(token)),
+      connection);
 }
 
 std::shared_ptr<grpc::Channel> TestPlatform::WorkloadChannel(

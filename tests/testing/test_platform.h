@@ -52,9 +52,11 @@ class TestPlatform {
       platform::Service service, const std::string& subject,
       const std::vector<std::string>& roles = {});
   // ChannelWithToken is a new channel to `service` that sends `token` as
-  // its bearer token over TLS, without a client certificate.
+  // its bearer token over TLS, without a client certificate; on a connection
+  // of its own when `connection` is not 0 (see Dial).
   std::shared_ptr<grpc::Channel> ChannelWithToken(platform::Service service,
-                                                  const std::string& token);
+                                                  const std::string& token,
+                                                  int connection = 0);
   // WorkloadChannel is a channel to `service` presenting workload `as`'s
   // certificate ("orchestrator", or any name the local CA issued).
   std::shared_ptr<grpc::Channel> WorkloadChannel(platform::Service service,
