@@ -52,9 +52,9 @@ using Code = grpc::StatusCode;
 // A well-formed request the service answers on its merits: done, or refused
 // for what it names (no such order, not in that state, not yours), never for
 // its shape.
-const std::set<Code> kOnItsMerits = {
-    Code::OK, Code::NOT_FOUND, Code::FAILED_PRECONDITION,
-    Code::PERMISSION_DENIED, Code::ALREADY_EXISTS};
+const std::set<Code>& kOnItsMerits =
+    *new std::set<Code>{Code::OK, Code::NOT_FOUND, Code::FAILED_PRECONDITION,
+                        Code::PERMISSION_DENIED, Code::ALREADY_EXISTS};
 
 // One request of the matrix and what it must answer.
 struct Case {
