@@ -154,4 +154,16 @@ void ShimWaitForNotification(const void* n) {
   __tsan_acquire(const_cast<void*>(n));
 }
 
+bool ShimWaitForNotificationWithTimeout(const void* n, Span d) __asm__(
+    "_ZNK4absl" NS
+    "12Notification30WaitForNotificationWithTimeoutENS0_8DurationE");
+bool ShimWaitForNotificationWithTimeout(const void* n, Span d) {
+  static auto real = Real<bool (*)(const void*, Span)>(
+      "_ZNK4absl" NS
+      "12Notification30WaitForNotificationWithTimeoutENS0_8DurationE");
+  const bool notified = real(n, d);
+  if (notified) __tsan_acquire(const_cast<void*>(n));
+  return notified;
+}
+
 }  // extern "C"

@@ -221,9 +221,22 @@ TEST_F(DownstreamTest, FallbackReplacesOnlyTheFinalFailure) {
 // an optional pushback trailer.
 class FlakyHealth final : public grpc::health::v1::Health::Service {
  public:
-  std::deque<std::pair<grpc::StatusCode, std::string>> script;
-  std::vector<absl::Time> deadlines;
-  absl::Mutex mu;
+  using Answer = std::pair<grpc::StatusCode, std::string>;
+
+  // Script sets the answers to come, Push adds one; Deadlines is each
+  // call's deadline as the server saw it.
+  void Script(std::deque<Answer> answers) {
+    absl::MutexLock lock(&mu);
+    script = std::move(answers);
+  }
+  void Push(Answer answer) {
+    absl::MutexLock lock(&mu);
+    script.push_back(std::move(answer));
+  }
+  std::vector<absl::Time> Deadlines() {
+    absl::MutexLock lock(&mu);
+    return deadlines;
+  }
 
   grpc::Status Check(grpc::ServerContext* ctx,
                      const grpc::health::v1::HealthCheckRequest*,
@@ -241,6 +254,11 @@ class FlakyHealth final : public grpc::health::v1::Health::Service {
     }
     return grpc::Status(code, "scripted");
   }
+
+ private:
+  absl::Mutex mu;
+  std::deque<Answer> script ABSL_GUARDED_BY(mu);
+  std::vector<absl::Time> deadlines ABSL_GUARDED_BY(mu);
 };
 
 // Real time, but records the waits instead of sleeping them.
@@ -285,8 +303,8 @@ class DownstreamServerTest : public ::testing::Test {
 };
 
 TEST_F(DownstreamServerTest, WaitsExactlyThePushbackTheServerAsks) {
-  service_.script = {{grpc::StatusCode::RESOURCE_EXHAUSTED, "300"},
-                     {grpc::StatusCode::UNAVAILABLE, "1200"}};
+  service_.Script({{grpc::StatusCode::RESOURCE_EXHAUSTED, "300"},
+                   {grpc::StatusCode::UNAVAILABLE, "1200"}});
   DownstreamConfig c;
   c.call.retry.max_attempts = 5;
   Downstream d("health", c, clock_, 1);
@@ -305,15 +323,15 @@ TEST_F(DownstreamServerTest, SheddingWithAPushbackLeavesTheBreakerClosed) {
   c.breaker.consecutive_failures = 2;
   c.retry_budget.min_retries_per_second = 100;
   for (int i = 0; i < 5; ++i) {
-    service_.script.push_back({grpc::StatusCode::RESOURCE_EXHAUSTED, "10"});
+    service_.Push({grpc::StatusCode::RESOURCE_EXHAUSTED, "10"});
   }
   Downstream shed("health", c, clock_, 1);
   EXPECT_TRUE(Check(shed).ok());
   EXPECT_EQ(shed.BreakerFor("Check").state(), BreakerState::kClosed);
-  EXPECT_EQ(service_.deadlines.size(), 6u);
+  EXPECT_EQ(service_.Deadlines().size(), 6u);
 
   for (int i = 0; i < 5; ++i) {
-    service_.script.push_back({grpc::StatusCode::RESOURCE_EXHAUSTED, ""});
+    service_.Push({grpc::StatusCode::RESOURCE_EXHAUSTED, ""});
   }
   Downstream unwell("health", c, clock_, 1);
   const absl::Status s = Check(unwell);
@@ -324,8 +342,8 @@ TEST_F(DownstreamServerTest, SheddingWithAPushbackLeavesTheBreakerClosed) {
 // The same pipeline holding no thread: attempts go through the async stub,
 // the backoff waits on the clock's timer, and `done` gets the outcome.
 TEST_F(DownstreamServerTest, AnAsyncCallRetriesOnTheClocksTimerAndSucceeds) {
-  service_.script = {{grpc::StatusCode::UNAVAILABLE, ""},
-                     {grpc::StatusCode::RESOURCE_EXHAUSTED, "250"}};
+  service_.Script({{grpc::StatusCode::UNAVAILABLE, ""},
+                   {grpc::StatusCode::RESOURCE_EXHAUSTED, "250"}});
   DownstreamConfig c;
   c.call.retry.max_attempts = 5;
   Downstream d("health", c, clock_, 1);
@@ -345,7 +363,7 @@ TEST_F(DownstreamServerTest, AnAsyncCallRetriesOnTheClocksTimerAndSucceeds) {
   ASSERT_TRUE(finished.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_TRUE(result.ok()) << result;
   EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
-  EXPECT_EQ(service_.deadlines.size(), 3u);
+  EXPECT_EQ(service_.Deadlines().size(), 3u);
   // Our own backoff after UNAVAILABLE, then exactly the server's pushback.
   ASSERT_EQ(clock_.waits.size(), 2u);
   EXPECT_EQ(clock_.waits[1], absl::Milliseconds(250));
@@ -357,7 +375,7 @@ TEST_F(DownstreamServerTest, AnAsyncCallAgainstAnOpenBreakerEndsAtOnce) {
   DownstreamConfig c;
   c.breaker.consecutive_failures = 1;
   c.call.retry.max_attempts = 1;
-  service_.script = {{grpc::StatusCode::UNAVAILABLE, ""}};
+  service_.Script({{grpc::StatusCode::UNAVAILABLE, ""}});
   Downstream d("health", c, clock_, 1);
   EXPECT_EQ(Check(d).code(), absl::StatusCode::kUnavailable);
   ASSERT_EQ(d.BreakerFor("Check").state(), BreakerState::kOpen);
@@ -381,11 +399,11 @@ TEST_F(DownstreamServerTest, AnAsyncCallAgainstAnOpenBreakerEndsAtOnce) {
 }
 
 TEST_F(DownstreamServerTest, NegativePushbackMeansDoNotRetry) {
-  service_.script = {{grpc::StatusCode::UNAVAILABLE, "-1"}};
+  service_.Script({{grpc::StatusCode::UNAVAILABLE, "-1"}});
   Downstream d("health", DownstreamConfig{}, clock_, 1);
   EXPECT_EQ(Check(d).code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(clock_.waits.empty());
-  EXPECT_EQ(service_.deadlines.size(), 1u);
+  EXPECT_EQ(service_.Deadlines().size(), 1u);
 }
 
 TEST_F(DownstreamServerTest, TheServerSeesTheCallersDeadlineNotALaterOne) {
@@ -396,9 +414,9 @@ TEST_F(DownstreamServerTest, TheServerSeesTheCallersDeadlineNotALaterOne) {
   CallOptions options;
   options.deadline = absl::Now() + absl::Seconds(2);  // an inbound deadline
   ASSERT_TRUE(Check(d, options).ok());
-  ASSERT_EQ(service_.deadlines.size(), 1u);
-  EXPECT_LE(service_.deadlines[0], options.deadline + absl::Milliseconds(50));
-  EXPECT_GT(service_.deadlines[0], options.deadline - absl::Seconds(1));
+  ASSERT_EQ(service_.Deadlines().size(), 1u);
+  EXPECT_LE(service_.Deadlines()[0], options.deadline + absl::Milliseconds(50));
+  EXPECT_GT(service_.Deadlines()[0], options.deadline - absl::Seconds(1));
 }
 
 }  // namespace

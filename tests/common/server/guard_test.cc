@@ -28,7 +28,10 @@ class GuardedHealth final : public Health::Service {
   grpc::Status Check(grpc::ServerContext* context, const HealthCheckRequest*,
                      HealthCheckResponse* response) override {
     return guard_.Run(context, method_, [&] {
-      caller = Caller().Key();
+      {
+        absl::MutexLock lock(&caller_mu);
+        caller = Caller().Key();
+      }
       ++entered;
       if (block) release.WaitForNotification();
       response->set_status(HealthCheckResponse::SERVING);
@@ -38,7 +41,13 @@ class GuardedHealth final : public Health::Service {
   std::atomic<int> entered{0};
   std::atomic<bool> block{false};
   absl::Notification release;
-  std::string caller;  // the last call's principal, as its key
+  // The last call's principal, as its key.
+  std::string LastCaller() {
+    absl::MutexLock lock(&caller_mu);
+    return caller;
+  }
+  absl::Mutex caller_mu;
+  std::string caller ABSL_GUARDED_BY(caller_mu);
 
  private:
   ServiceGuard guard_;
@@ -60,8 +69,8 @@ class GuardTest : public ::testing::Test {
     authorizer_ = *std::move(authorizer);
     guard_ = std::make_unique<ServerGuard>(config, RealClock::Default(),
                                            &chaos_, *authorizer_);
-    service_ = std::make_unique<GuardedHealth>(*guard_, std::move(service),
-                                               method);
+    service_ =
+        std::make_unique<GuardedHealth>(*guard_, std::move(service), method);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -83,19 +92,18 @@ class GuardTest : public ::testing::Test {
   std::string Token(const std::string& customer,
                     absl::Duration ttl = absl::Hours(1),
                     std::vector<std::string> roles = {}) {
-    absl::StatusOr<std::string> token = security::MintToken(
-        key_.private_pem, customer, roles, absl::Now() - absl::Hours(2) + ttl,
-        absl::Hours(2));
+    absl::StatusOr<std::string> token =
+        security::MintToken(key_.private_pem, customer, roles,
+                            absl::Now() - absl::Hours(2) + ttl, absl::Hours(2));
     EXPECT_TRUE(token.ok()) << token.status();
     return token.value_or("");
   }
 
   // One call, as customer `customer` when set; `pushback` gets the
   // grpc-retry-pushback-ms trailer, if any.
-  grpc::Status Call(const std::string& customer = "",
-                    std::string* pushback = nullptr,
-                    const std::vector<std::pair<std::string, std::string>>&
-                        metadata = {}) {
+  grpc::Status Call(
+      const std::string& customer = "", std::string* pushback = nullptr,
+      const std::vector<std::pair<std::string, std::string>>& metadata = {}) {
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() +
                          std::chrono::seconds(10));
@@ -129,7 +137,7 @@ TEST_F(GuardTest, RateLimitsEachPrincipalAndSaysWhenToComeBack) {
   config.rate_limit = {2, {1, absl::Hours(1)}};  // a burst of 2, then 1/hour
   Start(config);
   EXPECT_TRUE(Call("acme").ok());
-  EXPECT_EQ(service_->caller, "customer:acme");
+  EXPECT_EQ(service_->LastCaller(), "customer:acme");
   EXPECT_TRUE(Call("acme").ok());
   std::string pushback;
   grpc::Status refused = Call("acme", &pushback);
@@ -144,7 +152,7 @@ TEST_F(GuardTest, RateLimitsEachPrincipalAndSaysWhenToComeBack) {
   // it claims.
   EXPECT_TRUE(Call("globex").ok());
   EXPECT_TRUE(Call("", nullptr, {{"x-tenant-id", "acme"}}).ok());
-  EXPECT_EQ(service_->caller, "unverified:ipv4:127.0.0.1");
+  EXPECT_EQ(service_->LastCaller(), "unverified:ipv4:127.0.0.1");
   EXPECT_EQ(guard_->stats().rate_limit_rejections, 1);
   EXPECT_EQ(service_->entered, 4);
 }
@@ -164,8 +172,8 @@ TEST_F(GuardTest, RefusesCallersThePolicyDoesNotAllowBeforeTheHandlerRuns) {
       << customer.error_message();
   grpc::Status as_operator = Call(
       "", nullptr,
-      {{"authorization", "Bearer " + Token("ops", absl::Hours(1),
-                                           {security::kOperatorRole})}});
+      {{"authorization",
+        "Bearer " + Token("ops", absl::Hours(1), {security::kOperatorRole})}});
   EXPECT_EQ(as_operator.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   grpc::Status expired = Call(
       "", nullptr,
@@ -186,7 +194,7 @@ TEST_F(GuardTest, RefusesCallersThePolicyDoesNotAllowBeforeTheHandlerRuns) {
 TEST_F(GuardTest, LetsACustomerIntoAMethodForCustomers) {
   Start({}, /*secure=*/true, "sagaworks.v1.OrderService", "GetOrder");
   EXPECT_TRUE(Call("alice").ok());
-  EXPECT_EQ(service_->caller, "customer:alice");
+  EXPECT_EQ(service_->LastCaller(), "customer:alice");
 }
 
 TEST_F(GuardTest, ShedsCallsBeyondTheConcurrencyLimitInsteadOfQueueing) {
