@@ -24,6 +24,7 @@
 #include "common/client/channel.h"
 #include "common/security/tls.h"
 #include "common/server/policy.h"
+#include "common/status.h"
 #include "common/uuid.h"
 #include "common/validation.h"
 #include "google/protobuf/descriptor.h"
@@ -82,25 +83,7 @@ struct Answer {
 };
 
 std::string CodeName(Code code) {
-  static const char* const kNames[] = {"OK",
-                                       "CANCELLED",
-                                       "UNKNOWN",
-                                       "INVALID_ARGUMENT",
-                                       "DEADLINE_EXCEEDED",
-                                       "NOT_FOUND",
-                                       "ALREADY_EXISTS",
-                                       "PERMISSION_DENIED",
-                                       "RESOURCE_EXHAUSTED",
-                                       "FAILED_PRECONDITION",
-                                       "ABORTED",
-                                       "OUT_OF_RANGE",
-                                       "UNIMPLEMENTED",
-                                       "INTERNAL",
-                                       "UNAVAILABLE",
-                                       "DATA_LOSS",
-                                       "UNAUTHENTICATED"};
-  const int i = static_cast<int>(code);
-  return i >= 0 && i <= 16 ? kNames[i] : absl::StrCat("code ", i);
+  return StatusCodeName(static_cast<absl::StatusCode>(code));
 }
 
 std::string Names(const std::set<Code>& codes) {
