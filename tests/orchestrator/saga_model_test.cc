@@ -19,7 +19,7 @@
 namespace sagaworks::orchestrator {
 namespace {
 
-const absl::Time kT0 = absl::FromUnixSeconds(1700000000);
+const absl::Time kEpoch = absl::FromUnixSeconds(1700000000);
 
 // The participants as the platform's services behave: every effect applied
 // at most once per key; a compensation that arrives before its action leaves
@@ -119,7 +119,7 @@ void RunOnce(const SagaDefinition& d, uint64_t seed, Coverage& seen) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(0, 1);
   World world(d, rng);
-  absl::Time now = kT0;
+  absl::Time now = kEpoch;
   Decision first = FirstCall(d, now);
   SagaState committed = first.state;
   auto commit = [&](const Decision& dec) {
@@ -291,7 +291,7 @@ INSTANTIATE_TEST_SUITE_P(Definitions, SagaModelTest, ::testing::Values(0, 1),
 
 TEST(FiveStepSagaTest, RunsEveryStepInOrderAndUndoesInReverse) {
   const SagaDefinition d = testing::TripSagaDefinition();
-  SagaState s = FirstCall(d, kT0).state;
+  SagaState s = FirstCall(d, kEpoch).state;
   std::vector<std::string> calls;
   // Steps 1-3 succeed; send_tickets is refused, so 3, 2, 1 are undone.
   for (int i = 0; i < 10; ++i) {
@@ -301,7 +301,7 @@ TEST(FiveStepSagaTest, RunsEveryStepInOrderAndUndoesInReverse) {
     const absl::Status result = call->name == "send_tickets"
                                     ? absl::FailedPreconditionError("no")
                                     : absl::OkStatus();
-    s = Decide(d, s, Event::Answered(result, kT0, 0.5)).state;
+    s = Decide(d, s, Event::Answered(result, kEpoch, 0.5)).state;
   }
   EXPECT_EQ(calls,
             (std::vector<std::string>{

@@ -20,10 +20,8 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr absl::Duration kCallTimeout = absl::Seconds(10);
-
 void SetDeadline(grpc::ClientContext& c) {
-  c.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
+  c.set_deadline(absl::ToChronoTime(absl::Now() + kLoadCallTimeout));
 }
 
 }  // namespace

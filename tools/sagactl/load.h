@@ -22,6 +22,10 @@
 
 namespace sagaworks::sagactl {
 
+// The deadline of each call the load generators (closed and open loop)
+// make.
+inline constexpr absl::Duration kLoadCallTimeout = absl::Seconds(10);
+
 // MakeOrder builds the n-th order of a run.
 using MakeOrder = std::function<v1::CreateOrderRequest(uint64_t n)>;
 // BearerFor is the `authorization` value for calls as a customer ("" for

@@ -8,13 +8,12 @@
 #include "common/client/channel.h"
 #include "common/status.h"
 #include "google/protobuf/util/time_util.h"
+#include "tools/sagactl/load.h"
 
 namespace sagaworks::sagactl {
 namespace {
 
 using platform::Service;
-
-constexpr absl::Duration kCallTimeout = absl::Seconds(10);
 
 bool Retryable(grpc::StatusCode code) {
   return code == grpc::StatusCode::UNAVAILABLE ||
@@ -69,7 +68,8 @@ std::vector<Placed> PlaceOrders(const std::string& target, const OpenLoop& load,
         a->set_country("DE");
         for (p.attempts = 1;; ++p.attempts) {
           grpc::ClientContext context;
-          context.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
+          context.set_deadline(
+              absl::ToChronoTime(absl::Now() + kLoadCallTimeout));
           context.AddMetadata("idempotency-key", absl::StrCat(prefix, i));
           if (!authorization.empty()) {
             context.AddMetadata("authorization", authorization);
@@ -107,7 +107,7 @@ Calls::Calls(Platform& platform, std::string authorization)
 }
 
 void Calls::Prepare(grpc::ClientContext& c) const {
-  c.set_deadline(absl::ToChronoTime(absl::Now() + kCallTimeout));
+  c.set_deadline(absl::ToChronoTime(absl::Now() + kLoadCallTimeout));
   if (!authorization_.empty()) c.AddMetadata("authorization", authorization_);
 }
 
