@@ -79,6 +79,40 @@ std::vector<std::string> AsPostgresUser(std::vector<std::string> argv) {
   return out;
 }
 
+absl::Status CheckPostgresCanEnter(const std::string& dir) {
+  if (!RunningAsRoot()) return absl::OkStatus();
+  if (dir.empty() || dir[0] != '/') {
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd) == nullptr) {
+      return absl::InternalError("cannot read the working directory");
+    }
+    return CheckPostgresCanEnter(absl::StrCat(cwd, "/", dir));
+  }
+  auto can_enter = [](const std::string& path) {
+    std::string out;
+    return Run(AsPostgresUser({"/usr/bin/test", "-x", path}), &out).ok();
+  };
+  if (can_enter(dir)) return absl::OkStatus();
+  // The outermost directory on the way that is closed: what to open (or
+  // avoid) is there, not necessarily in `dir` itself.
+  std::string closed = dir;
+  for (size_t slash = dir.find('/', 1); slash != std::string::npos;
+       slash = dir.find('/', slash + 1)) {
+    if (!can_enter(dir.substr(0, slash))) {
+      closed = dir.substr(0, slash);
+      break;
+    }
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "PostgreSQL runs as the 'postgres' user when started by root, and that "
+      "user cannot enter ",
+      closed, closed == dir ? "" : absl::StrCat(" (on the way to ", dir, ")"),
+      ": keep the checkout where others may enter (e.g. under /srv or /opt), "
+      "point --home (SAGAWORKS_HOME) at such a directory, run as another "
+      "user, or let it in with `chmod o+x ",
+      closed, "`"));
+}
+
 namespace {
 
 // What pg_hba.conf says once passwords are asked for: every connection, by

@@ -56,6 +56,11 @@ absl::Status ChownToPostgres(const std::string& path);
 // AsPostgresUser is argv run as the postgres system user when running as
 // root, else argv.
 std::vector<std::string> AsPostgresUser(std::vector<std::string> argv);
+// CheckPostgresCanEnter: when running as root, whether the postgres system
+// user may enter `dir`, where the cluster's files go. A checkout in a
+// directory closed to others (root's home is 0700 on Debian) fails here,
+// naming the closed directory, instead of deep inside initdb.
+absl::Status CheckPostgresCanEnter(const std::string& dir);
 
 class PostgresCluster {
  public:

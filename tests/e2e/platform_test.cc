@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -40,6 +41,7 @@
 #include "sagaworks/v1/payment.grpc.pb.h"
 #include "sagaworks/v1/shipping.grpc.pb.h"
 #include "tests/testing/demo.h"
+#include "tests/testing/leftovers.h"
 #include "tests/testing/orders.h"
 #include "tests/testing/platform_suite.h"
 #include "tools/sagactl/commands.h"
@@ -1016,6 +1018,35 @@ TEST(SagactlUpTest, ForegroundUpEndsOnceDownStopsEverythingElsewhere) {
   }
   EXPECT_EQ(code, 0) << "up still waits after everything was stopped";
   EXPECT_FALSE(p.platform().AnythingRunning());
+}
+
+// As root, `sagactl up` in a checkout the postgres user cannot enter (one
+// under root's 0700 home) stops before making anything, naming the closed
+// directory and what to do, rather than failing inside initdb.
+TEST(SagactlUpTest, AsRootAHomeClosedToPostgresIsNamedBeforeAnythingStarts) {
+  if (!local::RunningAsRoot()) GTEST_SKIP() << "PostgreSQL runs as us";
+  char tmpl[] = "/tmp/sagaworks-test-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);  // mode 0700, as /root is
+  const std::string closed = tmpl;
+  testing::MarkOwned(closed);
+  const std::string home = closed + "/checkout";
+  ASSERT_EQ(mkdir(home.c_str(), 0755), 0);
+  std::string out;
+  absl::Status s = local::Run({absl::StrCat(SAGAWORKS_BIN_DIR, "/sagactl"),
+                               "--home", home, "up", "--detach"},
+                              &out);
+  EXPECT_FALSE(s.ok()) << out;
+  EXPECT_NE(out.find(absl::StrCat("cannot enter ", closed, " (on the way to ",
+                                  home, "/.sagaworks)")),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find(absl::StrCat("chmod o+x ", closed)), std::string::npos)
+      << out;
+  struct stat st;
+  EXPECT_NE(stat((home + "/.sagaworks/pgdata").c_str(), &st), 0)
+      << "a data directory was made";
+  std::error_code ignored;
+  std::filesystem::remove_all(closed, ignored);
 }
 
 // A watch is woken by its order service's own change of the order: with a

@@ -208,6 +208,9 @@ absl::Status Platform::StartDatabase() {
        {state_dir_, state_dir_ + "/logs", state_dir_ + "/run"}) {
     mkdir(dir.c_str(), 0755);
   }
+  if (absl::Status s = local::CheckPostgresCanEnter(state_dir_); !s.ok()) {
+    return s;
+  }
   if (ha_ != nullptr) {
     if (absl::Status s = ha_->Start(); !s.ok()) return s;
   } else {
