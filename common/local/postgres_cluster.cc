@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "absl/strings/ascii.h"
@@ -79,14 +80,14 @@ std::vector<std::string> AsPostgresUser(std::vector<std::string> argv) {
   return out;
 }
 
-absl::Status CheckPostgresCanEnter(const std::string& dir) {
+absl::Status CheckPostgresCanEnter(const std::string& where) {
   if (!RunningAsRoot()) return absl::OkStatus();
-  if (dir.empty() || dir[0] != '/') {
-    char cwd[4096];
-    if (getcwd(cwd, sizeof cwd) == nullptr) {
-      return absl::InternalError("cannot read the working directory");
-    }
-    return CheckPostgresCanEnter(absl::StrCat(cwd, "/", dir));
+  // Absolute, so that the walk below sees every directory on the way.
+  std::error_code error;
+  const std::string dir = std::filesystem::absolute(where, error).string();
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("cannot make ", where, " absolute: ", error.message()));
   }
   auto can_enter = [](const std::string& path) {
     std::string out;
